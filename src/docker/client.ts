@@ -1,0 +1,302 @@
+import Docker from 'dockerode';
+import pRetry, { AbortError } from 'p-retry';
+import CircuitBreaker from 'opossum';
+import type { Logger } from 'pino';
+import { HighwayError, TerminalError, errorMessage } from '../errors.js';
+import { LogDemuxer, TailBuffer } from './output-buffer.js';
+
+/** What the reconciler needs to know about a container, from inspect. */
+export interface ContainerState {
+  id: string;
+  name: string;
+  status: 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
+  exitCode: number | null;
+  oomKilled: boolean;
+  error: string | null;
+  createdAt: Date;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+  labels: Record<string, string>;
+  restartCount: number;
+  restartPolicy: string;
+  health: string | null;
+}
+
+export interface ContainerSummary {
+  id: string;
+  names: string[];
+  state: string;
+  createdAt: Date;
+  labels: Record<string, string>;
+}
+
+export interface CollectedOutput {
+  stdout: string;
+  stderr: string;
+  truncated: boolean;
+}
+
+/** The narrow Docker interface everything else uses: one place for retries, the circuit breaker and error typing. */
+export interface ContainerClient {
+  readonly docker: Docker;
+  daemonId(): Promise<string>;
+  ping(): Promise<void>;
+  inspect(nameOrId: string): Promise<ContainerState | null>;
+  imageExists(ref: string): Promise<boolean>;
+  pull(ref: string): Promise<void>;
+  create(options: Docker.ContainerCreateOptions): Promise<{ id: string } | { conflict: true }>;
+  start(id: string): Promise<void>;
+  kill(id: string, signal: string): Promise<void>;
+  remove(id: string): Promise<void>;
+  logs(id: string, maxBytesPerStream: number): Promise<CollectedOutput>;
+  list(labelFilters: string[]): Promise<ContainerSummary[]>;
+}
+
+interface DockerodeError extends Error {
+  statusCode?: number;
+  code?: string;
+  json?: { message?: string } | null;
+}
+
+const statusOf = (err: unknown): number | undefined => (err as DockerodeError)?.statusCode;
+
+/** Transport-level failures (daemon restarting, socket gone): retry them. HTTP errors are answers: do not. */
+const TRANSIENT_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ENOENT', 'ETIMEDOUT', 'EAI_AGAIN', 'ESOCKETTIMEDOUT']);
+export function isTransient(err: unknown): boolean {
+  const e = err as DockerodeError;
+  if (e?.code && TRANSIENT_CODES.has(e.code)) return true;
+  if (statusOf(err) === undefined && /socket hang up|EOF|connection reset/i.test(errorMessage(err))) return true;
+  // 500s that say the daemon itself hiccupped (not that our request is wrong).
+  if (statusOf(err) === 500 && /connection reset|EOF|timeout|i\/o timeout/i.test(dockerMessage(err))) return true;
+  return false;
+}
+
+/** The daemon's own message (dockerode puts it in json.message). */
+export function dockerMessage(err: unknown): string {
+  const e = err as DockerodeError;
+  return e?.json?.message ?? errorMessage(err);
+}
+
+export interface DockerClientOptions {
+  logger: Logger;
+  docker?: Docker;
+  /** Retries of a transient failure (default 4, backoff 100 ms .. 2 s). */
+  retries?: number;
+}
+
+/** Expected answers, not daemon failures: they must not trip the breaker. */
+const EXPECTED_STATUSES = new Set([304, 404, 409]);
+
+export function createDockerClient(options: DockerClientOptions): ContainerClient {
+  const docker = options.docker ?? new Docker();
+  const log = options.logger;
+  const retries = options.retries ?? 4;
+
+  const breaker = new CircuitBreaker(async (fn: () => Promise<unknown>) => fn(), {
+    timeout: false, // pulls and log reads may be long; requests time out in the transport
+    errorThresholdPercentage: 50,
+    volumeThreshold: 10,
+    resetTimeout: 2_000,
+    errorFilter: (err: unknown) => EXPECTED_STATUSES.has(statusOf(err) ?? 0) || err instanceof AbortError,
+  });
+  breaker.on('open', () => log.warn({ event: 'docker.circuit_open' }, 'Docker daemon failing; circuit open'));
+  breaker.on('close', () => log.info({ event: 'docker.circuit_closed' }, 'Docker daemon answering; circuit closed'));
+
+  /** Every daemon call goes through here: retry transient failures, then the breaker. */
+  async function call<T>(op: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return (await breaker.fire(() =>
+        pRetry(
+          async () => {
+            try {
+              return await fn();
+            } catch (err) {
+              if (isTransient(err)) throw err;
+              throw new AbortError(err as Error);
+            }
+          },
+          {
+            retries,
+            minTimeout: 100,
+            maxTimeout: 2_000,
+            onFailedAttempt: ({ error, attemptNumber, retriesLeft }) => {
+              if (retriesLeft > 0) {
+                log.warn({ event: 'docker.retry', op, attempt: attemptNumber, err: errorMessage(error) }, 'retrying');
+              }
+            },
+          },
+        ),
+      )) as T;
+    } catch (err) {
+      if ((err as { code?: string })?.code === 'EOPENBREAKER') {
+        throw new HighwayError('docker_unavailable', `Docker daemon unavailable (circuit open) during ${op}`, { cause: err });
+      }
+      if (isTransient(err)) {
+        throw new HighwayError('docker_unavailable', `Docker daemon unreachable during ${op}: ${errorMessage(err)}`, { cause: err });
+      }
+      throw err;
+    }
+  }
+
+  const client: ContainerClient = {
+    docker,
+
+    async daemonId() {
+      const info = await call('info', () => docker.info() as Promise<{ ID: string }>);
+      return info.ID;
+    },
+
+    async ping() {
+      await call('ping', () => docker.ping());
+    },
+
+    async inspect(nameOrId) {
+      try {
+        const info = await call('inspect', () => docker.getContainer(nameOrId).inspect());
+        return toState(info);
+      } catch (err) {
+        if (statusOf(err) === 404) return null;
+        throw err;
+      }
+    },
+
+    async imageExists(ref) {
+      try {
+        await call('image.inspect', () => docker.getImage(ref).inspect());
+        return true;
+      } catch (err) {
+        if (statusOf(err) === 404) return false;
+        throw err;
+      }
+    },
+
+    pull: sharedPerKey(async (ref: string) => {
+      const started = Date.now();
+      try {
+        await call('pull', async () => {
+          const stream = await docker.pull(ref);
+          await new Promise<void>((resolve, reject) => {
+            docker.modem.followProgress(stream, (err: Error | null, output: Array<{ error?: string }>) => {
+              const failed = err ?? output?.find((m) => m.error);
+              if (failed) reject(err ?? new Error((failed as { error: string }).error));
+              else resolve();
+            });
+          });
+        });
+      } catch (err) {
+        if (err instanceof HighwayError) throw err;
+        throw new TerminalError('pull_failed', `image: pulling "${ref}" failed: ${dockerMessage(err)}`, { cause: err });
+      }
+      log.info({ event: 'image.pulled', image: ref, duration_ms: Date.now() - started }, 'image pulled');
+    }),
+
+    async create(createOptions) {
+      try {
+        const container = await call('create', () => docker.createContainer(createOptions));
+        return { id: container.id };
+      } catch (err) {
+        if (statusOf(err) === 409) return { conflict: true };
+        if (err instanceof HighwayError) throw err;
+        throw new TerminalError('create_failed', `create failed: ${dockerMessage(err)}`, { cause: err });
+      }
+    },
+
+    async start(id) {
+      try {
+        await call('start', () => docker.getContainer(id).start());
+      } catch (err) {
+        if (statusOf(err) === 304) return; // already started
+        if (err instanceof HighwayError) throw err;
+        throw new TerminalError('start_failed', `start failed: ${dockerMessage(err)}`, { cause: err });
+      }
+    },
+
+    async kill(id, signal) {
+      try {
+        await call('kill', () => docker.getContainer(id).kill({ signal }));
+      } catch (err) {
+        // 409: not running any more; 404: gone. Either way there is nothing left to signal.
+        if (statusOf(err) === 409 || statusOf(err) === 404) return;
+        throw err;
+      }
+    },
+
+    async remove(id) {
+      try {
+        await call('remove', () => docker.getContainer(id).remove({ force: true, v: true }));
+      } catch (err) {
+        // 404: already gone; 409: removal already in progress.
+        if (statusOf(err) === 404 || statusOf(err) === 409) return;
+        throw err;
+      }
+    },
+
+    async logs(id, maxBytesPerStream) {
+      const stdout = new TailBuffer(maxBytesPerStream);
+      const stderr = new TailBuffer(maxBytesPerStream);
+      await call('logs', async () => {
+        const demux = new LogDemuxer({ stdout, stderr });
+        // follow: true on a stopped container streams what was logged and ends: memory stays bounded.
+        const stream = (await docker.getContainer(id).logs({ stdout: true, stderr: true, follow: true })) as NodeJS.ReadableStream;
+        await new Promise<void>((resolve, reject) => {
+          stream.on('data', (chunk: Buffer) => demux.write(chunk));
+          stream.on('end', resolve);
+          stream.on('error', reject);
+        });
+      });
+      return {
+        stdout: stdout.toString(),
+        stderr: stderr.toString(),
+        truncated: stdout.truncated || stderr.truncated,
+      };
+    },
+
+    async list(labelFilters) {
+      const rows = await call('list', () => docker.listContainers({ all: true, filters: { label: labelFilters } }));
+      return rows.map((c) => ({
+        id: c.Id,
+        names: c.Names.map((n) => n.replace(/^\//, '')),
+        state: c.State,
+        createdAt: new Date(c.Created * 1000),
+        labels: c.Labels ?? {},
+      }));
+    },
+  };
+  return client;
+}
+
+function toDate(s: string | undefined): Date | null {
+  if (!s || s.startsWith('0001-01-01')) return null;
+  return new Date(s);
+}
+
+function toState(info: Docker.ContainerInspectInfo): ContainerState {
+  const s = info.State;
+  return {
+    id: info.Id,
+    name: info.Name.replace(/^\//, ''),
+    status: s.Status as ContainerState['status'],
+    exitCode: s.Running || s.Status === 'created' ? null : s.ExitCode,
+    oomKilled: s.OOMKilled,
+    error: s.Error || null,
+    createdAt: new Date(info.Created),
+    startedAt: toDate(s.StartedAt),
+    finishedAt: toDate(s.FinishedAt),
+    labels: info.Config.Labels ?? {},
+    restartCount: info.RestartCount ?? 0,
+    restartPolicy: info.HostConfig?.RestartPolicy?.Name ?? 'no',
+    health: (s as { Health?: { Status?: string } }).Health?.Status ?? null,
+  };
+}
+
+/** Concurrent calls with the same key share one in-flight promise (one pull per image at a time). */
+function sharedPerKey<T>(fn: (key: string) => Promise<T>): (key: string) => Promise<T> {
+  const inflight = new Map<string, Promise<T>>();
+  return (key) => {
+    const existing = inflight.get(key);
+    if (existing) return existing;
+    const p = fn(key).finally(() => inflight.delete(key));
+    inflight.set(key, p);
+    return p;
+  };
+}

@@ -1,0 +1,106 @@
+/** The intent lifecycle, shared by the tools, the reconciler and the GC. */
+
+export const INTENT_STATUSES = [
+  'pending',
+  'pulling',
+  'created',
+  'running',
+  'stopping',
+  'exited',
+  'failed',
+  'timeout',
+  'cancelled',
+  'lost',
+] as const;
+export type IntentStatus = (typeof INTENT_STATUSES)[number];
+
+export const TERMINAL_STATUSES: ReadonlySet<IntentStatus> = new Set(['exited', 'failed', 'timeout', 'cancelled', 'lost']);
+export const isTerminal = (s: IntentStatus): boolean => TERMINAL_STATUSES.has(s);
+
+export const STOP_REASONS = [
+  'workflow_cancelled',
+  'activity_timeout',
+  'activity_gone',
+  'worker_lost',
+  'worker_shutdown',
+  'requested',
+  'stale',
+] as const;
+export type StopReason = (typeof STOP_REASONS)[number];
+
+export type DesiredState = 'running' | 'stopped';
+
+/** A row of highway.docker_containers, as the queries return it. */
+export interface IntentRow {
+  id: string;
+  container_id: string | null;
+  short_id: string | null;
+  activity_id: string;
+  workflow_run_id: string;
+  tenant_id: string;
+  worker_id: string | null;
+  reconciler_id: string | null;
+  image: string;
+  spec: Record<string, unknown>;
+  status: IntentStatus;
+  desired_state: DesiredState;
+  stop_reason: StopReason | null;
+  stop_requested_at: Date | null;
+  error: string | null;
+  exit_code: number | null;
+  oom_killed: boolean | null;
+  stdout: string | null;
+  stderr: string | null;
+  logs_truncated: boolean;
+  duration_ms: number | null;
+  warnings: string[];
+  labels: Record<string, string>;
+  created_at: Date;
+  started_at: Date | null;
+  finished_at: Date | null;
+  removed_at: Date | null;
+  deadline_at: Date | null;
+  gc_protected_until: Date | null;
+  updated_at: Date;
+}
+
+/** The lifecycle knobs of an intent, read from its validated spec. */
+export interface Lifecycle {
+  timeoutMs: number;
+  stopSignal: string;
+  stopGraceMs: number;
+  autoRemove: boolean;
+  pullPolicy: 'always' | 'if_not_present' | 'never';
+  maxOutputBytes: number;
+  gcProtectMs: number | null;
+  detach: boolean;
+}
+
+const num = (v: unknown, fallback: number): number => (typeof v === 'number' && Number.isFinite(v) ? v : fallback);
+
+export function lifecycleOf(spec: Record<string, unknown>): Lifecycle {
+  const pull = spec['pull_policy'];
+  return {
+    timeoutMs: num(spec['timeout'], 3600) * 1000,
+    stopSignal: typeof spec['stop_signal'] === 'string' ? spec['stop_signal'] : 'SIGTERM',
+    stopGraceMs: num(spec['stop_grace_period'], 10) * 1000,
+    autoRemove: spec['auto_remove'] !== false,
+    pullPolicy: pull === 'always' || pull === 'never' ? pull : 'if_not_present',
+    maxOutputBytes: num(spec['max_output_bytes'], 1024 * 1024),
+    gcProtectMs: typeof spec['gc_protect_seconds'] === 'number' ? spec['gc_protect_seconds'] * 1000 : null,
+    detach: spec['detach'] === true,
+  };
+}
+
+/** Docker's container label keys (the contract). */
+export const LABELS = {
+  managed: 'highway.managed',
+  intentId: 'highway.intent_id',
+  tenantId: 'highway.tenant_id',
+  workflowRunId: 'highway.workflow_run_id',
+  activityId: 'highway.activity_id',
+  workerId: 'highway.worker_id',
+  reconcilerId: 'highway.reconciler_id',
+} as const;
+
+export const containerName = (intentId: string): string => `highway-${intentId}`;

@@ -1,0 +1,275 @@
+/**
+ * The effects of decide()'s actions: thin, each one Docker call and/or one row update,
+ * each safe to repeat after a crash (names make create idempotent, updates are guarded).
+ */
+import type { Logger } from 'pino';
+import type { Pool } from '../db/pool.js';
+import { patchIntent, patchLiveIntent } from '../db/queries/update-intent.js';
+import { appendAudit } from '../db/queries/audit.js';
+import type { ContainerClient, ContainerState } from '../docker/client.js';
+import { HighwayError, TerminalError } from '../errors.js';
+import { LABELS, containerName, lifecycleOf, type IntentRow } from '../model.js';
+import { toCreateOptions } from '../spec/container-config.js';
+import type { RunSpec } from '../spec/schema.js';
+import type { Action } from './decide.js';
+import { intentEventFields } from '../observability/events.js';
+
+/** Resolves a secret reference at create time; the value goes to Docker only. */
+export type SecretResolver = (name: string, intent: IntentRow) => Promise<string>;
+
+export interface EffectContext {
+  pool: Pool;
+  docker: ContainerClient;
+  logger: Logger;
+  reconcilerId: string;
+  resolveSecret: SecretResolver;
+}
+
+/** The row and container as the actions of one reconcile change them. */
+interface Working {
+  intent: IntentRow;
+  container: ContainerState | null;
+}
+
+export async function executeActions(
+  ctx: EffectContext,
+  intent: IntentRow,
+  container: ContainerState | null,
+  actions: Action[],
+): Promise<void> {
+  const w: Working = { intent, container };
+  for (const action of actions) {
+    const ended = await run(ctx, w, action);
+    if (ended === 'stop') return;
+  }
+}
+
+type Step = 'next' | 'stop';
+
+async function run(ctx: EffectContext, w: Working, action: Action): Promise<Step> {
+  const log = ctx.logger.child(intentEventFields(w.intent));
+  const life = lifecycleOf(w.intent.spec);
+
+  /** Apply a patch to a live intent; 'stop' when someone else ended it meanwhile. */
+  const patchLive = async (patch: Parameters<typeof patchLiveIntent>[2]): Promise<Step> => {
+    const row = await patchLiveIntent(ctx.pool, w.intent.id, patch);
+    if (!row) return 'stop';
+    w.intent = row;
+    return 'next';
+  };
+
+  switch (action.type) {
+    case 'ensure_image': {
+      const image = w.intent.image;
+      if (life.pullPolicy === 'never') {
+        if (!(await ctx.docker.imageExists(image))) {
+          throw new TerminalError('image_not_present', `image: "${image}" is not present and pull_policy is "never"`);
+        }
+        return 'next';
+      }
+      if (life.pullPolicy === 'if_not_present' && (await ctx.docker.imageExists(image))) return 'next';
+      if ((await patchLive({ status: 'pulling' })) === 'stop') return 'stop';
+      log.info({ event: 'image.pull_started', image, status: 'pulling' }, `pulling ${image}`);
+      await ctx.docker.pull(image);
+      return 'next';
+    }
+
+    case 'create': {
+      const secrets = await resolveSecrets(ctx, w.intent);
+      const options = toCreateOptions(w.intent.spec as unknown as RunSpec, {
+        name: containerName(w.intent.id),
+        labels: highwayLabels(w.intent, ctx.reconcilerId),
+        secrets,
+      });
+      let result = await ctx.docker.create(options);
+      if ('conflict' in result) {
+        // The name is taken: a create of ours that succeeded before a crash. Adopt it.
+        const existing = await ctx.docker.inspect(containerName(w.intent.id));
+        if (!existing) throw new HighwayError('create_failed', 'name conflict, but no container by that name');
+        result = { id: existing.id };
+        log.info({ event: 'container.adopted', container_id: existing.id }, 'adopted existing container');
+      } else {
+        log.info({ event: 'container.created', container_id: result.id, status: 'created' }, 'container created');
+      }
+      w.container = await ctx.docker.inspect(result.id);
+      await appendAudit(ctx.pool, {
+        tenant_id: w.intent.tenant_id,
+        actor: ctx.reconcilerId,
+        intent_id: w.intent.id,
+        operation: 'container.create',
+        outcome: 'ok',
+        detail: { container_id: result.id, image: w.intent.image },
+      });
+      return patchLive({ container_id: result.id, short_id: result.id.slice(0, 12), status: 'created' });
+    }
+
+    case 'start': {
+      const id = w.container?.id ?? w.intent.container_id;
+      if (!id) throw new HighwayError('internal', 'start without a container');
+      await ctx.docker.start(id);
+      const state = await ctx.docker.inspect(id);
+      if (!state) return 'next'; // gone already; the next reconcile records it
+      w.container = state;
+      const step = await patchLive(runningPatch(w.intent, state));
+      log.info({ event: 'container.started', container_id: id, status: 'running' }, 'container started');
+      return step;
+    }
+
+    case 'record_running': {
+      if (!w.container) return 'next';
+      const step = await patchLive(runningPatch(w.intent, w.container));
+      log.info({ event: 'container.attached', container_id: w.container.id, status: 'running' }, 'tracking running container');
+      return step;
+    }
+
+    case 'signal': {
+      const id = w.container!.id;
+      const step = await patchLive({
+        status: 'stopping',
+        stop_requested_at: new Date(),
+        ...(action.reason ? { desired_state: 'stopped', stop_reason: action.reason } : {}),
+      });
+      if (step === 'stop') return step;
+      await ctx.docker.kill(id, action.signal);
+      log.info(
+        { event: 'container.stopping', container_id: id, status: 'stopping', stop_reason: action.reason, signal: action.signal },
+        action.reason ? `stopping: ${action.reason}` : 'stopping: timeout',
+      );
+      await appendAudit(ctx.pool, {
+        tenant_id: w.intent.tenant_id,
+        actor: ctx.reconcilerId,
+        intent_id: w.intent.id,
+        operation: 'container.stop',
+        outcome: 'ok',
+        detail: { container_id: id, reason: action.reason ?? 'timeout', signal: action.signal },
+      });
+      return 'next';
+    }
+
+    case 'kill': {
+      const id = w.container!.id;
+      await ctx.docker.kill(id, 'SIGKILL');
+      log.warn({ event: 'container.killed', container_id: id, status: 'stopping' }, 'grace period over: SIGKILL');
+      return 'next';
+    }
+
+    case 'collect': {
+      const c = w.container!;
+      const output = await ctx.docker.logs(c.id, life.maxOutputBytes);
+      const finishedAt = c.finishedAt ?? new Date();
+      const startedAt = c.startedAt ?? w.intent.started_at;
+      const duration = startedAt ? Math.max(0, finishedAt.getTime() - startedAt.getTime()) : null;
+      const error =
+        action.status === 'timeout'
+          ? `ran past its timeout of ${life.timeoutMs / 1000} s`
+          : c.oomKilled
+            ? 'container was killed: out of memory (OOM)'
+            : action.status === 'failed'
+              ? `exited with code ${c.exitCode}${c.error ? `: ${c.error}` : ''}`
+              : null;
+      const step = await patchLive({
+        status: action.status,
+        stop_reason: action.reason,
+        exit_code: c.exitCode,
+        oom_killed: c.oomKilled,
+        stdout: output.stdout,
+        stderr: output.stderr,
+        logs_truncated: output.truncated,
+        started_at: startedAt,
+        finished_at: finishedAt,
+        duration_ms: duration,
+        error,
+        ...(life.gcProtectMs ? { gc_protected_until: new Date(Date.now() + life.gcProtectMs) } : {}),
+      });
+      if (step === 'stop') return step;
+      const fields = {
+        event: 'container.exited',
+        container_id: c.id,
+        status: action.status,
+        exit_code: c.exitCode,
+        oom_killed: c.oomKilled,
+        duration_ms: duration,
+        stop_reason: action.reason,
+        logs_truncated: output.truncated,
+      };
+      if (action.status === 'exited') log.info(fields, 'container exited');
+      else log.error({ ...fields, error }, `container ${action.status}: ${error ?? action.reason}`);
+      return 'next';
+    }
+
+    case 'finish': {
+      const step = await patchLive({
+        status: action.status,
+        stop_reason: action.reason,
+        error: action.error,
+        finished_at: new Date(),
+        // Nothing to remove unless a container exists; a following `remove` action records removal.
+        ...(w.container ? {} : { removed_at: new Date() }),
+      });
+      if (step === 'stop') return step;
+      const fields = { event: `intent.${action.status}`, status: action.status, stop_reason: action.reason, error: action.error };
+      if (action.status === 'lost') log.error(fields, action.error ?? 'lost');
+      else log.info(fields, `intent ${action.status}${action.reason ? `: ${action.reason}` : ''}`);
+      return 'next';
+    }
+
+    case 'remove': {
+      const id = w.container?.id ?? w.intent.container_id;
+      if (id) await ctx.docker.remove(id);
+      const row = await patchIntent(ctx.pool, w.intent.id, { removed_at: new Date() });
+      if (row) w.intent = row;
+      log.info({ event: 'container.removed', container_id: id, status: w.intent.status }, 'container removed');
+      await appendAudit(ctx.pool, {
+        tenant_id: w.intent.tenant_id,
+        actor: ctx.reconcilerId,
+        intent_id: w.intent.id,
+        operation: 'container.remove',
+        outcome: 'ok',
+        detail: { container_id: id },
+      });
+      return 'next';
+    }
+
+    case 'mark_removed': {
+      const row = await patchIntent(ctx.pool, w.intent.id, { removed_at: new Date() });
+      if (row) w.intent = row;
+      return 'next';
+    }
+  }
+}
+
+function runningPatch(intent: IntentRow, c: ContainerState) {
+  const startedAt = c.startedAt ?? new Date();
+  return {
+    container_id: c.id,
+    short_id: c.id.slice(0, 12),
+    status: 'running' as const,
+    started_at: startedAt,
+    deadline_at: new Date(startedAt.getTime() + lifecycleOf(intent.spec).timeoutMs),
+  };
+}
+
+export function highwayLabels(intent: IntentRow, reconcilerId: string): Record<string, string> {
+  return {
+    [LABELS.managed]: 'true',
+    [LABELS.intentId]: intent.id,
+    [LABELS.tenantId]: intent.tenant_id,
+    [LABELS.workflowRunId]: intent.workflow_run_id,
+    [LABELS.activityId]: intent.activity_id,
+    [LABELS.workerId]: intent.worker_id ?? '',
+    [LABELS.reconcilerId]: reconcilerId,
+  };
+}
+
+/** Secret references in the spec's environment, resolved just for the create call. */
+async function resolveSecrets(ctx: EffectContext, intent: IntentRow): Promise<Record<string, string>> {
+  const env = (intent.spec['environment'] ?? {}) as Record<string, unknown>;
+  const secrets: Record<string, string> = {};
+  for (const value of Object.values(env)) {
+    if (value && typeof value === 'object' && typeof (value as { secret?: unknown }).secret === 'string') {
+      const name = (value as { secret: string }).secret;
+      secrets[name] = await ctx.resolveSecret(name, intent);
+    }
+  }
+  return secrets;
+}

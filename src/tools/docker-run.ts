@@ -1,0 +1,158 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { withTransaction, type Pool } from '../db/pool.js';
+import { insertIntent } from '../db/queries/insert-intent.js';
+import { appendAudit } from '../db/queries/audit.js';
+import { PolicyError, ValidationError } from '../errors.js';
+import { isTerminal, lifecycleOf, type IntentRow, type IntentStatus, type StopReason } from '../model.js';
+import { parseRunParams } from '../spec/schema.js';
+import { checkPolicy, resourceWarnings, type Policy } from '../spec/policy.js';
+import type { CompletionWaiter } from './completion.js';
+import type { ActivityContext } from './registry.js';
+
+/** What tools.docker.run returns. */
+export interface DockerRunResult {
+  intent_id: string;
+  container_id: string | null;
+  short_id: string | null;
+  status: IntentStatus;
+  exit_code: number | null;
+  stdout: string;
+  stderr: string;
+  duration_ms: number | null;
+  image: string;
+  logs_truncated: boolean;
+  oom_killed: boolean;
+  stop_reason: StopReason | null;
+  error: string | null;
+  warnings: string[];
+}
+
+export interface RunDeps {
+  pool: Pool;
+  waiter: CompletionWaiter;
+  logger: Logger;
+  policy: Policy;
+}
+
+/** A finished intent whose container is gone (or kept on purpose): nothing more will change. */
+export function isSettled(row: IntentRow, now = new Date()): boolean {
+  if (!isTerminal(row.status)) return false;
+  if (row.removed_at) return true;
+  const kept = !lifecycleOf(row.spec).autoRemove || (row.gc_protected_until !== null && row.gc_protected_until > now);
+  return kept;
+}
+
+/** For detach: the container runs (or the intent already ended). */
+export function isRunningOrSettled(row: IntentRow): boolean {
+  return row.status === 'running' || row.status === 'stopping' || isSettled(row);
+}
+
+export function toResult(row: IntentRow): DockerRunResult {
+  return {
+    intent_id: row.id,
+    container_id: row.container_id,
+    short_id: row.short_id,
+    status: row.status,
+    exit_code: row.exit_code,
+    stdout: row.stdout ?? '',
+    stderr: row.stderr ?? '',
+    duration_ms: row.duration_ms,
+    image: row.image,
+    logs_truncated: row.logs_truncated,
+    oom_killed: row.oom_killed ?? false,
+    stop_reason: row.stop_reason,
+    error: row.error,
+    warnings: row.warnings ?? [],
+  };
+}
+
+const CONTEXT_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function checkContext(ctx: ActivityContext): void {
+  const issues: Array<{ field: string; message: string }> = [];
+  if (typeof ctx?.tenant_id !== 'string' || ctx.tenant_id.length === 0 || ctx.tenant_id.length > 200) {
+    issues.push({ field: 'ctx.tenant_id', message: 'is required: a non-empty string of at most 200 characters' });
+  }
+  for (const key of ['workflow_run_id', 'activity_id'] as const) {
+    if (typeof ctx?.[key] !== 'string' || !CONTEXT_UUID.test(ctx[key])) issues.push({ field: `ctx.${key}`, message: 'is required: a UUID' });
+  }
+  if (ctx?.worker_id != null && (typeof ctx.worker_id !== 'string' || ctx.worker_id.length > 200)) {
+    issues.push({ field: 'ctx.worker_id', message: 'must be a string of at most 200 characters' });
+  }
+  if (issues.length) throw new ValidationError(issues);
+}
+
+/**
+ * tools.docker.run: validate, check the operator policy, write the intent (once per
+ * activity), and await its result. It never talks to Docker: the reconciler does.
+ */
+export function createDockerRun(deps: RunDeps) {
+  return async function dockerRun(params: unknown, ctx: ActivityContext): Promise<DockerRunResult> {
+    const log = deps.logger.child({ tenant_id: ctx?.tenant_id, workflow_run_id: ctx?.workflow_run_id, activity_id: ctx?.activity_id });
+    let spec;
+    try {
+      checkContext(ctx);
+      spec = parseRunParams(params);
+      checkPolicy(spec, deps.policy);
+    } catch (err) {
+      if (err instanceof ValidationError || err instanceof PolicyError) {
+        const denied = err instanceof PolicyError;
+        log.warn(
+          {
+            event: denied ? 'intent.denied' : 'intent.invalid',
+            field: err.field,
+            ...(denied ? { rule: err.rule } : {}),
+            error: err.message,
+          },
+          err.message,
+        );
+        await appendAudit(deps.pool, {
+          tenant_id: ctx?.tenant_id ?? null,
+          actor: ctx?.worker_id ?? null,
+          operation: 'tools.docker.run',
+          outcome: 'denied',
+          detail: { code: err.code, field: err.field, ...(denied ? { rule: err.rule } : {}), error: err.message },
+        }).catch(() => {});
+      }
+      throw err;
+    }
+
+    const warnings = resourceWarnings(spec);
+    const { row, created } = await withTransaction(deps.pool, async (client) => {
+      const result = await insertIntent(client, {
+        id: randomUUID(),
+        activity_id: ctx.activity_id,
+        workflow_run_id: ctx.workflow_run_id,
+        tenant_id: ctx.tenant_id,
+        worker_id: ctx.worker_id ?? null,
+        image: spec.image,
+        spec,
+        labels: spec.labels ?? {},
+        warnings,
+      });
+      if (result.created) {
+        await appendAudit(client, {
+          tenant_id: ctx.tenant_id,
+          actor: ctx.worker_id ?? null,
+          intent_id: result.row.id,
+          operation: 'tools.docker.run',
+          outcome: 'ok',
+          detail: { image: spec.image },
+        });
+      }
+      return result;
+    });
+
+    const ilog = log.child({ intent_id: row.id });
+    if (created) {
+      ilog.info({ event: 'intent.created', image: row.image, status: row.status }, `intent created for ${row.image}`);
+      for (const warning of warnings) ilog.warn({ event: 'intent.warning', warning }, warning);
+    } else {
+      ilog.info({ event: 'intent.reattached', status: row.status }, 'activity already has an intent: re-attached');
+    }
+
+    const settled = await deps.waiter.wait(row.id, spec.detach ? isRunningOrSettled : (r) => isSettled(r), ctx.signal);
+    return toResult(settled);
+  };
+}

@@ -1,0 +1,55 @@
+import type { Logger } from 'pino';
+import { createPool, type Pool } from '../db/pool.js';
+import { requestStop } from '../db/queries/request-stop.js';
+import { liveIntentIdsFor } from '../db/queries/live-intents.js';
+import { silentLogger } from '../observability/logger.js';
+import { defaultPolicy, type Policy } from '../spec/policy.js';
+import { CompletionWaiter } from './completion.js';
+import { createDockerRun, isSettled } from './docker-run.js';
+import type { ToolRegistry } from './registry.js';
+
+export interface DockerToolsOptions {
+  /** A pool to use, or a URL to make one from. The URL is needed for LISTEN either way. */
+  databaseUrl: string;
+  pool?: Pool;
+  logger?: Logger;
+  /** The operator policy (default: the built-in secure policy). */
+  policy?: Policy;
+}
+
+export interface DockerTools {
+  /**
+   * The worker shutdown handler: asks the reconciler to stop and remove every live container
+   * of this worker (stop_reason `worker_shutdown`) and waits, up to `timeoutMs`, until they are gone.
+   */
+  shutdownWorker(workerId: string, options?: { timeoutMs?: number }): Promise<{ stopped: number; pending: number }>;
+  /** Release the database resources (pool if we made it, LISTEN connection). */
+  close(): Promise<void>;
+}
+
+/** Register tools.docker.* on an engine's tool registry. */
+export function registerDockerTools(registry: ToolRegistry, options: DockerToolsOptions): DockerTools {
+  const logger = options.logger ?? silentLogger;
+  const ownPool = !options.pool;
+  const pool = options.pool ?? createPool(options.databaseUrl, { applicationName: 'highway-docker-tools' });
+  const waiter = new CompletionWaiter(pool, options.databaseUrl, logger);
+  const deps = { pool, waiter, logger, policy: options.policy ?? defaultPolicy };
+
+  registry.register('tools.docker.run', createDockerRun(deps));
+
+  return {
+    async shutdownWorker(workerId, { timeoutMs = 30_000 } = {}) {
+      await requestStop(pool, { column: 'worker_id', value: workerId }, 'worker_shutdown');
+      const ids = await liveIntentIdsFor(pool, 'worker_id', workerId);
+      const abort = AbortSignal.timeout(timeoutMs);
+      const results = await Promise.allSettled(ids.map((id) => waiter.wait(id, (r) => isSettled(r), abort)));
+      const pending = results.filter((r) => r.status === 'rejected').length;
+      logger.info({ event: 'worker.shutdown', worker_id: workerId, stopped: ids.length - pending, pending }, 'worker shut down');
+      return { stopped: ids.length - pending, pending };
+    },
+    async close() {
+      await waiter.stop();
+      if (ownPool) await pool.end();
+    },
+  };
+}
