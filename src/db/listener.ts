@@ -80,7 +80,7 @@ export class PgListener {
     });
     try {
       await sub.connect();
-      await Promise.all(this.channels.map((c) => sub.listenTo(c)));
+      for (const channel of this.channels) await sub.listenTo(channel);
       listening = true;
       announce();
     } catch (err) {
