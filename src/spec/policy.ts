@@ -1,0 +1,238 @@
+/**
+ * The operator policy: what callers may ask for. Checked after validation and before
+ * anything is stored or sent to Docker; a violation is a PolicyError naming a stable rule.
+ */
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { posix } from 'node:path';
+import { z } from 'zod';
+import { PolicyError } from '../errors.js';
+import { DOCKER_DEFAULT_CAPABILITIES, effectiveCapabilities, normalizeCapability } from './capabilities.js';
+import { hasRegistryDomain } from './fields.js';
+import { formatPath, type RunSpec } from './schema.js';
+
+export type PolicyRule =
+  | 'privileged'
+  | 'capabilities'
+  | 'host_network'
+  | 'bind_mounts'
+  | 'devices'
+  | 'images'
+  | 'max_memory'
+  | 'max_cpus'
+  | 'max_pids'
+  | 'require_limits'
+  | 'oom_kill_disable';
+
+const capabilityList = z.array(z.string().min(1)).transform((caps) => caps.map(normalizeCapability));
+const absolutePaths = z.array(z.string().refine((p) => posix.isAbsolute(p), 'must be an absolute path'));
+
+const policySchema = z.strictObject({
+  /** May a container run privileged? */
+  allow_privileged: z.boolean(),
+  /** Capabilities a container may end up with (after cap_drop and cap_add); "ALL" allows every one. */
+  allowed_capabilities: capabilityList,
+  /** May a container use network_mode "host"? */
+  allow_host_network: z.boolean(),
+  bind_mounts: z.strictObject({
+    /** Host paths that may not be mounted, nor anything beneath them, nor any directory containing them. */
+    denied_paths: absolutePaths,
+    /** When set, bind mounts must be at or beneath one of these host paths. */
+    allowed_paths: absolutePaths.nullable(),
+  }),
+  /** Host device paths a container may use (glob patterns); empty denies all devices. */
+  allowed_devices: z.array(z.string().min(1)),
+  images: z.strictObject({
+    /** Glob patterns an image must match ("*" matches anything, also "/"). */
+    allow: z.array(z.string().min(1)),
+    /** Glob patterns an image must not match; deny wins over allow. */
+    deny: z.array(z.string().min(1)),
+  }),
+  max_memory_bytes: z.number().int().positive().nullable(),
+  max_cpus: z.number().positive().nullable(),
+  max_pids: z.number().int().positive().nullable(),
+  /** Refuse runs without memory, CPU and pids limits (otherwise they are only warned about). */
+  require_limits: z.boolean(),
+  allow_oom_kill_disable: z.boolean(),
+});
+
+export type Policy = z.output<typeof policySchema>;
+
+export const defaultPolicy: Policy = {
+  allow_privileged: false,
+  allowed_capabilities: DOCKER_DEFAULT_CAPABILITIES.filter((cap) => cap !== 'NET_RAW' && cap !== 'MKNOD'),
+  allow_host_network: false,
+  bind_mounts: {
+    denied_paths: ['/var/run/docker.sock', '/run/docker.sock', '/etc', '/proc', '/sys', '/var/lib/docker', '/boot', '/dev'],
+    allowed_paths: null,
+  },
+  allowed_devices: [],
+  images: { allow: ['*'], deny: [] },
+  max_memory_bytes: null,
+  max_cpus: null,
+  max_pids: null,
+  require_limits: false,
+  allow_oom_kill_disable: false,
+};
+
+// A policy file may set any subset of the fields; nested objects merge one level deep.
+const policyFileSchema = policySchema.extend({
+  bind_mounts: policySchema.shape.bind_mounts.partial(),
+  images: policySchema.shape.images.partial(),
+}).partial();
+
+/** The default policy, or the JSON file at `path` merged over it. Throws an Error naming the file and field. */
+export function loadPolicy(path?: string): Policy {
+  if (path === undefined || path === '') return defaultPolicy;
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new Error(`policy file ${path}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+  const result = policyFileSchema.safeParse(json);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const where = issue.code === 'unrecognized_keys' ? formatPath([...issue.path, issue.keys[0]!]) : formatPath(issue.path) || '(top level)';
+    throw new Error(`policy file ${path}: ${where}: ${issue.code === 'unrecognized_keys' ? 'is not a policy field' : issue.message}`);
+  }
+  const file = result.data;
+  return {
+    ...defaultPolicy,
+    ...file,
+    bind_mounts: { ...defaultPolicy.bind_mounts, ...file.bind_mounts },
+    images: { ...defaultPolicy.images, ...file.images },
+  };
+}
+
+/** Throws a PolicyError for the first rule `spec` violates. */
+export function checkPolicy(spec: RunSpec, policy: Policy): void {
+  for (const check of CHECKS) check(spec, policy);
+}
+
+/** One warning per resource that has no limit. */
+export function resourceWarnings(spec: RunSpec): string[] {
+  return missingLimits(spec).map(({ field, resource }) => `no ${field} set: the container may use all of the host's ${resource}`);
+}
+
+function missingLimits(spec: RunSpec): { field: 'memory_limit' | 'cpu_limit' | 'pids_limit'; resource: string }[] {
+  const missing: { field: 'memory_limit' | 'cpu_limit' | 'pids_limit'; resource: string }[] = [];
+  if (spec.memory_limit === null) missing.push({ field: 'memory_limit', resource: 'memory' });
+  if (spec.cpu_limit === null) missing.push({ field: 'cpu_limit', resource: 'CPUs' });
+  if (spec.pids_limit === null || spec.pids_limit === -1) missing.push({ field: 'pids_limit', resource: 'process slots' });
+  return missing;
+}
+
+type Check = (spec: RunSpec, policy: Policy) => void;
+
+const CHECKS: readonly Check[] = [
+  function images(spec, policy) {
+    const names = imageNames(spec.image);
+    const denied = policy.images.deny.find((pattern) => names.some((name) => globMatches(pattern, name)));
+    if (denied) throw new PolicyError('images', 'image', `"${spec.image}" matches the denied pattern "${denied}"`);
+    if (!policy.images.allow.some((pattern) => names.some((name) => globMatches(pattern, name)))) {
+      throw new PolicyError('images', 'image', `"${spec.image}" matches none of the allowed patterns ${JSON.stringify(policy.images.allow)}`);
+    }
+  },
+  function privileged(spec, policy) {
+    if (spec.privileged && !policy.allow_privileged) throw new PolicyError('privileged', 'privileged', 'privileged containers are not allowed');
+  },
+  function capabilities(spec, policy) {
+    // Privileged containers get every capability; the privileged rule governs them.
+    if (spec.privileged || policy.allowed_capabilities.includes('ALL')) return;
+    const allowed = new Set(policy.allowed_capabilities);
+    for (const cap of effectiveCapabilities(spec.cap_add, spec.cap_drop)) {
+      if (allowed.has(cap)) continue;
+      const field = spec.cap_add.includes(cap) || spec.cap_add.includes('ALL') ? 'cap_add' : 'cap_drop';
+      const hint = field === 'cap_add' ? 'remove it from cap_add' : 'add it to cap_drop (or drop "ALL")';
+      throw new PolicyError('capabilities', field, `capability ${cap} is not allowed; ${hint}`);
+    }
+  },
+  function hostNetwork(spec, policy) {
+    if (spec.network_mode === 'host' && !policy.allow_host_network) {
+      throw new PolicyError('host_network', 'network_mode', 'the host network is not allowed');
+    }
+  },
+  function bindMounts(spec, policy) {
+    spec.volumes.forEach((volume, i) => {
+      if (volume.type !== 'bind') return;
+      const problem = bindMountProblem(volume.source, policy.bind_mounts);
+      if (problem) throw new PolicyError('bind_mounts', `volumes[${i}]`, problem);
+    });
+  },
+  function devices(spec, policy) {
+    spec.devices.forEach((device, i) => {
+      if (!policy.allowed_devices.some((pattern) => globMatches(pattern, device.host_path))) {
+        throw new PolicyError('devices', `devices[${i}]`, `device ${device.host_path} is not allowed`);
+      }
+    });
+  },
+  function oomKillDisable(spec, policy) {
+    if (spec.oom_kill_disable && !policy.allow_oom_kill_disable) {
+      throw new PolicyError('oom_kill_disable', 'oom_kill_disable', 'disabling the OOM killer is not allowed');
+    }
+  },
+  function requireLimits(spec, policy) {
+    const [missing] = missingLimits(spec);
+    if (policy.require_limits && missing) throw new PolicyError('require_limits', missing.field, `a ${missing.field} is required`);
+  },
+  function ceilings(spec, policy) {
+    ceiling('max_memory', 'memory_limit', spec.memory_limit, policy.max_memory_bytes);
+    ceiling('max_cpus', 'cpu_limit', spec.cpu_limit, policy.max_cpus);
+    ceiling('max_pids', 'pids_limit', spec.pids_limit === -1 ? null : spec.pids_limit, policy.max_pids);
+  },
+];
+
+/** A run without a limit exceeds any ceiling. */
+function ceiling(rule: PolicyRule, field: string, value: number | null, max: number | null): void {
+  if (max === null) return;
+  if (value === null) throw new PolicyError(rule, field, `a ${field} of at most ${max} is required`);
+  if (value > max) throw new PolicyError(rule, field, `${value} exceeds the maximum of ${max}`);
+}
+
+/**
+ * Why a bind mount of `source` is refused, or null. A path is refused when it is a
+ * denied path, lies beneath one, or contains one (mounting "/var" would expose
+ * "/var/lib/docker"; this is also why "/" itself is refused). Both the path as
+ * written and its real path (symlinks resolved) are checked.
+ */
+function bindMountProblem(source: string, rules: Policy['bind_mounts']): string | null {
+  for (const path of new Set([posix.resolve(source), realPath(source)])) {
+    const denied = rules.denied_paths.find((d) => isWithin(path, d) || isWithin(d, path));
+    if (denied) return `host path ${source}${path === source ? '' : ` (${path})`} is or overlaps the protected path ${denied}`;
+    if (rules.allowed_paths && !rules.allowed_paths.some((allowed) => isWithin(path, allowed))) {
+      return `host path ${source}${path === source ? '' : ` (${path})`} is not under an allowed path ${JSON.stringify(rules.allowed_paths)}`;
+    }
+  }
+  return null;
+}
+
+/** Is `path` equal to `ancestor` or beneath it? */
+function isWithin(path: string, ancestor: string): boolean {
+  const base = posix.resolve(ancestor);
+  return path === base || path.startsWith(base === '/' ? '/' : `${base}/`);
+}
+
+/** The real path of `path`; for a path that does not exist yet, that of its nearest existing ancestor plus the rest. */
+function realPath(path: string): string {
+  const resolved = posix.resolve(path);
+  if (existsSync(resolved)) return realpathSync(resolved);
+  const parent = posix.dirname(resolved);
+  return parent === resolved ? resolved : posix.join(realPath(parent), posix.basename(resolved));
+}
+
+/**
+ * The names a policy pattern may match for `image`: as written, with the implied
+ * ":latest" tag, and fully qualified as Docker resolves it ("docker.io/library/alpine:latest").
+ */
+function imageNames(image: string): string[] {
+  const lastComponent = image.slice(image.lastIndexOf('/') + 1);
+  const tagged = lastComponent.includes(':') || image.includes('@') ? image : `${image}:latest`;
+  const qualified = hasRegistryDomain(tagged) ? tagged : `docker.io/${tagged.includes('/') ? '' : 'library/'}${tagged}`;
+  return [...new Set([image, tagged, qualified])];
+}
+
+/** Glob match where "*" matches any run of characters (including "/") and "?" one character. */
+function globMatches(pattern: string, text: string): boolean {
+  const source = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replaceAll('*', '.*').replaceAll('?', '.');
+  return new RegExp(`^${source}$`).test(text);
+}

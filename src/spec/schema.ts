@@ -1,0 +1,309 @@
+/**
+ * The parameters of `tools.docker.run`: one table (schema, default and documentation
+ * of each parameter), the cross-parameter rules Docker itself enforces, and
+ * `parseRunParams`, which turns caller input into the normalized RunSpec stored in
+ * `docker_containers.spec`.
+ *
+ * Adding a parameter: add an entry to PARAMETERS (its docs render into the README),
+ * then map it in container-config.ts (the compiler insists).
+ *
+ * Normal form: every key is present; unset scalars are null, unset collections are
+ * empty, durations are seconds and sizes are bytes. A RunSpec parses back to itself.
+ */
+import { z } from 'zod';
+import { ValidationError } from '../errors.js';
+import * as field from './fields.js';
+
+export interface ParameterDoc {
+  /** The shapes a caller may write. */
+  accepts: string;
+  /** The default, in words ("none" when unset means Docker's / the image's default). */
+  default: string;
+  description: string;
+}
+
+interface Parameter<S extends z.ZodType> extends ParameterDoc {
+  schema: S;
+}
+
+/** An optional parameter: absent or null both normalize to null. */
+function optional<S extends z.ZodType>(schema: S, doc: Omit<ParameterDoc, 'default'> & { default?: string }) {
+  return { ...doc, default: doc.default ?? 'none', schema: schema.nullish().transform((v) => v ?? null) };
+}
+
+/** A parameter with a default: absent or null both normalize to `value`. */
+function withDefault<S extends z.ZodType>(schema: S, value: z.output<S>, doc: ParameterDoc) {
+  return { ...doc, schema: schema.nullish().transform((v): z.output<S> => v ?? value) };
+}
+
+/** A required parameter. */
+function required<S extends z.ZodType>(schema: S, doc: Omit<ParameterDoc, 'default'>): Parameter<S> {
+  return { ...doc, default: 'required', schema };
+}
+
+const MAX_TIMEOUT_SECONDS = 7 * 24 * 3600;
+const MIN_MEMORY_BYTES = 6 * 1024 * 1024; // Docker refuses less
+const MAX_OUTPUT_BYTES = 64 * 1024 * 1024;
+
+export const PARAMETERS = {
+  image: required(field.image, {
+    accepts: 'string',
+    description: 'Image reference, e.g. `alpine:3.20` or `registry:5000/team/app@sha256:...`.',
+  }),
+  command: optional(field.commandWords, {
+    accepts: 'string | string[]',
+    description: "Command; a string is split like a shell would (quotes, backslashes), without expansions. Default: the image's CMD.",
+  }),
+  entrypoint: optional(field.commandWords, {
+    accepts: 'string | string[]',
+    description: "Entrypoint, split like `command`; `[]` clears the image's entrypoint.",
+  }),
+  environment: withDefault(field.environment, {}, {
+    accepts: '{NAME: string | number | boolean | {"secret": "name"}} | ["NAME=value"]',
+    default: '{}',
+    description: 'Environment variables. `{"secret": "name"}` is resolved when the container is created and never stored.',
+  }),
+  working_dir: optional(field.workingDir, { accepts: 'absolute path', description: 'Working directory inside the container.' }),
+  user: optional(field.user, { accepts: 'string | uid', description: 'User (and group) to run as: `"1000"`, `"1000:1000"`, `"nobody"`.' }),
+  labels: withDefault(field.labels, {}, {
+    accepts: '{string: string}',
+    default: '{}',
+    description: `Container labels. Keys starting with \`${field.RESERVED_LABEL_PREFIX}\` are reserved.`,
+  }),
+  hostname: optional(field.hostname, { accepts: 'string', description: 'Container host name. Not with `network_mode: "container:..."`.' }),
+  timeout: withDefault(field.duration.refine((s) => s > 0 && s <= MAX_TIMEOUT_SECONDS, 'must be more than 0 and at most 7 days'), 3600, {
+    accepts: 'seconds | duration',
+    default: '3600',
+    description: 'Run time limit; past it the container is stopped (status `timeout`).',
+  }),
+  pull_policy: withDefault(z.enum(['always', 'if_not_present', 'never']), 'if_not_present', {
+    accepts: '"always" | "if_not_present" | "never"',
+    default: '"if_not_present"',
+    description: 'When to pull the image before creating the container.',
+  }),
+  auto_remove: withDefault(z.boolean(), true, {
+    accepts: 'boolean',
+    default: 'true',
+    description: 'Remove the container once its output is collected (done by highway-docker, not Docker).',
+  }),
+  detach: withDefault(z.boolean(), false, {
+    accepts: 'boolean',
+    default: 'false',
+    description: 'Return once the container has started instead of waiting for it to finish.',
+  }),
+  init: withDefault(z.boolean(), true, {
+    accepts: 'boolean',
+    default: 'true',
+    description: 'Run an init process as PID 1 that forwards signals and reaps zombies.',
+  }),
+  privileged: withDefault(z.boolean(), false, { accepts: 'boolean', default: 'false', description: 'Give the container all capabilities and devices.' }),
+  cap_add: withDefault(field.capabilities, [], {
+    accepts: 'string[]',
+    default: '[]',
+    description: 'Capabilities to add (`NET_ADMIN` or `CAP_NET_ADMIN`; `ALL`).',
+  }),
+  cap_drop: withDefault(field.capabilities, ['ALL'], {
+    accepts: 'string[]',
+    default: '["ALL"]',
+    description: 'Capabilities to drop. Unless set, all are dropped, so only `cap_add` remains.',
+  }),
+  memory_limit: optional(field.size.refine((b) => b >= MIN_MEMORY_BYTES, 'must be at least 6m (Docker\'s minimum)'), {
+    accepts: 'bytes | size',
+    description: 'Memory limit: bytes, or `"512m"`, `"1g"`, `"1.5G"` (1024-based).',
+  }),
+  cpu_limit: optional(field.cpus, { accepts: 'number', description: 'CPU limit in CPUs, e.g. `0.5`.' }),
+  pids_limit: optional(field.pidsLimit, { accepts: 'integer', description: 'Maximum number of processes; `-1` for unlimited.' }),
+  shm_size: optional(field.size.refine((b) => b > 0, 'must be more than 0'), { accepts: 'bytes | size', description: 'Size of `/dev/shm`.' }),
+  read_only: withDefault(z.boolean(), false, { accepts: 'boolean', default: 'false', description: 'Mount the root filesystem read-only.' }),
+  tmpfs: withDefault(field.tmpfs, {}, {
+    accepts: '{"/path": "options"} | ["/path", "/path:options"]',
+    default: '{}',
+    description: 'tmpfs mounts, e.g. `{"/tmp": "size=64m"}`.',
+  }),
+  volumes: withDefault(field.volumes, [], {
+    accepts: '{"/host": {"bind": "/in", "mode": "ro"}} | ["/host:/in:ro"]',
+    default: '[]',
+    description: 'Bind mounts of host paths (absolute) or named volumes; mode `ro` or `rw` (default). Targets must be distinct.',
+  }),
+  ports: withDefault(field.ports, [], {
+    accepts: '{"8080/tcp": 8080 | "ip:port" | ["ip", port] | null}',
+    default: '[]',
+    description: 'Published ports; `null` picks a free host port. Not with `network_mode: "host"`.',
+  }),
+  network: optional(field.network, { accepts: 'string', description: 'A user-defined network to connect to. Not with `network_mode`.' }),
+  network_mode: optional(field.networkMode, {
+    accepts: '"none" | "host" | "bridge" | "container:<name>"',
+    default: '"none" unless `network` is set',
+    description: 'Network mode. Containers have no network unless asked for.',
+  }),
+  dns: withDefault(field.dns, [], { accepts: 'string[]', default: '[]', description: 'DNS server IP addresses.' }),
+  extra_hosts: withDefault(field.extraHosts, [], {
+    accepts: '{"host": "ip"} | ["host:ip"]',
+    default: '[]',
+    description: 'Extra `/etc/hosts` entries (`host-gateway` for the host).',
+  }),
+  devices: withDefault(field.devices, [], {
+    accepts: '["/dev/x", "/dev/x:/dev/y", "/dev/x:/dev/y:rwm"]',
+    default: '[]',
+    description: 'Host devices to expose.',
+  }),
+  oom_kill_disable: withDefault(z.boolean(), false, {
+    accepts: 'boolean',
+    default: 'false',
+    description: 'Disable the OOM killer; needs `memory_limit`.',
+  }),
+  ulimits: withDefault(field.ulimits, [], {
+    accepts: '{"nofile": {"soft": n, "hard": n}} | {"nofile": n} | [{"name", "soft", "hard"}]',
+    default: '[]',
+    description: 'Resource limits; `soft` <= `hard`, `-1` for unlimited.',
+  }),
+  log_config: optional(field.logConfig, {
+    accepts: '{"type": "json-file", "config": {...}}',
+    description: "Logging driver. Output is collected through Docker's logs, so avoid `none`.",
+  }),
+  healthcheck: optional(field.healthcheck, {
+    accepts: '{"test", "interval", "timeout", "retries", "start_period"}',
+    description: '`test` is `["CMD", ...]`, `["CMD-SHELL", "..."]`, `["NONE"]` or a shell string; durations in seconds or `"30s"`.',
+  }),
+  restart_policy: optional(field.restartPolicy, {
+    accepts: '{"name": "no" | "always" | "on-failure" | "unless-stopped", "maximum_retry_count": n}',
+    description: 'Docker restart policy; needs `auto_remove: false`; a retry count only with `on-failure`.',
+  }),
+  stop_signal: withDefault(field.signal, 'SIGTERM', {
+    accepts: 'string | number',
+    default: '"SIGTERM"',
+    description: 'Signal that stops the container (`"TERM"`, `"SIGTERM"`, `15`).',
+  }),
+  stop_grace_period: withDefault(field.duration, 10, {
+    accepts: 'seconds | duration',
+    default: '10',
+    description: 'Time between the stop signal and SIGKILL.',
+  }),
+  gc_protect_seconds: optional(field.duration, {
+    accepts: 'seconds | duration',
+    description: 'Keep the finished container this long (for debugging) before it is removed.',
+  }),
+  max_output_bytes: withDefault(field.size.refine((b) => b <= MAX_OUTPUT_BYTES, 'must be at most 64 MiB'), 1024 * 1024, {
+    accepts: 'bytes | size',
+    default: '1048576 (1 MiB)',
+    description: 'Output kept per stream (stdout, stderr); the rest is dropped and `logs_truncated` set.',
+  }),
+} satisfies Record<string, Parameter<z.ZodType>>;
+
+export type ParameterName = keyof typeof PARAMETERS;
+export const PARAMETER_NAMES = Object.keys(PARAMETERS) as ParameterName[];
+
+const parameterShape = Object.fromEntries(Object.entries(PARAMETERS).map(([name, p]) => [name, p.schema])) as {
+  [K in ParameterName]: (typeof PARAMETERS)[K]['schema'];
+};
+
+type Fields = z.output<z.ZodObject<typeof parameterShape>>;
+type Problem = { field: ParameterName; path?: (string | number)[]; message: string };
+
+/** The contradictions Docker's CLI or daemon refuses (or silently ignores), found before anything is stored. */
+function contradictions(p: Fields): Problem[] {
+  const problems: Problem[] = [];
+  if (p.network !== null && p.network_mode !== null) {
+    problems.push({ field: 'network_mode', message: 'cannot be combined with network; set only one' });
+  }
+  if (p.restart_policy !== null) {
+    const { name, maximum_retry_count } = p.restart_policy;
+    if (p.auto_remove && name !== 'no') {
+      problems.push({ field: 'restart_policy', message: `"${name}" cannot be combined with auto_remove (the default); set auto_remove: false` });
+    }
+    if (maximum_retry_count > 0 && name !== 'on-failure') {
+      problems.push({ field: 'restart_policy', path: ['maximum_retry_count'], message: `only applies to "on-failure", not "${name}"` });
+    }
+  }
+  // Docker accepts ports with the host network but discards them; it refuses these with another container's network.
+  if (p.network_mode === 'host' && p.ports.length > 0) {
+    problems.push({ field: 'ports', message: 'cannot be published with network_mode "host" (the container uses the host\'s ports directly)' });
+  }
+  if (p.network_mode?.startsWith('container:')) {
+    const refused = { ports: p.ports.length > 0, hostname: p.hostname !== null, dns: p.dns.length > 0, extra_hosts: p.extra_hosts.length > 0 };
+    for (const [name, isSet] of Object.entries(refused) as [ParameterName, boolean][]) {
+      if (isSet) problems.push({ field: name, message: `cannot be set with network_mode "${p.network_mode}" (the network is that container's)` });
+    }
+  }
+  if (p.oom_kill_disable && p.memory_limit === null) {
+    problems.push({ field: 'oom_kill_disable', message: 'needs memory_limit (without it the host can run out of memory)' });
+  }
+  p.cap_drop.forEach((cap, i) => {
+    if (cap !== 'ALL' && p.cap_add.includes(cap)) problems.push({ field: 'cap_drop', path: [i], message: `"${cap}" is also in cap_add` });
+  });
+  const mountedAt = new Map<string, string>();
+  p.volumes.forEach((volume, i) => {
+    const earlier = mountedAt.get(volume.target);
+    if (earlier) problems.push({ field: 'volumes', path: [i], message: `target "${volume.target}" is already mounted by ${earlier}` });
+    else mountedAt.set(volume.target, `volumes[${i}]`);
+  });
+  for (const path of Object.keys(p.tmpfs)) {
+    const earlier = mountedAt.get(path);
+    if (earlier) problems.push({ field: 'tmpfs', path: [path], message: `"${path}" is already mounted by ${earlier}` });
+  }
+  return problems;
+}
+
+/** Validates and normalizes run parameters. Parse with `parseRunParams` to get a ValidationError. */
+export const runParamsSchema = z.strictObject(parameterShape).transform((p, ctx) => {
+  for (const problem of contradictions(p)) {
+    ctx.addIssue({ code: 'custom', path: [problem.field, ...(problem.path ?? [])], message: problem.message });
+  }
+  // The secure default: no network unless the caller asks for one.
+  return { ...p, network_mode: p.network === null ? (p.network_mode ?? 'none') : null };
+});
+
+export type RunParamsInput = z.input<typeof runParamsSchema>;
+export type RunSpec = z.output<typeof runParamsSchema>;
+
+/** Validates caller input; throws ValidationError naming each offending field (e.g. `volumes[0]`, `ulimits.nofile.soft`). */
+export function parseRunParams(input: unknown): RunSpec {
+  const result = runParamsSchema.safeParse(input);
+  if (result.success) return result.data;
+  throw new ValidationError(result.error.issues.flatMap(fieldIssues));
+}
+
+function fieldIssues(issue: z.core.$ZodIssue): { field: string; message: string }[] {
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((key) => ({ field: formatPath([...issue.path, key]), message: unknownParameterMessage(key) }));
+  }
+  if (issue.path.length === 0) return [{ field: '(params)', message: 'parameters must be an object' }];
+  const [name] = issue.path;
+  const parameter = typeof name === 'string' && name in PARAMETERS ? PARAMETERS[name as ParameterName] : undefined;
+  // zod's own wording for a wrong type at the top of a parameter says less than the shapes it accepts.
+  const generic = issue.code === 'invalid_type' || issue.code === 'invalid_union' || issue.code === 'invalid_value';
+  const message =
+    generic && issue.path.length === 1 && parameter && !/^must |^is required/.test(issue.message)
+      ? `expected ${parameter.accepts}`
+      : issue.message.replace(/^Invalid input: /, '');
+  return [{ field: formatPath(issue.path), message }];
+}
+
+/** ["volumes", 0] -> "volumes[0]"; ["ulimits", "nofile", "soft"] -> "ulimits.nofile.soft"; ["tmpfs", "/tmp"] -> 'tmpfs["/tmp"]'. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  return path
+    .map((segment, i) => {
+      if (typeof segment === 'number') return `[${segment}]`;
+      const key = String(segment);
+      if (!/^[A-Za-z_][A-Za-z0-9_-]*$/.test(key)) return `[${JSON.stringify(key)}]`;
+      return i === 0 ? key : `.${key}`;
+    })
+    .join('');
+}
+
+function unknownParameterMessage(key: string): string {
+  const suggestion = PARAMETER_NAMES.find((name) => editDistance(name, key.toLowerCase()) <= 2);
+  return `is not a parameter${suggestion ? `; did you mean ${suggestion}?` : ''}`;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
+}

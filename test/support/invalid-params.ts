@@ -1,0 +1,142 @@
+/**
+ * fast-check generators of run parameter sets that MUST be rejected.
+ *
+ * Each generated case is a valid base set with exactly one defect injected: a bad
+ * value for one parameter, or a contradiction between parameters. `field` is the
+ * top-level parameter the ValidationError must name. Integration tests reuse this to
+ * check that a rejected run leaves no container and no row behind.
+ */
+import fc from 'fast-check';
+
+export interface InvalidParamsCase {
+  params: Record<string, unknown>;
+  /** The top-level parameter the error's `field` must start with. */
+  field: string;
+}
+
+/** Parameters that are valid on their own and do not interact with any injected defect. */
+const validBase = fc.record(
+  {
+    command: fc.constantFrom('echo hi', ['sh', '-c', 'exit 0'], "sh -c 'echo \"quoted\"'"),
+    environment: fc.constantFrom({ A: '1', B: 2, C: true }, ['A=1', 'B=two=2'], { TOKEN: { secret: 'api-token' } }),
+    labels: fc.constantFrom({ team: 'data' }, {}),
+    working_dir: fc.constantFrom('/work', '/'),
+    user: fc.constantFrom('1000', '1000:1000', 'nobody'),
+    cpu_limit: fc.constantFrom(0.5, 2),
+    pids_limit: fc.constantFrom(64, -1),
+    timeout: fc.constantFrom(30, '1m30s'),
+    read_only: fc.boolean(),
+    init: fc.boolean(),
+    tmpfs: fc.constantFrom({ '/tmp': 'size=64m' }, ['/run']),
+    max_output_bytes: fc.constantFrom(0, '64k', 1048576),
+    stop_signal: fc.constantFrom('TERM', 'SIGINT', 9),
+  },
+  { requiredKeys: [] },
+);
+
+/** [parameter, arbitrary of values that are invalid for it on their own]. */
+const BAD_VALUES: [string, fc.Arbitrary<unknown>][] = [
+  ['image', fc.constantFrom('', 'has space', 'UPPER/case', 'a::b', 42, null, ['alpine'])],
+  ['command', fc.constantFrom(42, [1, 2], 'sh -c "unbalanced', { cmd: 'x' }, 'ends with \\')],
+  ['entrypoint', fc.constantFrom(true, [null], "'open")],
+  ['environment', fc.constantFrom({ '1BAD': 'x' }, { 'A B': 'x' }, ['NOEQUALS'], ['=v'], { K: { secret: '' } }, { K: [1] }, { K: { secret: 'x', extra: 1 } }, 'A=1')],
+  ['working_dir', fc.constantFrom('relative/dir', '', 7)],
+  ['user', fc.constantFrom('', 'a b', 'root:', -1, ':1000')],
+  ['labels', fc.constantFrom({ 'highway.managed': 'false' }, { 'HIGHWAY.x': 'y' }, { k: 1 }, ['a=b'])],
+  ['hostname', fc.constantFrom('-bad', 'has space', 'a'.repeat(64), 12)],
+  ['timeout', fc.oneof(fc.constantFrom(0, -1, 'forever', '10x', 7 * 86400 + 1), fc.integer({ max: 0 }))],
+  ['pull_policy', fc.constantFrom('sometimes', 'Always', true)],
+  ['auto_remove', fc.constantFrom('yes', 1)],
+  ['privileged', fc.constantFrom('true', 0)],
+  ['cap_add', fc.constantFrom(['NOT_A_CAP'], 'NET_ADMIN', [1], ['CAP_'])],
+  ['cap_drop', fc.constantFrom(['BOGUS'], 'ALL')],
+  ['memory_limit', fc.oneof(fc.constantFrom('12q', 'abc', '-5m', true, '1 gigabyte', 1024, '5m'), fc.integer({ max: -1 }))],
+  ['cpu_limit', fc.oneof(fc.constantFrom(0, 'x', '1 cpu', 0.001), fc.double({ max: 0, noNaN: true }))],
+  ['pids_limit', fc.constantFrom(0, -2, 1.5, '100')],
+  ['shm_size', fc.constantFrom(0, '0', 'big')],
+  ['tmpfs', fc.constantFrom({ relative: '' }, ['tmp'], { '/tmp': 'size 64m' }, 'tmp')],
+  [
+    'volumes',
+    fc.constantFrom(
+      ['./rel:/in'],
+      ['/host:relative'],
+      ['/h:/in:xx'],
+      ['/h'],
+      ['/h:/in:ro:extra'],
+      { '/h': { bind: 'rel' } },
+      { '/h': '/in' },
+      ['/a:/x', '/b:/x'],
+      ['/a:/'],
+      [{ source: '/a', target: '/b', type: 'volume' }],
+    ),
+  ],
+  ['ports', fc.constantFrom({ notaport: 1 }, { '8080/tcp': 70000 }, { '8080/foo': 1 }, { 0: 1 }, { 80: 'not-an-ip:80' }, { 80: ['nope', 1] }, [80])],
+  ['network', fc.constantFrom('host', 'none', 'bad name', '')],
+  ['network_mode', fc.constantFrom('bogus', 'container:', 'HOST')],
+  ['dns', fc.constantFrom(['not-an-ip'], '8.8.8.8', ['8.8.8.8', 'x'])],
+  ['extra_hosts', fc.constantFrom(['nocolon'], { host: 'not-an-ip' }, ['bad host:1.2.3.4'])],
+  ['devices', fc.constantFrom(['dev/fuse'], ['/dev/fuse:/dev/fuse:rwx'], ['/dev/a:/b:r:w'], '/dev/fuse')],
+  ['oom_kill_disable', fc.constantFrom('yes')],
+  [
+    'ulimits',
+    fc.oneof(
+      fc
+        .tuple(fc.integer({ min: 1, max: 1_000_000 }), fc.integer({ min: 1, max: 1_000_000 }))
+        .filter(([soft, hard]) => soft > hard)
+        .map(([soft, hard]) => ({ nofile: { soft, hard } })),
+      fc.constantFrom({ nofiles: 1 }, { nofile: -2 }, [{ name: 'nofile', soft: 2, hard: 1 }], [{ name: 'nproc', soft: 1 }, { name: 'nproc', soft: 2 }], { nofile: { soft: 1.5 } }),
+    ),
+  ],
+  ['log_config', fc.constantFrom({ type: '' }, { config: {} }, 'json-file', { type: 'json-file', config: { a: { b: 1 } } })],
+  ['healthcheck', fc.constantFrom({ test: [] }, { test: ['BOGUS', 'x'] }, { test: ['CMD'] }, { test: 'true', interval: 'soon' }, { test: 'true', retries: -1 }, { test: 'true', interval: 0.0001 }, {})],
+  ['restart_policy', fc.constantFrom({ name: 'sometimes' }, 'always', { name: 'on-failure', maximum_retry_count: -1 })],
+  ['stop_signal', fc.constantFrom('SIGFOO', 'KILLME', 0, 999, '')],
+  ['stop_grace_period', fc.constantFrom(-1, 'a while')],
+  ['gc_protect_seconds', fc.constantFrom(-5, 'long')],
+  ['max_output_bytes', fc.oneof(fc.integer({ min: 64 * 1024 * 1024 + 1 }), fc.constantFrom(-1, '65m', 'lots'))],
+];
+
+/** [field named by the error, parameters that contradict each other]. */
+const CONTRADICTIONS: [string, Record<string, unknown>][] = [
+  ['network_mode', { network: 'backend', network_mode: 'bridge' }],
+  ['restart_policy', { restart_policy: { name: 'always' } }],
+  ['restart_policy', { auto_remove: true, restart_policy: { name: 'on-failure', maximum_retry_count: 3 } }],
+  ['restart_policy', { auto_remove: false, restart_policy: { name: 'always', maximum_retry_count: 3 } }],
+  ['ports', { network_mode: 'host', ports: { '8080/tcp': 8080 } }],
+  ['ports', { network_mode: 'container:db', ports: { 80: null } }],
+  ['hostname', { network_mode: 'container:db', hostname: 'web' }],
+  ['dns', { network_mode: 'container:db', dns: ['1.1.1.1'] }],
+  ['extra_hosts', { network_mode: 'container:db', extra_hosts: { db: '10.0.0.2' } }],
+  ['oom_kill_disable', { oom_kill_disable: true }],
+  ['cap_drop', { cap_add: ['NET_ADMIN'], cap_drop: ['CAP_NET_ADMIN'] }],
+  ['volumes', { volumes: ['/a:/data', '/b:/data/'] }],
+  ['tmpfs', { volumes: ['/a:/scratch'], tmpfs: ['/scratch'] }],
+];
+
+const image = fc.constantFrom('alpine', 'highway-test/busybox:latest', 'registry.local:5000/team/app:1.2');
+
+const badValueCase: fc.Arbitrary<InvalidParamsCase> = fc
+  .constantFrom(...BAD_VALUES)
+  .chain(([field, values]) => fc.record({ field: fc.constant(field), value: values }))
+  .map(({ field, value }) => ({ field, patch: { [field]: value } }))
+  .chain(({ field, patch }) => withBase(field, patch));
+
+const contradictionCase: fc.Arbitrary<InvalidParamsCase> = fc
+  .constantFrom(...CONTRADICTIONS)
+  .chain(([field, patch]) => withBase(field, patch));
+
+function withBase(field: string, patch: Record<string, unknown>): fc.Arbitrary<InvalidParamsCase> {
+  return fc.tuple(validBase, image).map(([base, img]) => {
+    const params: Record<string, unknown> = { image: img, ...base };
+    // Drop base parameters the defect touches, so the defect is the only problem.
+    for (const key of Object.keys(patch)) delete params[key];
+    if (field === 'tmpfs') delete params.tmpfs;
+    return { field, params: { ...params, ...patch } };
+  });
+}
+
+/** One invalid parameter set and the parameter its ValidationError must name. */
+export const invalidParamsArbitrary: fc.Arbitrary<InvalidParamsCase> = fc.oneof(
+  { arbitrary: badValueCase, weight: 3 },
+  { arbitrary: contradictionCase, weight: 1 },
+);

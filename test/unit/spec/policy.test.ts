@@ -1,0 +1,232 @@
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import { PolicyError } from '../../../src/errors.js';
+import { checkPolicy, defaultPolicy, loadPolicy, resourceWarnings, type Policy } from '../../../src/spec/policy.js';
+import { parseRunParams } from '../../../src/spec/schema.js';
+
+const IMAGE = 'highway-test/busybox:latest';
+
+function spec(params: Record<string, unknown> = {}) {
+  return parseRunParams({ image: IMAGE, ...params });
+}
+
+function policy(overrides: Partial<Policy> = {}): Policy {
+  return { ...defaultPolicy, ...overrides };
+}
+
+/** Asserts the run is denied by `rule`, naming `field`. */
+function expectDenied(params: Record<string, unknown>, rule: string, field: string, p: Policy = defaultPolicy): void {
+  let error: unknown;
+  try {
+    checkPolicy(spec(params), p);
+  } catch (err) {
+    error = err;
+  }
+  expect(error, `expected rule ${rule} to deny ${JSON.stringify(params)}`).to.be.instanceOf(PolicyError);
+  expect(error).to.include({ rule, field, code: 'policy_denied' });
+  expect((error as Error).message).to.contain(`"${rule}"`);
+}
+
+function expectAllowed(params: Record<string, unknown>, p: Policy = defaultPolicy): void {
+  expect(() => checkPolicy(spec(params), p)).not.to.throw();
+}
+
+describe('spec/policy', () => {
+  it('allows a plain run under the default policy', () => expectAllowed({ command: 'echo hi' }));
+
+  describe('privileged', () => {
+    it('is denied by default', () => expectDenied({ privileged: true }, 'privileged', 'privileged'));
+    it('is allowed when the policy allows it', () => expectAllowed({ privileged: true }, policy({ allow_privileged: true })));
+  });
+
+  describe('capabilities', () => {
+    it("allows Docker's defaults except NET_RAW and MKNOD", () => {
+      expectAllowed({ cap_add: ['CHOWN', 'NET_BIND_SERVICE', 'SETUID', 'SETGID'] });
+    });
+
+    it('denies an added capability outside the allowed list', () => {
+      expectDenied({ cap_add: ['NET_ADMIN'] }, 'capabilities', 'cap_add');
+      expectDenied({ cap_add: ['NET_RAW'] }, 'capabilities', 'cap_add');
+      expectDenied({ cap_add: ['ALL'] }, 'capabilities', 'cap_add');
+    });
+
+    it("denies keeping Docker's disallowed defaults by not dropping them", () => {
+      expectDenied({ cap_drop: [] }, 'capabilities', 'cap_drop');
+      expectAllowed({ cap_drop: ['NET_RAW', 'MKNOD'] });
+    });
+
+    it('follows a custom allowed list', () => {
+      expectAllowed({ cap_add: ['NET_ADMIN'] }, policy({ allowed_capabilities: ['NET_ADMIN'] }));
+      expectAllowed({ cap_add: ['ALL'] }, policy({ allowed_capabilities: ['ALL'] }));
+    });
+  });
+
+  describe('host_network', () => {
+    it('is denied by default', () => expectDenied({ network_mode: 'host' }, 'host_network', 'network_mode'));
+    it('is allowed when the policy allows it', () => expectAllowed({ network_mode: 'host' }, policy({ allow_host_network: true })));
+    it('does not concern other modes', () => expectAllowed({ network_mode: 'bridge' }));
+  });
+
+  describe('bind_mounts', () => {
+    let dir: string;
+    before(() => {
+      dir = mkdtempSync(join(tmpdir(), 'highway-policy-'));
+      mkdirSync(join(dir, 'data'));
+      symlinkSync('/etc', join(dir, 'etc-link'));
+      symlinkSync('/', join(dir, 'root-link'));
+    });
+    after(() => rmSync(dir, { recursive: true, force: true }));
+
+    for (const source of ['/var/run/docker.sock', '/run/docker.sock', '/', '/etc', '/etc/ssh', '/proc/1', '/sys', '/var/lib/docker/volumes', '/boot', '/dev', '/dev/sda']) {
+      it(`denies ${source}`, () => expectDenied({ volumes: [`/srv/ok:/ok`, `${source}:/mnt`] }, 'bind_mounts', 'volumes[1]'));
+    }
+
+    it('denies directories that contain a protected path (/var holds /var/lib/docker)', () => {
+      expectDenied({ volumes: ['/var:/mnt'] }, 'bind_mounts', 'volumes[0]');
+      expectDenied({ volumes: ['/run:/mnt'] }, 'bind_mounts', 'volumes[0]');
+    });
+
+    it('resolves ".." and symlinks, also below a path that does not exist yet', () => {
+      expectDenied({ volumes: ['/srv/../etc:/mnt'] }, 'bind_mounts', 'volumes[0]');
+      expectDenied({ volumes: [`${dir}/etc-link:/mnt`] }, 'bind_mounts', 'volumes[0]');
+      expectDenied({ volumes: [`${dir}/etc-link/not-yet/there:/mnt`] }, 'bind_mounts', 'volumes[0]');
+      expectDenied({ volumes: [`${dir}/root-link:/mnt`] }, 'bind_mounts', 'volumes[0]');
+    });
+
+    it('allows ordinary paths and does not mistake prefixes for parents', () => {
+      expectAllowed({ volumes: [`${dir}/data:/data:ro`, '/etcetera:/x', '/srv/app:/app', '/home/user/dev:/dev-home'] });
+    });
+
+    it('does not apply to named volumes', () => expectAllowed({ volumes: ['etc:/etc-data'] }));
+
+    it('with an allow-list, only paths beneath it', () => {
+      const p = policy({ bind_mounts: { ...defaultPolicy.bind_mounts, allowed_paths: ['/srv/jobs'] } });
+      expectAllowed({ volumes: ['/srv/jobs/42:/in'] }, p);
+      expectDenied({ volumes: ['/srv/jobs-other:/in'] }, 'bind_mounts', 'volumes[0]', p);
+      expectDenied({ volumes: ['/srv/jobs/../secrets:/in'] }, 'bind_mounts', 'volumes[0]', p);
+    });
+
+    it('the deny list still wins over an allow-list', () => {
+      const p = policy({ bind_mounts: { ...defaultPolicy.bind_mounts, allowed_paths: ['/'] } });
+      expectDenied({ volumes: ['/etc:/in'] }, 'bind_mounts', 'volumes[0]', p);
+    });
+  });
+
+  describe('devices', () => {
+    it('are denied by default', () => expectDenied({ devices: ['/dev/fuse'] }, 'devices', 'devices[0]'));
+    it('are allowed by the allow-list (glob patterns)', () => {
+      const p = policy({ allowed_devices: ['/dev/fuse', '/dev/nvidia*'] });
+      expectAllowed({ devices: ['/dev/fuse', '/dev/nvidia0'] }, p);
+      expectDenied({ devices: ['/dev/fuse', '/dev/sda'] }, 'devices', 'devices[1]', p);
+    });
+  });
+
+  describe('images', () => {
+    it('allows every image by default', () => expectAllowed({ image: 'anything/at:all' }));
+
+    it('denies images matching a deny pattern, in the form written or the full form', () => {
+      const p = policy({ images: { allow: ['*'], deny: ['docker.io/library/*', 'evil/*'] } });
+      expectDenied({ image: 'alpine' }, 'images', 'image', p);
+      expectDenied({ image: 'evil/miner:1' }, 'images', 'image', p);
+      expectAllowed({ image: 'registry.local/team/app' }, p);
+    });
+
+    it('denies images matching no allow pattern', () => {
+      const p = policy({ images: { allow: ['registry.local/*', 'highway-test/*:latest'], deny: [] } });
+      expectAllowed({ image: 'registry.local/team/app:1' }, p);
+      expectAllowed({ image: 'highway-test/busybox' }, p);
+      expectDenied({ image: 'alpine' }, 'images', 'image', p);
+    });
+  });
+
+  describe('ceilings', () => {
+    const p = policy({ max_memory_bytes: 1024 ** 3, max_cpus: 2, max_pids: 100 });
+    const limited = { memory_limit: '1g', cpu_limit: 2, pids_limit: 100 };
+
+    it('allow limits up to the ceiling', () => expectAllowed(limited, p));
+    it('deny memory above max_memory_bytes', () => expectDenied({ ...limited, memory_limit: '2g' }, 'max_memory', 'memory_limit', p));
+    it('deny cpus above max_cpus', () => expectDenied({ ...limited, cpu_limit: 2.5 }, 'max_cpus', 'cpu_limit', p));
+    it('deny pids above max_pids', () => expectDenied({ ...limited, pids_limit: 101 }, 'max_pids', 'pids_limit', p));
+    it('deny a missing limit (unlimited exceeds any ceiling)', () => {
+      expectDenied({ ...limited, memory_limit: null }, 'max_memory', 'memory_limit', p);
+      expectDenied({ ...limited, pids_limit: -1 }, 'max_pids', 'pids_limit', p);
+    });
+  });
+
+  describe('require_limits', () => {
+    const p = policy({ require_limits: true });
+    it('denies a run without a memory, cpu or pids limit', () => {
+      expectDenied({ cpu_limit: 1, pids_limit: 10 }, 'require_limits', 'memory_limit', p);
+      expectDenied({ memory_limit: '1g', pids_limit: 10 }, 'require_limits', 'cpu_limit', p);
+      expectDenied({ memory_limit: '1g', cpu_limit: 1, pids_limit: -1 }, 'require_limits', 'pids_limit', p);
+    });
+    it('allows a fully limited run', () => expectAllowed({ memory_limit: '1g', cpu_limit: 1, pids_limit: 10 }, p));
+    it('is off by default', () => expectAllowed({}));
+  });
+
+  describe('oom_kill_disable', () => {
+    it('is denied by default', () => expectDenied({ oom_kill_disable: true, memory_limit: '1g' }, 'oom_kill_disable', 'oom_kill_disable'));
+    it('is allowed when the policy allows it', () => {
+      expectAllowed({ oom_kill_disable: true, memory_limit: '1g' }, policy({ allow_oom_kill_disable: true }));
+    });
+  });
+
+  describe('resourceWarnings', () => {
+    it('warns once per missing limit', () => {
+      const warnings = resourceWarnings(spec());
+      expect(warnings).to.have.length(3);
+      expect(warnings.join('\n')).to.match(/memory_limit/).and.match(/cpu_limit/).and.match(/pids_limit/);
+    });
+    it('treats pids_limit -1 as missing', () => {
+      expect(resourceWarnings(spec({ memory_limit: '1g', cpu_limit: 1, pids_limit: -1 }))).to.have.length(1);
+    });
+    it('is empty for a fully limited run', () => {
+      expect(resourceWarnings(spec({ memory_limit: '1g', cpu_limit: 1, pids_limit: 10 }))).to.deep.equal([]);
+    });
+  });
+
+  describe('loadPolicy', () => {
+    let dir: string;
+    before(() => (dir = mkdtempSync(join(tmpdir(), 'highway-policy-file-'))));
+    after(() => rmSync(dir, { recursive: true, force: true }));
+
+    function file(content: string): string {
+      const path = join(dir, `policy-${Math.random().toString(36).slice(2)}.json`);
+      writeFileSync(path, content);
+      return path;
+    }
+
+    it('returns the default policy without a path', () => {
+      expect(loadPolicy()).to.deep.equal(defaultPolicy);
+    });
+
+    it('merges the file over the defaults, nested objects one level deep', () => {
+      const loaded = loadPolicy(file(JSON.stringify({ allow_privileged: true, allowed_capabilities: ['cap_net_admin'], bind_mounts: { allowed_paths: ['/srv'] }, max_cpus: 4 })));
+      expect(loaded).to.deep.equal({
+        ...defaultPolicy,
+        allow_privileged: true,
+        allowed_capabilities: ['NET_ADMIN'],
+        bind_mounts: { denied_paths: defaultPolicy.bind_mounts.denied_paths, allowed_paths: ['/srv'] },
+        max_cpus: 4,
+      });
+    });
+
+    it('names the file and the field on an invalid value', () => {
+      const path = file(JSON.stringify({ bind_mounts: { denied_paths: ['relative'] } }));
+      expect(() => loadPolicy(path)).to.throw(`policy file ${path}: bind_mounts.denied_paths[0]: must be an absolute path`);
+    });
+
+    it('names an unknown field', () => {
+      const path = file(JSON.stringify({ allow_privleged: true }));
+      expect(() => loadPolicy(path)).to.throw(`policy file ${path}: allow_privleged: is not a policy field`);
+    });
+
+    it('names the file when it is missing or not JSON', () => {
+      expect(() => loadPolicy(join(dir, 'missing.json'))).to.throw(/policy file .*missing\.json: .*ENOENT/);
+      const path = file('{ nope');
+      expect(() => loadPolicy(path)).to.throw(new RegExp(`policy file ${path}: .*JSON`));
+    });
+  });
+});
