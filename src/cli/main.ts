@@ -11,6 +11,7 @@ import { EXIT } from './exit-codes.js';
 import { ps } from './ps.js';
 import { run, type RunOptions } from './run.js';
 import { up } from './up.js';
+import { gcCommand } from './gc.js';
 
 const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -63,7 +64,7 @@ export function buildProgram(): Command {
     .option('-e, --env <KEY=VALUE>', 'environment variable (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .passThroughOptions()
     .action(async (image: string | undefined, command: string[], opts: Omit<RunOptions, 'databaseUrl'>) => {
-      const logger = createLogger({ level: process.env['HIGHWAY_LOG_LEVEL'] ?? 'warn', destination: 2 });
+      const logger = createLogger({ level: process.env['HIGHWAY_LOG_LEVEL'] ?? 'error', destination: 2 });
       const databaseUrl = await resolveDatabaseUrl(dbUrl());
       process.exitCode = await run(image, command, { ...opts, databaseUrl }, settings, logger);
     });
@@ -88,6 +89,15 @@ export function buildProgram(): Command {
       });
       if (!n) throw new HighwayError('not_found', `workflow run ${runId} not found`);
       process.stdout.write(`cancelled ${runId}\n`);
+    });
+
+  program
+    .command('gc')
+    .description('run the garbage collector (orphaned, stale and vanished containers) as a service')
+    .option('--once', 'one sweep, print its report as JSON, and exit')
+    .action(async (opts: { once?: boolean }) => {
+      const report = await gcCommand(await resolveDatabaseUrl(dbUrl()), opts, settings, createLogger({ destination: opts.once ? 2 : 1 }));
+      if (report) process.stdout.write(JSON.stringify(report) + '\n');
     });
 
   return program;

@@ -3,6 +3,7 @@ import { migrate } from '../db/migrate.js';
 import { defaultHome, startEmbedded, type EmbeddedServer } from '../db/embedded.js';
 import { createDockerClient } from '../docker/client.js';
 import { Reconciler } from '../reconciler/controller.js';
+import { DockerGarbageCollector } from '../gc/collector.js';
 import type { Logger } from '../observability/logger.js';
 import type { Settings } from '../config.js';
 import { onShutdown } from './signals.js';
@@ -29,9 +30,20 @@ export async function up(opts: { databaseUrl?: string }, settings: Settings, log
     ...(settings.reconcilerId ? { reconcilerId: settings.reconcilerId } : {}),
   });
   await reconciler.start();
+  const gc = new DockerGarbageCollector({
+    pool,
+    docker,
+    logger,
+    reconcilerId: reconciler.id,
+    creationGraceMs: settings.gcCreationGraceS * 1000,
+    staleMaxAgeMs: settings.staleMaxAgeS * 1000,
+    intervalMs: settings.gcIntervalS * 1000,
+  });
+  gc.start();
   logger.info({ event: 'up.ready', database: redact(url) }, 'highway-docker is up: run `npx highway-docker run IMAGE CMD...` in another terminal');
 
   await new Promise<void>((resolve) => onShutdown(logger, () => resolve()));
+  await gc.stop();
   await reconciler.stop();
   await pool.end();
   await embedded?.stop();

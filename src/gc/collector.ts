@@ -1,0 +1,187 @@
+/**
+ * DockerGarbageCollector: the third GC layer, a periodic sweep that catches what the
+ * reconciler's inline cleanup could not (a create that errored yet made a container, a
+ * container started behind our back, a row whose container vanished, anything too old).
+ *
+ * It runs inside `highway-docker up` and as the standalone `highway-docker gc`. A sweep is
+ * leader-only per reconciler scope (advisory lock), so both may run at once.
+ *
+ * It never kills live work of a live intent itself: for those it asks the reconciler to stop
+ * (desired state), so the output is collected first. It force-removes only containers that
+ * no live intent owns.
+ */
+import type { Logger } from 'pino';
+import type { Pool } from '../db/pool.js';
+import { requestStop } from '../db/queries/request-stop.js';
+import { appendAudit } from '../db/queries/audit.js';
+import { gcRowsFor, markVanishedLost, type GcRow } from '../db/queries/gc.js';
+import type { ContainerClient, ContainerSummary } from '../docker/client.js';
+import { errorMessage } from '../errors.js';
+import { LABELS, isTerminal, lifecycleOf } from '../model.js';
+
+export interface GcOptions {
+  pool: Pool;
+  docker: ContainerClient;
+  logger: Logger;
+  /** Which reconciler's containers this collector looks after (the `highway.reconciler_id` label). */
+  reconcilerId: string;
+  /** A container younger than this is never an orphan: its row may not be written yet (default 60 s). */
+  creationGraceMs?: number;
+  /** Containers older than this are removed whatever their state (default 24 h). */
+  staleMaxAgeMs?: number;
+  /** Sweep interval for start() (default 60 s). */
+  intervalMs?: number;
+}
+
+export interface SweepReport {
+  skipped: boolean; // another process holds this scope's sweep lock
+  orphansRemoved: number;
+  staleRemoved: number;
+  stopsRequested: number;
+  markedLost: number;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** What to do with one managed container, given its row (pure; exported for tests). */
+export type Verdict =
+  | { kind: 'keep' }
+  | { kind: 'remove'; reason: 'orphan' | 'stale'; why: string }
+  | { kind: 'stop'; reason: 'activity_gone' | 'stale' };
+
+export function judge(
+  container: Pick<ContainerSummary, 'createdAt' | 'labels'>,
+  row: GcRow | undefined,
+  now: Date,
+  limits: { creationGraceMs: number; staleMaxAgeMs: number },
+): Verdict {
+  const age = now.getTime() - container.createdAt.getTime();
+  if (row?.gc_protected_until && row.gc_protected_until > now) return { kind: 'keep' };
+  const live = row !== undefined && !row.removed_at && !isTerminal(row.status);
+  if (age > limits.staleMaxAgeMs) {
+    return live ? { kind: 'stop', reason: 'stale' } : { kind: 'remove', reason: 'stale', why: `older than ${Math.round(limits.staleMaxAgeMs / 1000)} s` };
+  }
+  if (age < limits.creationGraceMs) return { kind: 'keep' };
+  const intentId = container.labels[LABELS.intentId];
+  if (!intentId || !UUID.test(intentId)) return { kind: 'remove', reason: 'orphan', why: 'no valid intent id label' };
+  if (!row) return { kind: 'remove', reason: 'orphan', why: 'no intent row' };
+  if (row.removed_at) return { kind: 'remove', reason: 'orphan', why: 'intent already removed' };
+  if (!live) {
+    // Ended: the reconciler removes it unless it is kept on purpose (auto_remove: false).
+    return lifecycleOf(row.spec).autoRemove ? { kind: 'remove', reason: 'orphan', why: `intent ended (${row.status})` } : { kind: 'keep' };
+  }
+  if (!row.activity_exists) return { kind: 'stop', reason: 'activity_gone' };
+  return { kind: 'keep' };
+}
+
+export class DockerGarbageCollector {
+  private readonly log: Logger;
+  private readonly creationGraceMs: number;
+  private readonly staleMaxAgeMs: number;
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<SweepReport> | null = null;
+
+  constructor(private readonly options: GcOptions) {
+    this.log = options.logger.child({ component: 'gc', reconciler_id: options.reconcilerId });
+    this.creationGraceMs = options.creationGraceMs ?? 60_000;
+    this.staleMaxAgeMs = options.staleMaxAgeMs ?? 24 * 3600_000;
+  }
+
+  /** Sweep now, then every interval. */
+  start(): void {
+    const tick = () => {
+      void this.sweep().finally(() => {
+        if (this.timer) this.timer = setTimeout(tick, this.options.intervalMs ?? 60_000);
+      });
+    };
+    this.timer = setTimeout(tick, 0);
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.running?.catch(() => {});
+  }
+
+  /** One sweep. Concurrent calls share it. */
+  sweep(): Promise<SweepReport> {
+    this.running ??= this.sweepOnce().finally(() => (this.running = null));
+    return this.running;
+  }
+
+  private async sweepOnce(): Promise<SweepReport> {
+    const report: SweepReport = { skipped: false, orphansRemoved: 0, staleRemoved: 0, stopsRequested: 0, markedLost: 0 };
+    const lock = await this.options.pool.connect();
+    try {
+      const got = await lock.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS ok', [`highway-docker-gc:${this.options.reconcilerId}`]);
+      if (!got.rows[0]?.ok) return { ...report, skipped: true };
+      try {
+        await this.sweepLocked(report);
+      } finally {
+        await lock.query('SELECT pg_advisory_unlock(hashtext($1))', [`highway-docker-gc:${this.options.reconcilerId}`]);
+      }
+    } catch (err) {
+      this.log.warn({ event: 'gc.sweep_error', err: errorMessage(err) }, 'GC sweep failed; next sweep retries');
+    } finally {
+      lock.release();
+    }
+    if (report.orphansRemoved || report.staleRemoved || report.stopsRequested || report.markedLost) {
+      this.log.info({ event: 'gc.sweep', ...report }, 'GC sweep');
+    }
+    return report;
+  }
+
+  private async sweepLocked(report: SweepReport): Promise<void> {
+    const { pool, docker, reconcilerId } = this.options;
+    // The database's clock, as row update times are compared with it.
+    const listedAt = (await pool.query<{ t: Date }>('SELECT clock_timestamp() AS t')).rows[0]!.t;
+    const containers = await docker.list([`${LABELS.managed}=true`, `${LABELS.reconcilerId}=${reconcilerId}`]);
+    const ids = containers.map((c) => c.labels[LABELS.intentId]).filter((id): id is string => !!id && UUID.test(id));
+    const rows = new Map((await gcRowsFor(pool, ids)).map((r) => [r.id, r]));
+    const now = new Date();
+
+    for (const c of containers) {
+      const intentId = c.labels[LABELS.intentId] ?? null;
+      const row = intentId ? rows.get(intentId) : undefined;
+      const verdict = judge(c, row, now, { creationGraceMs: this.creationGraceMs, staleMaxAgeMs: this.staleMaxAgeMs });
+      if (verdict.kind === 'keep') continue;
+      const fields = { intent_id: intentId, container_id: c.id, tenant_id: c.labels[LABELS.tenantId], workflow_run_id: c.labels[LABELS.workflowRunId], activity_id: c.labels[LABELS.activityId] };
+      if (verdict.kind === 'stop') {
+        const stopped = await requestStop(pool, { column: 'id', value: intentId! }, verdict.reason);
+        if (stopped.length) {
+          report.stopsRequested++;
+          this.log.info({ ...fields, event: 'gc.stop_requested', stop_reason: verdict.reason }, `asked the reconciler to stop: ${verdict.reason}`);
+        }
+        continue;
+      }
+      try {
+        await docker.remove(c.id);
+      } catch (err) {
+        this.log.warn({ ...fields, event: 'gc.remove_error', err: errorMessage(err) }, 'could not remove');
+        continue;
+      }
+      if (verdict.reason === 'orphan') report.orphansRemoved++;
+      else report.staleRemoved++;
+      this.log.warn({ ...fields, event: `gc.${verdict.reason}_removed`, why: verdict.why }, `removed ${verdict.reason} container: ${verdict.why}`);
+      await appendAudit(pool, {
+        tenant_id: fields.tenant_id ?? null,
+        actor: `gc:${reconcilerId}`,
+        intent_id: row ? intentId : null,
+        operation: `gc.${verdict.reason}_removed`,
+        outcome: 'ok',
+        detail: { container_id: c.id, why: verdict.why },
+      });
+    }
+
+    // Rows that claim a container which no longer exists (and did not appear after the listing).
+    const present = new Set(ids);
+    const lost = await markVanishedLost(pool, reconcilerId, [...present], listedAt);
+    for (const row of lost) {
+      report.markedLost++;
+      this.log.error(
+        { event: 'intent.lost', intent_id: row.id, tenant_id: row.tenant_id, workflow_run_id: row.workflow_run_id, activity_id: row.activity_id, container_id: row.container_id, status: 'lost' },
+        'container vanished before its result was collected',
+      );
+    }
+  }
+}
