@@ -31,3 +31,11 @@ describe('spec/docs', () => {
     expect(withParameterTable('# Title\n')).to.equal(null);
   });
 });
+
+describe('README.md', () => {
+  it('carries the current parameter table (regenerate with npm run docs:params)', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const readme = await readFile(new URL('../../../README.md', import.meta.url), 'utf8');
+    expect(withParameterTable(readme)).to.equal(readme);
+  });
+});

@@ -1,0 +1,15 @@
+/** highway-docker's library API. */
+export { ToolRegistry, type ActivityContext, type Tool } from './tools/registry.js';
+export { registerDockerTools, type DockerTools, type DockerToolsOptions } from './tools/docker-tools.js';
+export type { DockerRunResult } from './tools/docker-run.js';
+export { Reconciler, envSecretResolver, type ReconcilerOptions } from './reconciler/controller.js';
+export type { SecretResolver } from './reconciler/effects.js';
+export { DockerGarbageCollector, type GcOptions, type SweepReport } from './gc/collector.js';
+export { createDockerClient, type ContainerClient } from './docker/client.js';
+export { createPool } from './db/pool.js';
+export { migrate } from './db/migrate.js';
+export { createLogger } from './observability/logger.js';
+export { parseRunParams, type RunSpec, type RunParamsInput } from './spec/schema.js';
+export { defaultPolicy, loadPolicy, checkPolicy, type Policy } from './spec/policy.js';
+export { HighwayError, ValidationError, PolicyError, TerminalError, type ErrorCode } from './errors.js';
+export { INTENT_STATUSES, STOP_REASONS, LABELS, type IntentStatus, type StopReason, type IntentRow } from './model.js';
