@@ -4,6 +4,7 @@ import { defaultHome, startEmbedded, type EmbeddedServer } from '../db/embedded.
 import { createDockerClient } from '../docker/client.js';
 import { Reconciler } from '../reconciler/controller.js';
 import { DockerGarbageCollector } from '../gc/collector.js';
+import { loadPolicy } from '../spec/policy.js';
 import type { Logger } from '../observability/logger.js';
 import type { Settings } from '../config.js';
 import { onShutdown } from './signals.js';
@@ -27,6 +28,7 @@ export async function up(opts: { databaseUrl?: string }, settings: Settings, log
     docker,
     logger,
     workerTimeoutMs: settings.workerTimeoutS * 1000,
+    policy: loadPolicy(settings.policyFile),
     ...(settings.reconcilerId ? { reconcilerId: settings.reconcilerId } : {}),
   });
   await reconciler.start();

@@ -26,6 +26,7 @@ import { LABELS, containerName } from '../model.js';
 import { decide } from './decide.js';
 import { executeActions, type SecretResolver } from './effects.js';
 import { serializePerKey } from './serialize.js';
+import { defaultPolicy, type Policy } from '../spec/policy.js';
 import { intentEventFields } from '../observability/events.js';
 
 export interface ReconcilerOptions {
@@ -41,6 +42,8 @@ export interface ReconcilerOptions {
   /** Reconciles in flight at most, over all intents (default 16). */
   concurrency?: number;
   resolveSecret?: SecretResolver;
+  /** The operator policy, enforced again at create time (default: the built-in policy). */
+  policy?: Policy;
 }
 
 const MAX_TIMER_MS = 60 * 60 * 1000; // longer waits are covered by the periodic resync
@@ -160,6 +163,7 @@ export class Reconciler {
         logger: this.log,
         reconcilerId: this.id,
         resolveSecret: this.options.resolveSecret ?? envSecretResolver,
+        policy: this.options.policy ?? defaultPolicy,
       },
       state.intent,
       container,

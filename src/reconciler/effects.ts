@@ -10,7 +10,8 @@ import type { ContainerClient, ContainerState } from '../docker/client.js';
 import { HighwayError, TerminalError } from '../errors.js';
 import { LABELS, containerName, lifecycleOf, type IntentRow } from '../model.js';
 import { toCreateOptions } from '../spec/container-config.js';
-import type { RunSpec } from '../spec/schema.js';
+import { parseRunParams } from '../spec/schema.js';
+import { checkPolicy, type Policy } from '../spec/policy.js';
 import type { Action } from './decide.js';
 import { intentEventFields } from '../observability/events.js';
 
@@ -23,6 +24,8 @@ export interface EffectContext {
   logger: Logger;
   reconcilerId: string;
   resolveSecret: SecretResolver;
+  /** Checked again at create time: a row written past the tool (straight into the table) meets the same policy. */
+  policy: Policy;
 }
 
 /** The row and container as the actions of one reconcile change them. */
@@ -75,8 +78,9 @@ async function run(ctx: EffectContext, w: Working, action: Action): Promise<Step
     }
 
     case 'create': {
+      const spec = revalidate(w.intent.spec, ctx.policy);
       const secrets = await resolveSecrets(ctx, w.intent);
-      const options = toCreateOptions(w.intent.spec as unknown as RunSpec, {
+      const options = toCreateOptions(spec, {
         name: containerName(w.intent.id),
         labels: highwayLabels(w.intent, ctx.reconcilerId),
         secrets,
@@ -259,6 +263,18 @@ export function highwayLabels(intent: IntentRow, reconcilerId: string): Record<s
     [LABELS.workerId]: intent.worker_id ?? '',
     [LABELS.reconcilerId]: reconcilerId,
   };
+}
+
+/** The stored spec, validated and policy-checked again; a failure is terminal for the intent. */
+function revalidate(stored: Record<string, unknown>, policy: Policy) {
+  try {
+    const spec = parseRunParams(stored);
+    checkPolicy(spec, policy);
+    return spec;
+  } catch (err) {
+    if (err instanceof HighwayError) throw new TerminalError(err.code, err.message, { cause: err });
+    throw err;
+  }
 }
 
 /** Secret references in the spec's environment, resolved just for the create call. */

@@ -3,6 +3,7 @@
  * the lifecycle, output capture, exit codes, timeouts, idempotency, and invalid input.
  */
 import { expect } from 'chai';
+import { randomUUID } from 'node:crypto';
 import { ValidationError } from '../../src/errors.js';
 import { Harness, TEST_IMAGE } from '../support/harness.js';
 
@@ -271,6 +272,49 @@ describe('tools.docker.run (real Docker, real PostgreSQL)', function () {
       expect(result.status).to.equal('failed');
       expect(result.exit_code).to.equal(127);
       expect(result.stderr).to.match(/no such file or directory/i);
+    });
+  });
+
+  describe('defence in depth', () => {
+    it('an intent written straight into the table meets the policy at create time, and never reaches Docker', async () => {
+      const ctx = h.ctx();
+      const id = randomUUID();
+      await h.db.pool.query(`INSERT INTO highway.workflow_runs (id, tenant_id) VALUES ($1, $2)`, [ctx.workflow_run_id, ctx.tenant_id]);
+      await h.db.pool.query(`INSERT INTO highway.activities (id, workflow_run_id) VALUES ($1, $2)`, [ctx.activity_id, ctx.workflow_run_id]);
+      await h.db.pool.query(
+        `INSERT INTO highway.docker_containers (id, activity_id, workflow_run_id, tenant_id, image, spec)
+         VALUES ($1, $2, $3, $4, $5, $6)`,
+        [id, ctx.activity_id, ctx.workflow_run_id, ctx.tenant_id, TEST_IMAGE, JSON.stringify({ image: TEST_IMAGE, privileged: true, command: ['true'] })],
+      );
+      const row = await h.waitFor(ctx.activity_id, (r) => r.removed_at !== null);
+      expect(row.status).to.equal('failed');
+      expect(row.container_id).to.equal(null);
+      expect(row.error).to.match(/privileged/);
+      expect(h.log.events('container.created', id)).to.have.length(0);
+    });
+  });
+
+  describe('secrets', () => {
+    it('resolves a secret reference at create time and never stores or logs its value', async () => {
+      process.env['HIGHWAY_SECRET_API_TOKEN'] = 'swordfish-4711';
+      try {
+        const result = await h.run({ command: ['sh', '-c', 'echo "token=$TOKEN"'], environment: { TOKEN: { secret: 'api_token' } } });
+        expect(result.stdout).to.equal('token=swordfish-4711\n');
+        const row = await h.db.pool.query(`SELECT spec::text AS spec FROM highway.docker_containers WHERE id = $1`, [result.intent_id]);
+        expect(row.rows[0].spec).to.contain('api_token').and.not.contain('swordfish');
+        const audit = await h.db.pool.query(`SELECT detail::text AS d FROM highway.docker_audit`);
+        expect(audit.rows.map((r) => r.d).join('\n')).to.not.contain('swordfish');
+        expect(JSON.stringify(h.log.lines)).to.not.contain('swordfish');
+      } finally {
+        delete process.env['HIGHWAY_SECRET_API_TOKEN'];
+      }
+    });
+
+    it('an unknown secret fails the intent with an error naming it, and creates nothing', async () => {
+      const result = await h.run({ command: ['true'], environment: { TOKEN: { secret: 'no_such_secret' } } });
+      expect(result.status).to.equal('failed');
+      expect(result.container_id).to.equal(null);
+      expect(result.error).to.contain('no_such_secret');
     });
   });
 

@@ -92,6 +92,7 @@ export class Harness {
       logger: this.log.logger,
       reconcilerId: this.reconcilerId,
       resyncIntervalMs: 5_000,
+      policy: this.options.policy ?? defaultPolicy,
       ...this.options.reconciler,
       ...extra,
     });
