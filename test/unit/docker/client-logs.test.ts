@@ -1,0 +1,57 @@
+import { expect } from 'chai';
+import { PassThrough } from 'node:stream';
+import type Docker from 'dockerode';
+import pino from 'pino';
+import { createDockerClient } from '../../../src/docker/client.js';
+
+function frame(stream: 1 | 2, text: string): Buffer {
+  const payload = Buffer.from(text);
+  const header = Buffer.alloc(8);
+  header[0] = stream;
+  header.writeUInt32BE(payload.length, 4);
+  return Buffer.concat([header, payload]);
+}
+
+/** A daemon whose log endpoint serves each attempt from `attempts` (frames, then end or a transport error). */
+function fakeDocker(attempts: Array<{ frames: Buffer[]; fail?: NodeJS.ErrnoException }>): { docker: Docker; calls: () => number } {
+  let calls = 0;
+  const docker = {
+    getContainer: () => ({
+      logs: async () => {
+        const attempt = attempts[Math.min(calls, attempts.length - 1)]!;
+        calls++;
+        const stream = new PassThrough();
+        setImmediate(() => {
+          for (const f of attempt.frames) stream.write(f);
+          if (attempt.fail) stream.destroy(attempt.fail);
+          else stream.end();
+        });
+        return stream;
+      },
+    }),
+  } as unknown as Docker;
+  return { docker, calls: () => calls };
+}
+
+const logger = pino({ level: 'silent' });
+
+describe('docker/client logs', () => {
+  it('splits stdout and stderr and reports truncation', async () => {
+    const { docker } = fakeDocker([{ frames: [frame(1, 'out 1\n'), frame(2, 'err 1\n'), frame(1, 'out 2\n')] }]);
+    const out = await createDockerClient({ logger, docker }).logs('c1', 1024);
+    expect(out).to.deep.equal({ stdout: 'out 1\nout 2\n', stderr: 'err 1\n', truncated: false });
+    const cut = await createDockerClient({ logger, docker: fakeDocker([{ frames: [frame(1, '0123456789')] }]).docker }).logs('c1', 4);
+    expect(cut).to.deep.equal({ stdout: '6789', stderr: '', truncated: true });
+  });
+
+  it('a read retried after a dropped connection does not repeat the output', async () => {
+    const reset = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
+    const { docker, calls } = fakeDocker([
+      { frames: [frame(1, 'hello\n'), frame(2, 'warn\n')], fail: reset },
+      { frames: [frame(1, 'hello\n'), frame(2, 'warn\n'), frame(1, 'world\n')] },
+    ]);
+    const out = await createDockerClient({ logger, docker }).logs('c1', 1024);
+    expect(calls(), 'the read was retried').to.equal(2);
+    expect(out).to.deep.equal({ stdout: 'hello\nworld\n', stderr: 'warn\n', truncated: false });
+  });
+});

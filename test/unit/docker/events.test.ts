@@ -1,0 +1,217 @@
+import { expect } from 'chai';
+import { NdjsonSplitter, sinceParam, toContainerEvent } from '../../../src/docker/events.js';
+import { isTransient } from '../../../src/docker/client.js';
+
+const ID = '7e3c5f0b9a1d2c4e6f8a0b1c3d5e7f9a1b3c5d7e9f1a3b5c7d9e1f3a5b7c9d1e';
+const INTENT = '0b6f3e2a-1c4d-4e5f-8a9b-0c1d2e3f4a5b';
+const labels = {
+  'highway.managed': 'true',
+  'highway.intent_id': INTENT,
+  'highway.reconciler_id': 'r-1',
+};
+
+/** Events as Docker 20.10 writes them on /events, one JSON object a line. */
+const DIE = JSON.stringify({
+  status: 'die',
+  id: ID,
+  from: 'alpine:3.20',
+  Type: 'container',
+  Action: 'die',
+  Actor: { ID, Attributes: { ...labels, exitCode: '137', image: 'alpine:3.20', name: `highway-${INTENT}` } },
+  scope: 'local',
+  time: 1717243200,
+  timeNano: 1717243200123456000,
+});
+const DESTROY = JSON.stringify({
+  status: 'destroy',
+  id: ID,
+  from: 'alpine:3.20',
+  Type: 'container',
+  Action: 'destroy',
+  Actor: { ID, Attributes: { ...labels, image: 'alpine:3.20', name: `highway-${INTENT}` } },
+  scope: 'local',
+  time: 1717243201,
+  timeNano: 1717243201000000000,
+});
+const NETWORK_DISCONNECT = JSON.stringify({
+  Type: 'network',
+  Action: 'disconnect',
+  Actor: { ID: 'a1b2c3', Attributes: { container: ID, name: 'bridge', type: 'bridge' } },
+  scope: 'local',
+  time: 1717243200,
+  timeNano: 1717243200223456000,
+});
+const IMAGE_PULL = JSON.stringify({
+  status: 'pull',
+  id: 'alpine:3.20',
+  Type: 'image',
+  Action: 'pull',
+  Actor: { ID: 'alpine:3.20', Attributes: { name: 'alpine' } },
+  scope: 'local',
+  time: 1717243100,
+  timeNano: 1717243100000000000,
+});
+
+function split(chunks: string[]): unknown[] {
+  const s = new NdjsonSplitter();
+  const out: unknown[] = [];
+  for (const c of chunks) s.push(c, (o) => out.push(o));
+  return out;
+}
+
+describe('docker/events', () => {
+  describe('NdjsonSplitter', () => {
+    it('several objects in one chunk', () => {
+      expect(split(['{"a":1}\n{"b":2}\n{"c":3}\n'])).to.deep.equal([{ a: 1 }, { b: 2 }, { c: 3 }]);
+    });
+
+    it('a line split over chunks is emitted once complete', () => {
+      const s = new NdjsonSplitter();
+      const out: unknown[] = [];
+      s.push('{"a":', (o) => out.push(o));
+      expect(out).to.deep.equal([]);
+      s.push('1}\n{"b"', (o) => out.push(o));
+      expect(out).to.deep.equal([{ a: 1 }]);
+      s.push(':2}\n', (o) => out.push(o));
+      expect(out).to.deep.equal([{ a: 1 }, { b: 2 }]);
+    });
+
+    it('a real event stream cut at every character gives the same events', () => {
+      const stream = `${DIE}\n${NETWORK_DISCONNECT}\n${DESTROY}\n`;
+      const whole = split([stream]);
+      expect(whole).to.have.length(3);
+      for (let cut = 0; cut <= stream.length; cut++) {
+        expect(split([stream.slice(0, cut), stream.slice(cut)]), `cut at ${cut}`).to.deep.equal(whole);
+      }
+      expect(split([...stream])).to.deep.equal(whole);
+    });
+
+    it('blank lines and CRLF endings are tolerated', () => {
+      expect(split(['\n{"a":1}\r\n\r\n', '  \n{"b":2}\n'])).to.deep.equal([{ a: 1 }, { b: 2 }]);
+    });
+
+    it('an unterminated last line is held back until its newline', () => {
+      const s = new NdjsonSplitter();
+      const out: unknown[] = [];
+      s.push('{"a":1}\n{"b":2}', (o) => out.push(o));
+      expect(out).to.deep.equal([{ a: 1 }]);
+      s.push('\n', (o) => out.push(o));
+      expect(out).to.deep.equal([{ a: 1 }, { b: 2 }]);
+    });
+
+    it('a malformed line does not cost the valid events after it in the same chunk', () => {
+      const s = new NdjsonSplitter();
+      const out: unknown[] = [];
+      try {
+        s.push(`{"broken":\n${DIE}\n${DESTROY}\n`, (o) => out.push(o));
+      } catch {
+        // reporting the bad line by throwing is fine; losing the good ones is not
+      }
+      s.push('', (o) => out.push(o));
+      expect(out.map((o) => (o as { Action: string }).Action)).to.deep.equal(['die', 'destroy']);
+    });
+  });
+
+  describe('toContainerEvent', () => {
+    it('die: id, labels, the exit code (a string in the event) as a number, and the time', () => {
+      const ev = toContainerEvent(JSON.parse(DIE));
+      expect(ev).to.not.equal(null);
+      expect(ev!.action).to.equal('die');
+      expect(ev!.id).to.equal(ID);
+      expect(ev!.exitCode).to.equal(137);
+      expect(ev!.labels['highway.intent_id']).to.equal(INTENT);
+      expect(ev!.labels['highway.managed']).to.equal('true');
+      expect(ev!.timeNano).to.equal(1717243200123456000n);
+    });
+
+    it('die with exit code 0 keeps the 0', () => {
+      const raw = JSON.parse(DIE);
+      raw.Actor.Attributes.exitCode = '0';
+      expect(toContainerEvent(raw)!.exitCode).to.equal(0);
+    });
+
+    it('destroy has no exit code', () => {
+      const ev = toContainerEvent(JSON.parse(DESTROY));
+      expect(ev).to.deep.equal({
+        action: 'destroy',
+        id: ID,
+        labels: { ...labels, image: 'alpine:3.20', name: `highway-${INTENT}` },
+        timeNano: 1717243201000000000n,
+      });
+      expect(ev).to.not.have.property('exitCode');
+    });
+
+    it('events of other types (network, image, volume) are ignored, even when they name a container', () => {
+      expect(toContainerEvent(JSON.parse(NETWORK_DISCONNECT))).to.equal(null);
+      expect(toContainerEvent(JSON.parse(IMAGE_PULL))).to.equal(null);
+      expect(toContainerEvent({ Type: 'volume', Action: 'mount', Actor: { ID: 'v', Attributes: { container: ID } } })).to.equal(null);
+    });
+
+    it('health_status actions pass through with their full action text', () => {
+      const raw = { ...JSON.parse(DIE), status: 'health_status: healthy', Action: 'health_status: healthy' };
+      delete raw.Actor.Attributes.exitCode;
+      expect(toContainerEvent(raw)!.action).to.equal('health_status: healthy');
+    });
+
+    it('without timeNano the time in seconds is used', () => {
+      const raw = JSON.parse(DESTROY);
+      delete raw.timeNano;
+      expect(toContainerEvent(raw)!.timeNano).to.equal(1717243201000000000n);
+    });
+
+    it('an event without an id or action is dropped', () => {
+      expect(toContainerEvent({ Type: 'container', Action: 'die', Actor: { Attributes: {} } })).to.equal(null);
+      expect(toContainerEvent({ Type: 'container', Actor: { ID } })).to.equal(null);
+    });
+
+    it('the legacy top-level id is used when Actor has none', () => {
+      expect(toContainerEvent({ Type: 'container', Action: 'start', id: ID, time: 1 })!.id).to.equal(ID);
+    });
+  });
+
+  describe('sinceParam', () => {
+    const cases: Array<[bigint, string]> = [
+      [1717243200123456789n, '1717243200.123456789'],
+      [1717243200000000001n, '1717243200.000000001'],
+      [1717243200000000000n, '1717243200.000000000'],
+      [1717243200100000000n, '1717243200.100000000'],
+      [999_999_999n, '0.999999999'],
+      [0n, '0.000000000'],
+    ];
+    for (const [ns, text] of cases) {
+      it(`${ns} ns -> "${text}"`, () => expect(sinceParam(ns)).to.equal(text));
+    }
+
+    it('resumes from the time of a parsed event', () => {
+      expect(sinceParam(toContainerEvent(JSON.parse(DESTROY))!.timeNano)).to.equal('1717243201.000000000');
+    });
+  });
+
+  describe('isTransient', () => {
+    /** An error as dockerode raises it for an HTTP answer. */
+    const httpError = (statusCode: number, message: string) =>
+      Object.assign(new Error(`(HTTP code ${statusCode}) unexpected - ${message}`), { statusCode, json: { message } });
+    const sysError = (code: string, message: string) => Object.assign(new Error(message), { code });
+
+    const cases: Array<[string, unknown, boolean]> = [
+      ['ECONNREFUSED (daemon down)', sysError('ECONNREFUSED', 'connect ECONNREFUSED /var/run/docker.sock'), true],
+      ['ENOENT on the socket (daemon restarting)', sysError('ENOENT', 'connect ENOENT /var/run/docker.sock'), true],
+      ['ECONNRESET', sysError('ECONNRESET', 'read ECONNRESET'), true],
+      ['EPIPE', sysError('EPIPE', 'write EPIPE'), true],
+      ['socket hang up (no status)', new Error('socket hang up'), true],
+      ['500 with "connection reset" from containerd', httpError(500, 'read unix @->/run/containerd/containerd.sock: read: connection reset by peer'), true],
+      ['500 with an i/o timeout', httpError(500, 'dial unix /run/containerd/containerd.sock: i/o timeout'), true],
+      ['500 with unexpected EOF', httpError(500, 'unexpected EOF'), true],
+      ['404 no such container', httpError(404, `No such container: ${ID}`), false],
+      ['409 name conflict', httpError(409, `Conflict. The container name "/highway-${INTENT}" is already in use`), false],
+      ['400 invalid parameter', httpError(400, 'invalid reference format'), false],
+      ['500 create config error (bind source missing)', httpError(500, 'invalid mount config for type "bind": bind source path does not exist: /nope'), false],
+      ['500 start error (executable not found)', httpError(500, 'failed to create task for container: OCI runtime create failed: exec: "nope": executable file not found in $PATH: unknown'), false],
+      ['a plain programming error', new TypeError('cannot read properties of undefined'), false],
+      ['not an error at all', undefined, false],
+    ];
+    for (const [name, err, transient] of cases) {
+      it(`${name}: ${transient ? 'retried' : 'not retried'}`, () => expect(isTransient(err)).to.equal(transient));
+    }
+  });
+});
