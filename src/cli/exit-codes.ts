@@ -16,6 +16,7 @@ export const EXIT = {
 export function exitCodeFor(result: DockerRunResult): number {
   switch (result.status) {
     case 'exited':
+    case 'running': // detached: it runs
       return 0;
     case 'failed':
       return result.exit_code ? result.exit_code : EXIT.tool;

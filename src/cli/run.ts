@@ -56,6 +56,10 @@ export async function buildParams(image: string | undefined, command: string[], 
     params['timeout'] = Number.isFinite(t) ? t : opts.timeout; // the schema names the field if it is wrong
   }
   if (opts.pull !== undefined) params['pull_policy'] = opts.pull;
+  if (params['detach'] === true) {
+    // The worker is this process: once it exits, its heartbeat stops and the container is reaped as worker_lost.
+    throw new ValidationError([{ field: 'detach', message: 'is not supported by `highway-docker run`: its worker ends when the command exits; use tools.docker.run from a long-lived worker' }]);
+  }
   if (opts.env.length) {
     const env: Record<string, unknown> = { ...((params['environment'] as Record<string, unknown>) ?? {}) };
     for (const pair of opts.env) {

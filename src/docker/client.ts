@@ -232,9 +232,10 @@ export function createDockerClient(options: DockerClientOptions): ContainerClien
     },
 
     async logs(id, maxBytesPerStream) {
-      const stdout = new TailBuffer(maxBytesPerStream);
-      const stderr = new TailBuffer(maxBytesPerStream);
-      await call('logs', async () => {
+      // The buffers live inside the retried call: a retry after a broken stream starts over.
+      return call('logs', async () => {
+        const stdout = new TailBuffer(maxBytesPerStream);
+        const stderr = new TailBuffer(maxBytesPerStream);
         const demux = new LogDemuxer({ stdout, stderr });
         // follow: true on a stopped container streams what was logged and ends: memory stays bounded.
         const stream = (await docker.getContainer(id).logs({ stdout: true, stderr: true, follow: true })) as NodeJS.ReadableStream;
@@ -243,12 +244,8 @@ export function createDockerClient(options: DockerClientOptions): ContainerClien
           stream.on('end', resolve);
           stream.on('error', reject);
         });
+        return { stdout: stdout.toString(), stderr: stderr.toString(), truncated: stdout.truncated || stderr.truncated };
       });
-      return {
-        stdout: stdout.toString(),
-        stderr: stderr.toString(),
-        truncated: stdout.truncated || stderr.truncated,
-      };
     },
 
     async list(labelFilters) {

@@ -32,10 +32,21 @@ export class NdjsonSplitter {
     const text = this.partial + chunk;
     const lines = text.split('\n');
     this.partial = lines.pop() ?? '';
+    // Each line on its own: one bad line must not cost the good lines after it.
+    let firstError: unknown = null;
     for (const line of lines) {
       const trimmed = line.trim();
-      if (trimmed) emit(JSON.parse(trimmed));
+      if (!trimmed) continue;
+      let obj: unknown;
+      try {
+        obj = JSON.parse(trimmed);
+      } catch (err) {
+        firstError ??= err;
+        continue;
+      }
+      emit(obj);
     }
+    if (firstError) throw firstError;
   }
 }
 

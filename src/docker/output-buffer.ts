@@ -12,8 +12,10 @@ export class TailBuffer {
   write(chunk: Buffer): void {
     this.seen += chunk.length;
     if (this.limit === 0) return;
-    this.chunks.push(chunk);
-    this.held += chunk.length;
+    // Keep a copy of at most `limit` bytes: the chunk may be a view into a much larger buffer.
+    const kept = Buffer.from(chunk.length > this.limit ? chunk.subarray(chunk.length - this.limit) : chunk);
+    this.chunks.push(kept);
+    this.held += kept.length;
     // Compact lazily, once twice the limit is held, so each byte is copied O(1) times.
     if (this.held > this.limit * 2) this.compact();
   }

@@ -159,7 +159,7 @@ export function decide(o: Observation): Decision {
         if (intent.status !== 'stopping') {
           return { actions: [{ type: 'signal', signal: life.stopSignal, reason: stop.reason }], requeueAfterMs: life.stopGraceMs };
         }
-        const graceEnds = (intent.stop_requested_at ?? now).getTime() + life.stopGraceMs;
+        const graceEnds = (intent.stop_requested_at ?? intent.updated_at).getTime() + life.stopGraceMs;
         if (now.getTime() >= graceEnds) return { actions: [{ type: 'kill' }], requeueAfterMs: 1_000 };
         return { actions: [], requeueAfterMs: graceEnds - now.getTime() };
       }

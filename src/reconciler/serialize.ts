@@ -1,4 +1,4 @@
-import { Observable, from, type ObservableInput, type OperatorFunction, type Subscription } from 'rxjs';
+import { Observable, defer, from, type ObservableInput, type OperatorFunction, type Subscription } from 'rxjs';
 
 /**
  * Per-key serialized, coalescing work with a global concurrency cap: the reconcile
@@ -31,12 +31,25 @@ export function serializePerKey<K, R>(
         if (sourceDone && running.size === 0 && queue.length === 0) subscriber.complete();
       };
 
+      // Not re-entrant: a run that completes synchronously asks for another pass instead of
+      // recursing, so any number of queued synchronous runs uses constant stack.
+      let draining = false;
+      let drainAgain = false;
       const drain = () => {
-        while (running.size < concurrency && queue.length > 0) {
-          const key = queue.shift()!;
-          queued.delete(key);
-          start(key);
+        if (draining) {
+          drainAgain = true;
+          return;
         }
+        draining = true;
+        do {
+          drainAgain = false;
+          while (running.size < concurrency && queue.length > 0) {
+            const key = queue.shift()!;
+            queued.delete(key);
+            start(key);
+          }
+        } while (drainAgain);
+        draining = false;
         maybeComplete();
       };
 
@@ -44,7 +57,8 @@ export function serializePerKey<K, R>(
         const state: { again: boolean; sub?: Subscription } = { again: false };
         running.set(key, state);
         let done = false;
-        const sub = from(project(key)).subscribe({
+        // defer: a project that throws synchronously errors the output like any other failure.
+        const sub = defer(() => from(project(key))).subscribe({
           next: (value) => subscriber.next(value),
           error: (err) => subscriber.error(err),
           complete: () => {
