@@ -12,8 +12,14 @@ export interface ContainerEvent {
   timeNano: bigint;
 }
 
-/** `connected` is emitted on every (re)connect: the cue to relist, because events may have been missed. */
-export type DockerEventSignal = { type: 'connected'; reconnect: boolean } | { type: 'event'; event: ContainerEvent };
+/**
+ * `connected` is emitted on every (re)connect, and `stalled` when the open stream was found
+ * to be silently missing events: both are the cue to relist, because events were missed.
+ */
+export type DockerEventSignal =
+  | { type: 'connected'; reconnect: boolean }
+  | { type: 'stalled' }
+  | { type: 'event'; event: ContainerEvent };
 
 export interface DockerEventsOptions {
   docker: Docker;
@@ -23,6 +29,14 @@ export interface DockerEventsOptions {
   /** Reconnect backoff bounds. */
   minBackoffMs?: number;
   maxBackoffMs?: number;
+  /**
+   * How often to check that the open stream is not stalled (default 5 s). Silence is normal
+   * for an idle daemon, so the check asks the daemon, with a bounded since/until query, for
+   * the events it logged since the last one the stream delivered.
+   */
+  stallCheckMs?: number;
+  /** A connect or a stall probe that takes longer than this has failed (default 5 s). */
+  requestTimeoutMs?: number;
 }
 
 /** Splits a byte stream into newline-delimited JSON objects, buffering partial lines. */
@@ -99,6 +113,11 @@ export function dockerEvents$(options: DockerEventsOptions): Observable<DockerEv
     let current: NodeJS.ReadableStream | null = null;
     let retryTimer: NodeJS.Timeout | null = null;
     let connections = 0;
+    let connectedAt = 0n;
+    let probing = false;
+    const stallCheckMs = options.stallCheckMs ?? 5_000;
+    const requestTimeoutMs = options.requestTimeoutMs ?? 5_000;
+    const filters = { type: ['container'], label: labels };
 
     const scheduleReconnect = (why: string) => {
       if (closed || retryTimer) return;
@@ -115,14 +134,15 @@ export function dockerEvents$(options: DockerEventsOptions): Observable<DockerEv
     const connect = async () => {
       if (closed) return;
       try {
-        const opts: Record<string, unknown> = { filters: { type: ['container'], label: labels } };
+        const opts: Record<string, unknown> = { filters };
         if (lastSeen !== null) opts['since'] = sinceParam(lastSeen);
-        const stream = (await docker.getEvents(opts)) as unknown as NodeJS.ReadableStream;
+        const stream = await withTimeout(docker.getEvents(opts) as unknown as Promise<NodeJS.ReadableStream>, requestTimeoutMs, 'connect');
         if (closed) {
           (stream as unknown as { destroy?: () => void }).destroy?.();
           return;
         }
         current = stream;
+        connectedAt = nowNano();
         attempt = 0;
         const splitter = new NdjsonSplitter();
         stream.setEncoding?.('utf8');
@@ -155,13 +175,88 @@ export function dockerEvents$(options: DockerEventsOptions): Observable<DockerEv
       }
     };
 
+    /** Did the daemon log an event after the last one the stream delivered, that the stream still does not deliver? */
+    const checkStall = async () => {
+      const stream = current;
+      if (!stream || probing || closed) return;
+      probing = true;
+      try {
+        const from = lastSeen ?? connectedAt;
+        let stalled = false;
+        try {
+          const missed = await withTimeout(
+            readBounded(docker, { filters, since: sinceParam(from), until: sinceParam(nowNano()), abortSignal: AbortSignal.timeout(requestTimeoutMs) }),
+            requestTimeoutMs,
+            'stall probe',
+          );
+          const newest = missed.reduce<bigint | null>((max, e) => (e.timeNano > from && (max === null || e.timeNano > max) ? e.timeNano : max), null);
+          if (newest !== null) {
+            await sleep(1_000); // give the stream a moment: it may just be behind
+            stalled = current === stream && (lastSeen ?? 0n) < newest;
+          }
+        } catch {
+          stalled = current === stream; // the daemon does not answer an events query: treat the stream as dead too
+        }
+        if (stalled && !closed) {
+          log.warn({ event: 'docker.events_stalled' }, 'Docker events stream stalled: reconnecting and relisting');
+          subscriber.next({ type: 'stalled' });
+          current = null;
+          (stream as unknown as { destroy?: () => void }).destroy?.();
+          scheduleReconnect('stalled');
+        }
+      } finally {
+        probing = false;
+      }
+    };
+    const stallTimer = setInterval(() => void checkStall(), stallCheckMs);
+    stallTimer.unref?.();
+
     void connect();
 
     return () => {
       closed = true;
+      clearInterval(stallTimer);
       if (retryTimer) clearTimeout(retryTimer);
       (current as unknown as { destroy?: () => void } | null)?.destroy?.();
       current = null;
     };
   });
+}
+
+const nowNano = (): bigint => BigInt(Date.now()) * 1_000_000n;
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    p.finally(() => clearTimeout(timer)),
+    new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms))),
+  ]);
+}
+
+/** A bounded events query (with `until`): the daemon sends what it has and closes. */
+async function readBounded(docker: Docker, opts: Record<string, unknown>): Promise<ContainerEvent[]> {
+  const stream = (await docker.getEvents(opts)) as unknown as NodeJS.ReadableStream & { destroy?: () => void };
+  const events: ContainerEvent[] = [];
+  const splitter = new NdjsonSplitter();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      stream.on('data', (chunk: Buffer | string) => {
+        try {
+          splitter.push(chunk.toString(), (obj) => {
+            const e = toContainerEvent(obj as RawEvent);
+            if (e) events.push(e);
+          });
+        } catch {
+          // a bad line in a probe is no evidence either way
+        }
+      });
+      stream.on('end', resolve);
+      stream.on('close', resolve);
+      stream.on('error', reject);
+    });
+  } finally {
+    stream.destroy?.();
+  }
+  return events;
 }

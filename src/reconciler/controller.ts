@@ -230,6 +230,7 @@ export class Reconciler {
     return signals$.pipe(
       mergeMap((signal) => {
         if (signal.type === 'connected') return this.resyncKeys(signal.reconnect ? 'docker reconnect' : 'docker connect');
+        if (signal.type === 'stalled') return this.resyncKeys('docker events stalled');
         const id = signal.event.labels[LABELS.intentId];
         return id ? [id] : [];
       }),
