@@ -1,0 +1,217 @@
+/**
+ * Reconciler crash and restart (real Docker, real PostgreSQL). The reconciler runs as a child
+ * process (`highway-docker up`), is SIGKILLed in a chosen phase of an intent (seen in its JSON
+ * log), and a fresh one with the same id (in-process, or another `up`) takes over. Containers
+ * keep running meanwhile; the new one re-attaches, restores deadlines from the rows, collects
+ * the output of containers that ended meanwhile, and removes them. No intent ends twice, none
+ * is lost, and no container is created twice.
+ */
+import { expect } from 'chai';
+import { randomUUID } from 'node:crypto';
+import { Harness, TEST_IMAGE } from '../../support/harness.js';
+import { removeByLabel } from '../../support/docker-env.js';
+import { ensureBuilt, startUp, type CliProcess } from '../../support/processes.js';
+import { startRegistry, pushToRegistry, type LocalRegistry } from '../../support/registry.js';
+import { eventually, expectConverged, sleep } from './common.js';
+
+const ENV = { HIGHWAY_WORKER_TIMEOUT_S: '2', HIGHWAY_GC_INTERVAL_S: '1', HIGHWAY_GC_CREATION_GRACE_S: '1' };
+
+describe('faults: reconciler SIGKILLed in each phase, then restarted', function () {
+  this.timeout(60_000);
+  let h: Harness;
+  let registry: LocalRegistry | null = null;
+  const children: CliProcess[] = [];
+
+  before(async function () {
+    this.timeout(180_000);
+    ensureBuilt();
+    h = await Harness.start({ withoutReconciler: true });
+  });
+  after(async () => {
+    for (const c of children) await c.kill();
+    await h?.stopReconciler();
+    if (h) await removeByLabel(h.docker, h.label).catch(() => {});
+    await registry?.stop();
+    await h?.stop();
+  });
+  afterEach(async () => {
+    for (const c of children.splice(0)) await c.kill();
+    await h.stopReconciler();
+    await removeByLabel(h.docker, h.label).catch(() => {});
+  });
+
+  const up = async () => {
+    const p = await startUp({ databaseUrl: h.db.url, reconcilerId: h.reconcilerId, env: ENV });
+    children.push(p);
+    return p;
+  };
+  /** Every log: this process's and every child's of this test (`p` is among the children). */
+  const all = (p: CliProcess) => [h.log.lines, ...new Set([...children, p].map((c) => c.lines))];
+  const created = (intentId: string) => [h.log.lines, ...children.map((c) => c.lines)].flat().filter((l) => l['event'] === 'container.created' && l['intent_id'] === intentId).length;
+  const inspect = (id: string) => h.docker.getContainer(id).inspect();
+
+  it('phase pending: the intent written while the reconciler is frozen, then SIGKILLed, is run once by the next one', async () => {
+    const p = await up();
+    p.signal('SIGSTOP'); // it can not have seen the intent
+    const ctx = h.ctx();
+    const call = h.run({ command: ['echo', 'after-pending'] }, ctx);
+    const row = await h.waitFor(ctx.activity_id, (r) => r.status === 'pending');
+    await p.kill();
+    expect((await h.intent(row.id))!.status).to.equal('pending');
+    await h.startReconciler();
+    const r = await call;
+    expect(r.status).to.equal('exited');
+    expect(r.stdout).to.equal('after-pending\n');
+    expect(created(r.intent_id)).to.equal(1);
+    await expectConverged({ docker: h.docker, label: h.label, pool: h.db.pool, intentIds: [r.intent_id], logs: all(p) });
+  });
+
+  it('phase pulling: SIGKILL during the pull; the next one pulls (again) and runs it once', async function () {
+    this.timeout(90_000);
+    registry ??= await startRegistry();
+    const reference = (await pushToRegistry(h.docker, TEST_IMAGE, registry.address, `hw/faults:${randomUUID().slice(0, 8)}`)).reference;
+    try {
+      const p = await up();
+      const ctx = h.ctx();
+      const call = h.run({ image: reference, command: ['echo', 'pulled-once'] }, ctx);
+      const pulling = await p.waitForLine((l) => l['event'] === 'image.pull_started' && l['image'] === reference, 20_000, 'image.pull_started');
+      await p.kill();
+      const intentId = String(pulling['intent_id']);
+      const mid = await h.intent(intentId);
+      expect(mid!.status).to.be.oneOf(['pulling', 'created', 'running', 'exited']);
+      await h.startReconciler();
+      const r = await call;
+      expect(r.status).to.equal('exited');
+      expect(r.stdout).to.equal('pulled-once\n');
+      expect(created(r.intent_id)).to.be.at.most(1);
+      await expectConverged({ docker: h.docker, label: h.label, pool: h.db.pool, intentIds: [r.intent_id], logs: all(p) });
+    } finally {
+      await h.docker.getImage(reference).remove({ force: true }).catch(() => {});
+    }
+  });
+
+  it('phase created: SIGKILL right after the create; the next one adopts the container (never a second one)', async () => {
+    const p = await up();
+    const ctx = h.ctx();
+    const call = h.run({ command: ['sh', '-c', 'echo created-phase; sleep 1'] }, ctx);
+    const ev = await p.waitForEvent('container.created', undefined, 20_000);
+    await p.kill();
+    const containerId = String(ev['container_id']);
+    const state = (await inspect(containerId)).State.Status;
+    expect(state).to.be.oneOf(['created', 'running', 'exited']);
+    await h.startReconciler();
+    const r = await call;
+    expect(r.status).to.equal('exited');
+    expect(r.stdout).to.equal('created-phase\n');
+    expect(r.container_id).to.equal(containerId);
+    expect(created(r.intent_id)).to.equal(1);
+    await expectConverged({ docker: h.docker, label: h.label, pool: h.db.pool, intentIds: [r.intent_id], logs: all(p) });
+  });
+
+  it('phase running: the container keeps running while no reconciler runs; a new `up` re-attaches and collects', async () => {
+    const p = await up();
+    const ctx = h.ctx();
+    const call = h.run({ command: ['sh', '-c', 'echo one; sleep 3; echo two'], timeout: 60 }, ctx);
+    const ev = await p.waitForEvent('container.started', undefined, 20_000);
+    await p.kill();
+    const containerId = String(ev['container_id']);
+    const before = await h.intent(String(ev['intent_id']));
+    expect(before!.status).to.equal('running');
+    await sleep(1_000);
+    expect((await inspect(containerId)).State.Running, 'the container survives the reconciler').to.equal(true);
+    const p2 = await up();
+    const r = await call;
+    expect(r.status).to.equal('exited');
+    expect(r.stdout).to.equal('one\ntwo\n');
+    expect(r.container_id).to.equal(containerId);
+    expect(created(r.intent_id)).to.equal(1);
+    const after = await h.intent(r.intent_id);
+    expect(after!.deadline_at!.getTime()).to.equal(before!.deadline_at!.getTime()); // the deadline comes back from the row
+    await expectConverged({ docker: h.docker, label: h.label, pool: h.db.pool, intentIds: [r.intent_id], logs: all(p2) });
+  });
+
+  it('phase running, deadline passing while down: the next one enforces the timeout from the row', async () => {
+    const p = await up();
+    const ctx = h.ctx();
+    const call = h.run({ command: ['sh', '-c', 'echo timed; sleep 60'], timeout: 2 }, ctx);
+    await p.waitForEvent('container.started', undefined, 20_000);
+    await p.kill();
+    await sleep(2_500); // past the deadline, with nobody watching
+    await h.startReconciler();
+    const r = await call;
+    expect(r.status).to.equal('timeout');
+    expect(r.stdout).to.equal('timed\n');
+    expect(r.exit_code).to.equal(143);
+    await expectConverged({ docker: h.docker, label: h.label, pool: h.db.pool, intentIds: [r.intent_id], logs: all(p) });
+  });
+
+  it('phase stopping: SIGKILL after the stop signal; the next one SIGKILLs after the grace and records the cancellation', async () => {
+    const p = await up();
+    const ctx = h.ctx();
+    const call = h.run({ command: ['sh', '-c', 'trap "" TERM; echo ignoring; while true; do sleep 1; done'], stop_grace_period: 2 }, ctx);
+    await p.waitForEvent('container.started', undefined, 20_000);
+    await sleep(300);
+    await h.db.pool.query(`UPDATE highway.workflow_runs SET status = 'cancelled' WHERE id = $1`, [ctx.workflow_run_id]);
+    const ev = await p.waitForEvent('container.stopping', undefined, 20_000);
+    await p.kill();
+    expect((await inspect(String(ev['container_id']))).State.Running).to.equal(true); // SIGTERM ignored
+    await h.startReconciler();
+    const r = await call;
+    expect(r.status).to.equal('cancelled');
+    expect(r.stop_reason).to.equal('workflow_cancelled');
+    expect(r.exit_code).to.equal(137);
+    expect(r.stdout).to.equal('ignoring\n');
+    await expectConverged({ docker: h.docker, label: h.label, pool: h.db.pool, intentIds: [r.intent_id], logs: all(p) });
+  });
+
+  it('exited while down: the output of a container that finished meanwhile is collected exactly, then it is removed', async () => {
+    const p = await up();
+    const ctx = h.ctx();
+    const call = h.run({ command: ['sh', '-c', 'sleep 0.5; printf "line1\\nline2 no newline"; echo to-stderr >&2; exit 7'] }, ctx);
+    const ev = await p.waitForEvent('container.started', undefined, 20_000);
+    await p.kill();
+    const containerId = String(ev['container_id']);
+    await eventually(async () => (await inspect(containerId)).State.Status === 'exited', 15_000, 'container exited');
+    expect((await h.intent(String(ev['intent_id'])))!.status).to.equal('running'); // nobody recorded it
+    await h.startReconciler();
+    const r = await call;
+    expect(r.status).to.equal('failed');
+    expect(r.exit_code).to.equal(7);
+    expect(r.stdout).to.equal('line1\nline2 no newline');
+    expect(r.stderr).to.equal('to-stderr\n');
+    await expectConverged({ docker: h.docker, label: h.label, pool: h.db.pool, intentIds: [r.intent_id], logs: all(p) });
+  });
+
+  it('after exit, before removal: SIGKILL on container.exited; the next one removes it without ending the intent twice', async () => {
+    const p = await up();
+    const ctx = h.ctx();
+    const call = h.run({ command: ['sh', '-c', 'echo collected; exit 0'] }, ctx);
+    const ev = await p.waitForEvent('container.exited', undefined, 20_000);
+    await p.kill();
+    const mid = await h.intent(String(ev['intent_id']));
+    expect(mid!.status).to.equal('exited'); // output recorded before the removal
+    await h.startReconciler();
+    const r = await call;
+    expect(r.status).to.equal('exited');
+    expect(r.stdout).to.equal('collected\n');
+    await expectConverged({ docker: h.docker, label: h.label, pool: h.db.pool, intentIds: [r.intent_id], logs: all(p) });
+  });
+
+  it('many intents in mixed phases, one SIGKILL: every intent ends exactly once, none is lost, nothing is left', async () => {
+    const p = await up();
+    const ctxs = Array.from({ length: 6 }, () => h.ctx());
+    const calls = ctxs.map((c, i) => h.run({ command: ['sh', '-c', `echo n${i}; sleep ${(i % 3) * 0.7}; exit ${i % 2}`] }, c));
+    await p.waitForEvent('container.started', undefined, 20_000);
+    await p.kill();
+    await sleep(500);
+    await h.startReconciler();
+    const results = await Promise.all(calls);
+    for (const [i, r] of results.entries()) {
+      expect(r.stdout, JSON.stringify(r)).to.equal(`n${i}\n`);
+      expect(r.exit_code).to.equal(i % 2);
+      expect(r.status).to.equal(i % 2 ? 'failed' : 'exited');
+      expect(created(r.intent_id)).to.be.at.most(1);
+    }
+    await expectConverged({ docker: h.docker, label: h.label, pool: h.db.pool, intentIds: results.map((r) => r.intent_id), logs: all(p) });
+  });
+});

@@ -1,0 +1,156 @@
+/**
+ * A SECOND Docker daemon, owned by the test that starts it, so a test can stop and restart
+ * a daemon without ever touching the machine's main one (TOOLCHAIN.md, "Two daemons"):
+ *
+ *   dockerd --host unix:///run/hw-test-docker.sock --data-root /var/lib/hw-test-docker
+ *           --exec-root /run/hw-test-docker --pidfile /run/hw-test-docker.pid
+ *           --bridge=none --iptables=false --ip6tables=false
+ *
+ * It runs its own containerd (started and stopped by that dockerd). It is signalled by its
+ * PID only. The busybox test image is built in it (ensureTestImage).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import Docker from 'dockerode';
+import { ensureTestImage } from './test-image.js';
+
+export const SECOND_SOCKET = '/run/hw-test-docker.sock';
+const DATA_ROOT = '/var/lib/hw-test-docker';
+const EXEC_ROOT = '/run/hw-test-docker';
+const PIDFILE = '/run/hw-test-docker.pid';
+const LOGFILE = '/tmp/hw-test-docker.log';
+
+const ARGS = [
+  '--host',
+  `unix://${SECOND_SOCKET}`,
+  '--data-root',
+  DATA_ROOT,
+  '--exec-root',
+  EXEC_ROOT,
+  '--pidfile',
+  PIDFILE,
+  '--bridge=none',
+  '--iptables=false',
+  '--ip6tables=false',
+];
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function readPid(file: string): number | null {
+  try {
+    const n = Number(readFileSync(file, 'utf8').trim());
+    return Number.isInteger(n) && n > 0 ? n : null;
+  } catch {
+    return null;
+  }
+}
+
+async function pings(docker: Docker): Promise<boolean> {
+  try {
+    const ping = docker.ping.bind(docker) as unknown as (opts: { abortSignal: AbortSignal }) => Promise<unknown>;
+    await ping({ abortSignal: AbortSignal.timeout(1_000) });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface SecondDaemon {
+  socketPath: string;
+  /** A client of this daemon (dockerode reconnects per request, so it survives restarts). */
+  docker: Docker;
+  pid(): number | null;
+  /** Stop (SIGTERM by PID, wait for exit; SIGKILL after `graceMs`). Containers are stopped by dockerd itself. */
+  stopDaemon(graceMs?: number): Promise<void>;
+  /** Start it again (same data root: images and stopped containers survive). */
+  startDaemon(): Promise<void>;
+  /** stopDaemon + startDaemon. */
+  restart(): Promise<void>;
+  /** Stop for good. */
+  stop(): Promise<void>;
+}
+
+export async function startSecondDaemon(readyTimeoutMs = 40_000): Promise<SecondDaemon> {
+  await mkdir(DATA_ROOT, { recursive: true });
+  const docker = new Docker({ socketPath: SECOND_SOCKET });
+  let child: ChildProcess | null = null;
+  let pid: number | null = null;
+
+  const startDaemon = async () => {
+    // A daemon this helper started in an earlier (aborted) run: adopt it if it answers.
+    const previous = readPid(PIDFILE);
+    if (previous && alive(previous) && (await pings(docker))) {
+      pid = previous;
+      return;
+    }
+    const log = openSync(LOGFILE, 'a');
+    child = spawn('dockerd', ARGS, { stdio: ['ignore', log, log], detached: false });
+    closeSync(log);
+    pid = child.pid ?? null;
+    const deadline = Date.now() + readyTimeoutMs;
+    while (!(await pings(docker))) {
+      if (child.exitCode !== null || child.signalCode !== null) {
+        throw new Error(`second dockerd exited (${child.exitCode ?? child.signalCode}); see ${LOGFILE}: ${tail()}`);
+      }
+      if (Date.now() > deadline) throw new Error(`second dockerd did not answer on ${SECOND_SOCKET} within ${readyTimeoutMs} ms; see ${LOGFILE}: ${tail()}`);
+      await sleep(100);
+    }
+  };
+
+  const stopDaemon = async (graceMs = 30_000) => {
+    const p = pid;
+    if (!p) return;
+    if (alive(p)) process.kill(p, 'SIGTERM');
+    const deadline = Date.now() + graceMs;
+    while (alive(p) && Date.now() < deadline) await sleep(50);
+    if (alive(p)) {
+      process.kill(p, 'SIGKILL');
+      while (alive(p)) await sleep(50);
+      // Its containerd is a child it could not stop: end it too (it is ours, by its pidfile).
+      const containerd = readPid(`${EXEC_ROOT}/containerd/containerd.pid`);
+      if (containerd && alive(containerd)) process.kill(containerd, 'SIGKILL');
+    }
+    // Reap our child if it is ours.
+    const c = child as ChildProcess | null;
+    if (c && c.exitCode === null && c.signalCode === null) await new Promise((r) => c.once('exit', r));
+    child = null;
+    pid = null;
+    // dockerd removes its socket on a clean exit; wait until it is gone so "down" is observable.
+    const until = Date.now() + 5_000;
+    while (existsSync(SECOND_SOCKET) && (await pings(docker)) && Date.now() < until) await sleep(50);
+  };
+
+  await startDaemon();
+  await ensureTestImage(docker);
+
+  return {
+    socketPath: SECOND_SOCKET,
+    docker,
+    pid: () => pid,
+    stopDaemon,
+    startDaemon,
+    async restart() {
+      await stopDaemon();
+      await startDaemon();
+    },
+    stop: () => stopDaemon(),
+  };
+}
+
+function tail(): string {
+  try {
+    return readFileSync(LOGFILE, 'utf8').slice(-1500);
+  } catch {
+    return '';
+  }
+}
