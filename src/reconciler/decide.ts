@@ -6,7 +6,7 @@
  * Level-triggered: decide never asks why it was called. Called again after any action,
  * or after a crash at any point, it looks at the same world and picks up from there.
  */
-import { isTerminal, lifecycleOf, type IntentRow, type IntentStatus, type StopReason } from '../model.js';
+import { isTerminal, lifecycleOf, type Lifecycle, type IntentRow, type IntentStatus, type StopReason } from '../model.js';
 import type { IntentSurroundings } from '../db/queries/load-reconcile-state.js';
 import type { ContainerState } from '../docker/client.js';
 
@@ -147,10 +147,10 @@ export function decide(o: Observation): Decision {
         const ended: StopWanted = intent.stop_reason
           ? { status: 'cancelled', reason: intent.stop_reason }
           : { status: 'timeout', reason: null };
-        return { actions: [{ type: 'collect', status: ended.status, reason: ended.reason }, ...removal(life.autoRemove)] };
+        return { actions: [{ type: 'collect', status: ended.status, reason: ended.reason }, ...removal(life)] };
       }
       const failed = c.oomKilled || c.exitCode !== 0 || c.status === 'dead';
-      return { actions: [{ type: 'collect', status: failed ? 'failed' : 'exited', reason: null }, ...removal(life.autoRemove)] };
+      return { actions: [{ type: 'collect', status: failed ? 'failed' : 'exited', reason: null }, ...removal(life)] };
     }
 
     default: {
@@ -170,6 +170,7 @@ export function decide(o: Observation): Decision {
   }
 }
 
-function removal(autoRemove: boolean): Action[] {
-  return autoRemove ? [{ type: 'remove' }] : [];
+/** Remove right after collecting, unless the container is kept (auto_remove false, or protected for a while: the next pass waits). */
+function removal(life: Lifecycle): Action[] {
+  return life.autoRemove && life.gcProtectMs === null ? [{ type: 'remove' }] : [];
 }

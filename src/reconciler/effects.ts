@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { Pool } from '../db/pool.js';
 import { patchIntent, patchLiveIntent } from '../db/queries/update-intent.js';
 import { appendAudit } from '../db/queries/audit.js';
-import type { ContainerClient, ContainerState } from '../docker/client.js';
+import { dockerMessage, type ContainerClient, type ContainerState } from '../docker/client.js';
 import { HighwayError, TerminalError } from '../errors.js';
 import { LABELS, containerName, lifecycleOf, type IntentRow } from '../model.js';
 import { toCreateOptions } from '../spec/container-config.js';
@@ -159,7 +159,7 @@ async function run(ctx: EffectContext, w: Working, action: Action): Promise<Step
 
     case 'collect': {
       const c = w.container!;
-      const output = await ctx.docker.logs(c.id, life.maxOutputBytes);
+      const { output, unreadable } = await readOutput(ctx, c.id, life.maxOutputBytes);
       const finishedAt = c.finishedAt ?? new Date();
       const startedAt = c.startedAt ?? w.intent.started_at;
       const duration = startedAt ? Math.max(0, finishedAt.getTime() - startedAt.getTime()) : null;
@@ -171,6 +171,7 @@ async function run(ctx: EffectContext, w: Working, action: Action): Promise<Step
             : action.status === 'failed'
               ? `exited with code ${c.exitCode}${c.error ? `: ${c.error}` : ''}`
               : null;
+      const fullError = unreadable ? [error, `output unavailable: ${unreadable}`].filter(Boolean).join('; ') : error;
       const step = await patchLive({
         status: action.status,
         stop_reason: action.reason,
@@ -182,7 +183,7 @@ async function run(ctx: EffectContext, w: Working, action: Action): Promise<Step
         started_at: startedAt,
         finished_at: finishedAt,
         duration_ms: duration,
-        error,
+        error: fullError,
         ...(life.gcProtectMs ? { gc_protected_until: new Date(Date.now() + life.gcProtectMs) } : {}),
       });
       if (step === 'stop') return step;
@@ -197,7 +198,8 @@ async function run(ctx: EffectContext, w: Working, action: Action): Promise<Step
         logs_truncated: output.truncated,
       };
       if (action.status === 'exited') log.info(fields, 'container exited');
-      else log.error({ ...fields, error }, `container ${action.status}: ${error ?? action.reason}`);
+      else log.error({ ...fields, error: fullError }, `container ${action.status}: ${fullError ?? action.reason}`);
+      if (unreadable) log.warn({ event: 'container.output_unavailable', container_id: c.id, error: unreadable }, 'output could not be read');
       return 'next';
     }
 
@@ -263,6 +265,21 @@ export function highwayLabels(intent: IntentRow, reconcilerId: string): Record<s
     [LABELS.workerId]: intent.worker_id ?? '',
     [LABELS.reconcilerId]: reconcilerId,
   };
+}
+
+/**
+ * The container's output. The daemon unreachable: throw (the reconcile is retried, the
+ * container stays until its output is read). The daemon answering that it cannot give the
+ * logs (a logging driver it cannot read back): the intent still ends, with that said.
+ */
+async function readOutput(ctx: EffectContext, id: string, maxBytes: number) {
+  try {
+    return { output: await ctx.docker.logs(id, maxBytes), unreadable: null };
+  } catch (err) {
+    if (err instanceof HighwayError && err.code === 'docker_unavailable') throw err;
+    if ((err as { statusCode?: number }).statusCode === undefined) throw err;
+    return { output: { stdout: '', stderr: '', truncated: false }, unreadable: dockerMessage(err) };
+  }
 }
 
 /** The stored spec, validated and policy-checked again; a failure is terminal for the intent. */

@@ -56,7 +56,8 @@ const MAPPING: { [K in keyof RunSpec]: Mapper<K> | typeof RECONCILER } = {
   privileged: (Privileged) => ({ host: { Privileged } }),
   cap_add: (CapAdd) => ({ host: { CapAdd } }),
   cap_drop: (CapDrop) => ({ host: { CapDrop } }),
-  memory_limit: (bytes) => ifSet(bytes, (Memory) => ({ host: { Memory } })),
+  // MemorySwap = Memory: the limit is the whole allowance, not doubled again in swap (Docker's default).
+  memory_limit: (bytes) => ifSet(bytes, (Memory) => ({ host: { Memory, MemorySwap: Memory } })),
   cpu_limit: (cpus) => ifSet(cpus, (n) => ({ host: { NanoCpus: Math.round(n * NANOS_PER_SECOND) } })),
   pids_limit: (pids) => ifSet(pids, (PidsLimit) => ({ host: { PidsLimit } })),
   shm_size: (bytes) => ifSet(bytes, (ShmSize) => ({ host: { ShmSize } })),

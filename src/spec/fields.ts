@@ -498,6 +498,9 @@ export const ulimits = z
     }),
   );
 
+/** Drivers Docker reads back natively; others are read through its dual-logging cache (Engine 20.10+). */
+const READABLE_LOG_DRIVERS = ['json-file', 'local', 'journald'];
+
 export const logConfig = z
   .strictObject({
     type: z.string().regex(/^[a-z0-9][a-z0-9_.\/:-]*$/, 'must be a logging driver name such as "json-file"'),
@@ -506,7 +509,16 @@ export const logConfig = z
       .optional()
       .transform((config) => Object.fromEntries(Object.entries(config ?? {}).map(([k, v]) => [k, String(v)]))),
   })
-  .transform(({ type, config }) => ({ type, config }));
+  .transform(({ type, config }) => ({ type, config }))
+  // Output is collected through Docker's logs endpoint; a driver it cannot read from would leave
+  // the intent waiting forever for output that never comes.
+  .superRefine(({ type, config }, ctx) => {
+    if (type === 'none') {
+      ctx.addIssue({ code: 'custom', path: ['type'], message: '"none" keeps no output, and highway-docker collects the output through Docker\'s logs; use "json-file" or "local"' });
+    } else if (!READABLE_LOG_DRIVERS.includes(type) && config['cache-disabled'] === 'true') {
+      ctx.addIssue({ code: 'custom', path: ['config', 'cache-disabled'], message: `"${type}" cannot be read back without Docker's log cache; remove cache-disabled` });
+    }
+  });
 
 const HEALTHCHECK_KINDS = ['CMD', 'CMD-SHELL', 'NONE'];
 

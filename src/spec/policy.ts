@@ -14,6 +14,7 @@ export type PolicyRule =
   | 'privileged'
   | 'capabilities'
   | 'host_network'
+  | 'container_network'
   | 'bind_mounts'
   | 'devices'
   | 'images'
@@ -33,6 +34,8 @@ const policySchema = z.strictObject({
   allowed_capabilities: capabilityList,
   /** May a container use network_mode "host"? */
   allow_host_network: z.boolean(),
+  /** May a container join another container's network (network_mode "container:<name>")? That container may be another tenant's. */
+  allow_container_network: z.boolean(),
   bind_mounts: z.strictObject({
     /** Host paths that may not be mounted, nor anything beneath them, nor any directory containing them. */
     denied_paths: absolutePaths,
@@ -61,6 +64,7 @@ export const defaultPolicy: Policy = {
   allow_privileged: false,
   allowed_capabilities: DOCKER_DEFAULT_CAPABILITIES.filter((cap) => cap !== 'NET_RAW' && cap !== 'MKNOD'),
   allow_host_network: false,
+  allow_container_network: false,
   bind_mounts: {
     denied_paths: ['/var/run/docker.sock', '/run/docker.sock', '/etc', '/proc', '/sys', '/var/lib/docker', '/boot', '/dev'],
     allowed_paths: null,
@@ -150,6 +154,9 @@ const CHECKS: readonly Check[] = [
   function hostNetwork(spec, policy) {
     if (spec.network_mode === 'host' && !policy.allow_host_network) {
       throw new PolicyError('host_network', 'network_mode', 'the host network is not allowed');
+    }
+    if (spec.network_mode?.startsWith('container:') && !policy.allow_container_network) {
+      throw new PolicyError('container_network', 'network_mode', "joining another container's network is not allowed");
     }
   },
   function bindMounts(spec, policy) {

@@ -128,7 +128,7 @@ export const PARAMETERS = {
   ports: withDefault(field.ports, [], {
     accepts: '{"8080/tcp": 8080 | "ip:port" | ["ip", port] | null}',
     default: '[]',
-    description: 'Published ports; `null` picks a free host port. Not with `network_mode: "host"`.',
+    description: 'Published ports; `null` picks a free host port. Needs a network (`network_mode` or `network`), not `"host"`.',
   }),
   network: optional(field.network, { accepts: 'string', description: 'A user-defined network to connect to. Not with `network_mode`.' }),
   network_mode: optional(field.networkMode, {
@@ -159,7 +159,7 @@ export const PARAMETERS = {
   }),
   log_config: optional(field.logConfig, {
     accepts: '{"type": "json-file", "config": {...}}',
-    description: "Logging driver. Output is collected through Docker's logs, so avoid `none`.",
+    description: "Logging driver. Output is collected through Docker's logs, so `none` is refused.",
   }),
   healthcheck: optional(field.healthcheck, {
     accepts: '{"test", "interval", "timeout", "retries", "start_period"}',
@@ -218,6 +218,10 @@ function contradictions(p: Fields): Problem[] {
   // Docker accepts ports with the host network but discards them; it refuses these with another container's network.
   if (p.network_mode === 'host' && p.ports.length > 0) {
     problems.push({ field: 'ports', message: 'cannot be published with network_mode "host" (the container uses the host\'s ports directly)' });
+  }
+  // With no network (the default), Docker records port bindings but publishes nothing: refuse instead of dropping them silently.
+  if ((p.network_mode === 'none' || (p.network_mode === null && p.network === null)) && p.ports.length > 0) {
+    problems.push({ field: 'ports', message: 'cannot be published without a network (network_mode "none" is the default); set network_mode or network' });
   }
   if (p.network_mode?.startsWith('container:')) {
     const refused = { ports: p.ports.length > 0, hostname: p.hostname !== null, dns: p.dns.length > 0, extra_hosts: p.extra_hosts.length > 0 };

@@ -42,12 +42,27 @@ export function ensureBusyboxImage(docker: Docker, image: string): Promise<void>
   let pending = inFlight.get(key);
   if (!pending) {
     pending = (async () => {
-      if (await imageExists(docker, image)) return;
+      // An image under that tag made some other way (or by an older layout) is rebuilt.
+      if ((await imageVersion(docker, image)) === IMAGE_LAYOUT_VERSION) return;
       await buildBusyboxImage(docker, image);
     })().finally(() => inFlight.delete(key));
     inFlight.set(key, pending);
   }
   return pending;
+}
+
+/** Bumped whenever the rootfs layout changes, so existing daemons rebuild the image. */
+const IMAGE_LAYOUT_LABEL = 'org.highway-docker.test-image';
+const IMAGE_LAYOUT_VERSION = '1';
+
+async function imageVersion(docker: Docker, image: string): Promise<string | null> {
+  try {
+    const info = await docker.getImage(image).inspect();
+    return info.Config?.Labels?.[IMAGE_LAYOUT_LABEL] ?? 'unlabelled';
+  } catch (err) {
+    if ((err as { statusCode?: number }).statusCode === 404) return null;
+    throw err;
+  }
 }
 
 async function imageExists(docker: Docker, image: string): Promise<boolean> {
@@ -166,7 +181,7 @@ export async function buildBusyboxImage(docker: Docker, image: string = TEST_IMA
     const stream = await docker.importImage(createReadStream(tarball), {
       repo,
       tag,
-      changes: ['CMD ["sh"]'],
+      changes: ['CMD ["sh"]', `LABEL ${IMAGE_LAYOUT_LABEL}=${IMAGE_LAYOUT_VERSION}`],
       message: 'highway-docker test image (busybox-static)',
     });
     await consumeProgress(stream, `importing ${image}`);

@@ -352,6 +352,16 @@ describe('reconciler/decide', () => {
     }
   });
 
+  describe('gc_protect_seconds: the finished container is kept for debugging', () => {
+    for (const container of ['exited 0', 'exited 2', 'exited OOM'] as const) {
+      it(`running, container ${container}: collected but not removed in the same pass`, () => {
+        const intent = intentRow({ status: 'running', spec: { image: 'alpine:3.20', gc_protect_seconds: 60 } });
+        const decision = decide(observe(intent, CONTAINERS[container]));
+        expect(decision.actions.map((a) => a.type)).to.deep.equal(['collect']);
+      });
+    }
+  });
+
   describe('removed intents', () => {
     for (const status of INTENT_STATUSES) {
       for (const container of CONTAINER_NAMES) {

@@ -66,6 +66,18 @@ describe('spec/policy', () => {
   describe('host_network', () => {
     it('is denied by default', () => expectDenied({ network_mode: 'host' }, 'host_network', 'network_mode'));
     it('is allowed when the policy allows it', () => expectAllowed({ network_mode: 'host' }, policy({ allow_host_network: true })));
+    it("joining another container's network is denied by default (rule container_network)", () => {
+      let err: unknown;
+      try {
+        checkPolicy(parseRunParams({ image: 'alpine:3.20', network_mode: 'container:other' }), defaultPolicy);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).to.be.instanceOf(PolicyError);
+      expect((err as PolicyError).rule).to.equal('container_network');
+    });
+    it("joining another container's network is allowed when the policy allows it", () =>
+      expectAllowed({ network_mode: 'container:other' }, policy({ allow_container_network: true })));
     it('does not concern other modes', () => expectAllowed({ network_mode: 'bridge' }));
   });
 

@@ -98,6 +98,7 @@ describe('spec/schema: parseRunParams', () => {
         environment: ['A=1', 'B=x=y'],
         volumes: { '/srv/data': { bind: '/data', mode: 'ro' } },
         ports: { '8080/tcp': ['127.0.0.1', 8080], 9090: null },
+        network_mode: 'bridge',
         tmpfs: ['/tmp:size=64m'],
         extra_hosts: { db: '10.0.0.2' },
         devices: ['/dev/fuse'],
@@ -214,6 +215,7 @@ describe('spec/schema: parseRunParams', () => {
     it('ports in every docker-py shape', () => {
       expect(
         parse({
+          network_mode: 'bridge',
           ports: {
             '8080/tcp': 8080,
             '8081': '127.0.0.1:9081',
@@ -400,6 +402,7 @@ describe('spec/schema: parseRunParams', () => {
       ['auto_remove (default) with a restart policy', { restart_policy: { name: 'always' } }, 'restart_policy', /auto_remove/],
       ['retry count without on-failure', { auto_remove: false, restart_policy: { name: 'always', maximum_retry_count: 3 } }, 'restart_policy.maximum_retry_count', /only applies to "on-failure"/],
       ['ports with the host network', { network_mode: 'host', ports: { 80: 8080 } }, 'ports', /network_mode "host"/],
+      ['ports without a network', { ports: { 80: 8080 } }, 'ports', /without a network/],
       ['ports with a container network', { network_mode: 'container:db', ports: { 80: null } }, 'ports', /container:db/],
       ['hostname with a container network', { network_mode: 'container:db', hostname: 'web' }, 'hostname', /container:db/],
       ['dns with a container network', { network_mode: 'container:db', dns: ['1.1.1.1'] }, 'dns', /container:db/],
