@@ -1,0 +1,122 @@
+/**
+ * Shared helpers of the per-parameter integration tests (test/integration/params/*.test.ts):
+ * observing a container while it runs, reading /proc/self/status, and asserting that a
+ * rejected request left nothing behind.
+ */
+import { expect } from 'chai';
+import type Docker from 'dockerode';
+import type { ActivityContext } from '../../../src/tools/registry.js';
+import type { DockerRunResult } from '../../../src/tools/docker-run.js';
+import { Harness, type HarnessOptions } from '../../support/harness.js';
+import { ensureBusyboxImage } from '../../support/test-image.js';
+
+/**
+ * The image these tests run: test-image.ts's busybox rootfs (/etc/passwd with root and
+ * nobody, /tmp 1777, CMD sh) under a tag of their own. ensureTestImage() accepts any image
+ * already tagged highway-test/busybox:latest, and the daemon may hold an older, sparser
+ * build under that tag (no /etc/passwd, no /tmp).
+ */
+export const PARAMS_IMAGE = 'highway-test/busybox-params:v1';
+
+/** A harness whose `run` uses PARAMS_IMAGE unless the params name an image. */
+export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
+  const h = await Harness.start(options);
+  await ensureBusyboxImage(h.docker, PARAMS_IMAGE);
+  const run = h.run.bind(h);
+  h.run = (params, ctx) => run({ image: PARAMS_IMAGE, ...params }, ctx);
+  return h;
+}
+
+/** Linux capability numbers (include/uapi/linux/capability.h). */
+const CAPABILITY_BITS: readonly string[] = [
+  'CHOWN', 'DAC_OVERRIDE', 'DAC_READ_SEARCH', 'FOWNER', 'FSETID', 'KILL', 'SETGID', 'SETUID', 'SETPCAP',
+  'LINUX_IMMUTABLE', 'NET_BIND_SERVICE', 'NET_BROADCAST', 'NET_ADMIN', 'NET_RAW', 'IPC_LOCK', 'IPC_OWNER',
+  'SYS_MODULE', 'SYS_RAWIO', 'SYS_CHROOT', 'SYS_PTRACE', 'SYS_PACCT', 'SYS_ADMIN', 'SYS_BOOT', 'SYS_NICE',
+  'SYS_RESOURCE', 'SYS_TIME', 'SYS_TTY_CONFIG', 'MKNOD', 'LEASE', 'AUDIT_WRITE', 'AUDIT_CONTROL', 'SETFCAP',
+  'MAC_OVERRIDE', 'MAC_ADMIN', 'SYSLOG', 'WAKE_ALARM', 'BLOCK_SUSPEND', 'AUDIT_READ', 'PERFMON', 'BPF',
+  'CHECKPOINT_RESTORE',
+];
+
+/** "00000000a80425fb" -> the sorted capability names whose bits are set. */
+export function capabilityNames(hex: string): string[] {
+  const mask = BigInt(`0x${hex}`);
+  return CAPABILITY_BITS.filter((_, bit) => (mask >> BigInt(bit)) & 1n).sort();
+}
+
+/** One field of a /proc/<pid>/status dump ("CapEff", "NoNewPrivs", ...). */
+export function statusField(status: string, name: string): string {
+  const line = status.split('\n').find((l) => l.startsWith(`${name}:`));
+  if (line === undefined) throw new Error(`no ${name} in:\n${status}`);
+  return line.slice(name.length + 1).trim();
+}
+
+/** The capabilities of the container's main process, from its own /proc/self/status. */
+export function effectiveCapabilities(status: string): { eff: string[]; bnd: string[]; noNewPrivs: string } {
+  return {
+    eff: capabilityNames(statusField(status, 'CapEff')),
+    bnd: capabilityNames(statusField(status, 'CapBnd')),
+    noNewPrivs: statusField(status, 'NoNewPrivs'),
+  };
+}
+
+/**
+ * Runs `params` (the command should sleep a little), inspects the container once it runs,
+ * then waits for the result.
+ */
+export async function inspectWhileRunning(
+  h: Harness,
+  params: Record<string, unknown>,
+  ctx: ActivityContext = h.ctx(),
+): Promise<{ info: Docker.ContainerInspectInfo; result: DockerRunResult }> {
+  const running = h.run(params, ctx);
+  running.catch(() => {}); // awaited below; avoids an unhandled rejection while waiting
+  const row = await h.waitFor(ctx.activity_id, (r) => r.status !== 'pending' && r.status !== 'pulling' && r.status !== 'created');
+  if (row.status !== 'running') {
+    const result = await running.catch((err: Error) => err); // let it settle (and its container go) first
+    expect.fail(`expected the container to run; got ${JSON.stringify(result)}`);
+  }
+  const info = await h.docker.getContainer(row.container_id!).inspect();
+  return { info, result: await running };
+}
+
+/** The error a promise rejects with (fails the test if it resolves). */
+export async function rejection(promise: Promise<unknown>): Promise<Error> {
+  const outcome = await promise.then(
+    (value) => ({ value }),
+    (error: unknown) => ({ error }),
+  );
+  if ('value' in outcome) expect.fail(`expected a rejection, got ${JSON.stringify(outcome.value)}`);
+  expect(outcome.error).to.be.instanceOf(Error);
+  return outcome.error as Error;
+}
+
+/** Is the container gone from the daemon? */
+export async function containerGone(h: Harness, id: string | null): Promise<boolean> {
+  if (!id) return true;
+  try {
+    await h.docker.getContainer(id).inspect();
+    return false;
+  } catch (err) {
+    return (err as { statusCode?: number }).statusCode === 404;
+  }
+}
+
+/** Nothing of the harness's is left on the daemon (tests that keep a container remove their own). */
+export async function expectNoContainers(h: Harness): Promise<void> {
+  const left = await h.containers();
+  expect(left.map((c) => `${c.Names[0]} ${c.State}`)).to.deep.equal([]);
+}
+
+/** A request refused before anything was stored: no intent, no workflow run row, no container, no create. */
+export async function expectNothingStored(h: Harness, ctx: ActivityContext): Promise<void> {
+  expect(await h.intentOfActivity(ctx.activity_id)).to.equal(null);
+  const runs = await h.db.pool.query('SELECT 1 FROM highway.workflow_runs WHERE id = $1', [ctx.workflow_run_id]);
+  expect(runs.rowCount).to.equal(0);
+  const created = h.log.lines.filter((l) => l['activity_id'] === ctx.activity_id && l['event'] === 'container.created');
+  expect(created).to.deep.equal([]);
+  const containers = await h.docker.listContainers({ all: true, filters: { label: [`highway.activity_id=${ctx.activity_id}`] } });
+  expect(containers).to.deep.equal([]);
+}
+
+/** A shell command that prints a marker line and then sleeps, so the container can be inspected. */
+export const sleepy = (script: string, seconds = 0.6): string[] => ['sh', '-c', `${script}; sleep ${seconds}`];

@@ -1,0 +1,92 @@
+/**
+ * Property: every generated invalid parameter set (test/support/invalid-params.ts: a valid
+ * base with exactly one defect) sent through tools.docker.run on the real stack is rejected
+ * with a ValidationError naming the offending parameter, logged and audited as such, and
+ * leaves no intent row, no workflow run row and no container behind.
+ */
+import { expect } from 'chai';
+import fc from 'fast-check';
+import { randomUUID } from 'node:crypto';
+import { ValidationError } from '../../../src/errors.js';
+import { PARAMETER_NAMES } from '../../../src/spec/schema.js';
+import type { Harness } from '../../support/harness.js';
+import { invalidParamsArbitrary, type InvalidParamsCase } from '../../support/invalid-params.js';
+import { expectNoContainers, PARAMS_IMAGE, startHarness } from './helpers.js';
+
+const RUNS = 520;
+
+/** "ulimits.nofile.soft" -> "ulimits", "volumes[0]" -> "volumes", 'tmpfs["/x"]' -> "tmpfs". */
+function topLevel(field: string): string {
+  return /^[A-Za-z_][A-Za-z0-9_]*/.exec(field)?.[0] ?? field;
+}
+
+/**
+ * The generated set, made harmless should the tool ever accept it: the local test image
+ * (unless the image is the defect) and no pull, so nothing can reach a registry.
+ */
+function harmless({ params, field }: InvalidParamsCase): Record<string, unknown> {
+  return {
+    ...params,
+    ...(field === 'image' ? {} : { image: PARAMS_IMAGE }),
+    ...(field === 'pull_policy' || 'pull_policy' in params ? {} : { pull_policy: 'never' }),
+  };
+}
+
+describe('params: generated invalid parameter sets (property, real stack)', function () {
+  this.timeout(180_000);
+  let h: Harness;
+
+  before(async () => {
+    h = await startHarness();
+  });
+  after(async () => {
+    await h?.stop();
+  });
+
+  it(`${RUNS} invalid sets: each rejected naming its field; no row, no container`, async () => {
+    const seen = new Set<string>();
+    await fc.assert(
+      fc.asyncProperty(invalidParamsArbitrary, async (testCase) => {
+        const params = harmless(testCase);
+        const ctx = h.ctx({ tenant_id: `prop-${randomUUID()}` });
+        let error: unknown = null;
+        try {
+          await h.registry.call('tools.docker.run', params, ctx);
+        } catch (err) {
+          error = err;
+        }
+        const shown = JSON.stringify(params);
+        expect(error, `accepted ${shown}`).to.be.instanceOf(ValidationError);
+        const { field, message, code } = error as ValidationError;
+        expect(code).to.equal('invalid_params');
+        expect(PARAMETER_NAMES, `${field} for ${shown}`).to.include(topLevel(field));
+        expect(topLevel(field), `${message} for ${shown}`).to.equal(testCase.field);
+        expect(message.startsWith(`${field}: `), message).to.equal(true);
+        seen.add(testCase.field);
+
+        const stored = await h.db.pool.query<{ intents: number; runs: number; denied: number; field: string | null }>(
+          `SELECT (SELECT count(*)::int FROM highway.docker_containers WHERE activity_id = $1) AS intents,
+                  (SELECT count(*)::int FROM highway.workflow_runs WHERE id = $2) AS runs,
+                  (SELECT count(*)::int FROM highway.docker_audit WHERE tenant_id = $3 AND outcome = 'denied') AS denied,
+                  (SELECT detail->>'field' FROM highway.docker_audit WHERE tenant_id = $3 LIMIT 1) AS field`,
+          [ctx.activity_id, ctx.workflow_run_id, ctx.tenant_id],
+        );
+        expect(stored.rows[0]).to.deep.equal({ intents: 0, runs: 0, denied: 1, field });
+        const logged = h.log.events('intent.invalid').filter((e) => e['activity_id'] === ctx.activity_id);
+        expect(logged.map((e) => e['field'])).to.deep.equal([field]);
+      }),
+      { numRuns: RUNS },
+    );
+
+    // Across all of them: not one intent, not one create, not one container.
+    const total = await h.db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM highway.docker_containers');
+    expect(total.rows[0]!.n).to.equal(0);
+    expect(h.log.events('intent.created')).to.deep.equal([]);
+    expect(h.log.events('container.created')).to.deep.equal([]);
+    await expectNoContainers(h);
+    const all = await h.docker.listContainers({ all: true, filters: { label: [`highway.reconciler_id=${h.reconcilerId}`] } });
+    expect(all).to.deep.equal([]);
+    // The generator reached a good share of the parameters.
+    expect(seen.size).to.be.at.least(25);
+  });
+});
