@@ -8,10 +8,8 @@ import { HighwayError, errorMessage } from '../errors.js';
 import { createLogger } from '../observability/logger.js';
 import { resolveDatabaseUrl } from './database.js';
 import { EXIT } from './exit-codes.js';
-import { ps } from './ps.js';
-import { run, type RunOptions } from './run.js';
-import { up } from './up.js';
-import { gcCommand } from './gc.js';
+import type { RunOptions } from './run.js';
+// Subcommands are imported when they run: a command that does not talk to Docker does not load its client.
 
 const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -38,6 +36,7 @@ export function buildProgram(): Command {
     .description('migrate, then run the reconciler (embedded PostgreSQL when no database URL is given)')
     .action(async () => {
       const url = dbUrl();
+      const { up } = await import('./up.js');
       await up(url ? { databaseUrl: url } : {}, settings, createLogger());
     });
 
@@ -66,6 +65,7 @@ export function buildProgram(): Command {
     .action(async (image: string | undefined, command: string[], opts: Omit<RunOptions, 'databaseUrl'>) => {
       const logger = createLogger({ level: process.env['HIGHWAY_LOG_LEVEL'] ?? 'error', destination: 2 });
       const databaseUrl = await resolveDatabaseUrl(dbUrl());
+      const { run } = await import('./run.js');
       process.exitCode = await run(image, command, { ...opts, databaseUrl }, settings, logger);
     });
 
@@ -75,6 +75,7 @@ export function buildProgram(): Command {
     .option('-a, --all', 'include removed ones')
     .option('--json', 'JSON output')
     .action(async (opts: { all?: boolean; json?: boolean }) => {
+      const { ps } = await import('./ps.js');
       process.stdout.write(await withPool(dbUrl(), (pool) => ps(pool, opts)));
     });
 
@@ -96,6 +97,7 @@ export function buildProgram(): Command {
     .description('run the garbage collector (orphaned, stale and vanished containers) as a service')
     .option('--once', 'one sweep, print its report as JSON, and exit')
     .action(async (opts: { once?: boolean }) => {
+      const { gcCommand } = await import('./gc.js');
       const report = await gcCommand(await resolveDatabaseUrl(dbUrl()), opts, settings, createLogger({ destination: opts.once ? 2 : 1 }));
       if (report) process.stdout.write(JSON.stringify(report) + '\n');
     });

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
-import { createPool } from '../db/pool.js';
+import { createPool, type Pool } from '../db/pool.js';
 import { registerWorker, heartbeatWorker, setWorkerStatus } from '../db/queries/workers.js';
 import { ValidationError, errorMessage } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
@@ -98,6 +98,7 @@ export async function run(image: string | undefined, command: string[], opts: Ru
     void tools.shutdownWorker(workerId).catch((err) => logger.error({ event: 'worker.shutdown_error', err: errorMessage(err) }));
   });
 
+  const hint = setTimeout(() => void hintIfUnclaimed(pool, ctx.activity_id), UNCLAIMED_HINT_MS);
   try {
     const result = await registry.call<DockerRunResult>('tools.docker.run', params, ctx);
     print(result, opts.json === true);
@@ -107,10 +108,24 @@ export async function run(image: string | undefined, command: string[], opts: Ru
     else process.stderr.write(`highway-docker: ${errorMessage(err)}\n`);
     return EXIT.tool;
   } finally {
+    clearTimeout(hint);
     clearInterval(heartbeat);
     await setWorkerStatus(pool, workerId, 'stopped').catch(() => {});
     await tools.close();
     await pool.end();
+  }
+}
+
+const UNCLAIMED_HINT_MS = 5_000;
+
+/** Waiting on an intent that no reconciler has claimed usually means none is running: say so. */
+async function hintIfUnclaimed(pool: Pool, activityId: string): Promise<void> {
+  const res = await pool
+    .query<{ status: string; reconciler_id: string | null }>(`SELECT status, reconciler_id FROM highway.docker_containers WHERE activity_id = $1`, [activityId])
+    .catch(() => null);
+  const row = res?.rows[0];
+  if (row && row.status === 'pending' && row.reconciler_id === null) {
+    process.stderr.write('highway-docker: still waiting: no reconciler has picked this up; is `highway-docker up` running against this database?\n');
   }
 }
 
