@@ -1,0 +1,141 @@
+/**
+ * The benchmark driver behind `npm run bench`: runs the chosen scenarios in one process,
+ * prints their tables, writes bench-results.json, and removes everything it created (by
+ * label) at the end, pass or fail, also on Ctrl-C.
+ *
+ * Environment:
+ *   BENCH_SCENARIOS    comma-separated scenario names (default: throughput)
+ *   BENCH_N            containers per mode and concurrency (default 100)
+ *   BENCH_MODES        highway,dockerode,cli (default); also dockerode-hwcfg
+ *   BENCH_CONCURRENCY  concurrency levels (default 1,8)
+ *   BENCH_ROUNDS       rounds per level, the modes' order rotating each round (default: N at
+ *                      concurrency 1, i.e. the modes alternate container by container; else the number of modes)
+ *   BENCH_WARMUP       warm-up containers per mode and level (default 3)
+ *   BENCH_TRACE=1      trace highway-docker's critical path per intent and print a breakdown
+ *   BENCH_OUT          JSON output path (default bench-results.json)
+ *   BENCH_LOG_LEVEL    highway-docker's log level, to stderr (default error)
+ *   TEST_DATABASE_URL  use this PostgreSQL instead of an embedded one; DOCKER_HOST as usual
+ *
+ * Adding a scenario: a module exporting a `Scenario` (see context.ts), listed in SCENARIOS.
+ */
+import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import { promisify } from 'node:util';
+import { connectDocker } from '../support/docker-env.js';
+import { stopPostgresServer } from '../support/postgres.js';
+import { ensureTestImage } from '../support/test-image.js';
+import { BenchContext, settingsFromEnv, type Scenario, type TargetCheck } from './context.js';
+import { throughputScenario } from './throughput.js';
+
+const SCENARIOS: Record<string, Scenario> = {
+  [throughputScenario.name]: throughputScenario,
+};
+
+async function dockerVersion(): Promise<string> {
+  try {
+    const { stdout } = await promisify(execFile)('docker', ['version', '--format', '{{.Server.Version}} (API {{.Server.APIVersion}})']);
+    return stdout.trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+const round2 = (x: number): number => Math.round(x * 100) / 100;
+
+async function main(): Promise<number> {
+  const settings = settingsFromEnv();
+  const names = (process.env['BENCH_SCENARIOS'] ?? 'throughput')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const scenarios = names.map((n) => {
+    const s = SCENARIOS[n];
+    if (!s) throw new Error(`unknown scenario "${n}" (known: ${Object.keys(SCENARIOS).join(', ')})`);
+    return s;
+  });
+
+  const docker = await connectDocker();
+  await ensureTestImage(docker);
+  const ctx = new BenchContext(docker, settings);
+  const startedAt = new Date();
+  const loadAtStart = os.loadavg();
+  console.error(`machine: ${os.cpus().length} CPUs, load average ${loadAtStart.map((x) => x.toFixed(2)).join(' ')}`);
+  console.error(`bench run ${ctx.runId}: scenarios ${names.join(', ')}; N=${settings.n}, modes ${settings.modes.join(',')}, concurrency ${settings.concurrency.join(',')}`);
+
+  // First signal: start no new containers, let the ones in flight finish, clean up as usual.
+  // Second signal: clean up now and exit.
+  let interrupted = false;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (!interrupted) {
+      interrupted = true;
+      console.error(`\n${sig}: finishing the containers in flight, then cleaning up (again to force)...`);
+      ctx.abort(`interrupted by ${sig}`);
+      return;
+    }
+    console.error(`\n${sig}: cleaning up now...`);
+    void ctx
+      .cleanup()
+      .then(() => stopPostgresServer())
+      .finally(() => process.exit(130));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const results: Record<string, unknown> = {};
+  const targets: Array<TargetCheck & { scenario: string }> = [];
+  let failed = false;
+  try {
+    for (const s of scenarios) {
+      console.error(`\n== ${s.name}: ${s.description}`);
+      try {
+        const r = await s.run(ctx);
+        results[s.name] = r.json;
+        targets.push(...r.targets.map((t) => ({ ...t, scenario: s.name })));
+        console.log(`\n== ${s.name}\n\n${r.text}\n`);
+      } catch (err) {
+        failed = true;
+        results[s.name] = { error: (err as Error).stack ?? String(err) };
+        console.error(`scenario ${s.name} failed: ${(err as Error).stack ?? err}`);
+      }
+    }
+  } finally {
+    const leftovers = await ctx.cleanup();
+    await stopPostgresServer().catch((err) => console.error(`stopping PostgreSQL failed: ${(err as Error).message}`));
+    const remaining = await ctx.remaining();
+    console.error(`cleanup: removed ${leftovers} leftover container(s); ${remaining} remain labelled for this run`);
+    if (!interrupted) {
+      const out = {
+        run_id: ctx.runId,
+        started_at: startedAt.toISOString(),
+        finished_at: new Date().toISOString(),
+        machine: {
+          cpus: os.cpus().length,
+          cpu_model: os.cpus()[0]?.model ?? 'unknown',
+          node: process.version,
+          docker: await dockerVersion(),
+          // Other work on the machine (and on the same Docker daemon) skews every mode; the rotation spreads it evenly.
+          load_average_1_5_15: { at_start: loadAtStart.map(round2), at_end: os.loadavg().map(round2) },
+        },
+        settings,
+        targets,
+        scenarios: results,
+        cleanup: { removed_leftovers: leftovers, remaining },
+      };
+      await writeFile(settings.out, `${JSON.stringify(out, null, 2)}\n`);
+      console.error(`results written to ${settings.out}`);
+    }
+  }
+
+  // Missed performance targets are findings, not crashes: exit 0 unless something failed to run.
+  if (interrupted) return 130;
+  return failed || targets.some((t) => t.name === 'every container ran to its end') ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
