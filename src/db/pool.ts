@@ -16,19 +16,3 @@ export function createPool(connectionString: string, options: { max?: number; ap
   pool.on('error', () => {});
   return pool;
 }
-
-/** Run `fn` inside a transaction on one client. */
-export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    const result = await fn(client);
-    await client.query('COMMIT');
-    return result;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
-}

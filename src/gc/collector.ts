@@ -162,7 +162,6 @@ export class DockerGarbageCollector {
       }
       if (verdict.reason === 'orphan') report.orphansRemoved++;
       else report.staleRemoved++;
-      this.log.warn({ ...fields, event: `gc.${verdict.reason}_removed`, why: verdict.why }, `removed ${verdict.reason} container: ${verdict.why}`);
       await appendAudit(pool, {
         tenant_id: fields.tenant_id ?? null,
         actor: `gc:${reconcilerId}`,
@@ -171,6 +170,7 @@ export class DockerGarbageCollector {
         outcome: 'ok',
         detail: { container_id: c.id, why: verdict.why },
       });
+      this.log.warn({ ...fields, event: `gc.${verdict.reason}_removed`, why: verdict.why }, `removed ${verdict.reason} container: ${verdict.why}`);
     }
 
     // Rows that claim a container which no longer exists (and did not appear after the listing).

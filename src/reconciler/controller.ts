@@ -15,7 +15,6 @@ import type { Logger } from 'pino';
 import type { Pool } from '../db/pool.js';
 import { CHANNELS, PgListener, type NotificationSignal } from '../db/listener.js';
 import { loadReconcileState } from '../db/queries/load-reconcile-state.js';
-import { claimIntent } from '../db/queries/claim-intent.js';
 import { listLiveIntentIds, liveIntentIdsFor, type Related } from '../db/queries/live-intents.js';
 import { patchLiveIntent } from '../db/queries/update-intent.js';
 import { appendAudit } from '../db/queries/audit.js';
@@ -23,7 +22,7 @@ import type { ContainerClient } from '../docker/client.js';
 import { dockerEvents$, type DockerEventSignal } from '../docker/events.js';
 import { HighwayError, TerminalError, errorMessage } from '../errors.js';
 import { LABELS, containerName } from '../model.js';
-import { decide } from './decide.js';
+import { decide, stopWanted } from './decide.js';
 import { executeActions, type SecretResolver } from './effects.js';
 import { serializePerKey } from './serialize.js';
 import { defaultPolicy, type Policy } from '../spec/policy.js';
@@ -140,23 +139,16 @@ export class Reconciler {
    * decide, act. Returns when to look again.
    */
   async reconcile(id: string): Promise<{ requeueAfterMs?: number }> {
-    const state = await loadReconcileState(this.options.pool, id);
-    if (!state) return {};
-    if (state.intent.reconciler_id !== this.id) {
-      if (state.intent.reconciler_id !== null) return {}; // another host's intent
-      if (!(await claimIntent(this.options.pool, id, this.id))) return {};
-      state.intent.reconciler_id = this.id;
-    }
-    const container = await this.options.docker.inspect(containerName(id));
-    const decision = decide({
-      intent: state.intent,
-      around: state.around,
-      container,
-      now: state.dbNow,
-      workerTimeoutMs: this.workerTimeoutMs,
-    });
+    const state = await loadReconcileState(this.options.pool, id, this.id);
+    // Not ours (another host's), or done: a stray container of a removed intent is the GC's.
+    if (!state || state.intent.reconciler_id !== this.id || state.intent.removed_at) return {};
+    const observation = { ...state, now: state.dbNow, workerTimeoutMs: this.workerTimeoutMs, container: null };
+    // An intent not yet created has no container to inspect: if a crash left one, create adopts it.
+    const notCreated = state.intent.status === 'pending' || state.intent.status === 'pulling';
+    const container = notCreated && !stopWanted(observation) ? null : await this.options.docker.inspect(containerName(id));
+    const decision = decide({ ...observation, container });
     if (decision.actions.length === 0) return { ...(decision.requeueAfterMs !== undefined ? { requeueAfterMs: decision.requeueAfterMs } : {}) };
-    await executeActions(
+    const after = await executeActions(
       {
         pool: this.options.pool,
         docker: this.options.docker,
@@ -169,8 +161,8 @@ export class Reconciler {
       container,
       decision.actions,
     );
-    // Something changed: look again right away to see the new level.
-    return { requeueAfterMs: 0 };
+    // Something changed: look again right away to see the new level, unless it is all over.
+    return after.removed_at ? {} : { requeueAfterMs: 0 };
   }
 
   /** reconcile(), with errors turned into backoff (or, for terminal errors, into a failed intent). */

@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import type { Pool } from '../db/pool.js';
 import { patchIntent, patchLiveIntent } from '../db/queries/update-intent.js';
-import { appendAudit } from '../db/queries/audit.js';
+import type { AuditEntry } from '../db/queries/audit.js';
 import { dockerMessage, type ContainerClient, type ContainerState } from '../docker/client.js';
 import { HighwayError, TerminalError } from '../errors.js';
 import { LABELS, containerName, lifecycleOf, type IntentRow } from '../model.js';
@@ -31,20 +31,25 @@ export interface EffectContext {
 /** The row and container as the actions of one reconcile change them. */
 interface Working {
   intent: IntentRow;
+  /** The container as last inspected, when known. */
   container: ContainerState | null;
+  /** The id of a container this pass created (not inspected: it is fresh). */
+  createdId: string | null;
 }
 
+/** Perform the actions in order; returns the intent as they left it. */
 export async function executeActions(
   ctx: EffectContext,
   intent: IntentRow,
   container: ContainerState | null,
   actions: Action[],
-): Promise<void> {
-  const w: Working = { intent, container };
+): Promise<IntentRow> {
+  const w: Working = { intent, container, createdId: null };
   for (const action of actions) {
     const ended = await run(ctx, w, action);
-    if (ended === 'stop') return;
+    if (ended === 'stop') break;
   }
+  return w.intent;
 }
 
 type Step = 'next' | 'stop';
@@ -53,9 +58,9 @@ async function run(ctx: EffectContext, w: Working, action: Action): Promise<Step
   const log = ctx.logger.child(intentEventFields(w.intent));
   const life = lifecycleOf(w.intent.spec);
 
-  /** Apply a patch to a live intent; 'stop' when someone else ended it meanwhile. */
-  const patchLive = async (patch: Parameters<typeof patchLiveIntent>[2]): Promise<Step> => {
-    const row = await patchLiveIntent(ctx.pool, w.intent.id, patch);
+  /** Apply a patch to a live intent (with its audit entry); 'stop' when someone else ended it meanwhile. */
+  const patchLive = async (patch: Parameters<typeof patchLiveIntent>[2], audit?: Omit<AuditEntry, 'tenant_id' | 'intent_id' | 'actor'>): Promise<Step> => {
+    const row = await patchLiveIntent(ctx.pool, w.intent.id, patch, audit && { ...audit, actor: ctx.reconcilerId });
     if (!row) return 'stop';
     w.intent = row;
     return 'next';
@@ -85,36 +90,43 @@ async function run(ctx: EffectContext, w: Working, action: Action): Promise<Step
         labels: highwayLabels(w.intent, ctx.reconcilerId),
         secrets,
       });
-      let result = await ctx.docker.create(options);
+      const result = await ctx.docker.create(options);
+      let id: string;
       if ('conflict' in result) {
-        // The name is taken: a create of ours that succeeded before a crash. Adopt it.
+        // The name is taken: a create of ours that succeeded before a crash. Adopt it, as it is.
         const existing = await ctx.docker.inspect(containerName(w.intent.id));
         if (!existing) throw new HighwayError('create_failed', 'name conflict, but no container by that name');
-        result = { id: existing.id };
-        log.info({ event: 'container.adopted', container_id: existing.id }, 'adopted existing container');
+        w.container = existing;
+        id = existing.id;
+        log.info({ event: 'container.adopted', container_id: id, state: existing.status }, 'adopted existing container');
       } else {
-        log.info({ event: 'container.created', container_id: result.id, status: 'created' }, 'container created');
+        w.createdId = id = result.id;
+        log.info({ event: 'container.created', container_id: id, status: 'created' }, 'container created');
       }
-      w.container = await ctx.docker.inspect(result.id);
-      await appendAudit(ctx.pool, {
-        tenant_id: w.intent.tenant_id,
-        actor: ctx.reconcilerId,
-        intent_id: w.intent.id,
-        operation: 'container.create',
-        outcome: 'ok',
-        detail: { container_id: result.id, image: w.intent.image },
-      });
-      return patchLive({ container_id: result.id, short_id: result.id.slice(0, 12), status: 'created' });
+      return patchLive(
+        { container_id: id, short_id: id.slice(0, 12), status: 'created' },
+        { operation: 'container.create', outcome: 'ok', detail: { container_id: id, image: w.intent.image } },
+      );
     }
 
     case 'start': {
-      const id = w.container?.id ?? w.intent.container_id;
+      // An adopted container that already ran is not started again: the next pass records or collects it.
+      if (w.container && w.container.status !== 'created') {
+        return w.container.status === 'running' ? patchLive(runningPatch(w.intent, w.container)) : 'next';
+      }
+      const id = w.createdId ?? w.container?.id ?? w.intent.container_id;
       if (!id) throw new HighwayError('internal', 'start without a container');
       await ctx.docker.start(id);
-      const state = await ctx.docker.inspect(id);
-      if (!state) return 'next'; // gone already; the next reconcile records it
-      w.container = state;
-      const step = await patchLive(runningPatch(w.intent, state));
+      // Not inspected here: right after start, an inspect waits on the daemon for as long as a
+      // short container takes to exit. Its start time is the one Docker reports, read at collect.
+      const startedAt = new Date();
+      const step = await patchLive({
+        container_id: id,
+        short_id: id.slice(0, 12),
+        status: 'running',
+        started_at: startedAt,
+        deadline_at: new Date(startedAt.getTime() + life.timeoutMs),
+      });
       log.info({ event: 'container.started', container_id: id, status: 'running' }, 'container started');
       return step;
     }
@@ -128,25 +140,20 @@ async function run(ctx: EffectContext, w: Working, action: Action): Promise<Step
 
     case 'signal': {
       const id = w.container!.id;
-      const step = await patchLive({
-        status: 'stopping',
-        stop_requested_at: new Date(),
-        ...(action.reason ? { desired_state: 'stopped', stop_reason: action.reason } : {}),
-      });
+      const step = await patchLive(
+        {
+          status: 'stopping',
+          stop_requested_at: new Date(),
+          ...(action.reason ? { desired_state: 'stopped', stop_reason: action.reason } : {}),
+        },
+        { operation: 'container.stop', outcome: 'ok', detail: { container_id: id, reason: action.reason ?? 'timeout', signal: action.signal } },
+      );
       if (step === 'stop') return step;
       await ctx.docker.kill(id, action.signal);
       log.info(
         { event: 'container.stopping', container_id: id, status: 'stopping', stop_reason: action.reason, signal: action.signal },
         action.reason ? `stopping: ${action.reason}` : 'stopping: timeout',
       );
-      await appendAudit(ctx.pool, {
-        tenant_id: w.intent.tenant_id,
-        actor: ctx.reconcilerId,
-        intent_id: w.intent.id,
-        operation: 'container.stop',
-        outcome: 'ok',
-        detail: { container_id: id, reason: action.reason ?? 'timeout', signal: action.signal },
-      });
       return 'next';
     }
 
@@ -210,7 +217,7 @@ async function run(ctx: EffectContext, w: Working, action: Action): Promise<Step
         error: action.error,
         finished_at: new Date(),
         // Nothing to remove unless a container exists; a following `remove` action records removal.
-        ...(w.container ? {} : { removed_at: new Date() }),
+        ...(w.container || w.createdId ? {} : { removed_at: new Date() }),
       });
       if (step === 'stop') return step;
       const fields = { event: `intent.${action.status}`, status: action.status, stop_reason: action.reason, error: action.error };
@@ -220,19 +227,16 @@ async function run(ctx: EffectContext, w: Working, action: Action): Promise<Step
     }
 
     case 'remove': {
-      const id = w.container?.id ?? w.intent.container_id;
+      const id = w.container?.id ?? w.createdId ?? w.intent.container_id;
       if (id) await ctx.docker.remove(id);
-      const row = await patchIntent(ctx.pool, w.intent.id, { removed_at: new Date() });
+      const row = await patchIntent(
+        ctx.pool,
+        w.intent.id,
+        { removed_at: new Date() },
+        { actor: ctx.reconcilerId, operation: 'container.remove', outcome: 'ok', detail: { container_id: id } },
+      );
       if (row) w.intent = row;
       log.info({ event: 'container.removed', container_id: id, status: w.intent.status }, 'container removed');
-      await appendAudit(ctx.pool, {
-        tenant_id: w.intent.tenant_id,
-        actor: ctx.reconcilerId,
-        intent_id: w.intent.id,
-        operation: 'container.remove',
-        outcome: 'ok',
-        detail: { container_id: id },
-      });
       return 'next';
     }
 

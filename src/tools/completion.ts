@@ -5,9 +5,13 @@ import { getIntent } from '../db/queries/get-intent.js';
 import type { IntentRow } from '../model.js';
 import { HighwayError, errorMessage } from '../errors.js';
 
+/** A cheap pre-filter on the notification (status, removed) before the row is re-read. */
+export type WakeOn = (status: string, removed: boolean) => boolean;
+
 interface Waiter {
   id: string;
   until: (row: IntentRow) => boolean;
+  wakeOn: WakeOn;
   resolve: (row: IntentRow) => void;
   reject: (err: Error) => void;
   checking: boolean;
@@ -35,8 +39,12 @@ export class CompletionWaiter {
   ) {
     this.listener = new PgListener(databaseUrl, [CHANNELS.done], logger);
     this.listener.signals$.subscribe((signal) => {
-      if (signal.type === 'connected') this.checkAll();
-      else this.waiters.get(signal.payload)?.forEach((w) => void this.check(w));
+      if (signal.type === 'connected') return this.checkAll();
+      // Payload: "<intent id> <status> <removed 0|1>" (just the id from older triggers).
+      const [id, status, removed] = signal.payload.split(' ');
+      this.waiters.get(id!)?.forEach((w) => {
+        if (status === undefined || w.wakeOn(status, removed === '1')) void this.check(w);
+      });
     });
   }
 
@@ -48,10 +56,11 @@ export class CompletionWaiter {
     return this.started;
   }
 
-  async wait(id: string, until: (row: IntentRow) => boolean, signal?: AbortSignal): Promise<IntentRow> {
+  async wait(id: string, until: (row: IntentRow) => boolean, options: { signal?: AbortSignal; wakeOn?: WakeOn } = {}): Promise<IntentRow> {
+    const { signal, wakeOn = () => true } = options;
     await this.ensureStarted();
     return new Promise<IntentRow>((resolve, reject) => {
-      const waiter: Waiter = { id, until, resolve, reject, checking: false, again: false };
+      const waiter: Waiter = { id, until, wakeOn, resolve, reject, checking: false, again: false };
       const set = this.waiters.get(id) ?? new Set();
       set.add(waiter);
       this.waiters.set(id, set);

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { withTransaction, type Pool } from '../db/pool.js';
+import type { Pool } from '../db/pool.js';
 import { insertIntent } from '../db/queries/insert-intent.js';
 import { appendAudit } from '../db/queries/audit.js';
 import { PolicyError, ValidationError } from '../errors.js';
-import { isTerminal, lifecycleOf, type IntentRow, type IntentStatus, type StopReason } from '../model.js';
+import { TERMINAL_STATUSES, isTerminal, lifecycleOf, type IntentRow, type IntentStatus, type StopReason } from '../model.js';
 import { parseRunParams } from '../spec/schema.js';
 import { checkPolicy, resourceWarnings, type Policy } from '../spec/policy.js';
 import type { CompletionWaiter } from './completion.js';
@@ -119,29 +119,16 @@ export function createDockerRun(deps: RunDeps) {
     }
 
     const warnings = resourceWarnings(spec);
-    const { row, created } = await withTransaction(deps.pool, async (client) => {
-      const result = await insertIntent(client, {
-        id: randomUUID(),
-        activity_id: ctx.activity_id,
-        workflow_run_id: ctx.workflow_run_id,
-        tenant_id: ctx.tenant_id,
-        worker_id: ctx.worker_id ?? null,
-        image: spec.image,
-        spec,
-        labels: spec.labels ?? {},
-        warnings,
-      });
-      if (result.created) {
-        await appendAudit(client, {
-          tenant_id: ctx.tenant_id,
-          actor: ctx.worker_id ?? null,
-          intent_id: result.row.id,
-          operation: 'tools.docker.run',
-          outcome: 'ok',
-          detail: { image: spec.image },
-        });
-      }
-      return result;
+    const { row, created } = await insertIntent(deps.pool, {
+      id: randomUUID(),
+      activity_id: ctx.activity_id,
+      workflow_run_id: ctx.workflow_run_id,
+      tenant_id: ctx.tenant_id,
+      worker_id: ctx.worker_id ?? null,
+      image: spec.image,
+      spec,
+      labels: spec.labels ?? {},
+      warnings,
     });
 
     const ilog = log.child({ intent_id: row.id });
@@ -152,7 +139,10 @@ export function createDockerRun(deps: RunDeps) {
       ilog.info({ event: 'intent.reattached', status: row.status }, 'activity already has an intent: re-attached');
     }
 
-    const settled = await deps.waiter.wait(row.id, spec.detach ? isRunningOrSettled : (r) => isSettled(r), ctx.signal);
+    const settled = await deps.waiter.wait(row.id, spec.detach ? isRunningOrSettled : (r) => isSettled(r), {
+      ...(ctx.signal ? { signal: ctx.signal } : {}),
+      wakeOn: spec.detach ? (status) => status === 'running' || status === 'stopping' || TERMINAL_STATUSES.has(status as IntentStatus) : (status) => TERMINAL_STATUSES.has(status as IntentStatus),
+    });
     return toResult(settled);
   };
 }

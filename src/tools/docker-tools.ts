@@ -42,7 +42,7 @@ export function registerDockerTools(registry: ToolRegistry, options: DockerTools
       await requestStop(pool, { column: 'worker_id', value: workerId }, 'worker_shutdown');
       const ids = await liveIntentIdsFor(pool, 'worker_id', workerId);
       const abort = AbortSignal.timeout(timeoutMs);
-      const results = await Promise.allSettled(ids.map((id) => waiter.wait(id, (r) => isSettled(r), abort)));
+      const results = await Promise.allSettled(ids.map((id) => waiter.wait(id, (r) => isSettled(r), { signal: abort })));
       const pending = results.filter((r) => r.status === 'rejected').length;
       logger.info({ event: 'worker.shutdown', worker_id: workerId, stopped: ids.length - pending, pending }, 'worker shut down');
       return { stopped: ids.length - pending, pending };

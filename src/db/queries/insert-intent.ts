@@ -1,4 +1,4 @@
-import type { PoolClient } from '../pool.js';
+import type { Queryable } from '../pool.js';
 import type { IntentRow } from '../../model.js';
 import { HighwayError } from '../../errors.js';
 
@@ -15,33 +15,14 @@ export interface NewIntent {
 }
 
 /**
- * Insert an intent, idempotently per activity: when the activity already has one, that
- * intent is returned (`created: false`) and nothing is written. The engine rows the intent
- * refers to are created when absent, and a run that belongs to another tenant is refused.
- * Run inside a transaction.
+ * Write an intent, idempotently per activity, in one round trip (highway.create_intent):
+ * when the activity already has one, that intent is returned (`created: false`) and nothing
+ * is written. The engine rows the intent refers to are created when absent, a run or activity
+ * of another tenant is "not found", and the audit entry is written with the intent.
  */
-export async function insertIntent(client: PoolClient, intent: NewIntent): Promise<{ row: IntentRow; created: boolean }> {
-  await client.query(
-    `INSERT INTO highway.workflow_runs (id, tenant_id) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING`,
-    [intent.workflow_run_id, intent.tenant_id],
-  );
-  const run = await client.query<{ tenant_id: string }>(`SELECT tenant_id FROM highway.workflow_runs WHERE id = $1`, [
-    intent.workflow_run_id,
-  ]);
-  if (run.rows[0]?.tenant_id !== intent.tenant_id) {
-    throw new HighwayError('not_found', `workflow_run_id: run ${intent.workflow_run_id} not found for this tenant`);
-  }
-  await client.query(
-    `INSERT INTO highway.activities (id, workflow_run_id) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING`,
-    [intent.activity_id, intent.workflow_run_id],
-  );
-  const inserted = await client.query<IntentRow>(
-    `INSERT INTO highway.docker_containers
-       (id, activity_id, workflow_run_id, tenant_id, worker_id, image, spec, labels, warnings)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-     ON CONFLICT (activity_id) DO NOTHING
-     RETURNING *`,
-    [
+export async function insertIntent(q: Queryable, intent: NewIntent): Promise<{ row: IntentRow; created: boolean }> {
+  try {
+    const res = await q.query<IntentRow>(`SELECT * FROM highway.create_intent($1, $2, $3, $4, $5, $6, $7, $8, $9)`, [
       intent.id,
       intent.activity_id,
       intent.workflow_run_id,
@@ -51,15 +32,11 @@ export async function insertIntent(client: PoolClient, intent: NewIntent): Promi
       JSON.stringify(intent.spec),
       JSON.stringify(intent.labels),
       JSON.stringify(intent.warnings),
-    ],
-  );
-  if (inserted.rows[0]) return { row: inserted.rows[0], created: true };
-  const existing = await client.query<IntentRow>(`SELECT * FROM highway.docker_containers WHERE activity_id = $1`, [
-    intent.activity_id,
-  ]);
-  const row = existing.rows[0];
-  if (!row || row.tenant_id !== intent.tenant_id) {
-    throw new HighwayError('not_found', `activity_id: activity ${intent.activity_id} not found for this tenant`);
+    ]);
+    const row = res.rows[0]!;
+    return { row, created: row.id === intent.id };
+  } catch (err) {
+    if ((err as { code?: string }).code === 'P0002') throw new HighwayError('not_found', (err as Error).message, { cause: err });
+    throw err;
   }
-  return { row, created: false };
 }

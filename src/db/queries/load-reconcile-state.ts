@@ -16,10 +16,20 @@ export interface IntentSurroundings {
 
 export type ReconcileState = { intent: IntentRow; around: IntentSurroundings; dbNow: Date };
 
-/** The intent row with its run, activity and worker, and the database's clock, in one round trip. */
-export async function loadReconcileState(q: Queryable, id: string): Promise<ReconcileState | null> {
+/**
+ * The intent row with its run, activity and worker, and the database's clock, in one round
+ * trip; an unclaimed intent is claimed for `reconcilerId` in the same statement (the first
+ * reconciler to claim an intent runs it). The returned row shows the claim.
+ */
+export async function loadReconcileState(q: Queryable, id: string, reconcilerId: string): Promise<ReconcileState | null> {
   const res = await q.query<IntentRow & IntentSurroundings & { db_now: Date }>(
-    `SELECT c.*,
+    `WITH claim AS (
+       UPDATE highway.docker_containers SET reconciler_id = $2, updated_at = now()
+        WHERE id = $1 AND reconciler_id IS NULL
+        RETURNING reconciler_id
+     )
+     SELECT c.*,
+            COALESCE(c.reconciler_id, (SELECT reconciler_id FROM claim)) AS reconciler_id,
             r.status               AS run_status,
             (a.id IS NOT NULL)     AS activity_exists,
             a.status               AS activity_status,
@@ -35,7 +45,7 @@ export async function loadReconcileState(q: Queryable, id: string): Promise<Reco
        LEFT JOIN highway.activities a ON a.id = c.activity_id
        LEFT JOIN highway.workers w ON w.id = c.worker_id
       WHERE c.id = $1`,
-    [id],
+    [id, reconcilerId],
   );
   const row = res.rows[0];
   if (!row) return null;
