@@ -84,6 +84,8 @@ export interface DockerClientOptions {
   retries?: number;
 }
 
+const IMAGE_CACHE_MS = 10_000;
+
 /** Expected answers, not daemon failures: they must not trip the breaker. */
 const EXPECTED_STATUSES = new Set([304, 404, 409]);
 
@@ -91,6 +93,8 @@ export function createDockerClient(options: DockerClientOptions): ContainerClien
   const docker = options.docker ?? new Docker();
   const log = options.logger;
   const retries = options.retries ?? 4;
+  /** Images seen present recently (a create that finds one gone clears it), to spare an inspect per run. */
+  const knownImages = new Map<string, number>();
 
   const breaker = new CircuitBreaker(async (fn: () => Promise<unknown>) => fn(), {
     timeout: false, // pulls and log reads may be long; requests time out in the transport
@@ -161,8 +165,11 @@ export function createDockerClient(options: DockerClientOptions): ContainerClien
     },
 
     async imageExists(ref) {
+      const until = knownImages.get(ref);
+      if (until !== undefined && until > Date.now()) return true;
       try {
         await call('image.inspect', () => docker.getImage(ref).inspect());
+        knownImages.set(ref, Date.now() + IMAGE_CACHE_MS);
         return true;
       } catch (err) {
         if (statusOf(err) === 404) return false;
@@ -196,6 +203,11 @@ export function createDockerClient(options: DockerClientOptions): ContainerClien
         return { id: container.id };
       } catch (err) {
         if (statusOf(err) === 409) return { conflict: true };
+        if (statusOf(err) === 404 && /no such image/i.test(dockerMessage(err))) {
+          // Removed since we last saw it: forget it, and let the next pass pull it (or fail by the pull policy).
+          knownImages.delete(String(createOptions.Image));
+          throw new HighwayError('create_failed', `create failed: ${dockerMessage(err)}`, { cause: err });
+        }
         if (err instanceof HighwayError) throw err;
         throw new TerminalError('create_failed', `create failed: ${dockerMessage(err)}`, { cause: err });
       }

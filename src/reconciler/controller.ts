@@ -49,6 +49,14 @@ const MAX_TIMER_MS = 60 * 60 * 1000; // longer waits are covered by the periodic
 const MAX_BACKOFF_MS = 30_000;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/**
+ * Events that tell the reconciler something it did not cause itself. Create, start and kill
+ * follow its own calls; reacting to them would only add a pass (and an inspect that, right
+ * after a start, waits on the daemon until a short container has exited).
+ */
+const NEWS = new Set(['die', 'destroy', 'oom', 'pause', 'unpause', 'restart']);
+export const isNews = (action: string): boolean => NEWS.has(action) || action.startsWith('health_status');
+
 function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
   let timer: NodeJS.Timeout;
   return Promise.race([
@@ -223,6 +231,7 @@ export class Reconciler {
       mergeMap((signal) => {
         if (signal.type === 'connected') return this.resyncKeys(signal.reconnect ? 'docker reconnect' : 'docker connect');
         if (signal.type === 'stalled') return this.resyncKeys('docker events stalled');
+        if (!isNews(signal.event.action)) return [];
         const id = signal.event.labels[LABELS.intentId];
         return id ? [id] : [];
       }),
