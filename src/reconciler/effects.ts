@@ -204,8 +204,9 @@ async function run(ctx: EffectContext, w: Working, action: Action): Promise<Step
         stop_reason: action.reason,
         logs_truncated: output.truncated,
       };
-      if (action.status === 'exited') log.info(fields, 'container exited');
-      else log.error({ ...fields, error: fullError }, `container ${action.status}: ${fullError ?? action.reason}`);
+      // A result is info; a stop we were asked for too; a timeout is a warning; a failure an error.
+      const level = action.status === 'failed' ? 'error' : action.status === 'timeout' ? 'warn' : 'info';
+      log[level]({ ...fields, error: fullError }, action.status === 'exited' ? 'container exited' : `container ${action.status}: ${fullError ?? action.reason}`);
       if (unreadable) log.warn({ event: 'container.output_unavailable', container_id: c.id, error: unreadable }, 'output could not be read');
       return 'next';
     }

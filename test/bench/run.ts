@@ -4,7 +4,7 @@
  * label) at the end, pass or fail, also on Ctrl-C.
  *
  * Environment:
- *   BENCH_SCENARIOS    comma-separated scenario names (default: throughput)
+ *   BENCH_SCENARIOS    comma-separated scenario names (default: throughput,cancellation,orphan)
  *   BENCH_N            containers per mode and concurrency (default 100)
  *   BENCH_MODES        highway,dockerode,cli (default); also dockerode-hwcfg
  *   BENCH_CONCURRENCY  concurrency levels (default 1,8)
@@ -14,6 +14,8 @@
  *   BENCH_TRACE=1      trace highway-docker's critical path per intent and print a breakdown
  *   BENCH_OUT          JSON output path (default bench-results.json)
  *   BENCH_LOG_LEVEL    highway-docker's log level, to stderr (default error)
+ *   BENCH_CANCEL_TRIALS  cancellation: trials per mode (default 30); BENCH_CANCEL_SETTLE_MS (default 250)
+ *   BENCH_ORPHAN_TRIALS  orphan: SIGKILLed workers (default 10); BENCH_ORPHAN_WORKER_TIMEOUT_S (default 2)
  *   TEST_DATABASE_URL  use this PostgreSQL instead of an embedded one; DOCKER_HOST as usual
  *
  * Adding a scenario: a module exporting a `Scenario` (see context.ts), listed in SCENARIOS.
@@ -27,9 +29,13 @@ import { stopPostgresServer } from '../support/postgres.js';
 import { ensureTestImage } from '../support/test-image.js';
 import { BenchContext, settingsFromEnv, type Scenario, type TargetCheck } from './context.js';
 import { throughputScenario } from './throughput.js';
+import { cancellationScenario } from './cancellation.js';
+import { orphanScenario } from './orphan.js';
 
 const SCENARIOS: Record<string, Scenario> = {
   [throughputScenario.name]: throughputScenario,
+  [cancellationScenario.name]: cancellationScenario,
+  [orphanScenario.name]: orphanScenario,
 };
 
 async function dockerVersion(): Promise<string> {
@@ -45,7 +51,7 @@ const round2 = (x: number): number => Math.round(x * 100) / 100;
 
 async function main(): Promise<number> {
   const settings = settingsFromEnv();
-  const names = (process.env['BENCH_SCENARIOS'] ?? 'throughput')
+  const names = (process.env['BENCH_SCENARIOS'] ?? 'throughput,cancellation,orphan')
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
