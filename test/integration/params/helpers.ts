@@ -7,24 +7,29 @@ import { expect } from 'chai';
 import type Docker from 'dockerode';
 import type { ActivityContext } from '../../../src/tools/registry.js';
 import type { DockerRunResult } from '../../../src/tools/docker-run.js';
-import { Harness, type HarnessOptions } from '../../support/harness.js';
-import { ensureBusyboxImage } from '../../support/test-image.js';
+import { Harness, TEST_IMAGE, type HarnessOptions } from '../../support/harness.js';
+
+/** The image the parameter tests run (the shared busybox test image). */
+export const PARAMS_IMAGE = TEST_IMAGE;
+
+export const startHarness = (options: HarnessOptions = {}): Promise<Harness> => Harness.start(options);
 
 /**
- * The image these tests run: test-image.ts's busybox rootfs (/etc/passwd with root and
- * nobody, /tmp 1777, CMD sh) under a tag of their own. ensureTestImage() accepts any image
- * already tagged highway-test/busybox:latest, and the daemon may hold an older, sparser
- * build under that tag (no /etc/passwd, no /tmp).
+ * Start a harness before the enclosing describe's tests and stop it after them, and check
+ * after each test that nothing it ran is left. `set` receives the running harness.
  */
-export const PARAMS_IMAGE = 'highway-test/busybox-params:v1';
-
-/** A harness whose `run` uses PARAMS_IMAGE unless the params name an image. */
-export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
-  const h = await Harness.start(options);
-  await ensureBusyboxImage(h.docker, PARAMS_IMAGE);
-  const run = h.run.bind(h);
-  h.run = (params, ctx) => run({ image: PARAMS_IMAGE, ...params }, ctx);
-  return h;
+export function useHarness(set: (h: Harness) => void, options: HarnessOptions = {}): void {
+  let h: Harness | undefined;
+  before(async () => {
+    h = await Harness.start(options);
+    set(h);
+  });
+  after(async () => {
+    await h?.stop();
+  });
+  afterEach(async () => {
+    if (h) await expectNoContainers(h);
+  });
 }
 
 /** Linux capability numbers (include/uapi/linux/capability.h). */

@@ -5,7 +5,7 @@
  */
 import { expect } from 'chai';
 import type { Harness } from '../../support/harness.js';
-import { expectNoContainers, inspectWhileRunning, sleepy, startHarness } from './helpers.js';
+import { inspectWhileRunning, sleepy, useHarness } from './helpers.js';
 
 const LIMITED = { memory_limit: '64m', cpu_limit: 1, pids_limit: 64 };
 
@@ -22,16 +22,7 @@ function interfaces(procNetDev: string): string[] {
 describe('params: networking (real Docker)', function () {
   this.timeout(60_000);
   let h: Harness;
-
-  before(async () => {
-    h = await startHarness();
-  });
-  after(async () => {
-    await h?.stop();
-  });
-  afterEach(async () => {
-    await expectNoContainers(h);
-  });
+  useHarness((started) => (h = started));
 
   describe('network_mode', () => {
     it('defaults to none: the container has only a loopback interface', async () => {

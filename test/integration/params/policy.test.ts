@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { PolicyError } from '../../../src/errors.js';
 import { defaultPolicy, loadPolicy, type Policy } from '../../../src/spec/policy.js';
 import type { Harness } from '../../support/harness.js';
-import { effectiveCapabilities, expectNoContainers, expectNothingStored, inspectWhileRunning, PARAMS_IMAGE, rejection, sleepy, startHarness } from './helpers.js';
+import { effectiveCapabilities, expectNoContainers, expectNothingStored, inspectWhileRunning, PARAMS_IMAGE, rejection, sleepy, startHarness, useHarness } from './helpers.js';
 
 const LIMITED = { memory_limit: '64m', cpu_limit: 1, pids_limit: 64 };
 
@@ -69,15 +69,7 @@ describe('params: operator policy (real Docker)', function () {
 
   describe('the default policy denies', () => {
     let h: Harness;
-    before(async () => {
-      h = await startHarness();
-    });
-    after(async () => {
-      await h?.stop();
-    });
-    afterEach(async () => {
-      await expectNoContainers(h);
-    });
+    useHarness((started) => (h = started));
 
     it('privileged', async () => {
       await expectDenied(h, { privileged: true }, 'privileged', 'privileged');

@@ -5,7 +5,7 @@
 import { expect } from 'chai';
 import { defaultPolicy } from '../../../src/spec/policy.js';
 import type { Harness } from '../../support/harness.js';
-import { expectNoContainers, startHarness, inspectWhileRunning, sleepy } from './helpers.js';
+import { expectNoContainers, inspectWhileRunning, sleepy, startHarness, useHarness } from './helpers.js';
 
 const MiB = 1024 * 1024;
 /** Every limit set: no warnings. */
@@ -14,16 +14,7 @@ const LIMITED = { memory_limit: '64m', cpu_limit: 1, pids_limit: 64 };
 describe('params: resources (real Docker)', function () {
   this.timeout(60_000);
   let h: Harness;
-
-  before(async () => {
-    h = await startHarness();
-  });
-  after(async () => {
-    await h?.stop();
-  });
-  afterEach(async () => {
-    await expectNoContainers(h);
-  });
+  useHarness((started) => (h = started));
 
   describe('memory_limit', () => {
     it('is the cgroup memory limit the container sees, and Docker records it', async () => {

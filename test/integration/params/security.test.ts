@@ -5,23 +5,14 @@
 import { expect } from 'chai';
 import { DOCKER_DEFAULT_CAPABILITIES } from '../../../src/spec/capabilities.js';
 import type { Harness } from '../../support/harness.js';
-import { effectiveCapabilities, expectNoContainers, startHarness, inspectWhileRunning, sleepy } from './helpers.js';
+import { effectiveCapabilities, inspectWhileRunning, sleepy, useHarness } from './helpers.js';
 
 const STATUS = 'cat /proc/self/status';
 
 describe('params: security (real Docker)', function () {
   this.timeout(60_000);
   let h: Harness;
-
-  before(async () => {
-    h = await startHarness();
-  });
-  after(async () => {
-    await h?.stop();
-  });
-  afterEach(async () => {
-    await expectNoContainers(h);
-  });
+  useHarness((started) => (h = started));
 
   describe('secure defaults', () => {
     it('not privileged, cap_drop ALL, no-new-privileges and an init process, as Docker records them', async () => {
