@@ -194,6 +194,7 @@ export function createDockerClient(options: DockerClientOptions): ContainerClien
         if (err instanceof HighwayError) throw err;
         throw new TerminalError('pull_failed', `image: pulling "${ref}" failed: ${dockerMessage(err)}`, { cause: err });
       }
+      knownImages.set(ref, Date.now() + IMAGE_CACHE_MS);
       log.info({ event: 'image.pulled', image: ref, duration_ms: Date.now() - started }, 'image pulled');
     }),
 

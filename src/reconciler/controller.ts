@@ -22,7 +22,7 @@ import type { ContainerClient } from '../docker/client.js';
 import { dockerEvents$, type DockerEventSignal } from '../docker/events.js';
 import { HighwayError, TerminalError, errorMessage } from '../errors.js';
 import { LABELS, containerName } from '../model.js';
-import { decide, stopWanted } from './decide.js';
+import { decide, nextExpiryMs, stopWanted } from './decide.js';
 import { executeActions, type SecretResolver } from './effects.js';
 import { serializePerKey } from './serialize.js';
 import { defaultPolicy, type Policy } from '../spec/policy.js';
@@ -91,7 +91,8 @@ export class Reconciler {
     this.id = id;
     this.log = options.logger.child({ reconciler_id: id });
     this.workerTimeoutMs = options.workerTimeoutMs ?? 30_000;
-    this.listener = new PgListener(options.databaseUrl, Object.values(CHANNELS), this.log);
+    // Not the completion channel: that one is for waiting callers.
+    this.listener = new PgListener(options.databaseUrl, [CHANNELS.intent, CHANNELS.workflowRun, CHANNELS.activity, CHANNELS.worker], this.log);
   }
 
   static async create(options: ReconcilerOptions): Promise<Reconciler> {
@@ -169,8 +170,15 @@ export class Reconciler {
       container,
       decision.actions,
     );
-    // Something changed: look again right away to see the new level, unless it is all over.
-    return after.removed_at ? {} : { requeueAfterMs: 0 };
+    // Something changed: look again right away to see the new level. Except when it is all
+    // over, or when this pass has just started the container: then what comes next is its exit
+    // (a die event) or a deadline, and a pass now would only confirm what was just recorded.
+    if (after.removed_at) return {};
+    if (after.status === 'running' && decision.actions.some((a) => a.type === 'start')) {
+      const next = nextExpiryMs({ ...observation, intent: after, container: null });
+      return next === undefined ? {} : { requeueAfterMs: next };
+    }
+    return { requeueAfterMs: 0 };
   }
 
   /** reconcile(), with errors turned into backoff (or, for terminal errors, into a failed intent). */
@@ -246,7 +254,6 @@ export class Reconciler {
       [CHANNELS.worker]: 'worker_id',
     };
     return signals$.pipe(
-      filter((s) => s.type === 'connected' || s.channel !== CHANNELS.done),
       mergeMap((signal) => {
         if (signal.type === 'connected') return this.resyncKeys(signal.reconnect ? 'postgres reconnect' : 'postgres connect');
         if (signal.channel === CHANNELS.intent) return [signal.payload];

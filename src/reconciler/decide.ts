@@ -82,7 +82,7 @@ export function stopWanted(o: Observation): StopWanted | null {
 }
 
 /** The earliest moment at which stopWanted could change by the clock alone. */
-function nextExpiryMs(o: Observation): number | undefined {
+export function nextExpiryMs(o: Observation): number | undefined {
   const times = [o.intent.deadline_at, activityExpiry(o), workerExpiry(o)]
     .filter((d): d is Date => d !== null)
     .map((d) => d.getTime() - o.now.getTime());

@@ -77,6 +77,8 @@ async function run(ctx: EffectContext, w: Working, action: Action): Promise<Step
       }
       if (life.pullPolicy === 'if_not_present' && (await ctx.docker.imageExists(image))) return 'next';
       if ((await patchLive({ status: 'pulling' })) === 'stop') return 'stop';
+      // Another intent's pull of this image may have finished while we recorded ours.
+      if (life.pullPolicy === 'if_not_present' && (await ctx.docker.imageExists(image))) return 'next';
       log.info({ event: 'image.pull_started', image, status: 'pulling' }, `pulling ${image}`);
       await ctx.docker.pull(image);
       return 'next';

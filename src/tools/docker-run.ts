@@ -7,7 +7,7 @@ import { PolicyError, ValidationError } from '../errors.js';
 import { TERMINAL_STATUSES, isTerminal, lifecycleOf, type IntentRow, type IntentStatus, type StopReason } from '../model.js';
 import { parseRunParams } from '../spec/schema.js';
 import { checkPolicy, resourceWarnings, type Policy } from '../spec/policy.js';
-import type { CompletionWaiter } from './completion.js';
+import type { CompletionWaiter, WakeOn } from './completion.js';
 import type { ActivityContext } from './registry.js';
 
 /** What tools.docker.run returns. */
@@ -139,9 +139,15 @@ export function createDockerRun(deps: RunDeps) {
       ilog.info({ event: 'intent.reattached', status: row.status }, 'activity already has an intent: re-attached');
     }
 
+    // Wake on the notification that can finish the wait: for a detached run, once it runs; else
+    // at removal, or at the end when the container is kept (auto_remove false, gc protection).
+    const kept = !spec.auto_remove || spec.gc_protect_seconds !== null;
+    const wakeOn: WakeOn = spec.detach
+      ? (status) => status === 'running' || status === 'stopping' || TERMINAL_STATUSES.has(status as IntentStatus)
+      : (status, removed) => removed || (kept && TERMINAL_STATUSES.has(status as IntentStatus));
     const settled = await deps.waiter.wait(row.id, spec.detach ? isRunningOrSettled : (r) => isSettled(r), {
       ...(ctx.signal ? { signal: ctx.signal } : {}),
-      wakeOn: spec.detach ? (status) => status === 'running' || status === 'stopping' || TERMINAL_STATUSES.has(status as IntentStatus) : (status) => TERMINAL_STATUSES.has(status as IntentStatus),
+      wakeOn,
     });
     return toResult(settled);
   };
