@@ -22,7 +22,7 @@ import type { ContainerClient } from '../docker/client.js';
 import { dockerEvents$, type DockerEventSignal } from '../docker/events.js';
 import { HighwayError, TerminalError, errorMessage } from '../errors.js';
 import { LABELS, containerName } from '../model.js';
-import { decide, nextExpiryMs, stopWanted } from './decide.js';
+import { decide, nextExpiryMs } from './decide.js';
 import { executeActions, type SecretResolver } from './effects.js';
 import { serializePerKey } from './serialize.js';
 import { defaultPolicy, type Policy } from '../spec/policy.js';
@@ -148,13 +148,14 @@ export class Reconciler {
    * decide, act. Returns when to look again.
    */
   async reconcile(id: string): Promise<{ requeueAfterMs?: number }> {
-    const state = await loadReconcileState(this.options.pool, id, this.id);
+    // The row and the container are read side by side (inspecting a name that does not exist is cheap).
+    const [state, container] = await Promise.all([
+      loadReconcileState(this.options.pool, id, this.id),
+      this.options.docker.inspect(containerName(id)),
+    ]);
     // Not ours (another host's), or done: a stray container of a removed intent is the GC's.
     if (!state || state.intent.reconciler_id !== this.id || state.intent.removed_at) return {};
-    const observation = { ...state, now: state.dbNow, workerTimeoutMs: this.workerTimeoutMs, container: null };
-    // An intent not yet created has no container to inspect: if a crash left one, create adopts it.
-    const notCreated = state.intent.status === 'pending' || state.intent.status === 'pulling';
-    const container = notCreated && !stopWanted(observation) ? null : await this.options.docker.inspect(containerName(id));
+    const observation = { ...state, now: state.dbNow, workerTimeoutMs: this.workerTimeoutMs };
     const decision = decide({ ...observation, container });
     if (decision.actions.length === 0) return { ...(decision.requeueAfterMs !== undefined ? { requeueAfterMs: decision.requeueAfterMs } : {}) };
     const after = await executeActions(
@@ -175,7 +176,7 @@ export class Reconciler {
     // (a die event) or a deadline, and a pass now would only confirm what was just recorded.
     if (after.removed_at) return {};
     if (after.status === 'running' && decision.actions.some((a) => a.type === 'start')) {
-      const next = nextExpiryMs({ ...observation, intent: after, container: null });
+      const next = nextExpiryMs({ ...observation, intent: after, container });
       return next === undefined ? {} : { requeueAfterMs: next };
     }
     return { requeueAfterMs: 0 };

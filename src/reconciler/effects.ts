@@ -35,6 +35,8 @@ interface Working {
   container: ContainerState | null;
   /** The id of a container this pass created (not inspected: it is fresh). */
   createdId: string | null;
+  /** The create's audit entry, written with the start's row update when a start follows. */
+  createAudit: Omit<AuditEntry, 'tenant_id' | 'intent_id' | 'actor'> | null;
 }
 
 /** Perform the actions in order; returns the intent as they left it. */
@@ -44,9 +46,9 @@ export async function executeActions(
   container: ContainerState | null,
   actions: Action[],
 ): Promise<IntentRow> {
-  const w: Working = { intent, container, createdId: null };
-  for (const action of actions) {
-    const ended = await run(ctx, w, action);
+  const w: Working = { intent, container, createdId: null, createAudit: null };
+  for (const [i, action] of actions.entries()) {
+    const ended = await run(ctx, w, action, actions[i + 1]);
     if (ended === 'stop') break;
   }
   return w.intent;
@@ -54,7 +56,7 @@ export async function executeActions(
 
 type Step = 'next' | 'stop';
 
-async function run(ctx: EffectContext, w: Working, action: Action): Promise<Step> {
+async function run(ctx: EffectContext, w: Working, action: Action, next: Action | undefined): Promise<Step> {
   const log = ctx.logger.child(intentEventFields(w.intent));
   const life = lifecycleOf(w.intent.spec);
 
@@ -105,10 +107,14 @@ async function run(ctx: EffectContext, w: Working, action: Action): Promise<Step
         w.createdId = id = result.id;
         log.info({ event: 'container.created', container_id: id, status: 'created' }, 'container created');
       }
-      return patchLive(
-        { container_id: id, short_id: id.slice(0, 12), status: 'created' },
-        { operation: 'container.create', outcome: 'ok', detail: { container_id: id, image: w.intent.image } },
-      );
+      const audit = { operation: 'container.create', outcome: 'ok' as const, detail: { container_id: id, image: w.intent.image } };
+      // Starting right away: one row update for both. A crash in between loses nothing: the
+      // container's name is the intent's, so the next pass finds and adopts it.
+      if (next?.type === 'start') {
+        w.createAudit = audit;
+        return 'next';
+      }
+      return patchLive({ container_id: id, short_id: id.slice(0, 12), status: 'created' }, audit);
     }
 
     case 'start': {
@@ -122,13 +128,16 @@ async function run(ctx: EffectContext, w: Working, action: Action): Promise<Step
       // Not inspected here: right after start, an inspect waits on the daemon for as long as a
       // short container takes to exit. Its start time is the one Docker reports, read at collect.
       const startedAt = new Date();
-      const step = await patchLive({
-        container_id: id,
-        short_id: id.slice(0, 12),
-        status: 'running',
-        started_at: startedAt,
-        deadline_at: new Date(startedAt.getTime() + life.timeoutMs),
-      });
+      const step = await patchLive(
+        {
+          container_id: id,
+          short_id: id.slice(0, 12),
+          status: 'running',
+          started_at: startedAt,
+          deadline_at: new Date(startedAt.getTime() + life.timeoutMs),
+        },
+        w.createAudit ?? undefined,
+      );
       log.info({ event: 'container.started', container_id: id, status: 'running' }, 'container started');
       return step;
     }
