@@ -80,6 +80,8 @@ export class Reconciler {
   private readonly requeue$ = new Subject<string>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly failures = new Map<string, number>();
+  /** Intents this reconciler saw through to removal lately: their destroy event is no news. */
+  private readonly settled = new Map<string, number>();
   private subscription: Subscription | null = null;
   private stopping: Promise<void> | null = null;
   private readonly workerTimeoutMs: number;
@@ -174,7 +176,10 @@ export class Reconciler {
     // Something changed: look again right away to see the new level. Except when it is all
     // over, or when this pass has just started the container: then what comes next is its exit
     // (a die event) or a deadline, and a pass now would only confirm what was just recorded.
-    if (after.removed_at) return {};
+    if (after.removed_at) {
+      this.rememberSettled(id);
+      return {};
+    }
     if (after.status === 'running' && decision.actions.some((a) => a.type === 'start')) {
       const next = nextExpiryMs({ ...observation, intent: after, container });
       return next === undefined ? {} : { requeueAfterMs: next };
@@ -217,6 +222,16 @@ export class Reconciler {
     });
   }
 
+  private rememberSettled(id: string): void {
+    const now = Date.now();
+    this.settled.set(id, now);
+    // Forget after a minute; pruned in insertion order, so the map stays small.
+    for (const [key, at] of this.settled) {
+      if (now - at < 60_000) break;
+      this.settled.delete(key);
+    }
+  }
+
   private schedule(id: string, afterMs: number | undefined): void {
     const existing = this.timers.get(id);
     if (existing) clearTimeout(existing);
@@ -242,7 +257,8 @@ export class Reconciler {
         if (signal.type === 'stalled') return this.resyncKeys('docker events stalled');
         if (!isNews(signal.event.action)) return [];
         const id = signal.event.labels[LABELS.intentId];
-        return id ? [id] : [];
+        if (!id || (signal.event.action === 'destroy' && this.settled.has(id))) return [];
+        return [id];
       }),
     );
   }
