@@ -1,0 +1,108 @@
+/**
+ * The narrow Docker client is the one place for retries, the circuit breaker and typed
+ * errors. Its dockerode is a sinon stub here: what a flaky or dead daemon answers.
+ */
+import { expect } from 'chai';
+import sinon from 'sinon';
+import type Docker from 'dockerode';
+import { pino } from 'pino';
+import { createDockerClient } from '../../../src/docker/client.js';
+import { HighwayError, TerminalError } from '../../../src/errors.js';
+
+const logger = pino({ level: 'silent' });
+const transport = (code: string) => Object.assign(new Error(`connect ${code} /var/run/docker.sock`), { code });
+const http = (statusCode: number, message: string) => Object.assign(new Error(`(HTTP code ${statusCode}) ${message}`), { statusCode, json: { message } });
+
+function stubDocker(retries = 3) {
+  const container = { inspect: sinon.stub(), start: sinon.stub(), kill: sinon.stub(), remove: sinon.stub() };
+  const docker = {
+    getContainer: sinon.stub().returns(container),
+    createContainer: sinon.stub(),
+    getImage: sinon.stub().returns({ inspect: sinon.stub().resolves({}) }),
+  };
+  return { docker, container, client: createDockerClient({ logger, docker: docker as unknown as Docker, retries }) };
+}
+
+const inspectInfo = {
+  Id: 'c'.repeat(64),
+  Name: '/highway-x',
+  Created: '2026-01-01T00:00:00Z',
+  RestartCount: 0,
+  State: { Status: 'running', Running: true, ExitCode: 0, OOMKilled: false, Error: '', StartedAt: '2026-01-01T00:00:01Z', FinishedAt: '0001-01-01T00:00:00Z' },
+  Config: { Labels: { 'highway.managed': 'true' } },
+  HostConfig: { RestartPolicy: { Name: 'no' } },
+};
+
+describe('docker/client: retries, typed errors, circuit breaker', () => {
+  it('retries transport failures (daemon restarting) and returns the answer that follows', async () => {
+    const { container, client } = stubDocker();
+    container.inspect.onCall(0).rejects(transport('ECONNREFUSED'));
+    container.inspect.onCall(1).rejects(transport('ECONNRESET'));
+    container.inspect.onCall(2).resolves(inspectInfo);
+    const state = await client.inspect('highway-x');
+    expect(state?.status).to.equal('running');
+    expect(container.inspect.callCount).to.equal(3);
+  });
+
+  it('does not retry an answer: 404 on inspect is "no such container"', async () => {
+    const { container, client } = stubDocker();
+    container.inspect.rejects(http(404, 'No such container: highway-x'));
+    expect(await client.inspect('highway-x')).to.equal(null);
+    expect(container.inspect.callCount).to.equal(1);
+  });
+
+  it('gives up after the retries with a docker_unavailable error', async () => {
+    const { container, client } = stubDocker();
+    container.inspect.rejects(transport('ENOENT'));
+    const err = await client.inspect('highway-x').catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(HighwayError);
+    expect((err as HighwayError).code).to.equal('docker_unavailable');
+    expect(container.inspect.callCount).to.equal(4); // the first try and 3 retries
+  });
+
+  it('a create the daemon refuses is terminal (not retried), with its message', async () => {
+    const { docker, client } = stubDocker();
+    docker.createContainer.rejects(http(400, 'invalid reference format'));
+    const err = await client.create({ Image: 'UPPER/case' }).catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(TerminalError);
+    expect((err as TerminalError).code).to.equal('create_failed');
+    expect((err as Error).message).to.equal('create failed: invalid reference format');
+    expect(docker.createContainer.callCount).to.equal(1);
+  });
+
+  it('a name conflict on create is an answer to adopt, not an error', async () => {
+    const { docker, client } = stubDocker();
+    docker.createContainer.rejects(http(409, 'Conflict. The container name "/highway-x" is already in use'));
+    expect(await client.create({ Image: 'busybox' })).to.deep.equal({ conflict: true });
+  });
+
+  it('kill and remove of a container that is already gone or stopped succeed', async () => {
+    const { container, client } = stubDocker();
+    container.kill.rejects(http(409, 'Container is not running'));
+    container.remove.rejects(http(404, 'No such container'));
+    await client.kill('c', 'SIGTERM');
+    await client.remove('c');
+    expect(container.kill.callCount).to.equal(1);
+    expect(container.remove.callCount).to.equal(1);
+  });
+
+  it('opens the circuit when the daemon keeps failing, then fails fast without calling it', async () => {
+    const { container, client } = stubDocker(0);
+    container.inspect.rejects(transport('ECONNREFUSED'));
+    // Enough failing calls for the breaker's volume threshold.
+    for (let i = 0; i < 10; i++) await client.inspect('highway-x').catch(() => {});
+    const before = container.inspect.callCount;
+    const err = await client.inspect('highway-x').catch((e: unknown) => e);
+    expect((err as HighwayError).code).to.equal('docker_unavailable');
+    expect((err as Error).message).to.contain('circuit open');
+    expect(container.inspect.callCount, 'no call while the circuit is open').to.equal(before);
+  });
+
+  it('expected answers (404, 409) do not open the circuit', async () => {
+    const { container, client } = stubDocker();
+    container.inspect.rejects(http(404, 'No such container'));
+    for (let i = 0; i < 20; i++) expect(await client.inspect('gone')).to.equal(null);
+    container.inspect.resolves(inspectInfo);
+    expect((await client.inspect('highway-x'))?.status).to.equal('running');
+  });
+});
