@@ -23,16 +23,6 @@ describe('tools.docker.run (real Docker, real PostgreSQL)', function () {
     expect(left.map((c) => `${c.Names[0]} ${c.State}`)).to.deep.equal([]);
   });
 
-  async function containerGone(id: string | null): Promise<boolean> {
-    if (!id) return true;
-    try {
-      await h.docker.getContainer(id).inspect();
-      return false;
-    } catch (err) {
-      return (err as { statusCode?: number }).statusCode === 404;
-    }
-  }
-
   describe('normal exit (GC scenario 1)', () => {
     it('returns stdout and stderr separately, exit code 0, and removes the container', async () => {
       const result = await h.run({ command: ['sh', '-c', 'echo out-line; echo err-line >&2; exit 0'] });
@@ -47,7 +37,7 @@ describe('tools.docker.run (real Docker, real PostgreSQL)', function () {
       expect(result.container_id).to.match(/^[0-9a-f]{64}$/);
       expect(result.short_id).to.equal(result.container_id!.slice(0, 12));
       expect(result.duration_ms).to.be.a('number').and.at.least(0);
-      expect(await containerGone(result.container_id)).to.equal(true);
+      expect(await h.containerGone(result.container_id)).to.equal(true);
 
       const row = await h.intent(result.intent_id);
       expect(row!.status).to.equal('exited');
@@ -85,7 +75,7 @@ describe('tools.docker.run (real Docker, real PostgreSQL)', function () {
       expect(result.stdout).to.equal('partial\n');
       expect(result.stderr).to.equal('boom\n');
       expect(result.error).to.equal('exited with code 3');
-      expect(await containerGone(result.container_id)).to.equal(true);
+      expect(await h.containerGone(result.container_id)).to.equal(true);
       const event = h.log.events('container.exited', result.intent_id)[0]!;
       expect(event['level']).to.equal(50); // error
       expect(event['status']).to.equal('failed');
@@ -109,7 +99,7 @@ describe('tools.docker.run (real Docker, real PostgreSQL)', function () {
       expect(result.exit_code).to.equal(143); // SIGTERM via the init process
       expect(result.error).to.match(/timeout/);
       expect(elapsed).to.be.within(900, 9_000);
-      expect(await containerGone(result.container_id)).to.equal(true);
+      expect(await h.containerGone(result.container_id)).to.equal(true);
     });
 
     it('a container that ignores SIGTERM is killed after the default 10 s grace', async function () {
@@ -121,7 +111,7 @@ describe('tools.docker.run (real Docker, real PostgreSQL)', function () {
       expect(result.exit_code).to.equal(137); // SIGKILL
       expect(result.stdout).to.equal('waiting\n'); // output survives the kill
       expect(elapsed).to.be.within(10_500, 25_000);
-      expect(await containerGone(result.container_id)).to.equal(true);
+      expect(await h.containerGone(result.container_id)).to.equal(true);
       const killed = h.log.events('container.killed', result.intent_id);
       expect(killed).to.have.length(1);
     });

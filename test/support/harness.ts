@@ -138,6 +138,17 @@ export class Harness {
     return this.waitFor(activityId, (r) => isSettled(r), timeoutMs);
   }
 
+  /** Is the container gone from the daemon? */
+  async containerGone(id: string | null): Promise<boolean> {
+    if (!id) return true;
+    try {
+      await this.docker.getContainer(id).inspect();
+      return false;
+    } catch (err) {
+      return (err as { statusCode?: number }).statusCode === 404;
+    }
+  }
+
   /** Containers of this harness that still exist. */
   async containers(): Promise<Docker.ContainerInfo[]> {
     return this.docker.listContainers({ all: true, filters: { label: [this.label] } });

@@ -96,15 +96,7 @@ export async function rejection(promise: Promise<unknown>): Promise<Error> {
 }
 
 /** Is the container gone from the daemon? */
-export async function containerGone(h: Harness, id: string | null): Promise<boolean> {
-  if (!id) return true;
-  try {
-    await h.docker.getContainer(id).inspect();
-    return false;
-  } catch (err) {
-    return (err as { statusCode?: number }).statusCode === 404;
-  }
-}
+export const containerGone = (h: Harness, id: string | null): Promise<boolean> => h.containerGone(id);
 
 /** Nothing of the harness's is left on the daemon (tests that keep a container remove their own). */
 export async function expectNoContainers(h: Harness): Promise<void> {
