@@ -131,6 +131,17 @@ export class DockerGarbageCollector {
     return report;
   }
 
+  /**
+   * Docker lists creation times in whole seconds; for a container near the creation grace,
+   * inspect it for the exact time, so the grace is kept to the millisecond.
+   */
+  private async preciseAge(c: ContainerSummary, now: Date): Promise<ContainerSummary | null> {
+    const age = now.getTime() - c.createdAt.getTime();
+    if (Math.abs(age - this.creationGraceMs) > 1_000) return c; // clearly inside or past it
+    const state = await this.options.docker.inspect(c.id);
+    return state ? { ...c, createdAt: state.createdAt } : null;
+  }
+
   private async sweepLocked(report: SweepReport): Promise<void> {
     const { pool, docker, reconcilerId } = this.options;
     // The database's clock, as row update times are compared with it.
@@ -140,7 +151,9 @@ export class DockerGarbageCollector {
     const rows = new Map((await gcRowsFor(pool, ids)).map((r) => [r.id, r]));
     const now = new Date();
 
-    for (const c of containers) {
+    for (const listed of containers) {
+      const c = await this.preciseAge(listed, now);
+      if (!c) continue; // gone meanwhile
       const intentId = c.labels[LABELS.intentId] ?? null;
       const row = intentId ? rows.get(intentId) : undefined;
       const verdict = judge(c, row, now, { creationGraceMs: this.creationGraceMs, staleMaxAgeMs: this.staleMaxAgeMs });
