@@ -73,7 +73,6 @@ export interface Lifecycle {
   pullPolicy: 'always' | 'if_not_present' | 'never';
   maxOutputBytes: number;
   gcProtectMs: number | null;
-  detach: boolean;
 }
 
 const num = (v: unknown, fallback: number): number => (typeof v === 'number' && Number.isFinite(v) ? v : fallback);
@@ -88,7 +87,6 @@ export function lifecycleOf(spec: Record<string, unknown>): Lifecycle {
     pullPolicy: pull === 'always' || pull === 'never' ? pull : 'if_not_present',
     maxOutputBytes: num(spec['max_output_bytes'], 1024 * 1024),
     gcProtectMs: typeof spec['gc_protect_seconds'] === 'number' ? spec['gc_protect_seconds'] * 1000 : null,
-    detach: spec['detach'] === true,
   };
 }
 

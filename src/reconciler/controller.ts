@@ -17,7 +17,6 @@ import { CHANNELS, PgListener, type NotificationSignal } from '../db/listener.js
 import { loadReconcileState } from '../db/queries/load-reconcile-state.js';
 import { listLiveIntentIds, liveIntentIdsFor, type Related } from '../db/queries/live-intents.js';
 import { patchLiveIntent } from '../db/queries/update-intent.js';
-import { appendAudit } from '../db/queries/audit.js';
 import type { ContainerClient } from '../docker/client.js';
 import { dockerEvents$, type DockerEventSignal } from '../docker/events.js';
 import { HighwayError, TerminalError, errorMessage } from '../errors.js';
@@ -209,17 +208,14 @@ export class Reconciler {
 
   /** Record an error that retrying will not fix; the next pass removes whatever is left. */
   private async failIntent(id: string, err: TerminalError): Promise<void> {
-    const row = await patchLiveIntent(this.options.pool, id, { status: 'failed', error: err.message, finished_at: new Date() });
+    const row = await patchLiveIntent(
+      this.options.pool,
+      id,
+      { status: 'failed', error: err.message, finished_at: new Date() },
+      { actor: this.id, operation: 'container.run', outcome: 'error', detail: { code: err.code, error: err.message } },
+    );
     if (!row) return;
     this.log.error({ ...intentEventFields(row), event: 'intent.failed', status: 'failed', code: err.code, error: err.message }, err.message);
-    await appendAudit(this.options.pool, {
-      tenant_id: row.tenant_id,
-      actor: this.id,
-      intent_id: id,
-      operation: 'container.run',
-      outcome: 'error',
-      detail: { code: err.code, error: err.message },
-    });
   }
 
   private rememberSettled(id: string): void {
