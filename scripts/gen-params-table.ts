@@ -7,7 +7,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { parameterTableMarkdown, withParameterTable } from '../src/spec/docs.js';
+import { parameterTableMarkdown, withParameterTable } from '../src/params/docs.js';
 
 const readmePath = fileURLToPath(new URL('../README.md', import.meta.url));
 const updated = existsSync(readmePath) ? withParameterTable(readFileSync(readmePath, 'utf8')) : null;

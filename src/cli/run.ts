@@ -6,7 +6,7 @@ import { registerWorker, heartbeatWorker, setWorkerStatus } from '../db/queries/
 import { ValidationError, errorMessage } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { Settings } from '../config.js';
-import { loadPolicy } from '../spec/policy.js';
+import { loadPolicy } from '../params/policy.js';
 import { ToolRegistry } from '../tools/registry.js';
 import { registerDockerTools } from '../tools/docker-tools.js';
 import type { DockerRunResult } from '../tools/docker-run.js';

@@ -4,7 +4,7 @@ import { defaultHome, startEmbedded, type EmbeddedServer } from '../db/embedded.
 import { createDockerClient } from '../docker/client.js';
 import { Reconciler } from '../reconciler/controller.js';
 import { DockerGarbageCollector } from '../gc/collector.js';
-import { loadPolicy } from '../spec/policy.js';
+import { loadPolicy } from '../params/policy.js';
 import type { Logger } from '../observability/logger.js';
 import type { Settings } from '../config.js';
 import { onShutdown } from './signals.js';

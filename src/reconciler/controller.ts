@@ -24,7 +24,7 @@ import { LABELS, containerName } from '../model.js';
 import { decide, nextExpiryMs } from './decide.js';
 import { executeActions, type SecretResolver } from './effects.js';
 import { serializePerKey } from './serialize.js';
-import { defaultPolicy, type Policy } from '../spec/policy.js';
+import { defaultPolicy, type Policy } from '../params/policy.js';
 import { intentEventFields } from '../observability/events.js';
 
 export interface ReconcilerOptions {

@@ -9,9 +9,9 @@ import type { AuditEntry } from '../db/queries/audit.js';
 import { dockerMessage, type ContainerClient, type ContainerState } from '../docker/client.js';
 import { HighwayError, TerminalError } from '../errors.js';
 import { LABELS, containerName, lifecycleOf, type IntentRow } from '../model.js';
-import { toCreateOptions } from '../spec/container-config.js';
-import { parseRunParams } from '../spec/schema.js';
-import { checkPolicy, type Policy } from '../spec/policy.js';
+import { toCreateOptions } from '../params/container-config.js';
+import { parseRunParams } from '../params/schema.js';
+import { checkPolicy, type Policy } from '../params/policy.js';
 import type { Action } from './decide.js';
 import { intentEventFields } from '../observability/events.js';
 

@@ -5,8 +5,8 @@ import { insertIntent } from '../db/queries/insert-intent.js';
 import { appendAudit } from '../db/queries/audit.js';
 import { PolicyError, ValidationError } from '../errors.js';
 import { TERMINAL_STATUSES, isTerminal, lifecycleOf, type IntentRow, type IntentStatus, type StopReason } from '../model.js';
-import { parseRunParams } from '../spec/schema.js';
-import { checkPolicy, resourceWarnings, type Policy } from '../spec/policy.js';
+import { parseRunParams } from '../params/schema.js';
+import { checkPolicy, resourceWarnings, type Policy } from '../params/policy.js';
 import type { CompletionWaiter, WakeOn } from './completion.js';
 import type { ActivityContext } from './registry.js';
 

@@ -3,7 +3,7 @@ import { createPool, type Pool } from '../db/pool.js';
 import { requestStop } from '../db/queries/request-stop.js';
 import { liveIntentIdsFor } from '../db/queries/live-intents.js';
 import { silentLogger } from '../observability/logger.js';
-import { defaultPolicy, type Policy } from '../spec/policy.js';
+import { defaultPolicy, type Policy } from '../params/policy.js';
 import { CompletionWaiter } from './completion.js';
 import { createDockerRun, isSettled } from './docker-run.js';
 import type { ToolRegistry } from './registry.js';

@@ -16,7 +16,7 @@ import { getIntent } from '../../src/db/queries/get-intent.js';
 import { isSettled } from '../../src/tools/docker-run.js';
 import type { IntentRow } from '../../src/model.js';
 import { LABELS } from '../../src/model.js';
-import { defaultPolicy, type Policy } from '../../src/spec/policy.js';
+import { defaultPolicy, type Policy } from '../../src/params/policy.js';
 import { connectDocker, removeByLabel } from './docker-env.js';
 import { ensureTestImage, TEST_IMAGE } from './test-image.js';
 import { freshDatabase, type TestDatabase } from './postgres.js';

@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { randomUUID } from 'node:crypto';
 import { ValidationError } from '../../../src/errors.js';
-import { PARAMETER_NAMES } from '../../../src/spec/schema.js';
+import { PARAMETER_NAMES } from '../../../src/params/schema.js';
 import type { Harness } from '../../support/harness.js';
 import { invalidParamsArbitrary, type InvalidParamsCase } from '../../support/invalid-params.js';
 import { expectNoContainers, PARAMS_IMAGE, startHarness } from './helpers.js';

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { PolicyError } from '../../../src/errors.js';
-import { defaultPolicy, loadPolicy, type Policy } from '../../../src/spec/policy.js';
+import { defaultPolicy, loadPolicy, type Policy } from '../../../src/params/policy.js';
 import type { Harness } from '../../support/harness.js';
 import { effectiveCapabilities, expectNoContainers, expectNothingStored, inspectWhileRunning, PARAMS_IMAGE, rejection, sleepy, startHarness, useHarness } from './helpers.js';
 

@@ -3,7 +3,7 @@
  * cpu_limit, pids_limit, ulimits, oom_kill_disable, and the warnings of runs without limits.
  */
 import { expect } from 'chai';
-import { defaultPolicy } from '../../../src/spec/policy.js';
+import { defaultPolicy } from '../../../src/params/policy.js';
 import type { Harness } from '../../support/harness.js';
 import { expectNoContainers, inspectWhileRunning, sleepy, startHarness, useHarness } from './helpers.js';
 

@@ -3,7 +3,7 @@
  * id, PID 1) and from inspect: the secure defaults, cap_drop, cap_add, user, init, privileged.
  */
 import { expect } from 'chai';
-import { DOCKER_DEFAULT_CAPABILITIES } from '../../../src/spec/capabilities.js';
+import { DOCKER_DEFAULT_CAPABILITIES } from '../../../src/params/capabilities.js';
 import type { Harness } from '../../support/harness.js';
 import { effectiveCapabilities, inspectWhileRunning, sleepy, useHarness } from './helpers.js';
 

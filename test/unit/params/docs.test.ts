@@ -1,8 +1,8 @@
 import { expect } from 'chai';
-import { parameterTableMarkdown, withParameterTable } from '../../../src/spec/docs.js';
-import { PARAMETER_NAMES } from '../../../src/spec/schema.js';
+import { parameterTableMarkdown, withParameterTable } from '../../../src/params/docs.js';
+import { PARAMETER_NAMES } from '../../../src/params/schema.js';
 
-describe('spec/docs', () => {
+describe('params/docs', () => {
   const table = parameterTableMarkdown();
 
   it('has a header and one row per parameter, each with four cells', () => {

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { ValidationError } from '../../../src/errors.js';
-import { PARAMETER_NAMES, parseRunParams, type RunSpec } from '../../../src/spec/schema.js';
+import { PARAMETER_NAMES, parseRunParams, type RunSpec } from '../../../src/params/schema.js';
 
 const IMAGE = 'highway-test/busybox:latest';
 
@@ -25,7 +25,7 @@ function expectRejected(params: Record<string, unknown>, field: string, message?
   if (message) expect(err.issues[0]!.message).to.match(message);
 }
 
-describe('spec/schema: parseRunParams', () => {
+describe('params/schema: parseRunParams', () => {
   describe('defaults', () => {
     it('fills every parameter for a minimal call', () => {
       expect(parseRunParams({ image: IMAGE })).to.deep.equal({

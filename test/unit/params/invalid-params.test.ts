@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { ValidationError } from '../../../src/errors.js';
-import { PARAMETER_NAMES, parseRunParams } from '../../../src/spec/schema.js';
+import { PARAMETER_NAMES, parseRunParams } from '../../../src/params/schema.js';
 import { invalidParamsArbitrary } from '../../support/invalid-params.js';
 
 /** "ulimits.nofile.soft" -> "ulimits", "volumes[0]" -> "volumes", 'tmpfs["/x"]' -> "tmpfs". */

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
-import { parseDuration, parseSize, shellSplit } from '../../../src/spec/units.js';
+import { parseDuration, parseSize, shellSplit } from '../../../src/params/units.js';
 
-describe('spec/units', () => {
+describe('params/units', () => {
   describe('parseSize', () => {
     const cases: [number | string, number][] = [
       [0, 0],

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { PolicyError } from '../../../src/errors.js';
-import { checkPolicy, defaultPolicy, loadPolicy, resourceWarnings, type Policy } from '../../../src/spec/policy.js';
-import { parseRunParams } from '../../../src/spec/schema.js';
+import { checkPolicy, defaultPolicy, loadPolicy, resourceWarnings, type Policy } from '../../../src/params/policy.js';
+import { parseRunParams } from '../../../src/params/schema.js';
 
 const IMAGE = 'highway-test/busybox:latest';
 
@@ -33,7 +33,7 @@ function expectAllowed(params: Record<string, unknown>, p: Policy = defaultPolic
   expect(() => checkPolicy(spec(params), p)).not.to.throw();
 }
 
-describe('spec/policy', () => {
+describe('params/policy', () => {
   it('allows a plain run under the default policy', () => expectAllowed({ command: 'echo hi' }));
 
   describe('privileged', () => {

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { HighwayError } from '../../../src/errors.js';
-import { toCreateOptions, type CreateContext } from '../../../src/spec/container-config.js';
-import { parseRunParams } from '../../../src/spec/schema.js';
+import { toCreateOptions, type CreateContext } from '../../../src/params/container-config.js';
+import { parseRunParams } from '../../../src/params/schema.js';
 
 const IMAGE = 'highway-test/busybox:latest';
 const CTX: CreateContext = { name: 'highway-0b6f', labels: { 'highway.managed': 'true', 'highway.intent_id': '0b6f' } };
@@ -10,7 +10,7 @@ function createOptions(params: Record<string, unknown>, ctx: CreateContext = CTX
   return toCreateOptions(parseRunParams({ image: IMAGE, ...params }), ctx);
 }
 
-describe('spec/container-config: toCreateOptions', () => {
+describe('params/container-config: toCreateOptions', () => {
   describe('secure defaults', () => {
     const options = createOptions({});
 
