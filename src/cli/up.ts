@@ -2,7 +2,7 @@ import { createPool } from '../db/pool.js';
 import { migrate } from '../db/migrate.js';
 import { defaultHome, startEmbedded, type EmbeddedServer } from '../db/embedded.js';
 import { createDockerClient } from '../docker/client.js';
-import { Reconciler } from '../reconciler/controller.js';
+import { Reconciler } from '../reconciler.js';
 import { DockerGarbageCollector } from '../gc/collector.js';
 import { loadPolicy } from '../params/policy.js';
 import type { Logger } from '../observability/logger.js';

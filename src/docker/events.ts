@@ -3,8 +3,10 @@ import { Observable } from 'rxjs';
 import type { Logger } from 'pino';
 import { errorMessage } from '../errors.js';
 
-/** A container event from the daemon, as much of it as the reconciler uses. */
+/** A container (or image) event from the daemon, as much of it as the controllers use. */
 export interface ContainerEvent {
+  /** `container` or `image`. */
+  type: 'container' | 'image';
   action: string; // create, start, die, destroy, kill, oom, health_status: healthy, ...
   id: string;
   labels: Record<string, string>;
@@ -24,8 +26,10 @@ export type DockerEventSignal =
 export interface DockerEventsOptions {
   docker: Docker;
   logger: Logger;
-  /** Label filters, e.g. ['highway.managed=true']. */
+  /** Label filters, e.g. ['highway.managed=true'] (Docker applies them to image events too: give none to see those). */
   labels: string[];
+  /** Event types (default ['container']); with 'image', image events (pull, tag, untag, delete, import, load) come too. */
+  types?: Array<'container' | 'image'>;
   /** Reconnect backoff bounds. */
   minBackoffMs?: number;
   maxBackoffMs?: number;
@@ -74,13 +78,20 @@ interface RawEvent {
   timeNano?: number | string;
 }
 
+/** A container event, or null for anything else. */
 export function toContainerEvent(raw: RawEvent): ContainerEvent | null {
-  if (raw.Type !== 'container') return null;
+  return raw.Type === 'container' ? toDockerEvent(raw) : null;
+}
+
+/** A container or image event, or null for anything else. */
+export function toDockerEvent(raw: RawEvent): ContainerEvent | null {
+  if (raw.Type !== 'container' && raw.Type !== 'image') return null;
   const attrs = raw.Actor?.Attributes ?? {};
   const id = raw.Actor?.ID ?? raw.id;
   if (!id || !raw.Action) return null;
   const exit = attrs['exitCode'];
   return {
+    type: raw.Type,
     action: raw.Action,
     id,
     labels: attrs,
@@ -117,7 +128,7 @@ export function dockerEvents$(options: DockerEventsOptions): Observable<DockerEv
     let probing = false;
     const stallCheckMs = options.stallCheckMs ?? 5_000;
     const requestTimeoutMs = options.requestTimeoutMs ?? 5_000;
-    const filters = { type: ['container'], label: labels };
+    const filters = { type: options.types ?? ['container'], ...(labels.length ? { label: labels } : {}) };
 
     const scheduleReconnect = (why: string) => {
       if (closed || retryTimer) return;
@@ -149,7 +160,7 @@ export function dockerEvents$(options: DockerEventsOptions): Observable<DockerEv
         stream.on('data', (chunk: string | Buffer) => {
           try {
             splitter.push(chunk.toString(), (obj) => {
-              const event = toContainerEvent(obj as RawEvent);
+              const event = toDockerEvent(obj as RawEvent);
               if (!event) return;
               lastSeen = event.timeNano;
               subscriber.next({ type: 'event', event });
@@ -244,7 +255,7 @@ async function readBounded(docker: Docker, opts: Record<string, unknown>): Promi
       stream.on('data', (chunk: Buffer | string) => {
         try {
           splitter.push(chunk.toString(), (obj) => {
-            const e = toContainerEvent(obj as RawEvent);
+            const e = toDockerEvent(obj as RawEvent);
             if (e) events.push(e);
           });
         } catch {

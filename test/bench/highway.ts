@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { createDockerClient, type ContainerClient } from '../../src/docker/client.js';
 import type { Pool } from '../../src/db/pool.js';
-import { Reconciler, type ReconcilerOptions } from '../../src/reconciler/controller.js';
+import { Reconciler, type ReconcilerOptions } from '../../src/reconciler.js';
 import { ToolRegistry, type ActivityContext } from '../../src/tools/registry.js';
 import { registerDockerTools, type DockerTools } from '../../src/tools/docker-tools.js';
 import type { DockerRunResult } from '../../src/tools/docker-run.js';

@@ -4,7 +4,7 @@
  * intent of a live run, activity and worker) that a test overrides field by field.
  */
 import type { IntentRow } from '../../src/model.js';
-import type { IntentSurroundings } from '../../src/db/queries/load-reconcile-state.js';
+import type { IntentSurroundings } from '../../src/kinds/containers/queries/load-reconcile-state.js';
 import type { ContainerState } from '../../src/docker/client.js';
 
 /** The fixed "now" of unit tests. */

@@ -8,7 +8,7 @@ import { Writable } from 'node:stream';
 import type Docker from 'dockerode';
 import { pino, type Logger } from 'pino';
 import { createDockerClient, type ContainerClient } from '../../src/docker/client.js';
-import { Reconciler, type ReconcilerOptions } from '../../src/reconciler/controller.js';
+import { Reconciler, type ReconcilerOptions } from '../../src/reconciler.js';
 import { ToolRegistry, type ActivityContext } from '../../src/tools/registry.js';
 import { registerDockerTools, type DockerTools } from '../../src/tools/docker-tools.js';
 import type { DockerRunResult } from '../../src/tools/docker-run.js';

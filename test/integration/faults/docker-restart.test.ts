@@ -9,7 +9,7 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { createDockerClient } from '../../../src/docker/client.js';
-import { Reconciler } from '../../../src/reconciler/controller.js';
+import { Reconciler } from '../../../src/reconciler.js';
 import { ToolRegistry, type ActivityContext } from '../../../src/tools/registry.js';
 import { registerDockerTools, type DockerTools } from '../../../src/tools/docker-tools.js';
 import type { DockerRunResult } from '../../../src/tools/docker-run.js';

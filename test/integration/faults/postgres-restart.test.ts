@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import type Docker from 'dockerode';
 import { createDockerClient } from '../../../src/docker/client.js';
 import { createPool, type Pool } from '../../../src/db/pool.js';
-import { Reconciler } from '../../../src/reconciler/controller.js';
+import { Reconciler } from '../../../src/reconciler.js';
 import { ToolRegistry, type ActivityContext } from '../../../src/tools/registry.js';
 import { registerDockerTools, type DockerTools } from '../../../src/tools/docker-tools.js';
 import type { DockerRunResult } from '../../../src/tools/docker-run.js';

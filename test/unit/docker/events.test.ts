@@ -133,6 +133,7 @@ describe('docker/events', () => {
     it('destroy has no exit code', () => {
       const ev = toContainerEvent(JSON.parse(DESTROY));
       expect(ev).to.deep.equal({
+        type: 'container',
         action: 'destroy',
         id: ID,
         labels: { ...labels, image: 'alpine:3.20', name: `highway-${INTENT}` },

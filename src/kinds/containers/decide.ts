@@ -6,9 +6,9 @@
  * Level-triggered: decide never asks why it was called. Called again after any action,
  * or after a crash at any point, it looks at the same world and picks up from there.
  */
-import { isTerminal, lifecycleOf, type Lifecycle, type IntentRow, type IntentStatus, type StopReason } from '../model.js';
-import type { IntentSurroundings } from '../db/queries/load-reconcile-state.js';
-import type { ContainerState } from '../docker/client.js';
+import { isTerminal, lifecycleOf, type Lifecycle, type IntentRow, type IntentStatus, type StopReason } from '../../model.js';
+import type { IntentSurroundings } from './queries/load-reconcile-state.js';
+import type { ContainerState } from '../../docker/client.js';
 
 export type Action =
   /** Make sure the image is there, by the intent's pull policy (records `pulling` while it pulls). */

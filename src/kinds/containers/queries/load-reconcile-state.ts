@@ -1,5 +1,5 @@
-import type { Queryable } from '../pool.js';
-import type { IntentRow } from '../../model.js';
+import type { Queryable } from '../../../db/pool.js';
+import type { IntentRow } from '../../../model.js';
 
 /** What the reconciler knows about an intent's surroundings: its run, activity and worker. */
 export interface IntentSurroundings {

@@ -3,20 +3,19 @@
  * each safe to repeat after a crash (names make create idempotent, updates are guarded).
  */
 import type { Logger } from 'pino';
-import type { Pool } from '../db/pool.js';
-import { patchIntent, patchLiveIntent } from '../db/queries/update-intent.js';
-import type { AuditEntry } from '../db/queries/audit.js';
-import { dockerMessage, type ContainerClient, type ContainerState } from '../docker/client.js';
-import { HighwayError, TerminalError } from '../errors.js';
-import { LABELS, containerName, lifecycleOf, type IntentRow } from '../model.js';
-import { toCreateOptions } from '../params/container-config.js';
-import { parseRunParams } from '../params/schema.js';
-import { checkPolicy, type Policy } from '../params/policy.js';
+import type { Pool } from '../../db/pool.js';
+import { patchIntent, patchLiveIntent } from '../../db/queries/update-intent.js';
+import type { AuditEntry } from '../../db/queries/audit.js';
+import { dockerMessage, type ContainerClient, type ContainerState } from '../../docker/client.js';
+import { HighwayError, TerminalError } from '../../errors.js';
+import { LABELS, containerName, lifecycleOf, type IntentRow } from '../../model.js';
+import { toCreateOptions } from '../../params/container-config.js';
+import { parseRunParams } from '../../params/schema.js';
+import { checkPolicy, type Policy } from '../../params/policy.js';
 import type { Action } from './decide.js';
-import { intentEventFields } from '../observability/events.js';
+import type { SecretResolver } from '../../secrets.js';
+import { intentEventFields } from '../../observability/events.js';
 
-/** Resolves a secret reference at create time; the value goes to Docker only. */
-export type SecretResolver = (name: string, intent: IntentRow) => Promise<string>;
 
 export interface EffectContext {
   pool: Pool;

@@ -1,8 +1,8 @@
 import { expect } from 'chai';
-import { decide, stopWanted, type Action, type Decision, type Observation, type StopWanted } from '../../../src/reconciler/decide.js';
-import { INTENT_STATUSES, STOP_REASONS, TERMINAL_STATUSES, type IntentRow, type IntentStatus } from '../../../src/model.js';
-import type { IntentSurroundings } from '../../../src/db/queries/load-reconcile-state.js';
-import type { ContainerState } from '../../../src/docker/client.js';
+import { decide, stopWanted, type Action, type Decision, type Observation, type StopWanted } from '../../../../src/kinds/containers/decide.js';
+import { INTENT_STATUSES, STOP_REASONS, TERMINAL_STATUSES, type IntentRow, type IntentStatus } from '../../../../src/model.js';
+import type { IntentSurroundings } from '../../../../src/kinds/containers/queries/load-reconcile-state.js';
+import type { ContainerState } from '../../../../src/docker/client.js';
 import {
   CONTAINERS,
   HOUR,
@@ -15,7 +15,7 @@ import {
   pendingIntent,
   surroundings,
   type ContainerName,
-} from '../../support/fixtures.js';
+} from '../../../support/fixtures.js';
 
 const WORKER_TIMEOUT_MS = 30 * SECOND;
 const GRACE_MS = 10 * SECOND; // the default stop_grace_period

@@ -1,0 +1,172 @@
+/**
+ * The containers kind: run intents (rows of highway.docker_containers) and their containers.
+ * Keys are intent ids. Docker events carry the id in a label; engine notifications (run,
+ * activity, worker) map to their live intents; deadlines come back as requeueAfter.
+ */
+import { EMPTY, catchError, from, mergeMap, type Observable } from 'rxjs';
+import type { Logger } from 'pino';
+import type { Pool } from '../../db/pool.js';
+import { CHANNELS } from '../../db/listener.js';
+import { listLiveIntentIds, liveIntentIdsFor, type Related } from '../../db/queries/live-intents.js';
+import { patchLiveIntent } from '../../db/queries/update-intent.js';
+import type { ContainerClient } from '../../docker/client.js';
+import { errorMessage, type TerminalError } from '../../errors.js';
+import { LABELS, containerName } from '../../model.js';
+import { defaultPolicy, type Policy } from '../../params/policy.js';
+import { intentEventFields } from '../../observability/events.js';
+import { envSecretResolver, type SecretResolver } from '../../secrets.js';
+import type { Kind, Sources } from '../../runtime/controller.js';
+import type { Enqueue, ReconcileResult } from '../../runtime/workqueue.js';
+import { decide, nextExpiryMs } from './decide.js';
+import { executeActions } from './effects.js';
+import { loadReconcileState } from './queries/load-reconcile-state.js';
+
+export interface ContainersKindOptions {
+  pool: Pool;
+  docker: ContainerClient;
+  logger: Logger;
+  reconcilerId: string;
+  workerTimeoutMs?: number;
+  concurrency?: number;
+  resolveSecret?: SecretResolver;
+  /** The operator policy, enforced again at create time (default: the built-in policy). */
+  policy?: Policy;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Events that tell the reconciler something it did not cause itself. Create, start and kill
+ * follow its own calls; reacting to them would only add a pass (and an inspect that, right
+ * after a start, waits on the daemon until a short container has exited).
+ */
+const NEWS = new Set(['die', 'destroy', 'oom', 'pause', 'unpause', 'restart']);
+export const isNews = (action: string): boolean => NEWS.has(action) || action.startsWith('health_status');
+
+export class ContainersKind implements Kind {
+  readonly name = 'containers';
+  readonly channels = [CHANNELS.intent, CHANNELS.workflowRun, CHANNELS.activity, CHANNELS.worker];
+  readonly concurrency: number;
+  private readonly workerTimeoutMs: number;
+  /** Intents this reconciler saw through to removal lately: their destroy event is no news. */
+  private readonly settled = new Map<string, number>();
+
+  constructor(private readonly options: ContainersKindOptions) {
+    this.concurrency = options.concurrency ?? 16;
+    this.workerTimeoutMs = options.workerTimeoutMs ?? 30_000;
+  }
+
+  fields(id: string) {
+    return { intent_id: id };
+  }
+
+  watch(sources: Sources): Observable<string | Enqueue<string>> {
+    const related: Record<string, Related> = {
+      [CHANNELS.workflowRun]: 'workflow_run_id',
+      [CHANNELS.activity]: 'activity_id',
+      [CHANNELS.worker]: 'worker_id',
+    };
+    const fromDocker$ = sources.docker$.pipe(
+      mergeMap((signal): Array<Enqueue<string>> => {
+        if (signal.type !== 'event' || signal.event.type !== 'container' || !isNews(signal.event.action)) return [];
+        const id = signal.event.labels[LABELS.intentId];
+        if (!id || !UUID.test(id) || (signal.event.action === 'destroy' && this.settled.has(id))) return [];
+        // An exit is finishing work: it goes ahead of starting new containers.
+        return [{ key: id, priority: 'high' }];
+      }),
+    );
+    const fromPostgres$ = sources.notifications$.pipe(
+      mergeMap((signal): Observable<string> | string[] => {
+        if (signal.type !== 'notification') return [];
+        if (signal.channel === CHANNELS.intent) return UUID.test(signal.payload) ? [signal.payload] : [];
+        const column = related[signal.channel];
+        if (!column) return EMPTY;
+        return from(liveIntentIdsFor(this.options.pool, column, signal.payload)).pipe(
+          mergeMap((ids) => ids),
+          catchError((err) => {
+            this.options.logger.warn({ event: 'reconciler.lookup_error', err: errorMessage(err) }, 'could not map notification');
+            return EMPTY;
+          }),
+        );
+      }),
+    );
+    return from([fromDocker$, fromPostgres$]).pipe(mergeMap((s$) => s$));
+  }
+
+  /** Every live intent of ours, plus every container labelled ours: the safety net for lost hints. */
+  async list(): Promise<string[]> {
+    const { pool, docker, reconcilerId } = this.options;
+    const [rows, containers] = await Promise.all([
+      listLiveIntentIds(pool, reconcilerId),
+      docker.list([`${LABELS.managed}=true`, `${LABELS.reconcilerId}=${reconcilerId}`]),
+    ]);
+    const ids = new Set(rows);
+    for (const c of containers) {
+      const id = c.labels[LABELS.intentId];
+      if (id && UUID.test(id)) ids.add(id);
+    }
+    return [...ids];
+  }
+
+  /**
+   * One level-triggered pass over an intent: re-read the row and inspect the container,
+   * decide, act. Returns when to look again.
+   */
+  async reconcile(id: string): Promise<ReconcileResult> {
+    const { pool, docker, reconcilerId } = this.options;
+    // The row and the container are read side by side (inspecting a name that does not exist is cheap).
+    const [state, container] = await Promise.all([loadReconcileState(pool, id, reconcilerId), docker.inspect(containerName(id))]);
+    // Not ours (another host's), or done: a stray container of a removed intent is the GC's.
+    if (!state || state.intent.reconciler_id !== reconcilerId || state.intent.removed_at) return {};
+    const observation = { ...state, now: state.dbNow, workerTimeoutMs: this.workerTimeoutMs };
+    const decision = decide({ ...observation, container });
+    if (decision.actions.length === 0) return decision.requeueAfterMs !== undefined ? { requeueAfterMs: decision.requeueAfterMs } : {};
+    const after = await executeActions(
+      {
+        pool,
+        docker,
+        logger: this.options.logger,
+        reconcilerId,
+        resolveSecret: this.options.resolveSecret ?? envSecretResolver,
+        policy: this.options.policy ?? defaultPolicy,
+      },
+      state.intent,
+      container,
+      decision.actions,
+    );
+    // Something changed: look again right away to see the new level. Except when it is all
+    // over, or when this pass has just started the container: then what comes next is its exit
+    // (a die event) or a deadline, and a pass now would only confirm what was just recorded.
+    if (after.removed_at) {
+      this.rememberSettled(id);
+      return {};
+    }
+    if (after.status === 'running' && decision.actions.some((a) => a.type === 'start')) {
+      const next = nextExpiryMs({ ...observation, intent: after, container });
+      return next === undefined ? {} : { requeueAfterMs: next };
+    }
+    return { requeueAfterMs: 0 };
+  }
+
+  /** Record an error that retrying will not fix; the next pass removes whatever is left. */
+  async fail(id: string, err: TerminalError): Promise<void> {
+    const row = await patchLiveIntent(
+      this.options.pool,
+      id,
+      { status: 'failed', error: err.message, finished_at: new Date() },
+      { actor: this.options.reconcilerId, operation: 'container.run', outcome: 'error', detail: { code: err.code, error: err.message } },
+    );
+    if (!row) return;
+    this.options.logger.error({ ...intentEventFields(row), event: 'intent.failed', status: 'failed', code: err.code, error: err.message }, err.message);
+  }
+
+  private rememberSettled(id: string): void {
+    const now = Date.now();
+    this.settled.set(id, now);
+    // Forget after a minute; pruned in insertion order, so the map stays small.
+    for (const [key, at] of this.settled) {
+      if (now - at < 60_000) break;
+      this.settled.delete(key);
+    }
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * The reconciler of one Docker host: the controller runtime's manager with every kind this
+ * project reconciles. `highway-docker up` runs one; so does each integration test.
+ */
+import type { Logger } from 'pino';
+import type { Pool } from './db/pool.js';
+import type { ContainerClient } from './docker/client.js';
+import type { Policy } from './params/policy.js';
+import type { SecretResolver } from './secrets.js';
+import { Manager, type Runnable } from './runtime/manager.js';
+import type { ControllerHooks } from './runtime/controller.js';
+import { ContainersKind } from './kinds/containers/kind.js';
+
+export { envSecretResolver, type SecretResolver } from './secrets.js';
+
+export interface ReconcilerOptions {
+  pool: Pool;
+  databaseUrl: string;
+  docker: ContainerClient;
+  logger: Logger;
+  /** Which reconciler this is (one per Docker host). Default: the Docker daemon's ID, so a restart re-attaches. */
+  reconcilerId?: string;
+  workerTimeoutMs?: number;
+  /** Safety-net relist interval (default 30 s). */
+  resyncIntervalMs?: number;
+  /** Reconciles in flight at most, per kind (default 16). */
+  concurrency?: number;
+  resolveSecret?: SecretResolver;
+  /** The operator policy, enforced again at create time (default: the built-in policy). */
+  policy?: Policy;
+  hooks?: ControllerHooks;
+}
+
+export class Reconciler {
+  private constructor(readonly manager: Manager) {}
+
+  get id(): string {
+    return this.manager.id;
+  }
+
+  static async create(options: ReconcilerOptions): Promise<Reconciler> {
+    const id = options.reconcilerId ?? (await options.docker.daemonId());
+    const manager = new Manager({
+      id,
+      pool: options.pool,
+      databaseUrl: options.databaseUrl,
+      docker: options.docker,
+      logger: options.logger,
+      ...(options.resyncIntervalMs !== undefined ? { resyncIntervalMs: options.resyncIntervalMs } : {}),
+      ...(options.hooks ? { hooks: options.hooks } : {}),
+    });
+    const common = { pool: options.pool, docker: options.docker, logger: manager.log, reconcilerId: id };
+    manager.add(
+      new ContainersKind({
+        ...common,
+        ...(options.workerTimeoutMs !== undefined ? { workerTimeoutMs: options.workerTimeoutMs } : {}),
+        ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
+        ...(options.resolveSecret ? { resolveSecret: options.resolveSecret } : {}),
+        ...(options.policy ? { policy: options.policy } : {}),
+      }),
+    );
+    return new Reconciler(manager);
+  }
+
+  /** Add a part that runs beside the controllers (the GC, heartbeats). */
+  addRunnable(runnable: Runnable): void {
+    this.manager.addRunnable(runnable);
+  }
+
+  /** Connect the sources and start reconciling. Resolves once both streams are connected. */
+  start(): Promise<void> {
+    return this.manager.start();
+  }
+
+  /** Stop: no new work, wait for what is in flight, close the shared connections. Idempotent. */
+  stop(): Promise<void> {
+    return this.manager.stop();
+  }
+}

@@ -1,0 +1,149 @@
+/**
+ * The manager (controller-runtime's Manager): owns the connections every controller shares,
+ * starts the controllers and the other long-running parts, and stops them in order.
+ *
+ *   one Docker events subscription ──► docker$ ─┐
+ *   one LISTEN connection ──► notifications$ ───┼─► each kind's controller (its own work queue)
+ *   (re)connects, stalls, periodic ──► resync$ ─┘
+ *   runnables (GC, heartbeats, leader-only loops) started beside them
+ *
+ * Behind `highway-docker up` (one manager per Docker host) and the test harness.
+ */
+import { Subject, filter, interval, map, merge, share, type Observable, type Subscription } from 'rxjs';
+import type { Logger } from 'pino';
+import type { Pool } from '../db/pool.js';
+import { PgListener, type NotificationSignal } from '../db/listener.js';
+import type { ContainerClient } from '../docker/client.js';
+import { dockerEvents$, type DockerEventSignal } from '../docker/events.js';
+import { HighwayError, errorMessage } from '../errors.js';
+import { LABELS } from '../model.js';
+import { Controller, type ControllerHooks, type Kind, type Sources } from './controller.js';
+
+/** Something that runs beside the controllers (the GC, a heartbeat, a leader-only loop). */
+export interface Runnable {
+  readonly name: string;
+  start(): void | Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface ManagerOptions {
+  /** This host's reconciler id: its containers carry it in `highway.reconciler_id`. */
+  id: string;
+  pool: Pool;
+  databaseUrl: string;
+  docker: ContainerClient;
+  logger: Logger;
+  /** Safety-net relist interval (default 30 s). */
+  resyncIntervalMs?: number;
+  /** How long start() waits for the Docker events stream (default 30 s). */
+  connectTimeoutMs?: number;
+  hooks?: ControllerHooks;
+}
+
+export class Manager {
+  readonly id: string;
+  readonly log: Logger;
+  private readonly controllers = new Map<string, Controller>();
+  private readonly runnables: Runnable[] = [];
+  private listener: PgListener | null = null;
+  private dockerSub: Subscription | null = null;
+  private readonly resync$ = new Subject<string>();
+  private started = false;
+  private stopping: Promise<void> | null = null;
+
+  constructor(private readonly options: ManagerOptions) {
+    this.id = options.id;
+    this.log = options.logger.child({ reconciler_id: options.id });
+  }
+
+  /** Add a kind (before start). Adding a kind touches no other kind. */
+  add<K extends string>(kind: Kind<K>): Controller<K> {
+    if (this.started) throw new Error(`manager already started: cannot add kind ${kind.name}`);
+    if (this.controllers.has(kind.name)) throw new Error(`kind already added: ${kind.name}`);
+    const controller = new Controller<K>(kind, this.log, this.options.hooks);
+    this.controllers.set(kind.name, controller as unknown as Controller);
+    return controller;
+  }
+
+  /** Add a part that runs beside the controllers; started after them, stopped before them. */
+  addRunnable(runnable: Runnable): void {
+    this.runnables.push(runnable);
+  }
+
+  controller<K extends string = string>(name: string): Controller<K> | undefined {
+    return this.controllers.get(name) as Controller<K> | undefined;
+  }
+
+  /** Connect the shared sources and start every controller; resolves once both streams are connected. */
+  async start(): Promise<void> {
+    if (this.started) throw new Error('manager already started');
+    this.started = true;
+    const channels = [...new Set([...this.controllers.values()].flatMap((c) => c.kind.channels ?? []))];
+    this.listener = new PgListener(this.options.databaseUrl, channels, this.log);
+
+    const dockerSignals$ = new Subject<DockerEventSignal>();
+    const mine = `${LABELS.reconcilerId}`;
+    const sources: Sources = {
+      // One subscription for every kind: this host's containers, and image events (which carry no labels of ours).
+      docker$: dockerSignals$.pipe(
+        filter((s) => s.type !== 'event' || s.event.type === 'image' || (s.event.labels[LABELS.managed] === 'true' && s.event.labels[mine] === this.id)),
+      ),
+      notifications$: this.listener.signals$,
+      resync$: this.resync$,
+    };
+    for (const c of this.controllers.values()) c.start(sources);
+
+    // Every (re)connect or stall means hints were lost: every kind relists. Plus a periodic safety net.
+    const reasons$: Observable<string> = merge(
+      dockerSignals$.pipe(
+        filter((s) => s.type !== 'event'),
+        map((s) => (s.type === 'stalled' ? 'docker events stalled' : s.reconnect ? 'docker reconnect' : 'docker connect')),
+      ),
+      this.listener.signals$.pipe(
+        filter((s): s is Extract<NotificationSignal, { type: 'connected' }> => s.type === 'connected'),
+        map((s) => (s.reconnect ? 'postgres reconnect' : 'postgres connect')),
+      ),
+      interval(this.options.resyncIntervalMs ?? 30_000).pipe(map(() => 'periodic')),
+    ).pipe(share());
+    const reasonsSub = reasons$.subscribe(this.resync$);
+
+    let markDockerReady: () => void = () => {};
+    const dockerReady = new Promise<void>((resolve) => (markDockerReady = resolve));
+    this.dockerSub = dockerEvents$({ docker: this.options.docker.docker, logger: this.log, labels: [], types: ['container', 'image'] }).subscribe((signal) => {
+      if (signal.type === 'connected') markDockerReady();
+      dockerSignals$.next(signal);
+    });
+    this.dockerSub.add(reasonsSub);
+    await this.listener.start();
+    const connectTimeoutMs = this.options.connectTimeoutMs ?? 30_000;
+    await withTimeout(dockerReady, connectTimeoutMs, () => new HighwayError('docker_unavailable', `could not subscribe to Docker events within ${connectTimeoutMs / 1000} s`));
+    for (const r of this.runnables) await r.start();
+    this.log.info({ event: 'reconciler.started', kinds: [...this.controllers.keys()] }, `reconciler ${this.id} started`);
+  }
+
+  /**
+   * Stop: the runnables, then every controller (no new keys; reconciles in flight finish), then
+   * the shared connections. Containers keep running (a restart re-attaches). Idempotent.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      for (const r of [...this.runnables].reverse()) {
+        await r.stop().catch((err) => this.log.error({ event: 'runnable.stop_error', runnable: r.name, err: errorMessage(err) }, 'stop failed'));
+      }
+      await Promise.all([...this.controllers.values()].map((c) => c.stop()));
+      this.dockerSub?.unsubscribe();
+      this.resync$.complete();
+      await this.listener?.stop();
+      this.log.info({ event: 'reconciler.stopped' }, 'reconciler stopped');
+    })();
+    return this.stopping;
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    p.finally(() => clearTimeout(timer)),
+    new Promise<never>((_, reject) => (timer = setTimeout(() => reject(onTimeout()), ms))),
+  ]);
+}
