@@ -82,39 +82,62 @@ export interface DockerClientOptions {
   docker?: Docker;
   /** Retries of a transient failure (default 4, backoff 100 ms .. 2 s). */
   retries?: number;
+  /**
+   * How long one request may take before it is aborted (and counts as the daemon failing):
+   * default 30 s; pulls 30 min, log reads 5 min. A hung call must not hold its key's slot forever.
+   */
+  requestTimeoutMs?: number;
 }
 
 const IMAGE_CACHE_MS = 10_000;
 
-/** Expected answers, not daemon failures: they must not trip the breaker. */
-const EXPECTED_STATUSES = new Set([304, 404, 409]);
+/**
+ * Does this error say the daemon is unavailable (it does not answer, or answers 5xx)? Only
+ * those trip the breaker: a 4xx is an answer about the caller's request (a bad image name, a
+ * conflict), and a daemon that gives it is healthy.
+ */
+export function isUnavailable(err: unknown): boolean {
+  if (err instanceof HighwayError) return err.code === 'docker_unavailable';
+  const status = statusOf(err);
+  if (status !== undefined) return status >= 500;
+  return isTransient(err) || (err as { name?: string })?.name === 'AbortError' || (err as { name?: string })?.name === 'TimeoutError';
+}
+
+const PULL_TIMEOUT_MS = 30 * 60_000;
+const LOGS_TIMEOUT_MS = 5 * 60_000;
 
 export function createDockerClient(options: DockerClientOptions): ContainerClient {
   const docker = options.docker ?? new Docker();
   const log = options.logger;
   const retries = options.retries ?? 4;
+  const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
   /** Images seen present recently (a create that finds one gone clears it), to spare an inspect per run. */
   const knownImages = new Map<string, number>();
 
   const breaker = new CircuitBreaker(async (fn: () => Promise<unknown>) => fn(), {
-    timeout: false, // pulls and log reads may be long; requests time out in the transport
+    timeout: false, // each request has its own timeout (see call())
     errorThresholdPercentage: 50,
     volumeThreshold: 10,
     resetTimeout: 2_000,
-    errorFilter: (err: unknown) => EXPECTED_STATUSES.has(statusOf(err) ?? 0) || err instanceof AbortError,
+    errorFilter: (err: unknown) => !isUnavailable(err),
   });
   breaker.on('open', () => log.warn({ event: 'docker.circuit_open' }, 'Docker daemon failing; circuit open'));
   breaker.on('close', () => log.info({ event: 'docker.circuit_closed' }, 'Docker daemon answering; circuit closed'));
 
-  /** Every daemon call goes through here: retry transient failures, then the breaker. */
-  async function call<T>(op: string, fn: () => Promise<T>): Promise<T> {
+  /**
+   * Every daemon call goes through here: each attempt bounded by a timeout (its request aborted),
+   * transient failures retried, and the breaker around it all.
+   */
+  async function call<T>(op: string, fn: (signal: AbortSignal) => Promise<T>, timeoutMs = requestTimeoutMs): Promise<T> {
     try {
       return (await breaker.fire(() =>
         pRetry(
           async () => {
+            const signal = AbortSignal.timeout(timeoutMs);
             try {
-              return await fn();
+              return await abortable(fn(signal), signal);
             } catch (err) {
+              if (signal.aborted) throw new AbortError(new HighwayError('docker_unavailable', `Docker daemon did not answer ${op} within ${timeoutMs / 1000} s`, { cause: err }));
               if (isTransient(err)) throw err;
               throw new AbortError(err as Error);
             }
@@ -146,17 +169,17 @@ export function createDockerClient(options: DockerClientOptions): ContainerClien
     docker,
 
     async daemonId() {
-      const info = await call('info', () => docker.info() as Promise<{ ID: string }>);
+      const info = await call('info', (abortSignal) => (docker.info as unknown as (o: object) => Promise<{ ID: string }>)({ abortSignal }));
       return info.ID;
     },
 
     async ping() {
-      await call('ping', () => docker.ping());
+      await call('ping', (abortSignal) => (docker.ping as unknown as (o: object) => Promise<unknown>)({ abortSignal }));
     },
 
     async inspect(nameOrId) {
       try {
-        const info = await call('inspect', () => docker.getContainer(nameOrId).inspect());
+        const info = await call('inspect', (abortSignal) => docker.getContainer(nameOrId).inspect({ abortSignal }));
         return toState(info);
       } catch (err) {
         if (statusOf(err) === 404) return null;
@@ -168,7 +191,7 @@ export function createDockerClient(options: DockerClientOptions): ContainerClien
       const until = knownImages.get(ref);
       if (until !== undefined && until > Date.now()) return true;
       try {
-        await call('image.inspect', () => docker.getImage(ref).inspect());
+        await call('image.inspect', (abortSignal) => (docker.getImage(ref).inspect as unknown as (o: object) => Promise<unknown>)({ abortSignal }));
         knownImages.set(ref, Date.now() + IMAGE_CACHE_MS);
         return true;
       } catch (err) {
@@ -180,8 +203,8 @@ export function createDockerClient(options: DockerClientOptions): ContainerClien
     pull: sharedPerKey(async (ref: string) => {
       const started = Date.now();
       try {
-        await call('pull', async () => {
-          const stream = await docker.pull(ref);
+        await call('pull', async (abortSignal) => {
+          const stream = await docker.pull(ref, { abortSignal });
           await new Promise<void>((resolve, reject) => {
             docker.modem.followProgress(stream, (err: Error | null, output: Array<{ error?: string }>) => {
               const failed = err ?? output?.find((m) => m.error);
@@ -189,7 +212,7 @@ export function createDockerClient(options: DockerClientOptions): ContainerClien
               else resolve();
             });
           });
-        });
+        }, PULL_TIMEOUT_MS);
       } catch (err) {
         if (err instanceof HighwayError) throw err;
         throw new TerminalError('pull_failed', `image: pulling "${ref}" failed: ${dockerMessage(err)}`, { cause: err });
@@ -200,7 +223,7 @@ export function createDockerClient(options: DockerClientOptions): ContainerClien
 
     async create(createOptions) {
       try {
-        const container = await call('create', () => docker.createContainer(createOptions));
+        const container = await call('create', (abortSignal) => docker.createContainer({ ...createOptions, abortSignal }));
         return { id: container.id };
       } catch (err) {
         if (statusOf(err) === 409) return { conflict: true };
@@ -216,7 +239,7 @@ export function createDockerClient(options: DockerClientOptions): ContainerClien
 
     async start(id) {
       try {
-        await call('start', () => docker.getContainer(id).start());
+        await call('start', (abortSignal) => docker.getContainer(id).start({ abortSignal }));
       } catch (err) {
         if (statusOf(err) === 304) return; // already started
         if (err instanceof HighwayError) throw err;
@@ -226,7 +249,7 @@ export function createDockerClient(options: DockerClientOptions): ContainerClien
 
     async kill(id, signal) {
       try {
-        await call('kill', () => docker.getContainer(id).kill({ signal }));
+        await call('kill', (abortSignal) => docker.getContainer(id).kill({ signal, abortSignal }));
       } catch (err) {
         // 409: not running any more; 404: gone. Either way there is nothing left to signal.
         if (statusOf(err) === 409 || statusOf(err) === 404) return;
@@ -236,7 +259,7 @@ export function createDockerClient(options: DockerClientOptions): ContainerClien
 
     async remove(id) {
       try {
-        await call('remove', () => docker.getContainer(id).remove({ force: true, v: true }));
+        await call('remove', (abortSignal) => docker.getContainer(id).remove({ force: true, v: true, abortSignal }));
       } catch (err) {
         // 404: already gone; 409: removal already in progress.
         if (statusOf(err) === 404 || statusOf(err) === 409) return;
@@ -246,23 +269,23 @@ export function createDockerClient(options: DockerClientOptions): ContainerClien
 
     async logs(id, maxBytesPerStream) {
       // The buffers live inside the retried call: a retry after a broken stream starts over.
-      return call('logs', async () => {
+      return call('logs', async (abortSignal) => {
         const stdout = new TailBuffer(maxBytesPerStream);
         const stderr = new TailBuffer(maxBytesPerStream);
         const demux = new LogDemuxer({ stdout, stderr });
         // follow: true on a stopped container streams what was logged and ends: memory stays bounded.
-        const stream = (await docker.getContainer(id).logs({ stdout: true, stderr: true, follow: true })) as NodeJS.ReadableStream;
+        const stream = (await docker.getContainer(id).logs({ stdout: true, stderr: true, follow: true, abortSignal })) as NodeJS.ReadableStream;
         await new Promise<void>((resolve, reject) => {
           stream.on('data', (chunk: Buffer) => demux.write(chunk));
           stream.on('end', resolve);
           stream.on('error', reject);
         });
         return { stdout: stdout.toString(), stderr: stderr.toString(), truncated: stdout.truncated || stderr.truncated };
-      });
+      }, LOGS_TIMEOUT_MS);
     },
 
     async list(labelFilters) {
-      const rows = await call('list', () => docker.listContainers({ all: true, filters: { label: labelFilters } }));
+      const rows = await call('list', (abortSignal) => docker.listContainers({ all: true, filters: { label: labelFilters }, abortSignal }));
       return rows.map((c) => ({
         id: c.Id,
         names: c.Names.map((n) => n.replace(/^\//, '')),
@@ -297,6 +320,25 @@ function toState(info: Docker.ContainerInspectInfo): ContainerState {
     restartPolicy: info.HostConfig?.RestartPolicy?.Name ?? 'no',
     health: (s as { Health?: { Status?: string } }).Health?.Status ?? null,
   };
+}
+
+/** Rejects when the signal aborts, whether or not the request itself notices. */
+function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason ?? new Error('aborted'));
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
 }
 
 /** Concurrent calls with the same key share one in-flight promise (one pull per image at a time). */

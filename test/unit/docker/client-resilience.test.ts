@@ -13,14 +13,14 @@ const logger = pino({ level: 'silent' });
 const transport = (code: string) => Object.assign(new Error(`connect ${code} /var/run/docker.sock`), { code });
 const http = (statusCode: number, message: string) => Object.assign(new Error(`(HTTP code ${statusCode}) ${message}`), { statusCode, json: { message } });
 
-function stubDocker(retries = 3) {
+function stubDocker(retries = 3, requestTimeoutMs?: number) {
   const container = { inspect: sinon.stub(), start: sinon.stub(), kill: sinon.stub(), remove: sinon.stub() };
   const docker = {
     getContainer: sinon.stub().returns(container),
     createContainer: sinon.stub(),
     getImage: sinon.stub().returns({ inspect: sinon.stub().resolves({}) }),
   };
-  return { docker, container, client: createDockerClient({ logger, docker: docker as unknown as Docker, retries }) };
+  return { docker, container, client: createDockerClient({ logger, docker: docker as unknown as Docker, retries, ...(requestTimeoutMs ? { requestTimeoutMs } : {}) }) };
 }
 
 const inspectInfo = {
@@ -104,5 +104,42 @@ describe('docker/client: retries, typed errors, circuit breaker', () => {
     for (let i = 0; i < 20; i++) expect(await client.inspect('gone')).to.equal(null);
     container.inspect.resolves(inspectInfo);
     expect((await client.inspect('highway-x'))?.status).to.equal('running');
+  });
+
+  it("a caller's 4xx never opens the circuit: the daemon that answers it is healthy", async () => {
+    const { docker, container, client } = stubDocker(0);
+    docker.createContainer.rejects(http(400, 'invalid reference format'));
+    for (let i = 0; i < 30; i++) {
+      const err = await client.create({ Image: 'BAD' }).catch((e: unknown) => e);
+      expect(err).to.be.instanceOf(TerminalError);
+    }
+    expect(docker.createContainer.callCount).to.equal(30);
+    container.inspect.resolves(inspectInfo);
+    expect((await client.inspect('highway-x'))?.status).to.equal('running');
+  });
+
+  it('5xx answers open the circuit like an unreachable daemon', async () => {
+    const { container, client } = stubDocker(0);
+    container.inspect.rejects(http(500, 'driver failed'));
+    for (let i = 0; i < 12; i++) await client.inspect('highway-x').catch(() => {});
+    const calls = container.inspect.callCount;
+    const err = await client.inspect('highway-x').catch((e: unknown) => e);
+    expect((err as HighwayError).code).to.equal('docker_unavailable');
+    expect(container.inspect.callCount).to.equal(calls); // failed fast, without calling the daemon
+  });
+
+  it('a hung request is aborted after its timeout with docker_unavailable, and its abort signal fires', async () => {
+    const { container, client } = stubDocker(0, 50);
+    let signal: AbortSignal | undefined;
+    container.inspect.callsFake((opts: { abortSignal: AbortSignal }) => {
+      signal = opts.abortSignal;
+      return new Promise(() => {}); // never answers
+    });
+    const started = Date.now();
+    const err = await client.inspect('highway-x').catch((e: unknown) => e);
+    expect((err as HighwayError).code).to.equal('docker_unavailable');
+    expect((err as Error).message).to.match(/did not answer inspect within/);
+    expect(Date.now() - started).to.be.lessThan(2_000);
+    expect(signal?.aborted).to.equal(true);
   });
 });
