@@ -10,6 +10,7 @@
  * (desired state), so the output is collected first. It force-removes only containers that
  * no live intent owns.
  */
+import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { Pool } from '../db/pool.js';
 import { requestStop } from '../db/queries/request-stop.js';
@@ -111,8 +112,12 @@ export class DockerGarbageCollector {
 
   private async sweepOnce(): Promise<SweepReport> {
     const report: SweepReport = { skipped: false, orphansRemoved: 0, staleRemoved: 0, stopsRequested: 0, markedLost: 0 };
-    const lock = await this.options.pool.connect();
+    // Everything inside the try: a database that is down (even for the connect) costs this
+    // sweep, never the process.
+    let lock: pg.PoolClient | null = null;
+    let broken = false;
     try {
+      lock = await this.options.pool.connect();
       const got = await lock.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS ok', [`highway-docker-gc:${this.options.reconcilerId}`]);
       if (!got.rows[0]?.ok) return { ...report, skipped: true };
       try {
@@ -121,9 +126,11 @@ export class DockerGarbageCollector {
         await lock.query('SELECT pg_advisory_unlock(hashtext($1))', [`highway-docker-gc:${this.options.reconcilerId}`]);
       }
     } catch (err) {
+      broken = true;
       this.log.warn({ event: 'gc.sweep_error', err: errorMessage(err) }, 'GC sweep failed; next sweep retries');
     } finally {
-      lock.release();
+      // A connection that failed may hold the lock in a broken session: discard it.
+      lock?.release(broken);
     }
     if (report.orphansRemoved || report.staleRemoved || report.stopsRequested || report.markedLost) {
       this.log.info({ event: 'gc.sweep', ...report }, 'GC sweep');

@@ -49,10 +49,17 @@ export class CompletionWaiter {
   }
 
   private ensureStarted(): Promise<void> {
-    this.started ??= this.listener.start().then(() => {
-      this.poll = setInterval(() => this.checkAll(), this.safetyPollMs);
-      this.poll.unref();
-    });
+    // A failed start is not cached: the next wait tries again (the database may be back).
+    this.started ??= this.listener.start().then(
+      () => {
+        this.poll = setInterval(() => this.checkAll(), this.safetyPollMs);
+        this.poll.unref();
+      },
+      (err: unknown) => {
+        this.started = null;
+        throw new HighwayError('database_unavailable', `cannot LISTEN for completions: ${errorMessage(err)}`, { cause: err });
+      },
+    );
     return this.started;
   }
 

@@ -47,3 +47,19 @@ export function patchAssignments(patch: IntentPatch, start: number): { sql: stri
 }
 
 export const TERMINAL_SQL = `('exited', 'failed', 'timeout', 'cancelled', 'lost')`;
+
+/**
+ * Every column but the stored output, for readers that decide and do not report (the
+ * reconciler's passes, resyncs): a kept container's megabytes of output are not read each time.
+ * The row's stdout and stderr come back null.
+ */
+export const INTENT_COLUMNS_WITHOUT_OUTPUT = (alias: string): string =>
+  [
+    'id', 'container_id', 'short_id', 'activity_id', 'workflow_run_id', 'tenant_id', 'worker_id', 'reconciler_id', 'image',
+    'spec', 'status', 'desired_state', 'stop_reason', 'stop_requested_at', 'error', 'exit_code', 'oom_killed',
+    'logs_truncated', 'duration_ms', 'warnings', 'labels', 'created_at', 'started_at', 'finished_at', 'removed_at',
+    'deadline_at', 'gc_protected_until', 'updated_at',
+  ]
+    .map((c) => `${alias}.${c}`)
+    .concat(['NULL::text AS stdout', 'NULL::text AS stderr'])
+    .join(', ');

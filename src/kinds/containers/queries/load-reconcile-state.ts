@@ -1,5 +1,6 @@
 import type { Queryable } from '../../../db/pool.js';
 import type { IntentRow } from '../../../model.js';
+import { INTENT_COLUMNS_WITHOUT_OUTPUT } from '../../../db/queries/intent-columns.js';
 
 /** What the reconciler knows about an intent's surroundings: its run, activity and worker. */
 export interface IntentSurroundings {
@@ -22,14 +23,14 @@ export type ReconcileState = { intent: IntentRow; around: IntentSurroundings; db
  * reconciler to claim an intent runs it). The returned row shows the claim.
  */
 export async function loadReconcileState(q: Queryable, id: string, reconcilerId: string): Promise<ReconcileState | null> {
-  const res = await q.query<IntentRow & IntentSurroundings & { db_now: Date }>(
+  const res = await q.query<IntentRow & IntentSurroundings & { db_now: Date; claimed_by: string | null }>(
     `WITH claim AS (
        UPDATE highway.docker_containers SET reconciler_id = $2, updated_at = now()
         WHERE id = $1 AND reconciler_id IS NULL
         RETURNING reconciler_id
      )
-     SELECT c.*,
-            COALESCE(c.reconciler_id, (SELECT reconciler_id FROM claim)) AS reconciler_id,
+     SELECT ${INTENT_COLUMNS_WITHOUT_OUTPUT('c')},
+            COALESCE(c.reconciler_id, (SELECT reconciler_id FROM claim)) AS claimed_by,
             r.status               AS run_status,
             (a.id IS NOT NULL)     AS activity_exists,
             a.status               AS activity_status,
@@ -51,10 +52,10 @@ export async function loadReconcileState(q: Queryable, id: string, reconcilerId:
   if (!row) return null;
   const {
     run_status, activity_exists, activity_status, activity_heartbeat_at, activity_heartbeat_timeout_s,
-    activity_created_at, worker_exists, worker_status, worker_heartbeat_at, db_now, ...intent
+    activity_created_at, worker_exists, worker_status, worker_heartbeat_at, db_now, claimed_by, ...intent
   } = row;
   return {
-    intent: intent as IntentRow,
+    intent: { ...(intent as IntentRow), reconciler_id: claimed_by },
     around: {
       run_status, activity_exists, activity_status, activity_heartbeat_at, activity_heartbeat_timeout_s,
       activity_created_at, worker_exists, worker_status, worker_heartbeat_at,

@@ -1,0 +1,31 @@
+/** The completion waiter recovers when its LISTEN connection could not be started. */
+import { expect } from 'chai';
+import sinon from 'sinon';
+import { pino } from 'pino';
+import { PgListener } from '../../../src/db/listener.js';
+import { CompletionWaiter } from '../../../src/tools/completion.js';
+import { HighwayError } from '../../../src/errors.js';
+import type { Pool } from '../../../src/db/pool.js';
+
+describe('tools/CompletionWaiter', () => {
+  afterEach(() => sinon.restore());
+
+  it('a failed LISTEN start is an error for that wait, and the next wait connects again', async () => {
+    const start = sinon.stub(PgListener.prototype, 'start');
+    start.onCall(0).rejects(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }));
+    start.onCall(1).resolves();
+    sinon.stub(PgListener.prototype, 'stop').resolves();
+    const row = { id: 'i1', status: 'exited', removed_at: new Date() };
+    const pool = { query: sinon.stub().resolves({ rows: [row] }) } as unknown as Pool;
+    const waiter = new CompletionWaiter(pool, 'postgres://nowhere', pino({ level: 'silent' }));
+
+    const first = await waiter.wait('i1', () => true).catch((e: unknown) => e);
+    expect(first).to.be.instanceOf(HighwayError);
+    expect((first as HighwayError).code).to.equal('database_unavailable');
+
+    const second = await waiter.wait('i1', (r) => r.status === 'exited');
+    expect(second.status).to.equal('exited');
+    expect(start.callCount).to.equal(2);
+    await waiter.stop();
+  });
+});
