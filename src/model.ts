@@ -46,6 +46,8 @@ export interface IntentRow {
   desired_state: DesiredState;
   stop_reason: StopReason | null;
   stop_requested_at: Date | null;
+  /** When a start of its container was claimed (the guard that makes a start happen at most once). */
+  start_attempted_at: Date | null;
   error: string | null;
   exit_code: number | null;
   oom_killed: boolean | null;
@@ -63,6 +65,9 @@ export interface IntentRow {
   gc_protected_until: Date | null;
   updated_at: Date;
 }
+
+/** How long a claimed start blocks another: longer than any start call may take (its timeout is 30 s). */
+export const START_CLAIM_MS = 60_000;
 
 /** The lifecycle knobs of an intent, read from its validated spec. */
 export interface Lifecycle {

@@ -33,6 +33,8 @@ export interface Kind<K extends string = string> {
   readonly channels?: readonly string[];
   /** Reconciles in flight at most for this kind (default 16). */
   readonly concurrency?: number;
+  /** Of those, slots only high-priority (finishing) work may use (default 0). */
+  readonly highReserve?: number;
   /** Map the sources to keys (with a priority where finishing work must go first). */
   watch(sources: Sources): Observable<K | Enqueue<K>>;
   /** Every key that may need work now: the safety net for lost hints. */
@@ -76,7 +78,7 @@ export class Controller<K extends string = string> {
     this.done = new Promise<void>((resolve) => {
       // On stop the keys complete: the queue drops what waits, finishes what runs, then completes.
       keys$
-        .pipe(workQueue((key: K) => defer(() => this.reconcileOnce(key)), { concurrency: this.kind.concurrency ?? 16, stats: this.stats }))
+        .pipe(workQueue((key: K) => defer(() => this.reconcileOnce(key)), { concurrency: this.kind.concurrency ?? 16, highReserve: this.kind.highReserve ?? 0, stats: this.stats }))
         .subscribe({
           next: (outcome) => this.report(outcome),
           complete: () => resolve(),

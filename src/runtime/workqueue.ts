@@ -43,6 +43,12 @@ export interface QueueStats {
 }
 export interface WorkQueueOptions {
   concurrency?: number;
+  /**
+   * Slots only `high` work may use: `normal` work (starting new things) runs in at most
+   * `concurrency - highReserve` slots, so finishing work always finds a free slot, and new
+   * work is paced. Default 0.
+   */
+  highReserve?: number;
   /** Backoff after failures: base * 2^(attempt-1), capped. Defaults 100 ms .. 30 s. */
   backoffBaseMs?: number;
   backoffMaxMs?: number;
@@ -60,6 +66,7 @@ export function workQueue<K>(
   options: WorkQueueOptions = {},
 ): OperatorFunction<K | Enqueue<K>, QueueOutcome<K>> {
   const concurrency = options.concurrency ?? Infinity;
+  const normalLimit = Math.max(1, concurrency - (options.highReserve ?? 0));
   const baseMs = options.backoffBaseMs ?? 100;
   const maxBackoffMs = options.backoffMaxMs ?? 30_000;
   const maxDelayMs = options.maxDelayMs ?? 60 * 60 * 1000;
@@ -86,14 +93,17 @@ export function workQueue<K>(
         if (stopping && running.size === 0) subscriber.complete();
       };
 
-      const take = (): K | undefined => {
+      /** Keys running now at normal priority (their slots count against the normal limit). */
+      const normalRunning = new Set<K>();
+      const take = (): { key: K; lane: Priority } | undefined => {
         for (const lane of ['high', 'normal'] as const) {
+          if (lane === 'normal' && normalRunning.size >= normalLimit) break;
           const q = lanes[lane];
           while (q.length > 0) {
             const key = q.shift()!;
             if (waiting.get(key) === lane) {
               waiting.delete(key);
-              return key;
+              return { key, lane };
             }
           }
         }
@@ -113,9 +123,9 @@ export function workQueue<K>(
         do {
           drainAgain = false;
           while (!stopping && running.size < concurrency) {
-            const key = take();
-            if (key === undefined) break;
-            start(key);
+            const next = take();
+            if (next === undefined) break;
+            start(next.key, next.lane);
           }
         } while (drainAgain);
         draining = false;
@@ -138,6 +148,7 @@ export function workQueue<K>(
 
       const finish = (key: K, state: { again: Priority | null }, outcome: QueueOutcome<K>) => {
         running.delete(key);
+        normalRunning.delete(key);
         if (outcome.error === undefined) {
           failures.delete(key);
           setTimer(key, outcome.result?.requeueAfterMs);
@@ -153,9 +164,10 @@ export function workQueue<K>(
         drain();
       };
 
-      const start = (key: K) => {
+      const start = (key: K, lane: Priority) => {
         const state: { again: Priority | null; sub?: Subscription } = { again: null };
         running.set(key, state);
+        if (lane === 'normal') normalRunning.add(key);
         let result: ReconcileResult | undefined;
         let settled = false;
         // defer: a reconcile that throws synchronously is a failure like any other.
@@ -213,6 +225,7 @@ export function workQueue<K>(
         for (const state of running.values()) state.sub?.unsubscribe();
         timers.clear();
         running.clear();
+        normalRunning.clear();
         waiting.clear();
         updateStats();
       };

@@ -37,6 +37,7 @@ export function intentRow(overrides: Partial<IntentRow> = {}): IntentRow {
     desired_state: 'running',
     stop_reason: null,
     stop_requested_at: null,
+    start_attempted_at: null,
     error: null,
     exit_code: null,
     oom_killed: null,

@@ -1,5 +1,5 @@
 import type { Queryable } from '../pool.js';
-import type { IntentRow } from '../../model.js';
+import { START_CLAIM_MS, type IntentRow } from '../../model.js';
 import { patchAssignments, TERMINAL_SQL, type IntentPatch } from './intent-columns.js';
 import type { AuditEntry } from './audit.js';
 
@@ -34,4 +34,24 @@ export function patchLiveIntent(q: Queryable, id: string, patch: IntentPatch, au
 /** Patch an intent whatever its status (bookkeeping after the end: removal, protection). */
 export function patchIntent(q: Queryable, id: string, patch: IntentPatch, audit?: AuditEntry): Promise<IntentRow | null> {
   return update(q, id, patch, '', audit);
+}
+
+/**
+ * Claim the start of an intent's container: succeeds for one caller only (until the claim is
+ * older than START_CLAIM_MS, when the container can only still be `created` if that start never
+ * reached Docker). Returns false when another process has claimed it: do not start.
+ */
+export async function claimStart(q: Queryable, id: string): Promise<boolean> {
+  const res = await q.query(
+    `UPDATE highway.docker_containers SET start_attempted_at = clock_timestamp(), updated_at = now()
+      WHERE id = $1 AND status NOT IN ${TERMINAL_SQL}
+        AND (start_attempted_at IS NULL OR start_attempted_at < clock_timestamp() - make_interval(secs => $2))`,
+    [id, START_CLAIM_MS / 1000],
+  );
+  return res.rowCount === 1;
+}
+
+/** A start that failed before Docker could have run the container: release the claim, so a retry need not wait. */
+export async function releaseStart(q: Queryable, id: string): Promise<void> {
+  await q.query(`UPDATE highway.docker_containers SET start_attempted_at = NULL WHERE id = $1`, [id]);
 }

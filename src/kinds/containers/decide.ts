@@ -6,7 +6,7 @@
  * Level-triggered: decide never asks why it was called. Called again after any action,
  * or after a crash at any point, it looks at the same world and picks up from there.
  */
-import { isTerminal, lifecycleOf, type Lifecycle, type IntentRow, type IntentStatus, type StopReason } from '../../model.js';
+import { START_CLAIM_MS, isTerminal, lifecycleOf, type Lifecycle, type IntentRow, type IntentStatus, type StopReason } from '../../model.js';
 import type { IntentSurroundings } from './queries/load-reconcile-state.js';
 import type { ContainerState } from '../../docker/client.js';
 
@@ -133,9 +133,14 @@ export function decide(o: Observation): Decision {
   }
 
   switch (c.status) {
-    case 'created':
+    case 'created': {
       if (stop) return { actions: [{ type: 'finish', status: stop.status, reason: stop.reason, error: null }, { type: 'remove' }] };
+      // A start claimed by another process (or a pass that died) within the claim window: its
+      // start may still reach Docker. Wait it out rather than risk a second start.
+      const claimedFor = intent.start_attempted_at ? intent.start_attempted_at.getTime() + START_CLAIM_MS - now.getTime() : 0;
+      if (claimedFor > 0) return { actions: [], requeueAfterMs: claimedFor };
       return { actions: [{ type: 'start' }] };
+    }
 
     case 'exited':
     case 'dead': {

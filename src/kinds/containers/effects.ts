@@ -4,7 +4,7 @@
  */
 import type { Logger } from 'pino';
 import type { Pool } from '../../db/pool.js';
-import { patchIntent, patchLiveIntent } from '../../db/queries/update-intent.js';
+import { claimStart, patchIntent, patchLiveIntent, releaseStart } from '../../db/queries/update-intent.js';
 import type { AuditEntry } from '../../db/queries/audit.js';
 import { dockerMessage, type ContainerClient, type ContainerState } from '../../docker/client.js';
 import { HighwayError, TerminalError } from '../../errors.js';
@@ -123,7 +123,21 @@ async function run(ctx: EffectContext, w: Working, action: Action, next: Action 
       }
       const id = w.createdId ?? w.container?.id ?? w.intent.container_id;
       if (!id) throw new HighwayError('internal', 'start without a container');
-      await ctx.docker.start(id);
+      // At most once, ever: claim the start in the row first. Another process (a second
+      // reconciler with this id, a pass that raced this one) that claimed it wins; this one
+      // leaves the container alone, and the next pass records what that start did.
+      if (!(await claimStart(ctx.pool, w.intent.id))) {
+        log.warn({ event: 'container.start_claimed_elsewhere', container_id: id }, 'another process is starting this container; not starting it again');
+        return 'stop';
+      }
+      try {
+        await ctx.docker.start(id);
+      } catch (err) {
+        // Docker refused or did not answer: if the container is still `created`, it never ran.
+        const now = await ctx.docker.inspect(id).catch(() => undefined);
+        if (now?.status === 'created') await releaseStart(ctx.pool, w.intent.id).catch(() => {});
+        throw err;
+      }
       // Not inspected here: right after start, an inspect waits on the daemon for as long as a
       // short container takes to exit. Its start time is the one Docker reports, read at collect.
       const startedAt = new Date();

@@ -143,4 +143,13 @@ describe('runtime/workQueue', () => {
     });
     expect(stats).to.deep.equal({ waiting: 0, running: 0, delayed: 0 });
   });
+
+  it('slots reserved for high work: normal work is paced, and finishing work still finds a slot', () => {
+    scheduler.run(({ cold, hot, expectObservable }) => {
+      const run = () => cold('----(r|)', ok);
+      // 3 slots, 1 reserved: a, b (normal) take two; c (normal) waits; X (high) runs at once.
+      const source = hot('abcX-----------|', { a: 'a', b: 'b', c: 'c', X: { key: 'x', priority: 'high' as const } });
+      expectObservable(queue(source, { a: run, b: run, c: run, x: run }, { concurrency: 3, highReserve: 1 })).toBe('----ab-xc------|');
+    });
+  });
 });

@@ -476,6 +476,30 @@ describe('reconciler/decide', () => {
     });
   });
 
+  describe('a container is started at most once', () => {
+    const created = () => intentRow({ status: 'created', started_at: null, deadline_at: null });
+    it('a created container with no start claimed is started', () => {
+      expectDecision(decide(observe(created(), CONTAINERS.created)), { actions: [{ type: 'start' }] });
+    });
+    it('a start claimed 5 s ago (by another process, or a pass that died) is waited out, not repeated', () => {
+      const intent = { ...created(), start_attempted_at: at(-5 * SECOND) };
+      expectDecision(decide(observe(intent, CONTAINERS.created)), { actions: [], requeueAfterMs: 55 * SECOND });
+    });
+    it('a claim older than the claim window, on a container still `created`, never reached Docker: start it', () => {
+      const intent = { ...created(), start_attempted_at: at(-61 * SECOND) };
+      expectDecision(decide(observe(intent, CONTAINERS.created)), { actions: [{ type: 'start' }] });
+    });
+    it('an exited container is never started again, whatever the row says', () => {
+      for (const status of ['created', 'running'] as const) {
+        const intent = intentRow({ status, start_attempted_at: null });
+        for (const c of ['exited 0', 'exited 2', 'dead'] as const) {
+          const d = decide(observe(intent, CONTAINERS[c]));
+          expect(d.actions.map((a) => a.type), `${status} / ${c}`).to.not.include('start');
+        }
+      }
+    });
+  });
+
   describe('level-triggered: the decision depends on the world, not on history', () => {
     it('the same observation always yields the same decision', () => {
       const o = observe(intentRow({ status: 'stopping', desired_state: 'stopped', stop_reason: 'requested', stop_requested_at: at(-4 * SECOND) }), CONTAINERS.running);

@@ -1,0 +1,81 @@
+/**
+ * Exactly once with two reconcilers of one id (a restart under systemd while the old process
+ * still drains; two replicas of one deployment): every container is started exactly once.
+ * Counted from the daemon's own start events, per container.
+ */
+import { expect } from 'chai';
+import { Reconciler } from '../../../src/reconciler.js';
+import { defaultPolicy } from '../../../src/params/policy.js';
+import { Harness } from '../../support/harness.js';
+import { expectConverged } from './common.js';
+
+const N = 200;
+
+describe('faults: two reconcilers with the same id', function () {
+  this.timeout(240_000);
+  let h: Harness;
+  let second: Reconciler | null = null;
+
+  before(async () => {
+    h = await Harness.start({ reconciler: { concurrency: 8 } });
+  });
+  after(async () => {
+    await second?.stop();
+    await h?.stop();
+  });
+
+  it(`${N} intents: every container started exactly once, every output once, no name-conflict errors`, async () => {
+    // A live subscription: the daemon keeps only its last 256 events for a later query.
+    const events = await watchEvents(h);
+    second = await Reconciler.create({
+      pool: h.db.pool,
+      databaseUrl: h.db.url,
+      docker: h.client,
+      logger: h.log.logger,
+      reconcilerId: h.reconcilerId,
+      resyncIntervalMs: 5_000,
+      concurrency: 8,
+      policy: defaultPolicy,
+    });
+    // The second may wait as a standby (one live reconciler per id) or run beside the first:
+    // either way the promise holds. It must not block this test from going on.
+    const secondStarted = second.start();
+    const results = await Promise.all(Array.from({ length: N }, (_, i) => h.run({ command: ['sh', '-c', `echo done-${i}`] })));
+    for (const [i, r] of results.entries()) {
+      expect(r.status, JSON.stringify(r)).to.equal('exited');
+      expect(r.stdout).to.equal(`done-${i}\n`);
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    events.stop();
+    const starts = new Map<string, number>();
+    for (const e of events.seen) if (e.Action === 'start') starts.set(e.Actor.ID, (starts.get(e.Actor.ID) ?? 0) + 1);
+    expect(starts.size).to.equal(N);
+    expect([...starts.values()].filter((n) => n !== 1)).to.deep.equal([]);
+    expect(h.log.lines.filter((l) => /name conflict/.test(String(l['err'] ?? l['msg'])))).to.deep.equal([]);
+    const audits = await h.db.pool.query<{ n: string }>(
+      `SELECT count(*) AS n FROM (SELECT intent_id, operation FROM highway.docker_audit WHERE operation = 'container.create' GROUP BY 1, 2 HAVING count(*) > 1) d`,
+    );
+    expect(Number(audits.rows[0]!.n)).to.equal(0);
+    await expectConverged({ docker: h.docker, label: h.label, pool: h.db.pool, intentIds: results.map((r) => r.intent_id), logs: [h.log.lines] });
+    await Promise.race([secondStarted.catch(() => {}), new Promise((r) => setTimeout(r, 100))]);
+  });
+});
+
+interface RawEvent {
+  Action: string;
+  Actor: { ID: string };
+}
+
+/** The daemon's container events for this harness, as they happen, until stop(). */
+async function watchEvents(h: Harness): Promise<{ seen: RawEvent[]; stop(): void }> {
+  const stream = (await h.docker.getEvents({ filters: { type: ['container'], label: [h.label] } })) as unknown as NodeJS.ReadableStream & { destroy(): void };
+  const seen: RawEvent[] = [];
+  let partial = '';
+  stream.on('data', (c: Buffer) => {
+    const lines = (partial + c.toString()).split('\n');
+    partial = lines.pop() ?? '';
+    for (const l of lines) if (l.trim()) seen.push(JSON.parse(l) as RawEvent);
+  });
+  stream.on('error', () => {});
+  return { seen, stop: () => stream.destroy() };
+}
