@@ -54,7 +54,7 @@ export class Metrics {
   readonly cronTickLateness: Histogram;
   /** Containers removed by the GC, by reason (`orphan`, `stale`, `vanished`, ...). */
   readonly gcRemovals: Counter<'reason'>;
-  /** Scrapes whose intents count failed (the gauge is then empty, never stale). */
+  /** Scrapes whose intents count failed (the gauge is then empty, never stale); visible from the next scrape. */
   readonly scrapeErrors: Counter<'collector'>;
 
   constructor(options: MetricsOptions = {}) {
