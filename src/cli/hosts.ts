@@ -1,5 +1,6 @@
 import type { Pool } from '../db/pool.js';
 import { listHosts, type HostInfo } from '../db/queries/hosts.js';
+import { DEFAULT_HOST_TIMEOUT_S, parsePositiveSeconds } from '../hosts/settings.js';
 
 /** One host as `hosts --json` prints it (the contract: id, alive, labels, capacity, running, heartbeat_at). */
 export interface HostJson {
@@ -40,9 +41,13 @@ function ago(at: Date, now: number): string {
   return `${Math.round(s / 86_400)}d ago`;
 }
 
-/** `highway-docker hosts [--json]`: the reconcilers (Docker hosts) sharing the database. */
-export async function hosts(pool: Pool, opts: { json?: boolean; hostTimeoutS: number; now?: number }): Promise<string> {
-  const rows = await listHosts(pool, opts.hostTimeoutS);
+/**
+ * `highway-docker hosts [--json]`: the reconcilers (Docker hosts) sharing the database. Liveness
+ * is judged against HIGHWAY_HOST_TIMEOUT_S (default 30) unless `hostTimeoutS` is given.
+ */
+export async function hosts(pool: Pool, opts: { json?: boolean; hostTimeoutS?: number; now?: number } = {}): Promise<string> {
+  const timeoutS = opts.hostTimeoutS ?? parsePositiveSeconds(process.env['HIGHWAY_HOST_TIMEOUT_S'], 'HIGHWAY_HOST_TIMEOUT_S', DEFAULT_HOST_TIMEOUT_S);
+  const rows = await listHosts(pool, timeoutS);
   if (opts.json) return JSON.stringify(rows.map(hostJson), null, 2) + '\n';
   const now = opts.now ?? Date.now();
   const header = ['HOST', 'STATE', 'RUNNING', 'LABELS', 'HOSTNAME', 'DOCKER', 'HEARTBEAT'];

@@ -126,6 +126,9 @@ describe('hosts: HostRegistry, listHosts, deadHosts (real PostgreSQL)', function
     await a.stop();
     const withWork = (await deadHosts(db.pool, 30, { withWork: true })).map((h) => h.id);
     expect(withWork).to.include.members(['live-a', 'live-b']);
+    // For failover a graceful stop is not death until the heartbeat is stale too (a restart re-attaches).
+    const silent = (await deadHosts(db.pool, 30, { withWork: true, heartbeatOnly: true })).map((h) => h.id);
+    expect(silent).to.include('live-b').and.not.include('live-a');
     await db.pool.query(`UPDATE highway.docker_containers SET status = 'lost' WHERE reconciler_id = 'live-b'`);
     expect((await deadHosts(db.pool, 30, { withWork: true })).map((h) => h.id)).to.not.include('live-b');
     expect((await deadHosts(db.pool, 30)).map((h) => h.id)).to.include('live-b');
@@ -146,6 +149,17 @@ describe('hosts: HostRegistry, listHosts, deadHosts (real PostgreSQL)', function
     const line = table.split('\n').find((l) => l.startsWith('cli-host '))!;
     expect(line).to.match(/^cli-host\s+alive\s+1\/2\s+gpu=true\s+/);
     expect(table.split('\n')[0]).to.match(/^HOST\s+STATE\s+RUNNING\s+LABELS/);
+    // Without hostTimeoutS, HIGHWAY_HOST_TIMEOUT_S judges liveness (here: so short that nobody is alive).
+    const saved = process.env['HIGHWAY_HOST_TIMEOUT_S'];
+    process.env['HIGHWAY_HOST_TIMEOUT_S'] = '0.001';
+    try {
+      await new Promise((r) => setTimeout(r, 5));
+      const strict = JSON.parse(await hosts(db.pool, { json: true })) as Array<Record<string, unknown>>;
+      expect(strict.find((x) => x['id'] === 'cli-host')!['alive']).to.equal(false);
+    } finally {
+      if (saved === undefined) delete process.env['HIGHWAY_HOST_TIMEOUT_S'];
+      else process.env['HIGHWAY_HOST_TIMEOUT_S'] = saved;
+    }
   });
 
   it('NOTIFY highway_host on registration and on a graceful stop, not on heartbeats', async () => {

@@ -89,16 +89,20 @@ export async function listHosts(q: Queryable, timeoutS: number): Promise<HostInf
 }
 
 /**
- * Hosts that are not alive: stopped, or silent for longer than `timeoutS`. With `withWork`,
- * only those that still own active intents (what failover must take over or mark lost);
- * the longest silent first.
+ * Hosts that are not alive: stopped, or silent for longer than `timeoutS`; the longest silent first.
+ * `withWork`: only those that still own active intents (what failover must take over or mark lost).
+ * `heartbeatOnly`: a graceful stop does not count until the heartbeat is older than the timeout too.
+ * Failover wants this: a reconciler stopped for a restart re-attaches to its containers when it
+ * comes back, so giving its work away at once would turn a rolling restart into lost work.
  */
-export async function deadHosts(q: Queryable, timeoutS: number, opts: { withWork?: boolean } = {}): Promise<HostInfo[]> {
+export async function deadHosts(q: Queryable, timeoutS: number, opts: { withWork?: boolean; heartbeatOnly?: boolean } = {}): Promise<HostInfo[]> {
   const res = await q.query<HostInfo>(
     `SELECT * FROM (${HOSTS_WITH_RUNNING}) x
-      WHERE NOT x.alive AND (NOT $2 OR x.running > 0)
+      WHERE NOT x.alive
+        AND (NOT $2 OR x.running > 0)
+        AND (NOT $3 OR x.heartbeat_at <= now() - make_interval(secs => $1))
       ORDER BY x.heartbeat_at, x.id`,
-    [timeoutS, opts.withWork === true],
+    [timeoutS, opts.withWork === true, opts.heartbeatOnly === true],
   );
   return res.rows;
 }
