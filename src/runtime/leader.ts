@@ -33,7 +33,8 @@ export interface LeaderElectorOptions {
  * `retryMs`; the leader checks its session as often. When the session ends (the process died,
  * the connection broke, the server restarted) the lock is free at once, so another elector takes
  * over within about `retryMs`; and the one that lost its connection drops leadership at once and
- * competes again once it can connect.
+ * competes again once it can connect, after sitting out two `retryMs` (so that a healthy elector,
+ * not the one with the flaky connection, is the one that takes over).
  */
 export class LeaderElector {
   readonly name: string;
@@ -49,6 +50,8 @@ export class LeaderElector {
   private started = false;
   private stopping: Promise<void> | null = null;
   private connectFailing = false;
+  /** After losing its connection an elector sits out a while, so a healthy one takes over instead of a flapping one. */
+  private holdOffUntil = 0;
 
   constructor(private readonly options: LeaderElectorOptions) {
     this.name = options.name;
@@ -91,6 +94,7 @@ export class LeaderElector {
 
   private async attempt(): Promise<void> {
     if (this.stopping) return;
+    if (!this.isLeader && Date.now() < this.holdOffUntil) return;
     const client = this.client ?? (await this.connect());
     if (!client) return;
     try {
@@ -150,6 +154,7 @@ export class LeaderElector {
   private dropClient(client: pg.Client, reason: string): void {
     if (this.client !== client) return;
     this.client = null;
+    this.holdOffUntil = Date.now() + 2 * this.retryMs;
     client.removeAllListeners('end');
     client.on('error', () => {});
     client.end().catch(() => {});
