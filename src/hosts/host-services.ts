@@ -1,0 +1,101 @@
+import type Docker from 'dockerode';
+import type { Pool } from '../db/pool.js';
+import { errorMessage } from '../errors.js';
+import { startHttpServer, type HttpServer, type ReadinessCheck } from '../observability/http.js';
+import { silentLogger, type Logger } from '../observability/logger.js';
+import { Metrics } from '../observability/metrics.js';
+import { LeaderElector } from '../runtime/leader.js';
+import { HostRegistry, dockerDaemonInfo } from './registry.js';
+import { hostSettingsFromEnv, type HostSettings } from './settings.js';
+
+export interface HostServicesOptions {
+  pool: Pool;
+  /** For the leader elections' dedicated connections. */
+  databaseUrl: string;
+  /** The reconciler id (`reconciler.id`). */
+  reconcilerId: string;
+  /** The raw dockerode of the ContainerClient (`docker.docker`): daemon id and version, the readiness ping. */
+  docker: Docker;
+  logger?: Logger;
+  /** Default: hostSettingsFromEnv() (HIGHWAY_HOST_LABELS, HIGHWAY_MAX_CONTAINERS, HIGHWAY_HOST_TIMEOUT_S, HIGHWAY_HTTP_ADDR). */
+  settings?: HostSettings;
+  /** One LeaderElector per name (e.g. `['cron']`); default none. */
+  elections?: string[];
+  /** Extra readiness checks, beside `database`, `docker` and `host_registry`. */
+  readiness?: Record<string, ReadinessCheck>;
+  /** Metrics to serve (default: a new Metrics counting intents on `pool`). */
+  metrics?: Metrics;
+}
+
+export interface HostServices {
+  readonly settings: HostSettings;
+  readonly metrics: Metrics;
+  readonly registry: HostRegistry;
+  readonly leaders: Readonly<Record<string, LeaderElector>>;
+  readonly http: HttpServer;
+  /** Leaders step down, the host is marked stopped, the HTTP server closes. Idempotent; never rejects. */
+  stop(): Promise<void>;
+}
+
+/**
+ * What `highway-docker up` adds for many hosts on one database: the host's row and heartbeat,
+ * the leader elections, the metrics, and the HTTP server of /metrics, /healthz, /readyz.
+ * Start it after the reconciler (it needs the reconciler's id); stop it before the pool ends.
+ */
+export async function startHostServices(options: HostServicesOptions): Promise<HostServices> {
+  const log = options.logger ?? silentLogger;
+  const settings = options.settings ?? hostSettingsFromEnv();
+  const metrics = options.metrics ?? new Metrics({ pool: options.pool, logger: log });
+  const registry = new HostRegistry({
+    pool: options.pool,
+    id: options.reconcilerId,
+    daemon: () => dockerDaemonInfo(options.docker),
+    labels: settings.labels,
+    capacity: settings.capacity,
+    hostTimeoutS: settings.hostTimeoutS,
+    logger: log,
+  });
+  const leaders: Record<string, LeaderElector> = {};
+  for (const name of options.elections ?? []) {
+    leaders[name] = new LeaderElector({ connectionString: options.databaseUrl, name, id: options.reconcilerId, logger: log });
+  }
+  await registry.start();
+  await Promise.all(Object.values(leaders).map((l) => l.start()));
+  let http: HttpServer;
+  try {
+    http = await startHttpServer({
+      addr: settings.httpAddr,
+      metrics,
+      logger: log,
+      readiness: {
+        database: async () => (await options.pool.query('SELECT 1')).rowCount === 1,
+        docker: async () => {
+          await options.docker.ping();
+          return true;
+        },
+        host_registry: () => registry.healthy,
+        ...options.readiness,
+      },
+    });
+  } catch (err) {
+    await Promise.all([...Object.values(leaders).map((l) => l.stop()), registry.stop()]);
+    throw err;
+  }
+
+  let stopping: Promise<void> | null = null;
+  return {
+    settings,
+    metrics,
+    registry,
+    leaders,
+    http,
+    stop() {
+      stopping ??= (async () => {
+        await Promise.all(Object.values(leaders).map((l) => l.stop()));
+        await registry.stop();
+        await http.close().catch((err) => log.warn({ event: 'http.close_failed', err: errorMessage(err) }, 'closing the HTTP server failed'));
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,153 @@
+/**
+ * Leader election by a session advisory lock on a real PostgreSQL: exactly one leader; when the
+ * leader's session dies the other takes over within seconds; a stop hands over at once; a
+ * server restart drops leadership at once and it comes back.
+ */
+import { expect } from 'chai';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { LeaderElector } from '../../src/runtime/leader.js';
+import { freshDatabase, startOwnPostgres, type TestDatabase } from '../support/postgres.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until(what: string, fn: () => boolean | Promise<boolean>, timeoutMs: number): Promise<number> {
+  const start = Date.now();
+  for (;;) {
+    if (await fn()) return Date.now() - start;
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+describe('runtime/LeaderElector (real PostgreSQL)', function () {
+  this.timeout(60_000);
+  let db: TestDatabase;
+  const electors: LeaderElector[] = [];
+  const elector = (name: string, id: string, retryMs = 250) => {
+    const e = new LeaderElector({ connectionString: db.url, name, id, retryMs });
+    electors.push(e);
+    return e;
+  };
+
+  before(async () => {
+    db = await freshDatabase();
+  });
+  after(async () => {
+    await db?.drop();
+  });
+  afterEach(async () => {
+    await Promise.all(electors.splice(0).map((e) => e.stop()));
+  });
+
+  it('two electors on one database (default 1 s retry): exactly one leader; killing its session hands over within 3 s', async () => {
+    const a = elector('cron', 'a', 1000);
+    const b = elector('cron', 'b', 1000);
+    const seenA: boolean[] = [];
+    a.leader$.subscribe((v) => seenA.push(v));
+    await Promise.all([a.start(), b.start()]);
+    await until('a leader', () => a.isLeader || b.isLeader, 3000);
+    for (let i = 0; i < 10; i++) {
+      expect([a.isLeader, b.isLeader].filter(Boolean), `check ${i}`).to.have.length(1);
+      await sleep(100);
+    }
+    const [leader, other] = a.isLeader ? [a, b] : [b, a];
+    const leaderId = leader === a ? 'a' : 'b';
+
+    // The leader's session dies (as when its process is killed or its connection breaks).
+    const killed = await db.pool.query(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1`,
+      [`highway-docker-leader:cron:${leaderId}`],
+    );
+    expect(killed.rowCount).to.equal(1);
+    const dropped = await until('the old leader to step down', () => !leader.isLeader, 3000);
+    const tookOver = await until('the other to take over', () => other.isLeader, 3000);
+    expect(dropped).to.be.at.most(3000);
+    expect(tookOver).to.be.at.most(3000);
+    // The old one competes again but does not become a second leader.
+    await sleep(800);
+    expect([a.isLeader, b.isLeader].filter(Boolean)).to.have.length(1);
+    expect(other.isLeader).to.equal(true);
+    if (leader === a) expect(seenA).to.deep.equal([false, true, false]);
+  });
+
+  it('a process that dies holding leadership (SIGKILL) frees it for the other within 3 s', async () => {
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        '-e',
+        `import { LeaderElector } from ${JSON.stringify(fileURLToPath(new URL('../../src/runtime/leader.ts', import.meta.url)))};
+         const e = new LeaderElector({ connectionString: process.env.DB_URL, name: 'gc', id: 'child', retryMs: 250 });
+         e.leader$.subscribe((v) => { if (v) console.log('LEADER'); });
+         await e.start();
+         setInterval(() => {}, 1000);`,
+      ],
+      { env: { ...process.env, DB_URL: db.url }, stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    try {
+      let out = '';
+      child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      await until('the child to lead', () => out.includes('LEADER'), 20_000);
+      const b = elector('gc', 'b');
+      await b.start();
+      await sleep(600);
+      expect(b.isLeader).to.equal(false);
+      child.kill('SIGKILL');
+      const took = await until('b to take over from the dead process', () => b.isLeader, 3000);
+      expect(took).to.be.at.most(3000);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+  it('stop() releases at once (the other takes over), is idempotent, and completes leader$', async () => {
+    const a = elector('stop-test', 'a');
+    await a.start();
+    expect(a.isLeader).to.equal(true);
+    const b = elector('stop-test', 'b');
+    await b.start();
+    expect(b.isLeader).to.equal(false);
+    let completed = false;
+    const values: boolean[] = [];
+    a.leader$.subscribe({ next: (v) => values.push(v), complete: () => (completed = true) });
+    await Promise.all([a.stop(), a.stop()]);
+    await a.stop();
+    expect(a.isLeader).to.equal(false);
+    expect(values).to.deep.equal([true, false]);
+    expect(completed).to.equal(true);
+    await until('b to take over after the stop', () => b.isLeader, 2000);
+    const sessions = await db.pool.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name LIKE 'highway-docker-leader:stop-test:a'`);
+    expect(sessions.rows[0].n).to.equal(0);
+  });
+
+  it('different election names do not exclude each other', async () => {
+    const cron = elector('names-cron', 'x');
+    const gc = elector('names-gc', 'x');
+    await Promise.all([cron.start(), gc.start()]);
+    expect(cron.isLeader && gc.isLeader).to.equal(true);
+  });
+
+  it('a PostgreSQL restart drops leadership at once, and it is re-acquired when the server is back', async function () {
+    this.timeout(90_000);
+    const own = await startOwnPostgres();
+    const e = new LeaderElector({ connectionString: own.url, name: 'restart', retryMs: 250 });
+    const values: boolean[] = [];
+    e.leader$.subscribe((v) => values.push(v));
+    try {
+      await e.start();
+      expect(e.isLeader).to.equal(true);
+      await own.stopServer();
+      await until('leadership dropped', () => !e.isLeader, 3000);
+      await sleep(600); // a few failed attempts while the server is down
+      expect(e.isLeader).to.equal(false);
+      await own.start();
+      await until('leadership re-acquired', () => e.isLeader, 10_000);
+      expect(values).to.deep.equal([false, true, false, true]);
+    } finally {
+      await e.stop();
+      await own.stop();
+    }
+  });
+});
