@@ -8,7 +8,7 @@ import type { ContainerClient } from './docker/client.js';
 import type { Policy } from './params/policy.js';
 import type { SecretResolver } from './secrets.js';
 import { Manager, type Runnable } from './runtime/manager.js';
-import type { ControllerHooks } from './runtime/controller.js';
+import type { Metrics } from './observability/metrics.js';
 import { ContainersKind } from './kinds/containers/kind.js';
 
 export { envSecretResolver, type SecretResolver } from './secrets.js';
@@ -28,7 +28,9 @@ export interface ReconcilerOptions {
   resolveSecret?: SecretResolver;
   /** The operator policy, enforced again at create time (default: the built-in policy). */
   policy?: Policy;
-  hooks?: ControllerHooks;
+  /** One live reconciler per id; a second waits as a standby (default true). */
+  exclusive?: boolean;
+  metrics?: Metrics;
 }
 
 export class Reconciler {
@@ -47,7 +49,8 @@ export class Reconciler {
       docker: options.docker,
       logger: options.logger,
       ...(options.resyncIntervalMs !== undefined ? { resyncIntervalMs: options.resyncIntervalMs } : {}),
-      ...(options.hooks ? { hooks: options.hooks } : {}),
+      ...(options.exclusive !== undefined ? { exclusive: options.exclusive } : {}),
+      ...(options.metrics ? { metrics: options.metrics } : {}),
     });
     const common = { pool: options.pool, docker: options.docker, logger: manager.log, reconcilerId: id };
     manager.add(
@@ -57,6 +60,7 @@ export class Reconciler {
         ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
         ...(options.resolveSecret ? { resolveSecret: options.resolveSecret } : {}),
         ...(options.policy ? { policy: options.policy } : {}),
+        ...(options.metrics ? { metrics: options.metrics } : {}),
       }),
     );
     return new Reconciler(manager);

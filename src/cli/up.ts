@@ -5,12 +5,19 @@ import { createDockerClient } from '../docker/client.js';
 import { Reconciler } from '../reconciler.js';
 import { DockerGarbageCollector } from '../gc/collector.js';
 import { loadPolicy } from '../params/policy.js';
+import { Metrics } from '../observability/metrics.js';
+import { hostSettingsFromEnv } from '../hosts/settings.js';
+import { startHostServices } from '../hosts/host-services.js';
 import type { Logger } from '../observability/logger.js';
 import type { Settings } from '../config.js';
 import { onShutdown } from './signals.js';
 
-/** `highway-docker up`: migrate, then run the reconciler until SIGINT/SIGTERM. */
+/**
+ * `highway-docker up`: migrate, then run this Docker host's reconciler (every kind, the GC),
+ * its host row and heartbeat, and /metrics, /healthz, /readyz, until SIGINT/SIGTERM.
+ */
 export async function up(opts: { databaseUrl?: string }, settings: Settings, logger: Logger): Promise<void> {
+  const hostSettings = hostSettingsFromEnv(); // bad HIGHWAY_HOST_* settings fail before anything starts
   let embedded: EmbeddedServer | null = null;
   let url = opts.databaseUrl ?? settings.databaseUrl;
   if (!url) {
@@ -20,33 +27,50 @@ export async function up(opts: { databaseUrl?: string }, settings: Settings, log
   const pool = createPool(url, { applicationName: 'highway-docker-reconciler' });
   const migrated = await migrate(pool);
   if (migrated.applied.length) logger.info({ event: 'db.migrated', applied: migrated.applied }, 'migrations applied');
-  const docker = createDockerClient({ logger });
+  const metrics = new Metrics({ pool, logger });
+  const docker = createDockerClient({ logger, metrics });
   await docker.ping();
   const reconciler = await Reconciler.create({
     pool,
     databaseUrl: url,
     docker,
     logger,
+    metrics,
     workerTimeoutMs: settings.workerTimeoutS * 1000,
     policy: loadPolicy(settings.policyFile),
     ...(settings.reconcilerId ? { reconcilerId: settings.reconcilerId } : {}),
   });
+  reconciler.addRunnable(
+    new DockerGarbageCollector({
+      pool,
+      docker,
+      logger,
+      metrics,
+      reconcilerId: reconciler.id,
+      creationGraceMs: settings.gcCreationGraceS * 1000,
+      staleMaxAgeMs: settings.staleMaxAgeS * 1000,
+      intervalMs: settings.gcIntervalS * 1000,
+    }),
+  );
   await reconciler.start();
-  const gc = new DockerGarbageCollector({
+  const host = await startHostServices({
     pool,
-    docker,
-    logger,
+    databaseUrl: url,
     reconcilerId: reconciler.id,
-    creationGraceMs: settings.gcCreationGraceS * 1000,
-    staleMaxAgeMs: settings.staleMaxAgeS * 1000,
-    intervalMs: settings.gcIntervalS * 1000,
+    docker: docker.docker,
+    logger,
+    settings: hostSettings,
+    metrics,
+    readiness: reconciler.manager.readiness(),
   });
-  gc.start();
-  logger.info({ event: 'up.ready', database: redact(url) }, 'highway-docker is up: run `npx highway-docker run IMAGE CMD...` in another terminal');
+  logger.info(
+    { event: 'up.ready', database: redact(url), http: host.http.url },
+    'highway-docker is up: run `npx highway-docker run IMAGE CMD...` in another terminal',
+  );
 
   await new Promise<void>((resolve) => onShutdown(logger, () => resolve()));
-  await gc.stop();
   await reconciler.stop();
+  await host.stop();
   await pool.end();
   await embedded?.stop();
 }

@@ -32,6 +32,12 @@ export class PgListener {
   private connections = 0;
   private stopped = false;
   private restartTimer: NodeJS.Timeout | null = null;
+  private listening = false;
+
+  /** Is the LISTEN connection up (for readiness)? */
+  get connected(): boolean {
+    return this.listening && !this.stopped;
+  }
 
   constructor(
     private readonly databaseUrl: string,
@@ -57,6 +63,7 @@ export class PgListener {
     this.subscriber = sub;
     let listening = false;
     const announce = () => {
+      this.listening = true;
       const reconnect = this.connections++ > 0;
       if (reconnect) this.logger.info({ event: 'postgres.listen_reconnected' }, 'LISTEN connection back');
       this.subject.next({ type: 'connected', reconnect });
@@ -67,6 +74,7 @@ export class PgListener {
       if (listening) announce();
     });
     sub.events.on('reconnect', (attempt: number) => {
+      this.listening = false;
       if (attempt === 1) this.logger.warn({ event: 'postgres.listen_lost' }, 'LISTEN connection lost; reconnecting');
     });
     sub.events.on('notification', (n: { channel: string; payload?: unknown }) => {
@@ -74,6 +82,7 @@ export class PgListener {
     });
     sub.events.on('error', (err: Error) => {
       // pg-listen gave up on this connection: start a fresh subscriber.
+      this.listening = false;
       this.logger.error({ event: 'postgres.listen_error', err: errorMessage(err) }, 'LISTEN connection failed');
       void sub.close().catch(() => {});
       this.scheduleRestart();

@@ -4,6 +4,7 @@ import CircuitBreaker from 'opossum';
 import type { Logger } from 'pino';
 import { HighwayError, TerminalError, errorMessage } from '../errors.js';
 import { LogDemuxer, TailBuffer } from './output-buffer.js';
+import type { Metrics } from '../observability/metrics.js';
 
 /** What the reconciler needs to know about a container, from inspect. */
 export interface ContainerState {
@@ -50,6 +51,8 @@ export interface ContainerClient {
   remove(id: string): Promise<void>;
   logs(id: string, maxBytesPerStream: number): Promise<CollectedOutput>;
   list(labelFilters: string[]): Promise<ContainerSummary[]>;
+  /** Is the circuit breaker open (the daemon failing)? For readiness. */
+  breakerOpen(): boolean;
 }
 
 interface DockerodeError extends Error {
@@ -87,6 +90,8 @@ export interface DockerClientOptions {
    * default 30 s; pulls 30 min, log reads 5 min. A hung call must not hold its key's slot forever.
    */
   requestTimeoutMs?: number;
+  /** Request durations, errors (the daemon failing, not a caller's 4xx) and the breaker's state. */
+  metrics?: Metrics;
 }
 
 const IMAGE_CACHE_MS = 10_000;
@@ -123,12 +128,26 @@ export function createDockerClient(options: DockerClientOptions): ContainerClien
   });
   breaker.on('open', () => log.warn({ event: 'docker.circuit_open' }, 'Docker daemon failing; circuit open'));
   breaker.on('close', () => log.info({ event: 'docker.circuit_closed' }, 'Docker daemon answering; circuit closed'));
+  const metrics = options.metrics;
+  metrics?.observeBreaker(breaker);
 
   /**
    * Every daemon call goes through here: each attempt bounded by a timeout (its request aborted),
    * transient failures retried, and the breaker around it all.
    */
   async function call<T>(op: string, fn: (signal: AbortSignal) => Promise<T>, timeoutMs = requestTimeoutMs): Promise<T> {
+    const end = metrics?.dockerRequestDuration.startTimer({ operation: op });
+    try {
+      return await attempt(op, fn, timeoutMs);
+    } catch (err) {
+      if (isUnavailable(err)) metrics?.dockerErrors.inc({ operation: op });
+      throw err;
+    } finally {
+      end?.();
+    }
+  }
+
+  async function attempt<T>(op: string, fn: (signal: AbortSignal) => Promise<T>, timeoutMs: number): Promise<T> {
     try {
       return (await breaker.fire(() =>
         pRetry(
@@ -167,6 +186,10 @@ export function createDockerClient(options: DockerClientOptions): ContainerClien
 
   const client: ContainerClient = {
     docker,
+
+    breakerOpen() {
+      return breaker.opened;
+    },
 
     async daemonId() {
       const info = await call('info', (abortSignal) => (docker.info as unknown as (o: object) => Promise<{ ID: string }>)({ abortSignal }));

@@ -13,6 +13,7 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { Pool } from '../db/pool.js';
+import type { Metrics } from '../observability/metrics.js';
 import { requestStop } from '../db/queries/request-stop.js';
 import { appendAudit } from '../db/queries/audit.js';
 import { gcRowsFor, markVanishedLost, type GcRow } from '../db/queries/gc.js';
@@ -22,6 +23,7 @@ import { LABELS, isTerminal, lifecycleOf } from '../model.js';
 
 export interface GcOptions {
   pool: Pool;
+  metrics?: Metrics;
   docker: ContainerClient;
   logger: Logger;
   /** Which reconciler's containers this collector looks after (the `highway.reconciler_id` label). */
@@ -76,6 +78,7 @@ export function judge(
 }
 
 export class DockerGarbageCollector {
+  readonly name = 'gc';
   private readonly log: Logger;
   private readonly creationGraceMs: number;
   private readonly staleMaxAgeMs: number;
@@ -182,6 +185,7 @@ export class DockerGarbageCollector {
       }
       if (verdict.reason === 'orphan') report.orphansRemoved++;
       else report.staleRemoved++;
+      this.options.metrics?.gcRemovals.inc({ reason: verdict.reason });
       await appendAudit(pool, {
         tenant_id: fields.tenant_id ?? null,
         actor: `gc:${reconcilerId}`,

@@ -11,7 +11,7 @@
  */
 import { EMPTY, Subject, catchError, defer, merge, mergeMap, takeUntil, type Observable } from 'rxjs';
 import type { Logger } from 'pino';
-import { TerminalError, errorMessage } from '../errors.js';
+import { HighwayError, TerminalError, errorMessage } from '../errors.js';
 import type { DockerEventSignal } from '../docker/events.js';
 import type { NotificationSignal } from '../db/listener.js';
 import { workQueue, type Enqueue, type QueueOutcome, type QueueStats, type ReconcileResult } from './workqueue.js';
@@ -50,6 +50,8 @@ export interface Kind<K extends string = string> {
 export interface ControllerHooks {
   /** Called after every reconcile (for metrics). */
   onReconciled?(kind: string, seconds: number, ok: boolean): void;
+  /** May this controller act now? When not (a standby that lost its lock), reconciles back off. */
+  active?(): boolean;
 }
 
 export class Controller<K extends string = string> {
@@ -106,6 +108,7 @@ export class Controller<K extends string = string> {
   }
 
   private async reconcileOnce(key: K): Promise<ReconcileResult> {
+    if (this.hooks.active && !this.hooks.active()) throw new HighwayError('shutdown', 'not the live reconciler of this id right now (its lock is lost)');
     const started = performance.now();
     let ok = false;
     try {

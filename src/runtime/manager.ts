@@ -9,7 +9,8 @@
  *
  * Behind `highway-docker up` (one manager per Docker host) and the test harness.
  */
-import { Subject, filter, interval, map, merge, share, type Observable, type Subscription } from 'rxjs';
+import os from 'node:os';
+import { Subject, filter, firstValueFrom, interval, map, merge, share, skip, type Observable, type Subscription } from 'rxjs';
 import type { Logger } from 'pino';
 import type { Pool } from '../db/pool.js';
 import { PgListener, type NotificationSignal } from '../db/listener.js';
@@ -17,7 +18,9 @@ import type { ContainerClient } from '../docker/client.js';
 import { dockerEvents$, type DockerEventSignal } from '../docker/events.js';
 import { HighwayError, errorMessage } from '../errors.js';
 import { LABELS } from '../model.js';
-import { Controller, type ControllerHooks, type Kind, type Sources } from './controller.js';
+import type { Metrics } from '../observability/metrics.js';
+import { Controller, type Kind, type Sources } from './controller.js';
+import { LeaderElector } from './leader.js';
 
 /** Something that runs beside the controllers (the GC, a heartbeat, a leader-only loop). */
 export interface Runnable {
@@ -37,7 +40,12 @@ export interface ManagerOptions {
   resyncIntervalMs?: number;
   /** How long start() waits for the Docker events stream (default 30 s). */
   connectTimeoutMs?: number;
-  hooks?: ControllerHooks;
+  /**
+   * One live reconciler per id (default true): the manager holds a lock named for its id. A
+   * second one with the same id waits as a standby and takes over when the first one dies.
+   */
+  exclusive?: boolean;
+  metrics?: Metrics;
 }
 
 export class Manager {
@@ -50,6 +58,8 @@ export class Manager {
   private readonly resync$ = new Subject<string>();
   private started = false;
   private stopping: Promise<void> | null = null;
+  private lock: LeaderElector | null = null;
+  private eventsConnected = false;
 
   constructor(private readonly options: ManagerOptions) {
     this.id = options.id;
@@ -60,7 +70,14 @@ export class Manager {
   add<K extends string>(kind: Kind<K>): Controller<K> {
     if (this.started) throw new Error(`manager already started: cannot add kind ${kind.name}`);
     if (this.controllers.has(kind.name)) throw new Error(`kind already added: ${kind.name}`);
-    const controller = new Controller<K>(kind, this.log, this.options.hooks);
+    const metrics = this.options.metrics;
+    const controller: Controller<K> = new Controller<K>(kind, this.log, {
+      active: () => this.lock === null || this.lock.isLeader,
+      onReconciled: (name, seconds) => {
+        metrics?.reconcileDuration.observe({ kind: name }, seconds);
+        metrics?.queueDepth.set({ kind: name }, controller.stats.waiting + controller.stats.delayed);
+      },
+    });
     this.controllers.set(kind.name, controller as unknown as Controller);
     return controller;
   }
@@ -74,10 +91,29 @@ export class Manager {
     return this.controllers.get(name) as Controller<K> | undefined;
   }
 
-  /** Connect the shared sources and start every controller; resolves once both streams are connected. */
+  /** Is this the live reconciler of its id (not a standby)? */
+  get active(): boolean {
+    return this.lock === null || this.lock.isLeader;
+  }
+
+  /** Readiness checks for /readyz: each true when that dependency works for this reconciler. */
+  readiness(): Record<string, () => boolean> {
+    return {
+      listen: () => this.listener?.connected ?? false,
+      docker_events: () => this.eventsConnected,
+      docker_breaker: () => !this.options.docker.breakerOpen(),
+      active: () => this.active,
+    };
+  }
+
+  /**
+   * Connect the shared sources and start every controller; resolves once both streams are
+   * connected. With another live reconciler of this id, waits as its standby first.
+   */
   async start(): Promise<void> {
     if (this.started) throw new Error('manager already started');
     this.started = true;
+    if (this.options.exclusive ?? true) await this.becomeActive();
     const channels = [...new Set([...this.controllers.values()].flatMap((c) => c.kind.channels ?? []))];
     this.listener = new PgListener(this.options.databaseUrl, channels, this.log);
 
@@ -109,8 +145,17 @@ export class Manager {
 
     let markDockerReady: () => void = () => {};
     const dockerReady = new Promise<void>((resolve) => (markDockerReady = resolve));
+    const metrics = this.options.metrics;
     this.dockerSub = dockerEvents$({ docker: this.options.docker.docker, logger: this.log, labels: [], types: ['container', 'image'] }).subscribe((signal) => {
-      if (signal.type === 'connected') markDockerReady();
+      if (signal.type === 'connected') {
+        this.eventsConnected = true;
+        if (signal.reconnect) metrics?.eventsReconnects.inc();
+        markDockerReady();
+      } else if (signal.type === 'stalled') {
+        this.eventsConnected = false;
+      } else {
+        metrics?.eventArrived(signal.event.timeNano);
+      }
       dockerSignals$.next(signal);
     });
     this.dockerSub.add(reasonsSub);
@@ -119,6 +164,36 @@ export class Manager {
     await withTimeout(dockerReady, connectTimeoutMs, () => new HighwayError('docker_unavailable', `could not subscribe to Docker events within ${connectTimeoutMs / 1000} s`));
     for (const r of this.runnables) await r.start();
     this.log.info({ event: 'reconciler.started', kinds: [...this.controllers.keys()] }, `reconciler ${this.id} started`);
+  }
+
+
+  /** Take this id's lock, waiting as a standby while another reconciler holds it. */
+  private async becomeActive(): Promise<void> {
+    const lock = new LeaderElector({
+      connectionString: this.options.databaseUrl,
+      name: `reconciler:${this.id}`,
+      id: `${os.hostname()}:${process.pid}`,
+      logger: this.log,
+    });
+    this.lock = lock;
+    await lock.start();
+    if (!lock.isLeader) {
+      this.log.warn(
+        { event: 'reconciler.standby' },
+        `another reconciler with id ${this.id} is live (same HIGHWAY_RECONCILER_ID or Docker daemon): waiting as its standby`,
+      );
+      await firstValueFrom(lock.leader$.pipe(filter((leader) => leader)));
+      this.log.info({ event: 'reconciler.active' }, `the other reconciler with id ${this.id} is gone: taking over`);
+    }
+    // Losing the lock (its connection broke): act on nothing until it is back, then relist.
+    lock.leader$.pipe(skip(1)).subscribe((leader) => {
+      if (this.stopping) return;
+      if (!leader) this.log.warn({ event: 'reconciler.lock_lost' }, 'lost the lock of this reconciler id: pausing until it is back');
+      else {
+        this.log.info({ event: 'reconciler.lock_regained' }, 'lock of this reconciler id regained');
+        this.resync$.next('lock regained');
+      }
+    });
   }
 
   /**
@@ -134,6 +209,8 @@ export class Manager {
       this.dockerSub?.unsubscribe();
       this.resync$.complete();
       await this.listener?.stop();
+      // Last: a standby takes over only once this one has let go of everything.
+      await this.lock?.stop();
       this.log.info({ event: 'reconciler.stopped' }, 'reconciler stopped');
     })();
     return this.stopping;

@@ -170,6 +170,7 @@ export class HighwayTracer {
     };
     return {
       docker: client.docker,
+      breakerOpen: () => client.breakerOpen(),
       daemonId: () => client.daemonId(),
       ping: () => client.ping(),
       inspect: (nameOrId) => timed('inspect', nameOrId, () => client.inspect(nameOrId)),

@@ -184,7 +184,7 @@ describe('command line (bin/highway-docker.js)', function () {
       this.timeout(120_000);
       const home = await mkdtemp(path.join(os.tmpdir(), 'hw-up-'));
       await chmod(home, 0o755);
-      const upEnv = { HIGHWAY_HOME: home, DATABASE_URL: '', HIGHWAY_RECONCILER_ID: `test-up-${randomUUID()}` };
+      const upEnv = { HIGHWAY_HOME: home, DATABASE_URL: '', HIGHWAY_RECONCILER_ID: `test-up-${randomUUID()}`, HIGHWAY_HTTP_ADDR: '127.0.0.1:0' };
       const up = spawn(process.execPath, [BIN, 'up'], { env: { ...process.env, HIGHWAY_LOG_FORMAT: 'json', ...upEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
       let log = '';
       up.stdout.on('data', (d) => (log += d));
@@ -200,6 +200,14 @@ describe('command line (bin/highway-docker.js)', function () {
         const r = await cli(['run', TEST_IMAGE, 'echo', 'via embedded'], upEnv);
         expect(r.code).to.equal(0);
         expect(r.stdout).to.equal('via embedded\n');
+        // The people on call's endpoints: alive, ready (database, LISTEN, Docker, events stream, breaker), metrics.
+        const ready = JSON.parse(log.split('\n').find((l) => l.includes('"event":"up.ready"'))!) as { http: string };
+        expect((await fetch(`${ready.http}/healthz`)).status).to.equal(200);
+        const readyz = await fetch(`${ready.http}/readyz`);
+        expect(readyz.status, await readyz.clone().text()).to.equal(200);
+        const metrics = await (await fetch(`${ready.http}/metrics`)).text();
+        expect(metrics).to.match(/^highway_docker_transitions_total\{status="exited",stop_reason=""\} 1$/m);
+        expect(metrics).to.match(/^highway_docker_reconcile_duration_seconds_count\{kind="containers"\} [1-9]/m);
         up.kill('SIGTERM');
         expect(await exited).to.equal(0);
         expect(log).to.contain('"event":"reconciler.stopped"');

@@ -196,6 +196,8 @@ export function spawnCli(args: string[], options: CliOptions): CliProcess {
       HIGHWAY_RECONCILER_ID: options.reconcilerId,
       HIGHWAY_LOG_FORMAT: 'json',
       HIGHWAY_LOG_LEVEL: 'debug',
+      // Many `up` processes at once in the tests: each serves /metrics on a port of its own.
+      HIGHWAY_HTTP_ADDR: '127.0.0.1:0',
       ...options.env,
     },
     stdio: [options.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],

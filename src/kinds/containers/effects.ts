@@ -15,6 +15,7 @@ import { checkPolicy, type Policy } from '../../params/policy.js';
 import type { Action } from './decide.js';
 import type { SecretResolver } from '../../secrets.js';
 import { intentEventFields } from '../../observability/events.js';
+import type { Metrics } from '../../observability/metrics.js';
 
 
 export interface EffectContext {
@@ -25,6 +26,7 @@ export interface EffectContext {
   resolveSecret: SecretResolver;
   /** Checked again at create time: a row written past the tool (straight into the table) meets the same policy. */
   policy: Policy;
+  metrics?: Metrics;
 }
 
 /** The row and container as the actions of one reconcile change them. */
@@ -63,6 +65,7 @@ async function run(ctx: EffectContext, w: Working, action: Action, next: Action 
   const patchLive = async (patch: Parameters<typeof patchLiveIntent>[2], audit?: Omit<AuditEntry, 'tenant_id' | 'intent_id' | 'actor'>): Promise<Step> => {
     const row = await patchLiveIntent(ctx.pool, w.intent.id, patch, audit && { ...audit, actor: ctx.reconcilerId });
     if (!row) return 'stop';
+    if (patch.status && patch.status !== w.intent.status) ctx.metrics?.transition(patch.status, row.stop_reason);
     w.intent = row;
     return 'next';
   };

@@ -14,6 +14,7 @@ import { errorMessage, type TerminalError } from '../../errors.js';
 import { LABELS, containerName } from '../../model.js';
 import { defaultPolicy, type Policy } from '../../params/policy.js';
 import { intentEventFields } from '../../observability/events.js';
+import type { Metrics } from '../../observability/metrics.js';
 import { envSecretResolver, type SecretResolver } from '../../secrets.js';
 import type { Kind, Sources } from '../../runtime/controller.js';
 import type { Enqueue, ReconcileResult } from '../../runtime/workqueue.js';
@@ -38,6 +39,7 @@ export interface ContainersKindOptions {
   resolveSecret?: SecretResolver;
   /** The operator policy, enforced again at create time (default: the built-in policy). */
   policy?: Policy;
+  metrics?: Metrics;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -144,6 +146,7 @@ export class ContainersKind implements Kind {
         reconcilerId,
         resolveSecret: this.options.resolveSecret ?? envSecretResolver,
         policy: this.options.policy ?? defaultPolicy,
+        ...(this.options.metrics ? { metrics: this.options.metrics } : {}),
       },
       state.intent,
       container,
@@ -172,6 +175,7 @@ export class ContainersKind implements Kind {
       { actor: this.options.reconcilerId, operation: 'container.run', outcome: 'error', detail: { code: err.code, error: err.message } },
     );
     if (!row) return;
+    this.options.metrics?.transition('failed', null);
     this.options.logger.error({ ...intentEventFields(row), event: 'intent.failed', status: 'failed', code: err.code, error: err.message }, err.message);
   }
 

@@ -37,8 +37,8 @@ describe('faults: two reconcilers with the same id', function () {
       concurrency: 8,
       policy: defaultPolicy,
     });
-    // The second may wait as a standby (one live reconciler per id) or run beside the first:
-    // either way the promise holds. It must not block this test from going on.
+    // One live reconciler per id: the second waits as a standby (its start() resolves when it
+    // takes over). The start guard in the row holds even without that lock (decide's unit tests).
     const secondStarted = second.start();
     const results = await Promise.all(Array.from({ length: N }, (_, i) => h.run({ command: ['sh', '-c', `echo done-${i}`] })));
     for (const [i, r] of results.entries()) {
@@ -57,7 +57,13 @@ describe('faults: two reconcilers with the same id', function () {
     );
     expect(Number(audits.rows[0]!.n)).to.equal(0);
     await expectConverged({ docker: h.docker, label: h.label, pool: h.db.pool, intentIds: results.map((r) => r.intent_id), logs: [h.log.lines] });
-    await Promise.race([secondStarted.catch(() => {}), new Promise((r) => setTimeout(r, 100))]);
+    // The second waited as a standby, saying so; when the first goes, it takes over.
+    expect(h.log.events('reconciler.standby').length).to.equal(1);
+    await h.stopReconciler();
+    await secondStarted;
+    const after = await h.run({ command: ['sh', '-c', 'echo after-takeover'] });
+    expect(after.stdout).to.equal('after-takeover\n');
+    expect(h.log.events('reconciler.active').length).to.equal(1);
   });
 });
 
