@@ -80,6 +80,15 @@ export function buildProgram(): Command {
     });
 
   program
+    .command('hosts')
+    .description('the reconcilers (Docker hosts) sharing the database: alive or not, labels, capacity, running')
+    .option('--json', 'JSON output')
+    .action(async (opts: { json?: boolean }) => {
+      const { hosts } = await import('./hosts.js');
+      process.stdout.write(await withPool(dbUrl(), (pool) => hosts(pool, opts)));
+    });
+
+  program
     .command('cancel')
     .description('cancel a workflow run: its containers are stopped and removed')
     .argument('<workflow-run-id>')
