@@ -5,6 +5,7 @@ import { insertIntent } from '../db/queries/insert-intent.js';
 import { appendAudit } from '../db/queries/audit.js';
 import { PolicyError, ValidationError } from '../errors.js';
 import { TERMINAL_STATUSES, isTerminal, lifecycleOf, type IntentRow, type IntentStatus, type StopReason } from '../model.js';
+import { withPgRetry } from '../db/retry.js';
 import { checkInput, stringProblem } from '../params/bounds.js';
 import { parseRunParams } from '../params/schema.js';
 import { checkPolicy, resourceWarnings, type Policy } from '../params/policy.js';
@@ -130,8 +131,10 @@ export function createDockerRun(deps: RunDeps) {
     }
 
     const warnings = resourceWarnings(spec);
-    const { row, created } = await insertIntent(deps.pool, {
-      id: randomUUID(),
+    // Idempotent per activity: a retry after a write that did commit returns that intent.
+    const id = randomUUID();
+    const { row, created } = await withPgRetry('intent.write', () => insertIntent(deps.pool, {
+      id,
       activity_id: ctx.activity_id,
       workflow_run_id: ctx.workflow_run_id,
       tenant_id: ctx.tenant_id,
@@ -140,7 +143,7 @@ export function createDockerRun(deps: RunDeps) {
       spec,
       labels: spec.labels ?? {},
       warnings,
-    });
+    }), { logger: log });
 
     const ilog = log.child({ intent_id: row.id });
     if (created) {
