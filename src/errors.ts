@@ -6,6 +6,7 @@
 
 export type ErrorCode =
   | 'invalid_params' // caller input failed validation (names the field)
+  | 'usage' // the command line was not understood (unknown option, missing argument)
   | 'policy_denied' // the operator policy refused the request (names the rule)
   | 'not_found' // no such intent/container for this tenant
   | 'image_not_present' // pull_policy never, image absent

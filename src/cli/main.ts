@@ -1,13 +1,15 @@
 #!/usr/bin/env node
-import { Command, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { createRequire } from 'node:module';
 import { settingsFromEnv } from '../config.js';
 import { createPool } from '../db/pool.js';
 import { migrate } from '../db/migrate.js';
-import { HighwayError, errorMessage } from '../errors.js';
+import { HighwayError, ValidationError, errorMessage } from '../errors.js';
+import { tenantIdProblem } from '../params/tenant.js';
 import { createLogger } from '../observability/logger.js';
 import { resolveDatabaseUrl } from './database.js';
 import { EXIT } from './exit-codes.js';
+import { guardOutput, reportError, wantsJson } from './output.js';
 import type { RunOptions } from './run.js';
 // Subcommands are imported when they run: a command that does not talk to Docker does not load its client.
 
@@ -28,7 +30,10 @@ export function buildProgram(): Command {
     .description('Durable Docker activities for Highway workflows')
     .version(pkg.version)
     .enablePositionalOptions()
-    .addOption(new Option('--database-url <url>', 'PostgreSQL URL').env('DATABASE_URL'));
+    .addOption(new Option('--database-url <url>', 'PostgreSQL URL').env('DATABASE_URL'))
+    // Usage errors throw (exit 125, see main); with --json, main reports them as JSON instead of this text.
+    .exitOverride()
+    .configureOutput({ outputError: (text, write) => (wantsJson(process.argv) ? undefined : write(text)) });
   const dbUrl = () => program.opts<{ databaseUrl?: string }>().databaseUrl;
 
   program
@@ -64,9 +69,9 @@ export function buildProgram(): Command {
     .passThroughOptions()
     .action(async (image: string | undefined, command: string[], opts: Omit<RunOptions, 'databaseUrl'>) => {
       const logger = createLogger({ level: process.env['HIGHWAY_LOG_LEVEL'] ?? 'error', destination: 2 });
-      const databaseUrl = await resolveDatabaseUrl(dbUrl());
+      checkTenant(opts.tenant);
       const { run } = await import('./run.js');
-      process.exitCode = await run(image, command, { ...opts, databaseUrl }, settings, logger);
+      process.exitCode = await run(image, command, { ...opts, databaseUrl: () => resolveDatabaseUrl(dbUrl()) }, settings, logger);
     });
 
   program
@@ -91,14 +96,23 @@ export function buildProgram(): Command {
   program
     .command('cancel')
     .description('cancel a workflow run: its containers are stopped and removed')
-    .argument('<workflow-run-id>')
-    .action(async (runId: string) => {
+    .argument('<workflow-run-id>', 'the run to cancel (a UUID)')
+    .option('--tenant <tenant>', "only this tenant's run (another tenant's run is \"not found\"); without it, any run")
+    .option('--json', 'print the outcome (or the error) as JSON')
+    .action(async (runId: string, opts: { tenant?: string; json?: boolean }) => {
+      if (!UUID.test(runId)) {
+        throw new ValidationError([{ field: 'WORKFLOW_RUN_ID', message: `${JSON.stringify(runId.slice(0, 80))} is not a UUID` }]);
+      }
+      if (opts.tenant !== undefined) checkTenant(opts.tenant);
       const n = await withPool(dbUrl(), async (pool) => {
-        const res = await pool.query(`UPDATE highway.workflow_runs SET status = 'cancelled', updated_at = now() WHERE id = $1`, [runId]);
+        const res = await pool.query(
+          `UPDATE highway.workflow_runs SET status = 'cancelled', updated_at = now() WHERE id = $1 AND ($2::text IS NULL OR tenant_id = $2)`,
+          [runId, opts.tenant ?? null],
+        );
         return res.rowCount ?? 0;
       });
-      if (!n) throw new HighwayError('not_found', `workflow run ${runId} not found`);
-      process.stdout.write(`cancelled ${runId}\n`);
+      if (!n) throw new HighwayError('not_found', `workflow run ${runId} not found${opts.tenant !== undefined ? ' for this tenant' : ''}`);
+      process.stdout.write(opts.json ? `${JSON.stringify({ cancelled: runId })}\n` : `cancelled ${runId}\n`);
     });
 
   program
@@ -114,13 +128,34 @@ export function buildProgram(): Command {
   return program;
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function checkTenant(tenant: string): void {
+  const problem = tenantIdProblem(tenant);
+  if (problem) throw new ValidationError([{ field: '--tenant', message: problem }]);
+}
+
 export async function main(argv: string[]): Promise<void> {
+  guardOutput();
   try {
     await buildProgram().parseAsync(argv);
   } catch (err) {
-    process.stderr.write(`highway-docker: ${errorMessage(err)}\n`);
+    if (err instanceof CommanderError) {
+      // --help and --version end here too (exit code 0); a usage error is the tool's failure: 125.
+      if (err.exitCode === 0) return;
+      if (wantsJson(argv)) reportError(usageError(err), true);
+      process.exitCode = EXIT.tool;
+      return;
+    }
+    reportError(err, wantsJson(argv));
     process.exitCode = EXIT.tool;
   }
+}
+
+/** A commander error as the project's error: code usage, commander's message without its "error: " prefix. */
+function usageError(err: CommanderError): HighwayError {
+  const message = err.message.replace(/^error: /, '');
+  return new HighwayError('usage', message, { cause: err });
 }
 
 await main(process.argv);

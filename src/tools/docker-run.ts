@@ -5,8 +5,11 @@ import { insertIntent } from '../db/queries/insert-intent.js';
 import { appendAudit } from '../db/queries/audit.js';
 import { PolicyError, ValidationError } from '../errors.js';
 import { TERMINAL_STATUSES, isTerminal, lifecycleOf, type IntentRow, type IntentStatus, type StopReason } from '../model.js';
+import { withPgRetry } from '../db/retry.js';
+import { checkInput, stringProblem } from '../params/bounds.js';
 import { parseRunParams } from '../params/schema.js';
 import { checkPolicy, resourceWarnings, type Policy } from '../params/policy.js';
+import { tenantIdProblem } from '../params/tenant.js';
 import type { CompletionWaiter, WakeOn } from './completion.js';
 import type { ActivityContext } from './registry.js';
 
@@ -71,16 +74,24 @@ const CONTEXT_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{
 
 function checkContext(ctx: ActivityContext): void {
   const issues: Array<{ field: string; message: string }> = [];
-  if (typeof ctx?.tenant_id !== 'string' || ctx.tenant_id.length === 0 || ctx.tenant_id.length > 200) {
-    issues.push({ field: 'ctx.tenant_id', message: 'is required: a non-empty string of at most 200 characters' });
-  }
+  const tenantProblem = tenantIdProblem(ctx?.tenant_id);
+  if (tenantProblem) issues.push({ field: 'ctx.tenant_id', message: tenantProblem });
   for (const key of ['workflow_run_id', 'activity_id'] as const) {
     if (typeof ctx?.[key] !== 'string' || !CONTEXT_UUID.test(ctx[key])) issues.push({ field: `ctx.${key}`, message: 'is required: a UUID' });
   }
-  if (ctx?.worker_id != null && (typeof ctx.worker_id !== 'string' || ctx.worker_id.length > 200)) {
-    issues.push({ field: 'ctx.worker_id', message: 'must be a string of at most 200 characters' });
+  if (ctx?.worker_id != null) {
+    const problem = typeof ctx.worker_id !== 'string' || ctx.worker_id.length > 200 ? 'must be a string of at most 200 characters' : stringProblem(ctx.worker_id);
+    if (problem) issues.push({ field: 'ctx.worker_id', message: problem });
   }
   if (issues.length) throw new ValidationError(issues);
+}
+
+/** The context's ids as the audit trail may record them: only those that are valid (an invalid one may not be storable). */
+function auditableContext(ctx: ActivityContext): { tenant_id: string | null; actor: string | null } {
+  const tenant = tenantIdProblem(ctx?.tenant_id) === null ? ctx.tenant_id : null;
+  const worker = ctx?.worker_id;
+  const actor = typeof worker === 'string' && worker.length <= 200 && stringProblem(worker) === null ? worker : null;
+  return { tenant_id: tenant, actor };
 }
 
 /**
@@ -89,10 +100,12 @@ function checkContext(ctx: ActivityContext): void {
  */
 export function createDockerRun(deps: RunDeps) {
   return async function dockerRun(params: unknown, ctx: ActivityContext): Promise<DockerRunResult> {
-    const log = deps.logger.child({ tenant_id: ctx?.tenant_id, workflow_run_id: ctx?.workflow_run_id, activity_id: ctx?.activity_id });
+    const who = auditableContext(ctx);
+    const log = deps.logger.child({ tenant_id: who.tenant_id ?? undefined, workflow_run_id: ctx?.workflow_run_id, activity_id: ctx?.activity_id });
     let spec;
     try {
       checkContext(ctx);
+      checkInput(params, deps.policy);
       spec = parseRunParams(params);
       checkPolicy(spec, deps.policy);
     } catch (err) {
@@ -108,8 +121,7 @@ export function createDockerRun(deps: RunDeps) {
           err.message,
         );
         await appendAudit(deps.pool, {
-          tenant_id: ctx?.tenant_id ?? null,
-          actor: ctx?.worker_id ?? null,
+          ...who,
           operation: 'tools.docker.run',
           outcome: 'denied',
           detail: { code: err.code, field: err.field, ...(denied ? { rule: err.rule } : {}), error: err.message },
@@ -119,8 +131,10 @@ export function createDockerRun(deps: RunDeps) {
     }
 
     const warnings = resourceWarnings(spec);
-    const { row, created } = await insertIntent(deps.pool, {
-      id: randomUUID(),
+    // Idempotent per activity: a retry after a write that did commit returns that intent.
+    const id = randomUUID();
+    const { row, created } = await withPgRetry('intent.write', () => insertIntent(deps.pool, {
+      id,
       activity_id: ctx.activity_id,
       workflow_run_id: ctx.workflow_run_id,
       tenant_id: ctx.tenant_id,
@@ -129,7 +143,7 @@ export function createDockerRun(deps: RunDeps) {
       spec,
       labels: spec.labels ?? {},
       warnings,
-    });
+    }), { logger: log });
 
     const ilog = log.child({ intent_id: row.id });
     if (created) {

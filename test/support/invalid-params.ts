@@ -140,3 +140,87 @@ export const invalidParamsArbitrary: fc.Arbitrary<InvalidParamsCase> = fc.oneof(
   { arbitrary: badValueCase, weight: 3 },
   { arbitrary: contradictionCase, weight: 1 },
 );
+
+// ---------------------------------------------------------------- abuse: size, unstorable text, prototype keys
+
+export interface AbusiveParamsCase extends InvalidParamsCase {
+  /** The shape of abuse, so a test can check that every shape was generated. */
+  kind: 'huge_string' | 'nul' | 'lone_surrogate' | 'prototype_key' | 'huge_map' | 'too_deep';
+}
+
+const MiB = 1024 * 1024;
+/** Shared, so 500 cases do not allocate 500 copies. */
+const HUGE = { '300k': 'x'.repeat(300 * 1024), '1m': 'y'.repeat(MiB), '20m': 'z'.repeat(20 * MiB) } as const;
+
+/** Own properties named `key` (a literal `{__proto__: ...}` would set the prototype instead). */
+const withKey = (key: string, value: unknown): Record<string, unknown> => JSON.parse(`{${JSON.stringify(key)}: ${JSON.stringify(value)}}`);
+
+/** [field, params placing `bad` (a string) in that parameter, as a value or as a key]. */
+const STRING_SLOTS: [string, (bad: string) => Record<string, unknown>][] = [
+  ['image', (bad) => ({ image: `alpine${bad}` })],
+  ['command', (bad) => ({ command: ['sh', '-c', `echo ${bad}`] })],
+  ['command', (bad) => ({ command: `echo ${bad}` })],
+  ['environment', (bad) => ({ environment: { GREETING: `hi${bad}` } })],
+  ['environment', (bad) => ({ environment: withKey(`K${bad}`, 'v') })],
+  ['environment', (bad) => ({ environment: [`A=${bad}`] })],
+  ['labels', (bad) => ({ labels: { team: `data${bad}` } })],
+  ['labels', (bad) => ({ labels: withKey(`team${bad}`, 'data') })],
+  ['working_dir', (bad) => ({ working_dir: `/work${bad}` })],
+  ['user', (bad) => ({ user: `nobody${bad}` })],
+  ['hostname', (bad) => ({ hostname: `web${bad}` })],
+  ['volumes', (bad) => ({ volumes: [`/tmp/in${bad}:/in:ro`] })],
+  ['tmpfs', (bad) => ({ tmpfs: withKey(`/scratch${bad}`, 'size=1m') })],
+  ['extra_hosts', (bad) => ({ extra_hosts: withKey(`db${bad}`, '10.0.0.2') })],
+  ['log_config', (bad) => ({ log_config: { type: 'json-file', config: { 'max-size': `1m${bad}` } } })],
+];
+
+const PROTOTYPE_SLOTS: [string, (key: string) => Record<string, unknown>][] = [
+  ['labels', (key) => ({ labels: withKey(key, 'x') })],
+  ['labels', (key) => ({ labels: { team: 'data', ...withKey(key, 'x') } })],
+  ['environment', (key) => ({ environment: withKey(key, 'x') })],
+  ['volumes', (key) => ({ volumes: withKey(key, { bind: '/in', mode: 'ro' }) })],
+  ['volumes', (key) => ({ volumes: { '/tmp/in': withKey(key, '/in') } })],
+  ['tmpfs', (key) => ({ tmpfs: withKey(key, 'size=1m') })],
+  ['ulimits', (key) => ({ ulimits: withKey(key, 1024) })],
+  ['extra_hosts', (key) => ({ extra_hosts: withKey(key, '10.0.0.2') })],
+  ['log_config', (key) => ({ log_config: { type: 'json-file', config: withKey(key, '1m') } })],
+  ['healthcheck', (key) => ({ healthcheck: { test: 'true', ...withKey(key, 1) } })],
+];
+
+const nulOrSurrogate = fc.oneof(
+  fc.constantFrom('\u0000', 'a\u0000b', '\u0000\u0000').map((bad) => ({ kind: 'nul' as const, bad })),
+  fc.constantFrom('\uD800', '\uDC00', 'x\uDBFFy', '\uDFFF\uD800').map((bad) => ({ kind: 'lone_surrogate' as const, bad })),
+);
+
+const unstorableCase: fc.Arbitrary<AbusiveParamsCase> = fc
+  .tuple(fc.constantFrom(...STRING_SLOTS), nulOrSurrogate)
+  .map(([[field, place], { kind, bad }]) => ({ field, kind, params: place(bad) }));
+
+const hugeStringCase: fc.Arbitrary<AbusiveParamsCase> = fc
+  .tuple(fc.constantFrom(...STRING_SLOTS), fc.constantFrom(HUGE['300k'], HUGE['1m'], HUGE['20m']))
+  .map(([[field, place], huge]) => ({ field, kind: 'huge_string' as const, params: place(huge) }));
+
+const prototypeKeyCase: fc.Arbitrary<AbusiveParamsCase> = fc
+  .tuple(fc.constantFrom(...PROTOTYPE_SLOTS), fc.constantFrom('__proto__', 'constructor', 'prototype'))
+  .map(([[field, place], key]) => ({ field, kind: 'prototype_key' as const, params: place(key) }));
+
+/** Too many entries (the default limits: 128 labels, 512 environment variables) or too many bytes in them. */
+const hugeMapCase: fc.Arbitrary<AbusiveParamsCase> = fc
+  .tuple(fc.constantFrom('labels', 'environment'), fc.constantFrom('count', 'bytes', 'flood'))
+  .map(([field, how]) => {
+    const n = how === 'count' ? (field === 'labels' ? 129 : 513) : how === 'bytes' ? 100 : 50_000;
+    const value = how === 'bytes' ? 'v'.repeat(field === 'labels' ? 1024 : 2048) : 'v';
+    const map = Object.fromEntries(Array.from({ length: n }, (_, i) => [`K${i}`, value]));
+    return { field, kind: 'huge_map' as const, params: { [field]: map } };
+  });
+
+const tooDeepCase: fc.Arbitrary<AbusiveParamsCase> = fc.integer({ min: 40, max: 2_000 }).map((depth) => {
+  let nested: unknown = 'leaf';
+  for (let i = 0; i < depth; i++) nested = { a: nested };
+  return { field: 'log_config', kind: 'too_deep' as const, params: { log_config: { type: 'json-file', config: nested } } };
+});
+
+/** One abusive parameter set (with a valid base) and the parameter its ValidationError must name. */
+export const abusiveParamsArbitrary: fc.Arbitrary<AbusiveParamsCase> = fc
+  .oneof(unstorableCase, hugeStringCase, prototypeKeyCase, hugeMapCase, tooDeepCase)
+  .chain((c) => withBase(c.field, c.params).map((withBaseCase) => ({ ...withBaseCase, kind: c.kind })));

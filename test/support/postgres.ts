@@ -44,7 +44,8 @@ async function embeddedCluster(prefix: string, flags: string[] = []) {
   await chmod(dir, 0o755);
   const port = await freePort();
   const password = randomBytes(8).toString('hex');
-  const EmbeddedPostgres = await loadEmbeddedPostgres();
+  // When the project sits below a directory the postgres user cannot enter, the binaries are copied here.
+  const EmbeddedPostgres = await loadEmbeddedPostgres({ runtimeRoot: path.join(dir, 'runtime') });
   const make = () =>
     new EmbeddedPostgres({
       databaseDir: path.join(dir, 'data'),

@@ -10,10 +10,11 @@ import { randomUUID } from 'node:crypto';
 import { ValidationError } from '../../../src/errors.js';
 import { PARAMETER_NAMES } from '../../../src/params/schema.js';
 import type { Harness } from '../../support/harness.js';
-import { invalidParamsArbitrary, type InvalidParamsCase } from '../../support/invalid-params.js';
+import { abusiveParamsArbitrary, invalidParamsArbitrary, type InvalidParamsCase } from '../../support/invalid-params.js';
 import { expectNoContainers, PARAMS_IMAGE, startHarness } from './helpers.js';
 
 const RUNS = 520;
+const ABUSE_RUNS = 500;
 
 /** "ulimits.nofile.soft" -> "ulimits", "volumes[0]" -> "volumes", 'tmpfs["/x"]' -> "tmpfs". */
 function topLevel(field: string): string {
@@ -43,42 +44,37 @@ describe('params: generated invalid parameter sets (property, real stack)', func
     await h?.stop();
   });
 
-  it(`${RUNS} invalid sets: each rejected naming its field; no row, no container`, async () => {
-    const seen = new Set<string>();
-    await fc.assert(
-      fc.asyncProperty(invalidParamsArbitrary, async (testCase) => {
-        const params = harmless(testCase);
-        const ctx = h.ctx({ tenant_id: `prop-${randomUUID()}` });
-        let error: unknown = null;
-        try {
-          await h.registry.call('tools.docker.run', params, ctx);
-        } catch (err) {
-          error = err;
-        }
-        const shown = JSON.stringify(params);
-        expect(error, `accepted ${shown}`).to.be.instanceOf(ValidationError);
-        const { field, message, code } = error as ValidationError;
-        expect(code).to.equal('invalid_params');
-        expect(PARAMETER_NAMES, `${field} for ${shown}`).to.include(topLevel(field));
-        expect(topLevel(field), `${message} for ${shown}`).to.equal(testCase.field);
-        expect(message.startsWith(`${field}: `), message).to.equal(true);
-        seen.add(testCase.field);
+  /** Rejected through the tool naming its field, logged and audited; nothing stored. */
+  async function expectRejected(testCase: InvalidParamsCase): Promise<void> {
+    const params = harmless(testCase);
+    const ctx = h.ctx({ tenant_id: `prop-${randomUUID()}` });
+    let error: unknown = null;
+    try {
+      await h.registry.call('tools.docker.run', params, ctx);
+    } catch (err) {
+      error = err;
+    }
+    const shown = JSON.stringify(params);
+    expect(error, `accepted ${shown}`).to.be.instanceOf(ValidationError);
+    const { field, message, code } = error as ValidationError;
+    expect(code).to.equal('invalid_params');
+    expect(PARAMETER_NAMES, `${field} for ${shown}`).to.include(topLevel(field));
+    expect(topLevel(field), `${message} for ${shown}`).to.equal(testCase.field);
+    expect(message.startsWith(`${field}: `), message).to.equal(true);
 
-        const stored = await h.db.pool.query<{ intents: number; runs: number; denied: number; field: string | null }>(
-          `SELECT (SELECT count(*)::int FROM highway.docker_containers WHERE activity_id = $1) AS intents,
-                  (SELECT count(*)::int FROM highway.workflow_runs WHERE id = $2) AS runs,
-                  (SELECT count(*)::int FROM highway.docker_audit WHERE tenant_id = $3 AND outcome = 'denied') AS denied,
-                  (SELECT detail->>'field' FROM highway.docker_audit WHERE tenant_id = $3 LIMIT 1) AS field`,
-          [ctx.activity_id, ctx.workflow_run_id, ctx.tenant_id],
-        );
-        expect(stored.rows[0]).to.deep.equal({ intents: 0, runs: 0, denied: 1, field });
-        const logged = h.log.events('intent.invalid').filter((e) => e['activity_id'] === ctx.activity_id);
-        expect(logged.map((e) => e['field'])).to.deep.equal([field]);
-      }),
-      { numRuns: RUNS },
+    const stored = await h.db.pool.query<{ intents: number; runs: number; denied: number; field: string | null }>(
+      `SELECT (SELECT count(*)::int FROM highway.docker_containers WHERE activity_id = $1) AS intents,
+              (SELECT count(*)::int FROM highway.workflow_runs WHERE id = $2) AS runs,
+              (SELECT count(*)::int FROM highway.docker_audit WHERE tenant_id = $3 AND outcome = 'denied') AS denied,
+              (SELECT detail->>'field' FROM highway.docker_audit WHERE tenant_id = $3 LIMIT 1) AS field`,
+      [ctx.activity_id, ctx.workflow_run_id, ctx.tenant_id],
     );
+    expect(stored.rows[0]).to.deep.equal({ intents: 0, runs: 0, denied: 1, field });
+    const logged = h.log.events('intent.invalid').filter((e) => e['activity_id'] === ctx.activity_id);
+    expect(logged.map((e) => e['field'])).to.deep.equal([field]);
+  }
 
-    // Across all of them: not one intent, not one create, not one container.
+  async function expectNothingAnywhere(): Promise<void> {
     const total = await h.db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM highway.docker_containers');
     expect(total.rows[0]!.n).to.equal(0);
     expect(h.log.events('intent.created')).to.deep.equal([]);
@@ -86,7 +82,34 @@ describe('params: generated invalid parameter sets (property, real stack)', func
     await expectNoContainers(h);
     const all = await h.docker.listContainers({ all: true, filters: { label: [`highway.reconciler_id=${h.reconcilerId}`] } });
     expect(all).to.deep.equal([]);
+  }
+
+  it(`${RUNS} invalid sets: each rejected naming its field; no row, no container`, async () => {
+    const seen = new Set<string>();
+    await fc.assert(
+      fc.asyncProperty(invalidParamsArbitrary, async (testCase) => {
+        await expectRejected(testCase);
+        seen.add(testCase.field);
+      }),
+      { numRuns: RUNS },
+    );
+
+    // Across all of them: not one intent, not one create, not one container.
+    await expectNothingAnywhere();
     // The generator reached a good share of the parameters.
     expect(seen.size).to.be.at.least(25);
+  });
+
+  it(`${ABUSE_RUNS} abusive sets (20 MB strings, NUL, lone surrogates, __proto__ keys, huge maps, deep nesting): each rejected naming its field; nothing stored`, async () => {
+    const kinds = new Set<string>();
+    await fc.assert(
+      fc.asyncProperty(abusiveParamsArbitrary, async (testCase) => {
+        await expectRejected(testCase);
+        kinds.add(testCase.kind);
+      }),
+      { numRuns: ABUSE_RUNS },
+    );
+    await expectNothingAnywhere();
+    expect([...kinds].sort()).to.deep.equal(['huge_map', 'huge_string', 'lone_surrogate', 'nul', 'prototype_key', 'too_deep']);
   });
 });

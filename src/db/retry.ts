@@ -1,0 +1,49 @@
+/**
+ * Retrying a database write on transient PostgreSQL failures, with the project's one retry
+ * mechanism (p-retry, as the Docker client uses it). Only for writes that are idempotent.
+ */
+import pRetry, { AbortError } from 'p-retry';
+import type { Logger } from 'pino';
+import { errorMessage } from '../errors.js';
+
+/** SQLSTATEs worth another try: the server going away or a serialization conflict. */
+const TRANSIENT_SQLSTATES = new Set(['57P01', '57P02', '57P03', '40001', '40P01']);
+const TRANSIENT_NODE_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+/** 57P01 admin shutdown (and 57P02/57P03), any 08xxx connection exception, 40001/40P01, a dropped socket. */
+export function isTransientPgError(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  if (typeof code === 'string') {
+    if (TRANSIENT_SQLSTATES.has(code) || /^08[0-9A-Z]{3}$/.test(code) || TRANSIENT_NODE_CODES.has(code)) return true;
+  }
+  // node-postgres reports a connection lost mid-query without a code.
+  return err instanceof Error && /Connection terminated|connection timeout|Client has encountered a connection error/i.test(err.message);
+}
+
+export interface PgRetryOptions {
+  logger?: Logger;
+  retries?: number;
+  minTimeout?: number;
+}
+
+/** Run `fn`, retrying it on transient PostgreSQL errors; any other error is thrown at once. */
+export function withPgRetry<T>(op: string, fn: () => Promise<T>, options: PgRetryOptions = {}): Promise<T> {
+  return pRetry(
+    async () => {
+      try {
+        return await fn();
+      } catch (err) {
+        if (isTransientPgError(err)) throw err;
+        throw new AbortError(err as Error);
+      }
+    },
+    {
+      retries: options.retries ?? 5,
+      minTimeout: options.minTimeout ?? 100,
+      maxTimeout: 2_000,
+      onFailedAttempt: ({ error, attemptNumber, retriesLeft }) => {
+        if (retriesLeft > 0) options.logger?.warn({ event: 'db.retry', op, attempt: attemptNumber, err: errorMessage(error) }, `retrying ${op}`);
+      },
+    },
+  );
+}

@@ -1,0 +1,170 @@
+/**
+ * Bounded, storable input: checked on the raw parameters before the schema sees them, so
+ * abuse is refused by name and never reaches PostgreSQL (which refuses NUL characters and
+ * lone surrogates in jsonb with a raw error) nor lingers in memory as a 20 MB string.
+ *
+ * - size: the parameter set, measured as UTF-8 JSON, is at most `max_params_bytes`
+ *   (default 256 KiB); labels and environment have their own count and byte limits.
+ *   The operator policy sets all of them (src/params/policy.ts).
+ * - keys: `__proto__`, `constructor` and `prototype` are refused wherever they appear
+ *   (as a label, an environment variable, a volume, ...): a plain object would drop
+ *   `__proto__` silently or change its prototype.
+ * - strings (values and keys): no NUL character, no lone surrogate (invalid Unicode).
+ * - nesting at most 32 levels deep.
+ */
+import { ValidationError } from '../errors.js';
+import { formatPath } from './schema.js';
+
+export interface InputLimits {
+  /** The whole parameter set, in bytes of its JSON (UTF-8). */
+  max_params_bytes: number;
+  /** Number of labels. */
+  max_labels: number;
+  /** Labels' keys and values together, in bytes of their JSON. */
+  max_labels_bytes: number;
+  /** Number of environment variables. */
+  max_environment: number;
+  /** Environment names and values together, in bytes of their JSON. */
+  max_environment_bytes: number;
+}
+
+export const DEFAULT_INPUT_LIMITS: InputLimits = {
+  max_params_bytes: 256 * 1024,
+  max_labels: 128,
+  max_labels_bytes: 64 * 1024,
+  max_environment: 512,
+  max_environment_bytes: 128 * 1024,
+};
+
+export const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
+const MAX_DEPTH = 32;
+/** Key segments longer than this are shortened in field names (the key itself may be the abuse). */
+const MAX_SEGMENT_CHARS = 64;
+
+type Segment = string | number;
+const fail = (path: Segment[], message: string): never => {
+  throw new ValidationError([{ field: fieldName(path), message }]);
+};
+
+/** Refuses (ValidationError naming the field) what cannot be stored or exceeds the limits. No-op for a non-object. */
+export function checkInput(input: unknown, limits: InputLimits = DEFAULT_INPUT_LIMITS): void {
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) return; // the schema says what is wrong
+  const params = input as Record<string, unknown>;
+  const keys = Object.keys(params);
+
+  // Size first: a 20 MB string is refused before anything scans it.
+  const budget = limits.max_params_bytes + 1;
+  let total = 2 + Math.max(0, keys.length - 1);
+  let largest: { key: string; bytes: number } | null = null;
+  for (const key of keys) {
+    const bytes = stringBytes(key) + 3 + jsonBytes(params[key], budget, [key], 1);
+    total += bytes;
+    if (!largest || bytes > largest.bytes) largest = { key, bytes };
+    if (total > limits.max_params_bytes) break;
+  }
+  if (total > limits.max_params_bytes && largest) {
+    fail(
+      [largest.key],
+      `the parameters are more than ${formatBytes(limits.max_params_bytes)} of JSON (the limit, policy max_params_bytes); ` +
+        `this parameter alone is ${largest.bytes >= budget ? 'over the limit' : formatBytes(largest.bytes)}`,
+    );
+  }
+
+  collectionLimits(params, 'labels', limits.max_labels, limits.max_labels_bytes, 'max_labels');
+  collectionLimits(params, 'environment', limits.max_environment, limits.max_environment_bytes, 'max_environment');
+
+  for (const key of keys) checkContent(key, [], true);
+  for (const key of keys) checkValue(params[key], [key]);
+}
+
+function collectionLimits(params: Record<string, unknown>, name: string, maxCount: number, maxBytes: number, rule: string): void {
+  const value = params[name];
+  if (value === null || typeof value !== 'object') return;
+  const count = Array.isArray(value) ? value.length : Object.keys(value).length;
+  if (count > maxCount) fail([name], `has ${count} entries, more than the limit of ${maxCount} (policy ${rule})`);
+  const bytes = jsonBytes(value, maxBytes + 1, [name], 1);
+  if (bytes > maxBytes) fail([name], `is more than ${formatBytes(maxBytes)} of JSON (the limit, policy ${rule}_bytes)`);
+}
+
+/** A string's problem for storage, or null. Never echoes the string. */
+export function stringProblem(s: string): string | null {
+  const nul = s.indexOf('\u0000');
+  if (nul >= 0) return `contains a NUL character (at index ${nul}), which cannot be stored`;
+  const lone = LONE_SURROGATE.exec(s);
+  if (lone) return `contains invalid Unicode (a lone surrogate at index ${lone.index}); send well-formed UTF-8`;
+  return null;
+}
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+function checkContent(key: string, parent: Segment[], isKey: boolean): void {
+  const path = [...parent, key];
+  if (isKey && FORBIDDEN_KEYS.has(key)) {
+    fail(path, `the key "${key}" is refused: it names a JavaScript object's prototype machinery and would not be kept as given`);
+  }
+  const problem = stringProblem(key);
+  if (problem) fail(path, `the key ${problem}`);
+}
+
+function checkValue(value: unknown, path: Segment[], depth = 1): void {
+  if (depth > MAX_DEPTH) fail(path, `is nested more than ${MAX_DEPTH} levels deep`);
+  if (typeof value === 'string') {
+    const problem = stringProblem(value);
+    if (problem) fail(path, problem);
+  } else if (Array.isArray(value)) {
+    value.forEach((item, i) => checkValue(item, [...path, i], depth + 1));
+  } else if (value !== null && typeof value === 'object') {
+    for (const key of Object.keys(value)) {
+      checkContent(key, path, true);
+      checkValue((value as Record<string, unknown>)[key], [...path, key], depth + 1);
+    }
+  }
+}
+
+/**
+ * The UTF-8 size of `value` as JSON (exact but for escapes, counted as the character they
+ * stand for: an estimate from below), stopping as soon as it passes `budget`. Cycles and excessive depth are refused.
+ */
+function jsonBytes(value: unknown, budget: number, path: Segment[], depth: number, seen = new Set<object>()): number {
+  if (depth > MAX_DEPTH) fail(path, `is nested more than ${MAX_DEPTH} levels deep`);
+  switch (typeof value) {
+    case 'string':
+      return stringBytes(value) + 2;
+    case 'number':
+    case 'boolean':
+      return String(value).length;
+    case 'bigint':
+      return fail(path, 'is a BigInt, which JSON cannot carry; use a number or a string');
+    case 'object': {
+      if (value === null) return 4;
+      if (seen.has(value)) fail(path, 'refers to itself (a cycle); parameters must be plain JSON');
+      seen.add(value);
+      let bytes = 2;
+      const separator = (i: number) => (i > 0 ? 1 : 0);
+      if (Array.isArray(value)) {
+        for (let i = 0; i < value.length && bytes <= budget; i++) bytes += separator(i) + jsonBytes(value[i], budget - bytes, [...path, i], depth + 1, seen);
+      } else {
+        const keys = Object.keys(value);
+        for (let i = 0; i < keys.length && bytes <= budget; i++) {
+          const key = keys[i]!;
+          bytes += separator(i) + stringBytes(key) + 3 + jsonBytes((value as Record<string, unknown>)[key], budget - bytes, [...path, key], depth + 1, seen);
+        }
+      }
+      seen.delete(value);
+      return bytes;
+    }
+    default:
+      return 0; // undefined, functions: dropped by JSON
+  }
+}
+
+const stringBytes = (s: string): number => Buffer.byteLength(s, 'utf8');
+
+function fieldName(path: Segment[]): string {
+  return formatPath(path.map((s) => (typeof s === 'string' && s.length > MAX_SEGMENT_CHARS ? `${s.slice(0, MAX_SEGMENT_CHARS)}...` : s)));
+}
+
+export function formatBytes(n: number): string {
+  if (n >= 1024 * 1024 && n % (1024 * 1024) === 0) return `${n / (1024 * 1024)} MiB`;
+  if (n >= 1024 && n % 1024 === 0) return `${n / 1024} KiB`;
+  return `${n} bytes`;
+}
