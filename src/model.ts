@@ -48,6 +48,8 @@ export interface IntentRow {
   stop_requested_at: Date | null;
   /** When a start of its container was claimed (the guard that makes a start happen at most once). */
   start_attempted_at: Date | null;
+  /** Why an unclaimed intent still waits for a host (placement, capacity), when it does. */
+  pending_reason: string | null;
   error: string | null;
   exit_code: number | null;
   oom_killed: boolean | null;

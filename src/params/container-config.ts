@@ -96,6 +96,8 @@ const MAPPING: { [K in keyof RunSpec]: Mapper<K> | typeof RECONCILER } = {
   stop_grace_period: (seconds) => ({ config: { StopTimeout: Math.ceil(seconds) } }),
   gc_protect_seconds: RECONCILER,
   max_output_bytes: RECONCILER,
+  placement: RECONCILER,
+  placement_timeout: RECONCILER,
 };
 
 function envValue(name: string, value: EnvValue, ctx: CreateContext): string {

@@ -147,6 +147,17 @@ export const labels = z.record(z.string(), z.string({ error: 'label values must 
   }),
 );
 
+/**
+ * Where a run may go: a host id, labels the host must have, or both. A host's labels come from
+ * its HIGHWAY_HOST_LABELS.
+ */
+export const placement = z
+  .strictObject({
+    host: z.string().min(1, 'host must not be empty').max(256).optional(),
+    labels: z.record(z.string().min(1), z.string()).optional(),
+  })
+  .refine((p) => p.host !== undefined || (p.labels !== undefined && Object.keys(p.labels).length > 0), 'give a host id ({"host": "<id>"}) or labels ({"labels": {"k": "v"}})');
+
 export const workingDir = z.string().transform(normalizedBy((dir: string) => absolutePath(dir, 'working_dir')));
 
 export const user = z.union([z.string(), z.number().int().nonnegative()], { error: 'must be a user name or uid, optionally ":group"' }).transform(

@@ -179,6 +179,14 @@ export const PARAMETERS = {
     default: '10',
     description: 'Time between the stop signal and SIGKILL.',
   }),
+  placement: optional(field.placement, {
+    accepts: '{"host": "<id>"} | {"labels": {"k": "v"}}',
+    description: 'Which Docker host runs it: a host id, or labels the host must have (`HIGHWAY_HOST_LABELS`). Default: any live host with room.',
+  }),
+  placement_timeout: optional(field.duration, {
+    accepts: 'seconds | duration',
+    description: 'End `failed` if no live host has taken it after this long (default: wait, with the reason visible).',
+  }),
   gc_protect_seconds: optional(field.duration, {
     accepts: 'seconds | duration',
     description: 'Keep the finished container this long (for debugging) before it is removed.',

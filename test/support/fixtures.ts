@@ -38,6 +38,7 @@ export function intentRow(overrides: Partial<IntentRow> = {}): IntentRow {
     stop_reason: null,
     stop_requested_at: null,
     start_attempted_at: null,
+    pending_reason: null,
     error: null,
     exit_code: null,
     oom_killed: null,

@@ -58,7 +58,7 @@ export const INTENT_COLUMNS_WITHOUT_OUTPUT = (alias: string): string =>
   [
     'id', 'container_id', 'short_id', 'activity_id', 'workflow_run_id', 'tenant_id', 'worker_id', 'reconciler_id', 'image',
     'spec', 'status', 'desired_state', 'stop_reason', 'stop_requested_at', 'start_attempted_at', 'error', 'exit_code', 'oom_killed',
-    'logs_truncated', 'duration_ms', 'warnings', 'labels', 'created_at', 'started_at', 'finished_at', 'removed_at',
+    'logs_truncated', 'duration_ms', 'warnings', 'labels', 'pending_reason', 'created_at', 'started_at', 'finished_at', 'removed_at',
     'deadline_at', 'gc_protected_until', 'updated_at',
   ]
     .map((c) => `${alias}.${c}`)

@@ -3,7 +3,7 @@
  * Keys are intent ids. Docker events carry the id in a label; engine notifications (run,
  * activity, worker) map to their live intents; deadlines come back as requeueAfter.
  */
-import { EMPTY, catchError, from, mergeMap, type Observable } from 'rxjs';
+import { EMPTY, Subject, catchError, from, mergeMap, type Observable } from 'rxjs';
 import type { Logger } from 'pino';
 import type { Pool } from '../../db/pool.js';
 import { CHANNELS } from '../../db/listener.js';
@@ -21,6 +21,7 @@ import type { Enqueue, ReconcileResult } from '../../runtime/workqueue.js';
 import { decide, nextExpiryMs } from './decide.js';
 import { executeActions } from './effects.js';
 import { loadReconcileState } from './queries/load-reconcile-state.js';
+import { claimIntents, type HostOffer } from './queries/claim-intents.js';
 
 export interface ContainersKindOptions {
   pool: Pool;
@@ -40,7 +41,14 @@ export interface ContainersKindOptions {
   /** The operator policy, enforced again at create time (default: the built-in policy). */
   policy?: Policy;
   metrics?: Metrics;
+  /** This host's labels (HIGHWAY_HOST_LABELS), matched against a run's `placement.labels`. */
+  hostLabels?: Record<string, string>;
+  /** Live intents this host takes at most (HIGHWAY_MAX_CONTAINERS); default no limit. */
+  capacity?: number | null;
 }
+
+/** Intents claimed per statement. */
+const CLAIM_BATCH = 32;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -61,11 +69,16 @@ export class ContainersKind implements Kind {
   private readonly workerTimeoutMs: number;
   /** Intents this reconciler saw through to removal lately: their destroy event is no news. */
   private readonly settled = new Map<string, number>();
+  private readonly claimed$ = new Subject<Enqueue<string>>();
+  private claiming: Promise<void> | null = null;
+  private claimAgain = false;
+  private readonly offer: HostOffer;
 
   constructor(private readonly options: ContainersKindOptions) {
     this.concurrency = options.concurrency ?? 16;
     this.highReserve = Math.max(0, this.concurrency - Math.min(this.concurrency, options.startConcurrency ?? 4));
     this.workerTimeoutMs = options.workerTimeoutMs ?? 30_000;
+    this.offer = { id: options.reconcilerId, labels: options.hostLabels ?? {}, capacity: options.capacity ?? null };
   }
 
   fields(id: string) {
@@ -107,7 +120,7 @@ export class ContainersKind implements Kind {
         );
       }),
     );
-    return from([fromDocker$, fromPostgres$]).pipe(mergeMap((s$) => s$));
+    return from([fromDocker$, fromPostgres$, this.claimed$]).pipe(mergeMap((s$: Observable<string | Enqueue<string>>) => s$));
   }
 
   /** Every live intent of ours, plus every container labelled ours: the safety net for lost hints. */
@@ -131,10 +144,17 @@ export class ContainersKind implements Kind {
    */
   async reconcile(id: string): Promise<ReconcileResult> {
     const { pool, docker, reconcilerId } = this.options;
-    // The row and the container are read side by side (inspecting a name that does not exist is cheap).
-    const [state, container] = await Promise.all([loadReconcileState(pool, id, reconcilerId), docker.inspect(containerName(id))]);
-    // Not ours (another host's), or done: a stray container of a removed intent is the GC's.
-    if (!state || state.intent.reconciler_id !== reconcilerId || state.intent.removed_at) return {};
+    const state = await loadReconcileState(pool, id);
+    if (!state || state.intent.removed_at) return {};
+    if (state.intent.reconciler_id === null) {
+      // Unclaimed: claim what this host may take, oldest first. This one, if among them, goes
+      // on in this pass; the others come back as keys.
+      if (state.intent.status !== 'pending' || !(await this.claim(id))) return {};
+      state.intent.reconciler_id = reconcilerId;
+    }
+    // Another host's: never touched, not even inspected.
+    if (state.intent.reconciler_id !== reconcilerId) return {};
+    const container = await docker.inspect(containerName(id));
     const observation = { ...state, now: state.dbNow, workerTimeoutMs: this.workerTimeoutMs };
     const decision = decide({ ...observation, container });
     if (decision.actions.length === 0) return decision.requeueAfterMs !== undefined ? { requeueAfterMs: decision.requeueAfterMs } : {};
@@ -157,6 +177,8 @@ export class ContainersKind implements Kind {
     // (a die event) or a deadline, and a pass now would only confirm what was just recorded.
     if (after.removed_at) {
       this.rememberSettled(id);
+      // A slot is free: take the next waiting intent, if any.
+      if (this.offer.capacity !== null) void this.claim();
       return {};
     }
     if (after.status === 'running' && decision.actions.some((a) => a.type === 'start')) {
@@ -177,6 +199,39 @@ export class ContainersKind implements Kind {
     if (!row) return;
     this.options.metrics?.transition('failed', null);
     this.options.logger.error({ ...intentEventFields(row), event: 'intent.failed', status: 'failed', code: err.code, error: err.message }, err.message);
+  }
+
+  /**
+   * Claim waiting intents this host may take (placement, room), one claim at a time (so two
+   * never count the same free slot); a claim asked for while one runs runs once more after it.
+   * True when `wanted` was claimed by this call (the caller goes on with it).
+   */
+  async claim(wanted?: string): Promise<boolean> {
+    if (this.claiming) {
+      this.claimAgain = true;
+      await this.claiming;
+      return false; // a key it claimed comes back through claimed$
+    }
+    let got = false;
+    this.claiming = (async () => {
+      try {
+        do {
+          this.claimAgain = false;
+          const ids = await claimIntents(this.options.pool, this.offer, CLAIM_BATCH);
+          for (const key of ids) {
+            if (key === wanted) got = true;
+            else this.claimed$.next({ key, priority: 'normal' });
+          }
+          if (ids.length === CLAIM_BATCH) this.claimAgain = true;
+        } while (this.claimAgain);
+      } catch (err) {
+        this.options.logger.warn({ event: 'reconciler.claim_error', err: errorMessage(err) }, 'could not claim intents; the next hint or resync tries again');
+      } finally {
+        this.claiming = null;
+      }
+    })();
+    await this.claiming;
+    return got;
   }
 
   private rememberSettled(id: string): void {

@@ -19,18 +19,11 @@ export type ReconcileState = { intent: IntentRow; around: IntentSurroundings; db
 
 /**
  * The intent row with its run, activity and worker, and the database's clock, in one round
- * trip; an unclaimed intent is claimed for `reconcilerId` in the same statement (the first
- * reconciler to claim an intent runs it). The returned row shows the claim.
+ * trip. Claiming is separate (claim-intents.ts): the first look at a row decides whose it is.
  */
-export async function loadReconcileState(q: Queryable, id: string, reconcilerId: string): Promise<ReconcileState | null> {
-  const res = await q.query<IntentRow & IntentSurroundings & { db_now: Date; claimed_by: string | null }>(
-    `WITH claim AS (
-       UPDATE highway.docker_containers SET reconciler_id = $2, updated_at = now()
-        WHERE id = $1 AND reconciler_id IS NULL
-        RETURNING reconciler_id
-     )
-     SELECT ${INTENT_COLUMNS_WITHOUT_OUTPUT('c')},
-            COALESCE(c.reconciler_id, (SELECT reconciler_id FROM claim)) AS claimed_by,
+export async function loadReconcileState(q: Queryable, id: string): Promise<ReconcileState | null> {
+  const res = await q.query<IntentRow & IntentSurroundings & { db_now: Date }>(
+    `SELECT ${INTENT_COLUMNS_WITHOUT_OUTPUT('c')},
             r.status               AS run_status,
             (a.id IS NOT NULL)     AS activity_exists,
             a.status               AS activity_status,
@@ -46,16 +39,16 @@ export async function loadReconcileState(q: Queryable, id: string, reconcilerId:
        LEFT JOIN highway.activities a ON a.id = c.activity_id
        LEFT JOIN highway.workers w ON w.id = c.worker_id
       WHERE c.id = $1`,
-    [id, reconcilerId],
+    [id],
   );
   const row = res.rows[0];
   if (!row) return null;
   const {
     run_status, activity_exists, activity_status, activity_heartbeat_at, activity_heartbeat_timeout_s,
-    activity_created_at, worker_exists, worker_status, worker_heartbeat_at, db_now, claimed_by, ...intent
+    activity_created_at, worker_exists, worker_status, worker_heartbeat_at, db_now, ...intent
   } = row;
   return {
-    intent: { ...(intent as IntentRow), reconciler_id: claimed_by },
+    intent: intent as IntentRow,
     around: {
       run_status, activity_exists, activity_status, activity_heartbeat_at, activity_heartbeat_timeout_s,
       activity_created_at, worker_exists, worker_status, worker_heartbeat_at,
