@@ -10,6 +10,7 @@ import type { SecretResolver } from './secrets.js';
 import { Manager, type Runnable } from './runtime/manager.js';
 import type { ControllerHooks } from './runtime/controller.js';
 import { ContainersKind } from './kinds/containers/kind.js';
+import { SchedulesKind } from './kinds/schedules/kind.js';
 
 export { envSecretResolver, type SecretResolver } from './secrets.js';
 
@@ -29,6 +30,8 @@ export interface ReconcilerOptions {
   /** The operator policy, enforced again at create time (default: the built-in policy). */
   policy?: Policy;
   hooks?: ControllerHooks;
+  /** Durable cron: only the leader writes ticks (default: always; the tick uniqueness is the guarantee). */
+  isLeader?: () => boolean;
 }
 
 export class Reconciler {
@@ -57,6 +60,13 @@ export class Reconciler {
         ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
         ...(options.resolveSecret ? { resolveSecret: options.resolveSecret } : {}),
         ...(options.policy ? { policy: options.policy } : {}),
+      }),
+    );
+    manager.add(
+      new SchedulesKind({
+        ...common,
+        ...(options.policy ? { policy: options.policy } : {}),
+        ...(options.isLeader ? { isLeader: options.isLeader } : {}),
       }),
     );
     return new Reconciler(manager);
