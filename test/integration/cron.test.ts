@@ -305,6 +305,24 @@ describe('durable cron (real Docker, real PostgreSQL)', function () {
     await remove(name);
   });
 
+  it('a scheduler that does not lead writes no ticks; the leader does', async () => {
+    await h.stopReconciler();
+    let leads = false;
+    await h.startReconciler({ isLeader: () => leads });
+    const name = `lead-${randomUUID().slice(0, 8)}`;
+    const s = await create(name, { overlap: 'allow_all', catchup_window: 1 });
+    await sleep(2_500);
+    expect(await ticks(s.schedule_id)).to.deep.equal([]);
+    leads = true;
+    await until(async () => started(await ticks(s.schedule_id)).length >= 1, 20_000, 'ticks once leading');
+    const rows = await settle(name, s.schedule_id);
+    // The seconds it did not lead are past the (1 s) catch-up window: recorded missed, not run late.
+    expect(rows.filter((t) => t.status === 'missed').length).to.be.at.least(1);
+    await remove(name);
+    await h.stopReconciler();
+    await h.startReconciler();
+  });
+
   it('pause on failure: a failed run pauses the schedule with a note', async () => {
     const name = `pof-${randomUUID().slice(0, 8)}`;
     const s = await create(name, { pause_on_failure: true, command: ['sh', '-c', 'exit 3'] });
@@ -338,6 +356,7 @@ describe('durable cron (real Docker, real PostgreSQL)', function () {
       ['an end before the start', { start_at: '2030-01-02T00:00:00Z', end_at: '2030-01-01T00:00:00Z' }, 'end_at'],
       ['an unknown overlap policy', { overlap: 'replace' as never }, 'overlap'],
       ['a negative catch-up window', { catchup_window: -1 }, 'catchup_window'],
+      ['a zero catch-up window', { catchup_window: 0 }, 'catchup_window'],
       ['invalid run parameters', { params: { image: TEST_IMAGE, memory_limit: '12q' } }, 'params.memory_limit'],
       ['a name with spaces', { name: 'two words' }, 'name'],
     ];

@@ -36,7 +36,8 @@ export const scheduleInputSchema = z.strictObject({
   end_at: instant.nullish().transform((v) => v ?? null),
   jitter: seconds(86_400).nullish().transform((v) => v ?? 0),
   overlap: z.enum(OVERLAP_POLICIES, { error: `must be one of ${OVERLAP_POLICIES.join(', ')}` }).nullish().transform((v): OverlapPolicy => v ?? 'skip'),
-  catchup_window: seconds(366 * 86_400).nullish().transform((v) => v ?? 60),
+  // At least a second: a tick on time is a few milliseconds late already.
+  catchup_window: seconds(366 * 86_400).min(1, 'must be at least 1 second').nullish().transform((v) => v ?? 60),
   pause_on_failure: z.boolean().nullish().transform((v) => v ?? false),
   keep_succeeded: z.number().int().min(0).max(100_000).nullish().transform((v) => v ?? 100),
   keep_failed: z.number().int().min(0).max(100_000).nullish().transform((v) => v ?? 100),
