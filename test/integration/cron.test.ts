@@ -339,11 +339,18 @@ describe('durable cron (real Docker, real PostgreSQL)', function () {
     const s = await create(name, { overlap: 'allow_all', keep_succeeded: 2 });
     await until(async () => h.log.events('cron.tick').filter((e) => e['schedule'] === name).length >= 4, 20_000, '4 ticks');
     await settle(name, s.schedule_id);
-    // One more pass prunes what ended last.
+    // The pass after a run ends prunes: a trigger makes one more run, and after it only the newest 2 succeeded ticks remain.
     await triggerSchedule(h.db.pool, who, name);
-    await sleep(1_500);
-    const rows = await settle(name, s.schedule_id);
-    expect(rows.filter((t) => t.intent_status === 'exited').length).to.be.at.most(3);
+    await until(
+      async () => {
+        const rows = await ticks(s.schedule_id);
+        return rows.some((t) => t.source === 'trigger' && t.intent_status === 'exited') && rows.filter((t) => t.intent_status === 'exited').length === 2;
+      },
+      20_000,
+      'history pruned to 2 succeeded ticks',
+    );
+    const rows = await ticks(s.schedule_id);
+    expect(rows[rows.length - 1]!.source).to.equal('trigger');
     await remove(name);
   });
 
