@@ -10,6 +10,7 @@ import type { SecretResolver } from './secrets.js';
 import { Manager, type Runnable } from './runtime/manager.js';
 import type { Metrics } from './observability/metrics.js';
 import { ContainersKind } from './kinds/containers/kind.js';
+import { SchedulesKind } from './kinds/schedules/kind.js';
 
 export { envSecretResolver, type SecretResolver } from './secrets.js';
 
@@ -31,6 +32,8 @@ export interface ReconcilerOptions {
   /** One live reconciler per id; a second waits as a standby (default true). */
   exclusive?: boolean;
   metrics?: Metrics;
+  /** Durable cron: only the cluster's leader writes ticks (default: always; the tick uniqueness is the guarantee). */
+  isLeader?: () => boolean;
 }
 
 export class Reconciler {
@@ -61,6 +64,13 @@ export class Reconciler {
         ...(options.resolveSecret ? { resolveSecret: options.resolveSecret } : {}),
         ...(options.policy ? { policy: options.policy } : {}),
         ...(options.metrics ? { metrics: options.metrics } : {}),
+      }),
+    );
+    manager.add(
+      new SchedulesKind({
+        ...common,
+        ...(options.policy ? { policy: options.policy } : {}),
+        ...(options.isLeader ? { isLeader: options.isLeader } : {}),
       }),
     );
     return new Reconciler(manager);

@@ -11,6 +11,7 @@ import { resolveDatabaseUrl } from './database.js';
 import { EXIT } from './exit-codes.js';
 import { guardOutput, reportError, wantsJson } from './output.js';
 import type { RunOptions } from './run.js';
+import { registerCronCommands } from './cron.js';
 // Subcommands are imported when they run: a command that does not talk to Docker does not load its client.
 
 const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
@@ -125,6 +126,7 @@ export function buildProgram(): Command {
       if (report) process.stdout.write(JSON.stringify(report) + '\n');
     });
 
+  registerCronCommands(program);
   return program;
 }
 

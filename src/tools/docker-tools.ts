@@ -7,6 +7,7 @@ import { defaultPolicy, type Policy } from '../params/policy.js';
 import { CompletionWaiter } from './completion.js';
 import { createDockerRun, isSettled } from './docker-run.js';
 import type { ToolRegistry } from './registry.js';
+import { registerCronTools } from './cron-tools.js';
 
 export interface DockerToolsOptions {
   /** A pool to use, or a URL to make one from. The URL is needed for LISTEN either way. */
@@ -36,6 +37,7 @@ export function registerDockerTools(registry: ToolRegistry, options: DockerTools
   const deps = { pool, waiter, logger, policy: options.policy ?? defaultPolicy };
 
   registry.register('tools.docker.run', createDockerRun(deps));
+  registerCronTools(registry, deps);
 
   return {
     async shutdownWorker(workerId, { timeoutMs = 30_000 } = {}) {

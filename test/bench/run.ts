@@ -4,7 +4,7 @@
  * label) at the end, pass or fail, also on Ctrl-C.
  *
  * Environment:
- *   BENCH_SCENARIOS    comma-separated scenario names (default: throughput,cancellation,orphan)
+ *   BENCH_SCENARIOS    comma-separated scenario names (default: throughput,cancellation,orphan,cron)
  *   BENCH_N            containers per mode and concurrency (default 100)
  *   BENCH_MODES        highway,dockerode,cli (default); also dockerode-hwcfg
  *   BENCH_CONCURRENCY  concurrency levels (default 1,8)
@@ -15,6 +15,7 @@
  *   BENCH_OUT          JSON output path (default bench-results.json)
  *   BENCH_LOG_LEVEL    highway-docker's log level, to stderr (default error)
  *   BENCH_CANCEL_TRIALS  cancellation: trials per mode (default 30); BENCH_CANCEL_SETTLE_MS (default 250)
+ *   BENCH_CRON_TICKS     cron: ticks of a one-second schedule (default 100); BENCH_CRON_BASELINE dockerode runs (default 20)
  *   BENCH_ORPHAN_TRIALS  orphan: SIGKILLed workers (default 10); BENCH_ORPHAN_WORKER_TIMEOUT_S (default 2)
  *   TEST_DATABASE_URL  use this PostgreSQL instead of an embedded one; DOCKER_HOST as usual
  *
@@ -31,11 +32,13 @@ import { BenchContext, settingsFromEnv, type Scenario, type TargetCheck } from '
 import { throughputScenario } from './throughput.js';
 import { cancellationScenario } from './cancellation.js';
 import { orphanScenario } from './orphan.js';
+import { cronScenario } from './cron.js';
 
 const SCENARIOS: Record<string, Scenario> = {
   [throughputScenario.name]: throughputScenario,
   [cancellationScenario.name]: cancellationScenario,
   [orphanScenario.name]: orphanScenario,
+  [cronScenario.name]: cronScenario,
 };
 
 async function dockerVersion(): Promise<string> {
@@ -51,7 +54,7 @@ const round2 = (x: number): number => Math.round(x * 100) / 100;
 
 async function main(): Promise<number> {
   const settings = settingsFromEnv();
-  const names = (process.env['BENCH_SCENARIOS'] ?? 'throughput,cancellation,orphan')
+  const names = (process.env['BENCH_SCENARIOS'] ?? 'throughput,cancellation,orphan,cron')
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);

@@ -1,0 +1,214 @@
+/**
+ * `highway-docker cron ...`: durable cron schedules (the CLI of tools.cron.durable_cron).
+ *   cron add NAME --schedule EXPR [--timezone TZ] [--overlap P] [--catchup-window S] [--params FILE|-] IMAGE [CMD...]
+ *   cron ls | show NAME | runs NAME | pause NAME | resume NAME | trigger NAME | backfill NAME | rm NAME
+ * All with --tenant T and --json.
+ */
+import { readFile } from 'node:fs/promises';
+import { Option, type Command } from 'commander';
+import { createPool, type Pool } from '../db/pool.js';
+import { ValidationError, errorMessage } from '../errors.js';
+import type { OverlapPolicy } from '../kinds/schedules/decide.js';
+import type { ScheduleRow } from '../kinds/schedules/model.js';
+import { settingsFromEnv } from '../config.js';
+import { resolveDatabaseUrl } from './database.js';
+
+// Loaded when a cron command runs (croner, zod and the parameter schema stay out of other commands' startup).
+const ops = () => import('../kinds/schedules/operations.js');
+const OVERLAP_POLICIES = ['skip', 'buffer_one', 'buffer_all', 'cancel_other', 'allow_all'] as const satisfies readonly OverlapPolicy[];
+
+interface Common {
+  tenant: string;
+  json?: boolean;
+}
+
+const out = (text: string): void => {
+  process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+};
+
+async function scheduleView(s: ScheduleRow) {
+  const { nextFireTime } = await import('../kinds/schedules/decide.js');
+  return {
+    id: s.id,
+    name: s.name,
+    tenant_id: s.tenant_id,
+    schedule: s.expression,
+    timezone: s.timezone,
+    overlap: s.overlap,
+    catchup_window_s: s.catchup_window_s,
+    jitter_s: s.jitter_s,
+    start_at: s.start_at?.toISOString() ?? null,
+    end_at: s.end_at?.toISOString() ?? null,
+    paused: s.paused,
+    pause_note: s.pause_note,
+    pause_on_failure: s.pause_on_failure,
+    keep_succeeded: s.keep_succeeded,
+    keep_failed: s.keep_failed,
+    next_fire_at: s.paused ? null : (nextFireTime(s, new Date())?.toISOString() ?? null),
+    last_tick_at: s.last_tick_at.toISOString(),
+    params: s.params,
+    created_at: s.created_at.toISOString(),
+    updated_at: s.updated_at.toISOString(),
+  };
+}
+
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((l) => l[i]!.length)));
+  const fmt = (cols: string[]) => cols.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [fmt(header), ...rows.map(fmt)].join('\n') + '\n';
+}
+
+async function readParams(source: string | undefined): Promise<Record<string, unknown>> {
+  if (!source) return {};
+  let text: string;
+  if (source === '-') {
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    text = Buffer.concat(chunks).toString('utf8');
+  } else {
+    text = await readFile(source, 'utf8');
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new ValidationError([{ field: '--params', message: `is not valid JSON: ${errorMessage(err)}` }]);
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new ValidationError([{ field: '--params', message: 'must be a JSON object of tools.docker.run parameters' }]);
+  }
+  return parsed as Record<string, unknown>;
+}
+
+const int = (field: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw new ValidationError([{ field, message: `"${v}" is not a whole number` }]);
+  return n;
+};
+
+/** Adds `cron` and its subcommands to the program. */
+export function registerCronCommands(program: Command): void {
+  const withPool = async <T>(fn: (pool: Pool) => Promise<T>): Promise<T> => {
+    const url = await resolveDatabaseUrl(program.opts<{ databaseUrl?: string }>().databaseUrl);
+    const pool = createPool(url, { max: 2, applicationName: 'highway-docker-cli' });
+    try {
+      return await fn(pool);
+    } finally {
+      await pool.end();
+    }
+  };
+  const cron = program.command('cron').description('durable cron: containers on a schedule, every tick exactly once');
+  const common = (c: Command) => c.option('--tenant <tenant>', 'tenant id', 'default').option('--json', 'JSON output');
+  const who = (o: Common) => ({ tenant_id: o.tenant, actor: 'cli' });
+
+  common(
+    cron
+      .command('add')
+      .description('create a schedule (the same definition again is fine; a different one under the name is an error)')
+      .argument('<name>', 'schedule name (unique per tenant)')
+      .argument('[image]', 'image to run (or give it in --params)')
+      .argument('[command...]', 'the container command: every word after IMAGE')
+      .requiredOption('--schedule <expr>', 'cron expression: 5 fields, 6 with seconds first, or @hourly, @daily...')
+      .option('--timezone <tz>', 'IANA time zone', 'UTC')
+      .addOption(new Option('--overlap <policy>', 'when a tick comes while the previous run is running').choices(OVERLAP_POLICIES).default('skip'))
+      .option('--catchup-window <seconds>', 'missed ticks younger than this still run (default 60)', int('--catchup-window'))
+      .option('--jitter <seconds>', 'delay each tick by up to this (deterministic per tick)', int('--jitter'))
+      .option('--start-at <iso>', 'first possible fire time')
+      .option('--end-at <iso>', 'no fire time from then on')
+      .option('--pause-on-failure', 'pause the schedule when a run fails')
+      .option('--keep-succeeded <n>', 'tick history: succeeded runs kept (default 100)', int('--keep-succeeded'))
+      .option('--keep-failed <n>', 'tick history: failed, skipped and missed ticks kept (default 100)', int('--keep-failed'))
+      .option('--params <file>', 'tools.docker.run parameters as JSON (a file, or - for standard input)')
+      // Words after IMAGE belong to the container, dashes included (use -- before them to be sure).
+      .allowUnknownOption(),
+  ).action(async (name: string, image: string | undefined, command: string[], o: Common & Record<string, unknown>) => {
+    const params = await readParams(o['params'] as string | undefined);
+    if (image !== undefined) params['image'] = image;
+    if (command.length) params['command'] = command;
+    const input = {
+      name,
+      schedule: o['schedule'],
+      timezone: o['timezone'],
+      overlap: o['overlap'],
+      catchup_window: o['catchupWindow'],
+      jitter: o['jitter'],
+      start_at: o['startAt'],
+      end_at: o['endAt'],
+      pause_on_failure: o['pauseOnFailure'] === true,
+      keep_succeeded: o['keepSucceeded'],
+      keep_failed: o['keepFailed'],
+      params,
+    };
+    const { loadPolicy } = await import('../params/policy.js');
+    const def = (await ops()).validateSchedule(input, loadPolicy(settingsFromEnv().policyFile));
+    const { schedule, change } = await withPool(async (pool) => (await ops()).putSchedule(pool, who(o), def, 'add'));
+    const view = await scheduleView(schedule);
+    out(o.json ? JSON.stringify({ ...view, change }) : `${change} ${schedule.name}: ${schedule.expression} (${schedule.timezone}), next ${view.next_fire_at ?? '-'}`);
+  });
+
+  common(cron.command('ls').description('list schedules')).action(async (o: Common) => {
+    const rows = await withPool(async (pool) => (await ops()).listSchedules(pool, o.tenant));
+    const views = await Promise.all(rows.map(scheduleView));
+    if (o.json) return out(JSON.stringify(views, null, 2));
+    out(table(['NAME', 'SCHEDULE', 'TIMEZONE', 'OVERLAP', 'STATE', 'NEXT'], views.map((v) => [v.name, v.schedule, v.timezone, v.overlap, v.paused ? 'paused' : 'active', v.next_fire_at ?? '-'])));
+  });
+
+  common(cron.command('show').description('a schedule and its latest ticks').argument('<name>')).action(async (name: string, o: Common) => {
+    const { s, runs } = await withPool(async (pool) => ({ s: await (await ops()).getSchedule(pool, o.tenant, name), runs: await (await ops()).scheduleRuns(pool, o.tenant, name, 10) }));
+    const view = { ...(await scheduleView(s)), recent: runs };
+    if (o.json) return out(JSON.stringify(view, null, 2));
+    const lines = Object.entries(view)
+      .filter(([k]) => k !== 'recent' && k !== 'params')
+      .map(([k, v]) => `${k}: ${v ?? '-'}`);
+    lines.push(`params: ${JSON.stringify(s.params)}`, 'recent ticks:', ...runs.map((r) => `  ${r.scheduled_time}  ${r.status}${r.reason ? ` (${r.reason})` : ''}`));
+    out(lines.join('\n'));
+  });
+
+  common(cron.command('runs').description('the ticks of a schedule, oldest first').argument('<name>').option('--limit <n>', 'newest N ticks', int('--limit'), 1000)).action(
+    async (name: string, o: Common & { limit: number }) => {
+      const runs = await withPool(async (pool) => (await ops()).scheduleRuns(pool, o.tenant, name, o.limit));
+      if (o.json) return out(JSON.stringify(runs.map((r) => ({ scheduled_time: r.scheduled_time, status: r.status, intent_id: r.intent_id, source: r.source, reason: r.reason, lateness_ms: r.lateness_ms, exit_code: r.exit_code })), null, 2));
+      out(table(['SCHEDULED', 'STATUS', 'SOURCE', 'INTENT', 'LATENESS', 'REASON'], runs.map((r) => [r.scheduled_time, r.status, r.source, r.intent_id ?? '-', r.lateness_ms === null ? '-' : `${r.lateness_ms}ms`, r.reason ?? ''])));
+    },
+  );
+
+  for (const paused of [true, false]) {
+    common(cron.command(paused ? 'pause' : 'resume').description(paused ? 'pause a schedule (no ticks until resumed)' : 'resume a schedule (from now on; the paused time is not caught up)').argument('<name>').option('--note <text>', 'why')).action(
+      async (name: string, o: Common & { note?: string }) => {
+        const s = await withPool(async (pool) => (await ops()).setPaused(pool, who(o), name, paused, o.note ?? null));
+        out(o.json ? JSON.stringify(await scheduleView(s)) : `${paused ? 'paused' : 'resumed'} ${s.name}`);
+      },
+    );
+  }
+
+  common(cron.command('trigger').description('run a tick now').argument('<name>').addOption(new Option('--overlap <policy>', 'overlap policy for this tick (default: the schedule\'s)').choices(OVERLAP_POLICIES))).action(
+    async (name: string, o: Common & { overlap?: OverlapPolicy }) => {
+      const at = await withPool(async (pool) => (await ops()).triggerSchedule(pool, who(o), name, o.overlap));
+      out(o.json ? JSON.stringify({ name, scheduled_time: at.toISOString() }) : `triggered ${name} at ${at.toISOString()}`);
+    },
+  );
+
+  common(
+    cron
+      .command('backfill')
+      .description('run every fire time in [from, to) that has no tick yet')
+      .argument('<name>')
+      .requiredOption('--from <iso>', 'start (inclusive)')
+      .requiredOption('--to <iso>', 'end (exclusive)')
+      .addOption(new Option('--overlap <policy>', 'overlap policy of the backfilled ticks').choices(OVERLAP_POLICIES).default('buffer_all')),
+  ).action(async (name: string, o: Common & { from: string; to: string; overlap: OverlapPolicy }) => {
+    const from = new Date(o.from);
+    const to = new Date(o.to);
+    if (Number.isNaN(from.getTime())) throw new ValidationError([{ field: '--from', message: `"${o.from}" is not an ISO 8601 date-time` }]);
+    if (Number.isNaN(to.getTime())) throw new ValidationError([{ field: '--to', message: `"${o.to}" is not an ISO 8601 date-time` }]);
+    const n = await withPool(async (pool) => (await ops()).backfillSchedule(pool, who(o), name, from, to, o.overlap));
+    out(o.json ? JSON.stringify({ name, ticks: n }) : `backfill of ${name}: ${n} tick(s) requested`);
+  });
+
+  common(cron.command('rm').description('delete a schedule and its tick history').argument('<name>').option('--cancel', 'also stop its running tick')).action(
+    async (name: string, o: Common & { cancel?: boolean }) => {
+      const { cancelled } = await withPool(async (pool) => (await ops()).deleteSchedule(pool, who(o), name, { cancel: o.cancel === true }));
+      out(o.json ? JSON.stringify({ name, deleted: true, cancelled }) : `deleted ${name}${cancelled.length ? `; stopping ${cancelled.length} run(s)` : ''}`);
+    },
+  );
+}

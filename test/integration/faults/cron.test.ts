@@ -1,0 +1,100 @@
+/**
+ * Durable cron under faults (a reduced form of the issue's test): two `highway-docker up`
+ * processes on one database, a schedule every second for ~15 s, one of them SIGKILLed and
+ * restarted every few seconds. Every scheduled second has exactly one tick row, each tick at
+ * most one container, and nothing is left.
+ */
+import { expect } from 'chai';
+import { randomUUID } from 'node:crypto';
+import split2 from 'split2';
+import { Harness, TEST_IMAGE } from '../../support/harness.js';
+import { removeByLabel } from '../../support/docker-env.js';
+import { ensureBuilt, startUp, type CliProcess } from '../../support/processes.js';
+import { LABELS } from '../../../src/model.js';
+import { putSchedule, validateSchedule } from '../../../src/kinds/schedules/operations.js';
+import { defaultPolicy } from '../../../src/params/policy.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('faults: durable cron with a scheduler SIGKILLed and restarted', function () {
+  this.timeout(180_000);
+  let h: Harness;
+  const ids = [0, 1].map(() => `test-${randomUUID()}`);
+  const procs: Array<CliProcess | null> = [null, null];
+
+  before(async () => {
+    ensureBuilt();
+    h = await Harness.start({ withoutReconciler: true });
+  });
+  after(async () => {
+    for (const p of procs) await p?.kill();
+    for (const id of ids) await removeByLabel(h.docker, `${LABELS.reconcilerId}=${id}`).catch(() => {});
+    await h?.stop();
+  });
+
+  it('every second exactly one tick row, at most one container per tick, none left', async () => {
+    const start = (i: number) => startUp({ databaseUrl: h.db.url, reconcilerId: ids[i]!, env: { HIGHWAY_LOG_LEVEL: 'info' } });
+    procs[0] = await start(0);
+    procs[1] = await start(1);
+
+    // Count container creations per intent, straight from the daemon.
+    const creates = new Map<string, number>();
+    const stream = (await h.docker.getEvents({ filters: { type: ['container'], event: ['create'], label: [`${LABELS.managed}=true`] } })) as NodeJS.ReadableStream;
+    stream.pipe(split2()).on('data', (line: string) => {
+      if (!line.trim()) return;
+      const e = JSON.parse(line) as { Actor?: { Attributes?: Record<string, string> } };
+      const intent = e.Actor?.Attributes?.[LABELS.intentId];
+      const owner = e.Actor?.Attributes?.[LABELS.reconcilerId];
+      if (intent && owner && ids.includes(owner)) creates.set(intent, (creates.get(intent) ?? 0) + 1);
+    });
+
+    const name = `fault-${randomUUID().slice(0, 8)}`;
+    const begin = new Date(Math.ceil(Date.now() / 1000) * 1000 + 1000);
+    const end = new Date(begin.getTime() + 15_000);
+    const def = validateSchedule(
+      { name, schedule: '* * * * * *', overlap: 'allow_all', start_at: begin.toISOString(), end_at: end.toISOString(), params: { image: TEST_IMAGE, command: ['true'] } },
+      defaultPolicy,
+    );
+    const { schedule } = await putSchedule(h.db.pool, { tenant_id: 'tenant-a' }, def, 'add');
+
+    // Kill one scheduler every ~3 s (alternating), restart it right away.
+    let victim = 0;
+    while (Date.now() < end.getTime()) {
+      await sleep(2_500 + Math.random() * 1_000);
+      await procs[victim]!.kill();
+      procs[victim] = await start(victim);
+      victim = 1 - victim;
+    }
+
+    // Every tick's run ends and its container is removed.
+    const deadline = Date.now() + 60_000;
+    let rows: Array<{ scheduled_time: Date; status: string; intent_id: string | null; removed_at: Date | null; intent_status: string | null }> = [];
+    for (;;) {
+      rows = (
+        await h.db.pool.query(
+          `SELECT t.scheduled_time, t.status, t.intent_id, c.removed_at, c.status AS intent_status
+             FROM highway.docker_schedule_ticks t LEFT JOIN highway.docker_containers c ON c.id = t.intent_id
+            WHERE t.schedule_id = $1 ORDER BY t.scheduled_time`,
+          [schedule.id],
+        )
+      ).rows;
+      if (rows.length === 15 && rows.every((r) => r.removed_at)) break;
+      if (Date.now() > deadline) throw new Error(`not converged: ${JSON.stringify(rows.map((r) => [r.status, r.intent_status, !!r.removed_at]))}`);
+      await sleep(250);
+    }
+    (stream as unknown as { destroy(): void }).destroy();
+
+    const expected = Array.from({ length: 15 }, (_, i) => new Date(begin.getTime() + i * 1000).toISOString());
+    expect(rows.map((r) => r.scheduled_time.toISOString())).to.deep.equal(expected);
+    expect(rows.map((r) => r.status)).to.deep.equal(expected.map(() => 'started'));
+    expect(rows.map((r) => r.intent_status)).to.deep.equal(expected.map(() => 'exited'));
+    for (const r of rows) expect(creates.get(r.intent_id!) ?? 0, `containers for ${r.scheduled_time.toISOString()}`).to.be.at.most(1);
+    expect([...creates.keys()].every((id) => rows.some((r) => r.intent_id === id))).to.equal(true);
+    // Docker ANDs label filters: one query per scheduler.
+    for (const id of ids) {
+      const left = await h.docker.listContainers({ all: true, filters: { label: [`${LABELS.reconcilerId}=${id}`] } });
+      expect(left, `containers of ${id}`).to.have.length(0);
+    }
+    expect(creates.size, 'containers seen').to.equal(15);
+  });
+});
