@@ -277,3 +277,22 @@ export async function pullImage(docker: Docker, reference: string): Promise<Dock
   const stream = await docker.pull(reference, { authconfig: DUMMY_AUTH });
   return consumeProgress(stream, `pulling ${reference}`);
 }
+
+/**
+ * An htpasswd file with one bcrypt entry, for a registry that requires auth. No htpasswd
+ * binary (apache2-utils) and no bcrypt package here: the hash comes from the C library's
+ * crypt(3) through perl (Debian's libxcrypt does bcrypt, "$2b$"), which distribution's Go
+ * bcrypt verifies.
+ */
+export async function writeHtpasswd(path: string, username: string, password: string): Promise<void> {
+  const { execFile } = await import('node:child_process');
+  const { randomBytes } = await import('node:crypto');
+  const alphabet = './ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+  // 22 salt characters; the last one carries only 2 bits, so pick it from the 4 that keep them canonical.
+  const salt = [...randomBytes(21)].map((b) => alphabet[b % 64]).join('') + '.Oeu'[randomBytes(1)[0]! % 4];
+  const hash = await new Promise<string>((resolve, reject) =>
+    execFile('perl', ['-e', 'print crypt($ARGV[0], $ARGV[1])', password, `$2b$05$${salt}`], (err, stdout) => (err ? reject(err) : resolve(stdout))),
+  );
+  if (!hash.startsWith('$2b$05$')) throw new Error(`crypt(3) did not give a bcrypt hash (got ${JSON.stringify(hash.slice(0, 7))})`);
+  await writeFile(path, `${username}:${hash}\n`, { mode: 0o600 });
+}
