@@ -219,8 +219,12 @@ export function createDockerClient(options: DockerClientOptions): ContainerClien
             });
           });
         } catch (err) {
-          if (err instanceof HighwayError) throw err;
-          throw new TerminalError('pull_failed', pullErrorMessage(ref, dockerMessage(err)), { cause: err });
+          // The daemon answered (an HTTP status), after retries of what looked transient: the
+          // registry's answer (e.g. its i/o timeout), not an unavailable daemon.
+          const answered = err instanceof HighwayError && err.code === 'docker_unavailable' && statusOf(err.cause) !== undefined;
+          if (err instanceof HighwayError && !answered) throw err;
+          const cause = answered ? (err as HighwayError).cause : err;
+          throw new TerminalError('pull_failed', pullErrorMessage(ref, dockerMessage(cause)), { cause });
         } finally {
           pulling.delete(key);
         }

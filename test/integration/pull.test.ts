@@ -250,6 +250,32 @@ describe('tools.docker.pull (real daemon, local registries)', function () {
     }
   });
 
+  it('a pull left running by a reconciler that died is pulled on restart, and ends in exactly one outcome', async () => {
+    const { reference, digest } = await pushed(open);
+    await h.stopReconciler();
+    const id = randomUUID();
+    try {
+      // As a reconciler killed mid-pull leaves it: claimed (running), never finished.
+      await h.db.pool.query(
+        `INSERT INTO highway.docker_pulls (id, tenant_id, image, reconciler_id, status, started_at) VALUES ($1, 'tenant-a', $2, $3, 'running', now())`,
+        [id, reference, h.reconcilerId],
+      );
+    } finally {
+      await h.startReconciler();
+    }
+    for (const started = Date.now(); ; await new Promise((r) => setTimeout(r, 20))) {
+      const row = await h.db.pool.query<{ status: string; digest: string }>('SELECT status, digest FROM highway.docker_pulls WHERE id = $1', [id]);
+      if (row.rows[0]!.status === 'done') {
+        expect(row.rows[0]!.digest).to.equal(digest);
+        break;
+      }
+      if (Date.now() - started > 10_000) expect.fail(`pull still ${row.rows[0]!.status}`);
+    }
+    const outcomes = await h.db.pool.query(`SELECT outcome FROM highway.docker_audit WHERE operation = 'image.pull' AND detail->>'pull_id' = $1`, [id]);
+    expect(outcomes.rows).to.deep.equal([{ outcome: 'ok' }]);
+    expect(await present(reference)).to.equal(true);
+  });
+
   it('all_hosts pulls on every known host, one result each; with several hosts, host or all_hosts is required', async () => {
     const otherId = `test-other-${randomUUID()}`;
     const other = await Reconciler.create({ pool: h.db.pool, databaseUrl: h.db.url, docker: h.client, logger: h.log.logger, reconcilerId: otherId });
