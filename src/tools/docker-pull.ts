@@ -129,6 +129,10 @@ export function createDockerPull(deps: PullDeps) {
     const signal = ctx.signal ? AbortSignal.any([timeout, ctx.signal]) : timeout;
     const ids = pulls.map((p) => p.id);
     let rows = await deps.waiter.wait(ids, signal);
+    if (ctx.signal?.aborted && !timeout.aborted) {
+      // The caller stopped waiting; the requests stand (their hosts still pull), as a run's intent does.
+      throw new HighwayError('shutdown', `stopped waiting for the pull of ${spec.image}`, { cause: ctx.signal.reason });
+    }
     if (rows.some((r) => r.status === 'pending')) {
       // No host took it in time: such a pull ends here (a pull already running is left to finish).
       await expirePendingPulls(deps.pool, ids, `no answer from the host within ${timeoutS} s (is its reconciler running?)`);

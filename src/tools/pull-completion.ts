@@ -10,6 +10,7 @@ const finished = (r: PullRow) => r.status === 'done' || r.status === 'failed';
 interface Waiter {
   ids: Set<string>;
   check: () => void;
+  cancel: (err: Error) => void;
 }
 
 /**
@@ -85,7 +86,7 @@ export class PullWaiter {
           reading = false;
         }
       };
-      const waiter: Waiter = { ids: new Set(ids), check: () => void read(false) };
+      const waiter: Waiter = { ids: new Set(ids), check: () => void read(false), cancel: (err) => end(err) };
       const onAbort = () => void read(true);
       this.waiters.add(waiter);
       if (signal.aborted) return onAbort();
@@ -96,7 +97,7 @@ export class PullWaiter {
 
   async stop(): Promise<void> {
     if (this.poll) clearInterval(this.poll);
-    this.waiters.clear();
+    for (const w of [...this.waiters]) w.cancel(new HighwayError('shutdown', 'stopped waiting for the pulls: shutting down'));
     await this.listener.stop();
   }
 }
