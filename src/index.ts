@@ -2,8 +2,10 @@
 export { ToolRegistry, type ActivityContext, type Tool } from './tools/registry.js';
 export { registerDockerTools, type DockerTools, type DockerToolsOptions } from './tools/docker-tools.js';
 export type { DockerRunResult } from './tools/docker-run.js';
+export type { DockerPullResult, HostPullResult } from './tools/docker-pull.js';
+export type { DockerImagesResult, ImageInfo } from './tools/docker-images.js';
 export { Reconciler, envSecretResolver, type ReconcilerOptions } from './reconciler.js';
-export type { SecretResolver } from './secrets.js';
+export type { SecretOwner, SecretResolver } from './secrets.js';
 export { DockerGarbageCollector, type GcOptions, type SweepReport } from './gc/collector.js';
 export { createDockerClient, type ContainerClient } from './docker/client.js';
 export { createPool } from './db/pool.js';

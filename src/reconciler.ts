@@ -11,6 +11,8 @@ import { Manager, type Runnable } from './runtime/manager.js';
 import type { Metrics } from './observability/metrics.js';
 import { ContainersKind } from './kinds/containers/kind.js';
 import { SchedulesKind } from './kinds/schedules/kind.js';
+import { ImagesKind } from './kinds/images/kind.js';
+import { PullsKind } from './kinds/pulls/kind.js';
 
 export { envSecretResolver, type SecretResolver } from './secrets.js';
 
@@ -71,6 +73,14 @@ export class Reconciler {
         ...common,
         ...(options.policy ? { policy: options.policy } : {}),
         ...(options.isLeader ? { isLeader: options.isLeader } : {}),
+      }),
+    );
+    manager.add(new ImagesKind(common));
+    manager.add(
+      new PullsKind({
+        ...common,
+        ...(options.resolveSecret ? { resolveSecret: options.resolveSecret } : {}),
+        ...(options.policy ? { policy: options.policy } : {}),
       }),
     );
     return new Reconciler(manager);

@@ -1,8 +1,11 @@
 import { TerminalError } from './errors.js';
 import type { IntentRow } from './model.js';
 
-/** Resolves a secret reference at create time; the value goes to Docker only. */
-export type SecretResolver = (name: string, intent: IntentRow) => Promise<string>;
+/** Who a secret is resolved for: a run intent, or another request (a pull) of a tenant. */
+export type SecretOwner = Pick<IntentRow, 'id' | 'tenant_id'>;
+
+/** Resolves a secret reference on the reconciler (at create or pull time); the value goes to Docker only. */
+export type SecretResolver = (name: string, owner: SecretOwner) => Promise<string>;
 
 /** Default secret source: the reconciler's environment, HIGHWAY_SECRET_<NAME>. */
 export const envSecretResolver: SecretResolver = async (name) => {

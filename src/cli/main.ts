@@ -12,6 +12,7 @@ import { EXIT } from './exit-codes.js';
 import { guardOutput, reportError, wantsJson } from './output.js';
 import type { RunOptions } from './run.js';
 import { registerCronCommands } from './cron.js';
+import { registerImageCommands } from './images.js';
 // Subcommands are imported when they run: a command that does not talk to Docker does not load its client.
 
 const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
@@ -127,6 +128,7 @@ export function buildProgram(): Command {
     });
 
   registerCronCommands(program);
+  registerImageCommands(program);
   return program;
 }
 

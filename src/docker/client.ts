@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import Docker from 'dockerode';
 import pRetry, { AbortError } from 'p-retry';
 import CircuitBreaker from 'opossum';
@@ -5,6 +6,8 @@ import type { Logger } from 'pino';
 import { HighwayError, TerminalError, errorMessage } from '../errors.js';
 import { LogDemuxer, TailBuffer } from './output-buffer.js';
 import type { Metrics } from '../observability/metrics.js';
+import { pullErrorMessage } from './pull-errors.js';
+import type { RegistryAuth } from './registry-auth.js';
 
 /** What the reconciler needs to know about a container, from inspect. */
 export interface ContainerState {
@@ -44,7 +47,8 @@ export interface ContainerClient {
   ping(): Promise<void>;
   inspect(nameOrId: string): Promise<ContainerState | null>;
   imageExists(ref: string): Promise<boolean>;
-  pull(ref: string): Promise<void>;
+  /** Pull `ref` (with registry credentials when given); concurrent pulls of one ref with the same credentials share one. */
+  pull(ref: string, auth?: RegistryAuth): Promise<PullResult>;
   create(options: Docker.ContainerCreateOptions): Promise<{ id: string } | { conflict: true }>;
   start(id: string): Promise<void>;
   kill(id: string, signal: string): Promise<void>;
@@ -53,6 +57,23 @@ export interface ContainerClient {
   list(labelFilters: string[]): Promise<ContainerSummary[]>;
   /** Is the circuit breaker open (the daemon failing)? For readiness. */
   breakerOpen(): boolean;
+  // -- images (the images and pulls kinds)
+  /** The daemon's images (not intermediate layers), as `docker images` lists them. */
+  listImages(): Promise<ImageSummary[]>;
+}
+
+/** What a pull gives back: the manifest digest, when the daemon told it. */
+export interface PullResult {
+  digest: string | null;
+}
+
+/** One image of the daemon, from `GET /images/json`. */
+export interface ImageSummary {
+  id: string;
+  repoTags: string[];
+  repoDigests: string[];
+  size: number;
+  created: Date;
 }
 
 interface DockerodeError extends Error {
@@ -102,6 +123,7 @@ const IMAGE_CACHE_MS = 10_000;
  * conflict), and a daemon that gives it is healthy.
  */
 export function isUnavailable(err: unknown): boolean {
+  if ((err as { registryAnswer?: boolean })?.registryAnswer) return false;
   if (err instanceof HighwayError) return err.code === 'docker_unavailable';
   const status = statusOf(err);
   if (status !== undefined) return status >= 500;
@@ -156,6 +178,8 @@ export function createDockerClient(options: DockerClientOptions): ContainerClien
             try {
               return await abortable(fn(signal), signal);
             } catch (err) {
+              // A pull's HTTP error is the registry's answer relayed by a working daemon (even a 5xx).
+              if (op === 'pull' && statusOf(err) !== undefined) Object.assign(err as object, { registryAnswer: true });
               if (signal.aborted) throw new AbortError(new HighwayError('docker_unavailable', `Docker daemon did not answer ${op} within ${timeoutMs / 1000} s`, { cause: err }));
               if (isTransient(err)) throw err;
               throw new AbortError(err as Error);
@@ -223,26 +247,48 @@ export function createDockerClient(options: DockerClientOptions): ContainerClien
       }
     },
 
-    pull: sharedPerKey(async (ref: string) => {
-      const started = Date.now();
-      try {
-        await call('pull', async (abortSignal) => {
-          const stream = await docker.pull(ref, { abortSignal });
-          await new Promise<void>((resolve, reject) => {
-            docker.modem.followProgress(stream, (err: Error | null, output: Array<{ error?: string }>) => {
-              const failed = err ?? output?.find((m) => m.error);
-              if (failed) reject(err ?? new Error((failed as { error: string }).error));
-              else resolve();
+    pull: (() => {
+      const shared = sharedPerKey(async (key: string) => {
+        const { ref, auth } = pulling.get(key)!;
+        const started = Date.now();
+        let digest: string | null = null;
+        try {
+          await call('pull', async (abortSignal) => {
+            const stream = await docker.pull(ref, { ...(auth ? { authconfig: auth } : {}), abortSignal });
+            await new Promise<void>((resolve, reject) => {
+              docker.modem.followProgress(stream, (err: Error | null, output: Array<{ error?: string; status?: string }>) => {
+                const failed = err ?? output?.find((m) => m.error);
+                if (failed) return reject(err ?? new Error((failed as { error: string }).error));
+                for (const m of output ?? []) {
+                  const d = /^Digest: (\S+)/.exec(m.status ?? '')?.[1];
+                  if (d) digest = d;
+                }
+                resolve();
+              });
             });
-          });
-        }, PULL_TIMEOUT_MS);
-      } catch (err) {
-        if (err instanceof HighwayError) throw err;
-        throw new TerminalError('pull_failed', `image: pulling "${ref}" failed: ${dockerMessage(err)}`, { cause: err });
-      }
-      knownImages.set(ref, Date.now() + IMAGE_CACHE_MS);
-      log.info({ event: 'image.pulled', image: ref, duration_ms: Date.now() - started }, 'image pulled');
-    }),
+          }, PULL_TIMEOUT_MS);
+        } catch (err) {
+          // The daemon answered (an HTTP status), after retries of what looked transient: the
+          // registry's answer (e.g. its i/o timeout), not an unavailable daemon.
+          const answered = err instanceof HighwayError && err.code === 'docker_unavailable' && statusOf(err.cause) !== undefined;
+          if (err instanceof HighwayError && !answered) throw err;
+          const cause = answered ? (err as HighwayError).cause : err;
+          throw new TerminalError('pull_failed', pullErrorMessage(ref, dockerMessage(cause)), { cause });
+        } finally {
+          pulling.delete(key);
+        }
+        knownImages.set(ref, Date.now() + IMAGE_CACHE_MS);
+        log.info({ event: 'image.pulled', image: ref, digest, duration_ms: Date.now() - started }, 'image pulled');
+        return { digest };
+      });
+      /** In-flight pulls by ref and credentials (a pull with other credentials is another pull). */
+      const pulling = new Map<string, { ref: string; auth: RegistryAuth | undefined }>();
+      return (ref: string, auth?: RegistryAuth) => {
+        const key = auth ? `${ref}\0${createHash('sha256').update(JSON.stringify(auth)).digest('hex')}` : ref;
+        if (!pulling.has(key)) pulling.set(key, { ref, auth });
+        return shared(key);
+      };
+    })(),
 
     async create(createOptions) {
       try {
@@ -315,6 +361,18 @@ export function createDockerClient(options: DockerClientOptions): ContainerClien
         state: c.State,
         createdAt: new Date(c.Created * 1000),
         labels: c.Labels ?? {},
+      }));
+    },
+
+    // -- images
+    async listImages() {
+      const rows = await call('image.list', () => docker.listImages({ all: false }));
+      return rows.map((i) => ({
+        id: i.Id,
+        repoTags: (i.RepoTags ?? []).filter((t) => t !== '<none>:<none>'),
+        repoDigests: (i.RepoDigests ?? []).filter((d) => d !== '<none>@<none>'),
+        size: i.Size,
+        created: new Date(i.Created * 1000),
       }));
     },
   };

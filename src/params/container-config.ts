@@ -49,6 +49,7 @@ const MAPPING: { [K in keyof RunSpec]: Mapper<K> | typeof RECONCILER } = {
   hostname: (hostname) => ifSet(hostname, (Hostname) => ({ config: { Hostname } })),
   timeout: RECONCILER,
   pull_policy: RECONCILER,
+  registry_auth: RECONCILER,
   // Never Docker's AutoRemove: it would delete the output before the reconciler collects it.
   auto_remove: RECONCILER,
   detach: RECONCILER,

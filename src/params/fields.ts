@@ -576,3 +576,11 @@ export const restartPolicy = z
       ? { name: policy.name, maximum_retry_count: policy.maximum_retry_count ?? 0 }
       : { name: policy.Name, maximum_retry_count: policy.MaximumRetryCount ?? 0 },
   );
+
+// ---------------------------------------------------------------- registry credentials
+
+/** `{"secret": "name"}`: a secret holding registry credentials, resolved on the reconciler for the pull. */
+export const registryAuth = z.strictObject(
+  { secret: z.string().regex(SECRET_NAME, 'must be a secret name (letters, digits, "_", ".", "-", "/")') },
+  { error: 'must be {"secret": "name"}' },
+);

@@ -128,6 +128,16 @@ export function checkPolicy(spec: RunSpec, policy: Policy): void {
   for (const check of CHECKS) check(spec, policy);
 }
 
+/** Throws a PolicyError (rule `images`, field `image`) when the policy's image patterns refuse `image`; run and pull both check it. */
+export function checkImagePolicy(image: string, policy: Policy): void {
+  const names = imageNames(image);
+  const denied = policy.images.deny.find((pattern) => names.some((name) => globMatches(pattern, name)));
+  if (denied) throw new PolicyError('images', 'image', `"${image}" matches the denied pattern "${denied}"`);
+  if (!policy.images.allow.some((pattern) => names.some((name) => globMatches(pattern, name)))) {
+    throw new PolicyError('images', 'image', `"${image}" matches none of the allowed patterns ${JSON.stringify(policy.images.allow)}`);
+  }
+}
+
 /** One warning per resource that has no limit. */
 export function resourceWarnings(spec: RunSpec): string[] {
   return missingLimits(spec).map(({ field, resource }) => `no ${field} set: the container may use all of the host's ${resource}`);
@@ -145,12 +155,7 @@ type Check = (spec: RunSpec, policy: Policy) => void;
 
 const CHECKS: readonly Check[] = [
   function images(spec, policy) {
-    const names = imageNames(spec.image);
-    const denied = policy.images.deny.find((pattern) => names.some((name) => globMatches(pattern, name)));
-    if (denied) throw new PolicyError('images', 'image', `"${spec.image}" matches the denied pattern "${denied}"`);
-    if (!policy.images.allow.some((pattern) => names.some((name) => globMatches(pattern, name)))) {
-      throw new PolicyError('images', 'image', `"${spec.image}" matches none of the allowed patterns ${JSON.stringify(policy.images.allow)}`);
-    }
+    checkImagePolicy(spec.image, policy);
   },
   function privileged(spec, policy) {
     if (spec.privileged && !policy.allow_privileged) throw new PolicyError('privileged', 'privileged', 'privileged containers are not allowed');

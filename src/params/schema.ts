@@ -81,6 +81,11 @@ export const PARAMETERS = {
     default: '"if_not_present"',
     description: 'When to pull the image before creating the container.',
   }),
+  registry_auth: optional(field.registryAuth, {
+    accepts: '{"secret": "name"}',
+    description:
+      'Credentials for a private registry, used when the image is pulled: a secret whose value is `{"username", "password"[, "serveraddress"]}` as JSON or `"user:password"`. Resolved on the reconciler, never stored.',
+  }),
   auto_remove: withDefault(z.boolean(), true, {
     accepts: 'boolean',
     default: 'true',

@@ -8,6 +8,9 @@ import { CompletionWaiter } from './completion.js';
 import { createDockerRun, isSettled } from './docker-run.js';
 import type { ToolRegistry } from './registry.js';
 import { registerCronTools } from './cron-tools.js';
+import { createDockerImages } from './docker-images.js';
+import { createDockerPull } from './docker-pull.js';
+import { PullWaiter } from './pull-completion.js';
 
 export interface DockerToolsOptions {
   /** A pool to use, or a URL to make one from. The URL is needed for LISTEN either way. */
@@ -38,6 +41,9 @@ export function registerDockerTools(registry: ToolRegistry, options: DockerTools
 
   registry.register('tools.docker.run', createDockerRun(deps));
   registerCronTools(registry, deps);
+  const pullWaiter = new PullWaiter(pool, options.databaseUrl, logger);
+  registry.register('tools.docker.pull', createDockerPull({ ...deps, waiter: pullWaiter }));
+  registry.register('tools.docker.images', createDockerImages(deps));
 
   return {
     async shutdownWorker(workerId, { timeoutMs = 30_000 } = {}) {
@@ -51,6 +57,7 @@ export function registerDockerTools(registry: ToolRegistry, options: DockerTools
     },
     async close() {
       await waiter.stop();
+      await pullWaiter.stop();
       if (ownPool) await pool.end();
     },
   };

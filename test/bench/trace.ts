@@ -175,7 +175,7 @@ export class HighwayTracer {
       ping: () => client.ping(),
       inspect: (nameOrId) => timed('inspect', nameOrId, () => client.inspect(nameOrId)),
       imageExists: (ref) => timed('image_exists', undefined, () => client.imageExists(ref)),
-      pull: (ref) => timed('pull', undefined, () => client.pull(ref)),
+      pull: (ref, auth) => timed('pull', undefined, () => client.pull(ref, auth)),
       create: async (options) => {
         const name = options.name ?? '';
         const result = await timed('create', name, () => client.create(options));
@@ -187,6 +187,7 @@ export class HighwayTracer {
       remove: (id) => timed('remove', id, () => client.remove(id)),
       logs: (id, max) => timed('logs', id, () => client.logs(id, max)),
       list: (labels) => timed('list', undefined, () => client.list(labels)),
+      listImages: () => timed('list_images', undefined, () => client.listImages()),
     };
   }
 

@@ -58,8 +58,15 @@ function freePort(): Promise<number> {
   });
 }
 
-function registryConfig(storageDir: string, port: number): string {
+export interface RegistryOptions {
+  /** Require basic auth against this htpasswd file (bcrypt entries). */
+  htpasswdPath?: string;
+}
+
+function registryConfig(storageDir: string, port: number, options: RegistryOptions = {}): string {
+  const auth = options.htpasswdPath ? ['auth:', '  htpasswd:', '    realm: highway-test', `    path: ${options.htpasswdPath}`] : [];
   return [
+    ...auth,
     'version: 0.1',
     'log:',
     '  level: warn',
@@ -102,7 +109,7 @@ function waitForExit(child: ChildProcess, timeoutMs: number): Promise<boolean> {
   });
 }
 
-async function startOnce(): Promise<LocalRegistry> {
+async function startOnce(options: RegistryOptions): Promise<LocalRegistry> {
   const bin = findRegistryBinary();
   const dir = await mkdtemp(join(tmpdir(), 'highway-registry-'));
   const storage = join(dir, 'storage');
@@ -110,7 +117,7 @@ async function startOnce(): Promise<LocalRegistry> {
   const port = await freePort();
   const address = `127.0.0.1:${port}`;
   const configPath = join(dir, 'config.yml');
-  await writeFile(configPath, registryConfig(storage, port));
+  await writeFile(configPath, registryConfig(storage, port, options));
 
   const child = spawn(bin, ['serve', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
   // Keep the last bit of its output for error messages (and drain the pipes).
@@ -175,7 +182,7 @@ async function startOnce(): Promise<LocalRegistry> {
     try {
       const res = await fetch(`http://${address}/v2/`, { signal: AbortSignal.timeout(1_000) });
       await res.arrayBuffer();
-      if (res.ok) break;
+      if (res.ok || (options.htpasswdPath && res.status === 401)) break;
     } catch {
       // not listening yet
     }
@@ -193,10 +200,10 @@ async function startOnce(): Promise<LocalRegistry> {
  * Start `docker-registry serve CONFIG` on 127.0.0.1:<free port> with storage in
  * a fresh temp dir; resolves once GET /v2/ answers. Call stop() when done.
  */
-export async function startRegistry(): Promise<LocalRegistry> {
+export async function startRegistry(options: RegistryOptions = {}): Promise<LocalRegistry> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await startOnce();
+      return await startOnce(options);
     } catch (err) {
       // The free port can be taken between probing and binding: try another.
       if (attempt < 3 && (err as { addressInUse?: boolean }).addressInUse) continue;
@@ -226,6 +233,7 @@ export async function pushToRegistry(
   sourceImage: string,
   address: string,
   repoTag: string,
+  credentials?: { username: string; password: string },
 ): Promise<PushResult> {
   const slash = repoTag.lastIndexOf('/');
   const colon = repoTag.lastIndexOf(':');
@@ -239,7 +247,7 @@ export async function pushToRegistry(
   try {
     const stream = await docker
       .getImage(repo)
-      .push({ tag, authconfig: { ...DUMMY_AUTH, serveraddress: address } });
+      .push({ tag, authconfig: { ...DUMMY_AUTH, ...credentials, serveraddress: address } });
     const messages = await consumeProgress(stream, `pushing ${reference}`);
     let digest: string | undefined;
     for (const msg of messages) {
@@ -268,4 +276,23 @@ export async function pushToRegistry(
 export async function pullImage(docker: Docker, reference: string): Promise<DockerProgressMessage[]> {
   const stream = await docker.pull(reference, { authconfig: DUMMY_AUTH });
   return consumeProgress(stream, `pulling ${reference}`);
+}
+
+/**
+ * An htpasswd file with one bcrypt entry, for a registry that requires auth. No htpasswd
+ * binary (apache2-utils) and no bcrypt package here: the hash comes from the C library's
+ * crypt(3) through perl (Debian's libxcrypt does bcrypt, "$2b$"), which distribution's Go
+ * bcrypt verifies.
+ */
+export async function writeHtpasswd(path: string, username: string, password: string): Promise<void> {
+  const { execFile } = await import('node:child_process');
+  const { randomBytes } = await import('node:crypto');
+  const alphabet = './ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+  // 22 salt characters; the last one carries only 2 bits, so pick it from the 4 that keep them canonical.
+  const salt = [...randomBytes(21)].map((b) => alphabet[b % 64]).join('') + '.Oeu'[randomBytes(1)[0]! % 4];
+  const hash = await new Promise<string>((resolve, reject) =>
+    execFile('perl', ['-e', 'print crypt($ARGV[0], $ARGV[1])', password, `$2b$05$${salt}`], (err, stdout) => (err ? reject(err) : resolve(stdout))),
+  );
+  if (!hash.startsWith('$2b$05$')) throw new Error(`crypt(3) did not give a bcrypt hash (got ${JSON.stringify(hash.slice(0, 7))})`);
+  await writeFile(path, `${username}:${hash}\n`, { mode: 0o600 });
 }

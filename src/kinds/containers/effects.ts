@@ -14,6 +14,7 @@ import { parseRunParams } from '../../params/schema.js';
 import { checkPolicy, type Policy } from '../../params/policy.js';
 import type { Action } from './decide.js';
 import type { SecretResolver } from '../../secrets.js';
+import { resolveRegistryAuth } from '../../docker/registry-auth.js';
 import { intentEventFields } from '../../observability/events.js';
 import type { Metrics } from '../../observability/metrics.js';
 
@@ -84,7 +85,8 @@ async function run(ctx: EffectContext, w: Working, action: Action, next: Action 
       // Another intent's pull of this image may have finished while we recorded ours.
       if (life.pullPolicy === 'if_not_present' && (await ctx.docker.imageExists(image))) return 'next';
       log.info({ event: 'image.pull_started', image, status: 'pulling' }, `pulling ${image}`);
-      await ctx.docker.pull(image);
+      const registryAuth = w.intent.spec['registry_auth'] as { secret: string } | null | undefined;
+      await ctx.docker.pull(image, await resolveRegistryAuth(registryAuth, image, ctx.resolveSecret, w.intent));
       return 'next';
     }
 

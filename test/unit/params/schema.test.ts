@@ -39,6 +39,7 @@ describe('params/schema: parseRunParams', () => {
         hostname: null,
         timeout: 3600,
         pull_policy: 'if_not_present',
+        registry_auth: null,
         auto_remove: true,
         detach: false,
         init: true,
