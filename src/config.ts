@@ -7,6 +7,8 @@ export interface Settings {
   staleMaxAgeS: number;
   policyFile: string | undefined;
   reconcilerId: string | undefined;
+  /** Ended intents older than this many days are deleted by the cluster's leader (HIGHWAY_RETENTION_DAYS). */
+  retentionDays: number;
 }
 
 function positive(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -26,5 +28,6 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
     staleMaxAgeS: positive(env, 'HIGHWAY_STALE_MAX_AGE_S', 24 * 3600),
     policyFile: env['HIGHWAY_POLICY_FILE'] || undefined,
     reconcilerId: env['HIGHWAY_RECONCILER_ID'] || undefined,
+    retentionDays: positive(env, 'HIGHWAY_RETENTION_DAYS', 30),
   };
 }

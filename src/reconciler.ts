@@ -34,6 +34,9 @@ export interface ReconcilerOptions {
   /** One live reconciler per id; a second waits as a standby (default true). */
   exclusive?: boolean;
   metrics?: Metrics;
+  /** This host's labels (HIGHWAY_HOST_LABELS) and capacity (HIGHWAY_MAX_CONTAINERS), for placement. */
+  hostLabels?: Record<string, string>;
+  capacity?: number | null;
   /** Durable cron: only the cluster's leader writes ticks (default: always; the tick uniqueness is the guarantee). */
   isLeader?: () => boolean;
 }
@@ -66,6 +69,8 @@ export class Reconciler {
         ...(options.resolveSecret ? { resolveSecret: options.resolveSecret } : {}),
         ...(options.policy ? { policy: options.policy } : {}),
         ...(options.metrics ? { metrics: options.metrics } : {}),
+        ...(options.hostLabels ? { hostLabels: options.hostLabels } : {}),
+        ...(options.capacity !== undefined ? { capacity: options.capacity } : {}),
       }),
     );
     manager.add(

@@ -3,13 +3,13 @@ import type { IntentRow } from '../model.js';
 
 type PsRow = Pick<
   IntentRow,
-  'id' | 'short_id' | 'tenant_id' | 'image' | 'status' | 'stop_reason' | 'exit_code' | 'duration_ms' | 'created_at' | 'removed_at' | 'worker_id'
+  'id' | 'short_id' | 'tenant_id' | 'image' | 'status' | 'stop_reason' | 'exit_code' | 'duration_ms' | 'created_at' | 'removed_at' | 'worker_id' | 'reconciler_id' | 'pending_reason'
 >;
 
 /** `highway-docker ps`: live intents (with --all, also removed ones, newest first). */
 export async function ps(pool: Pool, opts: { all?: boolean; json?: boolean; limit?: number }): Promise<string> {
   const res = await pool.query<PsRow>(
-    `SELECT id, short_id, tenant_id, image, status, stop_reason, exit_code, duration_ms, created_at, removed_at, worker_id
+    `SELECT id, short_id, tenant_id, image, status, stop_reason, exit_code, duration_ms, created_at, removed_at, worker_id, reconciler_id, pending_reason
        FROM highway.docker_containers
       WHERE $1 OR removed_at IS NULL
       ORDER BY created_at DESC
@@ -17,7 +17,7 @@ export async function ps(pool: Pool, opts: { all?: boolean; json?: boolean; limi
     [opts.all === true, opts.limit ?? 200],
   );
   if (opts.json) return JSON.stringify(res.rows, null, 2) + '\n';
-  const header = ['INTENT', 'CONTAINER', 'TENANT', 'IMAGE', 'STATUS', 'EXIT', 'DURATION', 'CREATED'];
+  const header = ['INTENT', 'CONTAINER', 'TENANT', 'IMAGE', 'STATUS', 'EXIT', 'DURATION', 'CREATED', 'HOST'];
   const lines = res.rows.map((r) => [
     r.id,
     r.short_id ?? '-',
@@ -27,6 +27,8 @@ export async function ps(pool: Pool, opts: { all?: boolean; json?: boolean; limi
     r.exit_code === null ? '-' : String(r.exit_code),
     r.duration_ms === null ? '-' : `${(r.duration_ms / 1000).toFixed(1)}s`,
     r.created_at.toISOString(),
+    // The host it runs on, or why it still waits for one.
+    r.reconciler_id ?? (r.pending_reason ? `- (${r.pending_reason})` : '-'),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
   const fmt = (cols: string[]) => cols.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();

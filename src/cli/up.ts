@@ -8,6 +8,7 @@ import { loadPolicy } from '../params/policy.js';
 import { Metrics } from '../observability/metrics.js';
 import { hostSettingsFromEnv } from '../hosts/settings.js';
 import { startHostServices } from '../hosts/host-services.js';
+import { ClusterDuties } from '../hosts/cluster-duties.js';
 import type { Logger } from '../observability/logger.js';
 import type { Settings } from '../config.js';
 import { onShutdown } from './signals.js';
@@ -30,6 +31,7 @@ export async function up(opts: { databaseUrl?: string }, settings: Settings, log
   const metrics = new Metrics({ pool, logger });
   const docker = createDockerClient({ logger, metrics });
   await docker.ping();
+  let isClusterLeader: () => boolean = () => false;
   const reconciler = await Reconciler.create({
     pool,
     databaseUrl: url,
@@ -38,8 +40,26 @@ export async function up(opts: { databaseUrl?: string }, settings: Settings, log
     metrics,
     workerTimeoutMs: settings.workerTimeoutS * 1000,
     policy: loadPolicy(settings.policyFile),
+    hostLabels: hostSettings.labels,
+    capacity: hostSettings.capacity,
+    isLeader: () => isClusterLeader(),
     ...(settings.reconcilerId ? { reconcilerId: settings.reconcilerId } : {}),
   });
+  // The host's row and heartbeat, the cluster election, and /metrics, /healthz, /readyz: up
+  // before the reconciler starts, so a standby is visible and answers /healthz too.
+  const host = await startHostServices({
+    pool,
+    databaseUrl: url,
+    reconcilerId: reconciler.id,
+    docker: docker.docker,
+    logger,
+    settings: hostSettings,
+    metrics,
+    elections: ['cluster'],
+    readiness: reconciler.manager.readiness(),
+  });
+  const cluster = host.leaders['cluster']!;
+  isClusterLeader = () => cluster.isLeader;
   reconciler.addRunnable(
     new DockerGarbageCollector({
       pool,
@@ -50,19 +70,18 @@ export async function up(opts: { databaseUrl?: string }, settings: Settings, log
       creationGraceMs: settings.gcCreationGraceS * 1000,
       staleMaxAgeMs: settings.staleMaxAgeS * 1000,
       intervalMs: settings.gcIntervalS * 1000,
+      hostTimeoutS: hostSettings.hostTimeoutS,
     }),
   );
-  await reconciler.start();
-  const host = await startHostServices({
-    pool,
-    databaseUrl: url,
-    reconcilerId: reconciler.id,
-    docker: docker.docker,
-    logger,
-    settings: hostSettings,
-    metrics,
-    readiness: reconciler.manager.readiness(),
-  });
+  reconciler.addRunnable(
+    new ClusterDuties({ pool, logger, metrics, isLeader: isClusterLeader, hostTimeoutS: hostSettings.hostTimeoutS, retentionDays: settings.retentionDays }),
+  );
+  try {
+    await reconciler.start();
+  } catch (err) {
+    await host.stop();
+    throw err;
+  }
   logger.info(
     { event: 'up.ready', database: redact(url), http: host.http.url },
     'highway-docker is up: run `npx highway-docker run IMAGE CMD...` in another terminal',

@@ -23,6 +23,12 @@ import { LABELS, isTerminal, lifecycleOf } from '../model.js';
 
 export interface GcOptions {
   pool: Pool;
+  /**
+   * With many hosts (HIGHWAY_HOST_TIMEOUT_S): also collect containers on this daemon labelled
+   * with a reconciler id that is a registered host of this database but not a live one (an id
+   * changed by configuration, a host retired), once their intent is ended or missing.
+   */
+  hostTimeoutS?: number;
   metrics?: Metrics;
   docker: ContainerClient;
   logger: Logger;
@@ -157,6 +163,7 @@ export class DockerGarbageCollector {
     // The database's clock, as row update times are compared with it.
     const listedAt = (await pool.query<{ t: Date }>('SELECT clock_timestamp() AS t')).rows[0]!.t;
     const containers = await docker.list([`${LABELS.managed}=true`, `${LABELS.reconcilerId}=${reconcilerId}`]);
+    await this.sweepRetired(report);
     const ids = containers.map((c) => c.labels[LABELS.intentId]).filter((id): id is string => !!id && UUID.test(id));
     const rows = new Map((await gcRowsFor(pool, ids)).map((r) => [r.id, r]));
     const now = new Date();
@@ -206,6 +213,46 @@ export class DockerGarbageCollector {
         { event: 'intent.lost', intent_id: row.id, tenant_id: row.tenant_id, workflow_run_id: row.workflow_run_id, activity_id: row.activity_id, container_id: row.container_id, status: 'lost' },
         'container vanished before its result was collected',
       );
+    }
+  }
+
+  /**
+   * Containers of retired ids: labelled with a reconciler id that this database knows as a host
+   * (a row in highway.hosts) that is not alive. Ids it does not know are not ours to judge
+   * (another cluster may share the daemon). Live intents are left to failover, which ends them.
+   */
+  private async sweepRetired(report: SweepReport): Promise<void> {
+    const { pool, docker, reconcilerId, hostTimeoutS } = this.options;
+    if (hostTimeoutS === undefined) return;
+    const retired = new Set(
+      (
+        await pool.query<{ id: string }>(
+          `SELECT id FROM highway.hosts WHERE id <> $1 AND NOT (stopped_at IS NULL AND heartbeat_at > now() - make_interval(secs => $2))`,
+          [reconcilerId, hostTimeoutS],
+        )
+      ).rows.map((r) => r.id),
+    );
+    if (retired.size === 0) return;
+    const foreign = (await docker.list([`${LABELS.managed}=true`])).filter((c) => retired.has(c.labels[LABELS.reconcilerId] ?? ''));
+    const ids = foreign.map((c) => c.labels[LABELS.intentId]).filter((id): id is string => !!id && UUID.test(id));
+    const rows = new Map((await gcRowsFor(pool, ids)).map((r) => [r.id, r]));
+    const now = new Date();
+    for (const c of foreign) {
+      const intentId = c.labels[LABELS.intentId] ?? null;
+      const row = intentId ? rows.get(intentId) : undefined;
+      const verdict = judge(c, row, now, { creationGraceMs: this.creationGraceMs, staleMaxAgeMs: this.staleMaxAgeMs });
+      if (verdict.kind !== 'remove') continue;
+      try {
+        await docker.remove(c.id);
+      } catch (err) {
+        this.log.warn({ event: 'gc.remove_error', container_id: c.id, err: errorMessage(err) }, 'could not remove');
+        continue;
+      }
+      report.orphansRemoved++;
+      this.options.metrics?.gcRemovals.inc({ reason: 'retired_host' });
+      const from = c.labels[LABELS.reconcilerId];
+      await appendAudit(pool, { tenant_id: c.labels[LABELS.tenantId] ?? null, actor: `gc:${reconcilerId}`, intent_id: row ? intentId : null, operation: 'gc.orphan_removed', outcome: 'ok', detail: { container_id: c.id, why: `${verdict.why}; its host ${from} is gone` } });
+      this.log.warn({ event: 'gc.orphan_removed', intent_id: intentId, container_id: c.id, host: from, why: `${verdict.why}; its host ${from} is gone` }, `removed a container of retired host ${from}`);
     }
   }
 }

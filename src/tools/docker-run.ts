@@ -41,7 +41,8 @@ export interface RunDeps {
 /** A finished intent whose container is gone (or kept on purpose): nothing more will change. */
 export function isSettled(row: IntentRow, now = new Date()): boolean {
   if (!isTerminal(row.status)) return false;
-  if (row.removed_at) return true;
+  // Lost: its host is gone (the container, if any, is removed when the host comes back).
+  if (row.removed_at || row.status === 'lost') return true;
   const kept = !lifecycleOf(row.spec).autoRemove || (row.gc_protected_until !== null && row.gc_protected_until > now);
   return kept;
 }

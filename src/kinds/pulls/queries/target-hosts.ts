@@ -1,14 +1,20 @@
 /**
- * Which Docker hosts a pull goes to. Today a host is a reconciler that has reported an image
- * inventory (rows in highway.docker_images); when highway.hosts lands, this one module reads
- * the live hosts from it instead.
+ * Which Docker hosts a pull goes to: the live hosts of highway.hosts, plus reconcilers that
+ * report an image inventory and never registered a host row (embedded uses, tests). A host
+ * whose row says it is dead (stopped, or silent past the host timeout) is not a target.
  */
 import type { Queryable } from '../../../db/pool.js';
+import { DEFAULT_HOST_TIMEOUT_S, parsePositiveSeconds } from '../../../hosts/settings.js';
 
 /** The known hosts, sorted. */
-export async function knownHosts(q: Queryable): Promise<string[]> {
-  const res = await q.query<{ reconciler_id: string }>(
-    'SELECT DISTINCT reconciler_id FROM highway.docker_images ORDER BY reconciler_id',
+export async function knownHosts(q: Queryable, hostTimeoutS = parsePositiveSeconds(process.env['HIGHWAY_HOST_TIMEOUT_S'], 'HIGHWAY_HOST_TIMEOUT_S', DEFAULT_HOST_TIMEOUT_S)): Promise<string[]> {
+  const res = await q.query<{ id: string }>(
+    `SELECT id FROM highway.hosts WHERE stopped_at IS NULL AND heartbeat_at > now() - make_interval(secs => $1)
+     UNION
+     SELECT DISTINCT i.reconciler_id FROM highway.docker_images i
+      WHERE NOT EXISTS (SELECT 1 FROM highway.hosts h WHERE h.id = i.reconciler_id)
+     ORDER BY 1`,
+    [hostTimeoutS],
   );
-  return res.rows.map((r) => r.reconciler_id);
+  return res.rows.map((r) => r.id);
 }

@@ -1,0 +1,100 @@
+import type { Queryable } from '../pool.js';
+import { TERMINAL_SQL } from './intent-columns.js';
+
+/**
+ * A dead host's intents that never reached Docker (claimed, no start attempted): back to the
+ * pool, announced so a live host claims them now. Returns their ids.
+ */
+export async function releaseUnstarted(q: Queryable, hostId: string): Promise<string[]> {
+  const res = await q.query<{ id: string }>(
+    `WITH released AS (
+       UPDATE highway.docker_containers
+          SET reconciler_id = NULL, status = 'pending', container_id = NULL, short_id = NULL, updated_at = now(),
+              pending_reason = 'released by dead host ' || $1
+        WHERE reconciler_id = $1 AND removed_at IS NULL AND status IN ('pending', 'pulling')
+          AND start_attempted_at IS NULL AND desired_state = 'running'
+       RETURNING id)
+     SELECT id, pg_notify('highway_docker_intent', id::text) FROM released`,
+    [hostId],
+  );
+  return res.rows.map((r) => r.id);
+}
+
+/**
+ * A dead host's other live intents (a container created, started, or being started): they end
+ * `lost`, with the host named. `removed_at` stays empty: when the host comes back, its
+ * reconciler removes what is left there.
+ */
+export async function endLostOnDeadHost(q: Queryable, hostId: string, timeoutS: number) {
+  const res = await q.query<{ id: string; tenant_id: string; workflow_run_id: string; activity_id: string; container_id: string | null }>(
+    `UPDATE highway.docker_containers
+        SET status = 'lost', finished_at = now(), updated_at = now(),
+            error = 'host ' || $1 || ' stopped answering (no heartbeat for ' || $2 || ' s); its container may still be running there and is removed when the host comes back'
+      WHERE reconciler_id = $1 AND removed_at IS NULL AND status NOT IN ${TERMINAL_SQL}
+      RETURNING id, tenant_id, workflow_run_id, activity_id, container_id`,
+    [hostId, timeoutS],
+  );
+  return res.rows;
+}
+
+/**
+ * Why unclaimed intents still wait (no live host matches their placement; every matching host
+ * is full), recorded where it changed; and a nudge (NOTIFY) for those a live host could take.
+ * Only intents older than `minAgeMs` (a fresh one is claimed within milliseconds).
+ */
+export async function recordPendingReasons(q: Queryable, hostTimeoutS: number, minAgeMs: number): Promise<{ waiting: number; nudged: number }> {
+  const res = await q.query<{ id: string; reason: string | null; changed: boolean }>(
+    `WITH live AS (
+       SELECT h.id, h.labels, h.capacity,
+              (SELECT count(*) FROM highway.docker_containers c
+                WHERE c.reconciler_id = h.id AND c.removed_at IS NULL
+                  AND c.status IN ('pending', 'pulling', 'created', 'running', 'stopping')) AS active
+         FROM highway.hosts h
+        WHERE h.stopped_at IS NULL AND h.heartbeat_at > now() - make_interval(secs => $1)
+     ),
+     waiting AS (
+       SELECT c.id, c.spec->'placement' AS p, c.pending_reason
+         FROM highway.docker_containers c
+        WHERE c.reconciler_id IS NULL AND c.removed_at IS NULL AND c.status = 'pending'
+          AND c.created_at < now() - make_interval(secs => $2 / 1000.0)
+        ORDER BY c.created_at LIMIT 1000
+     ),
+     judged AS (
+       SELECT w.id, w.pending_reason,
+              CASE WHEN count(l.id) = 0 THEN
+                     CASE WHEN w.p IS NULL THEN 'no live host' ELSE 'no live host matches placement ' || w.p::text END
+                   WHEN count(l.id) FILTER (WHERE l.capacity IS NULL OR l.active < l.capacity) = 0 THEN
+                     'waiting for capacity: every matching host (' || string_agg(l.id, ', ' ORDER BY l.id) || ') is full'
+              END AS reason
+         FROM waiting w
+         LEFT JOIN live l ON (w.p->>'host' IS NULL OR w.p->>'host' = l.id)
+                         AND (w.p->'labels' IS NULL OR l.labels @> (w.p->'labels'))
+        GROUP BY w.id, w.p, w.pending_reason
+     ),
+     updated AS (
+       UPDATE highway.docker_containers c SET pending_reason = j.reason
+         FROM judged j WHERE c.id = j.id AND c.pending_reason IS DISTINCT FROM j.reason
+       RETURNING c.id
+     )
+     SELECT j.id, j.reason, (j.id IN (SELECT id FROM updated)) AS changed,
+            CASE WHEN j.reason IS NULL THEN pg_notify('highway_docker_intent', j.id::text) END AS nudge
+       FROM judged j`,
+    [hostTimeoutS, minAgeMs],
+  );
+  return { waiting: res.rows.length, nudged: res.rows.filter((r) => r.reason === null).length };
+}
+
+/** Unclaimed intents past their placement_timeout end `failed`, saying why they waited. */
+export async function failPlacementTimeouts(q: Queryable) {
+  const res = await q.query<{ id: string; tenant_id: string; error: string }>(
+    `UPDATE highway.docker_containers
+        SET status = 'failed', finished_at = now(), removed_at = now(), updated_at = now(),
+            error = 'placement_timeout: no live host took it within ' || (spec->>'placement_timeout') || ' s'
+                    || COALESCE(' (' || pending_reason || ')', '')
+      WHERE reconciler_id IS NULL AND removed_at IS NULL AND status = 'pending'
+        AND spec ? 'placement_timeout' AND jsonb_typeof(spec->'placement_timeout') = 'number'
+        AND created_at + make_interval(secs => (spec->>'placement_timeout')::float8) < now()
+      RETURNING id, tenant_id, error`,
+  );
+  return res.rows;
+}

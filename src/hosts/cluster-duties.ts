@@ -1,0 +1,94 @@
+/**
+ * What runs once per cluster, on the holder of the `cluster` leader lock: failover of dead
+ * hosts, the reasons unclaimed intents wait, placement timeouts, and retention of ended rows.
+ * Per-host work (a host's own containers, its daemon's orphans) stays with each host.
+ *
+ * Failover, and its trade-off: a host whose heartbeat is older than HIGHWAY_HOST_TIMEOUT_S is
+ * dead. Its claimed intents that never reached Docker go back to the pool (another host runs
+ * them); its others end `lost`, naming the host, so the engine may retry the activity. A host
+ * that was only partitioned may still be running such a container: the timeout is the knob
+ * between failing over fast and declaring live work lost. When the host comes back, its
+ * reconciler removes the containers whose intents ended meanwhile.
+ */
+import type { Logger } from 'pino';
+import type { Pool } from '../db/pool.js';
+import { deadHosts } from '../db/queries/hosts.js';
+import { endLostOnDeadHost, failPlacementTimeouts, recordPendingReasons, releaseUnstarted } from '../db/queries/failover.js';
+import { deleteEndedIntents } from '../db/queries/retention.js';
+import { errorMessage } from '../errors.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { Runnable } from '../runtime/manager.js';
+
+export interface ClusterDutiesOptions {
+  pool: Pool;
+  logger: Logger;
+  /** Is this process the cluster's leader now? */
+  isLeader: () => boolean;
+  hostTimeoutS: number;
+  /** How often the leader looks (default 1 s: failover within the host timeout + ~1 s). */
+  intervalMs?: number;
+  /** Delete ended intents older than this many days (HIGHWAY_RETENTION_DAYS, default 30). */
+  retentionDays?: number;
+  retentionEveryMs?: number;
+  metrics?: Metrics;
+}
+
+export class ClusterDuties implements Runnable {
+  readonly name = 'cluster-duties';
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private lastRetention = 0;
+  private readonly log: Logger;
+
+  constructor(private readonly options: ClusterDutiesOptions) {
+    this.log = options.logger.child({ component: 'cluster' });
+  }
+
+  start(): void {
+    const tick = () => {
+      this.running = this.pass().finally(() => {
+        this.running = null;
+        if (this.timer) this.timer = setTimeout(tick, this.options.intervalMs ?? 1_000);
+      });
+    };
+    this.timer = setTimeout(tick, 0);
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.running;
+  }
+
+  /** One pass (leader only); never throws. */
+  async pass(): Promise<void> {
+    if (!this.options.isLeader()) return;
+    const { pool, hostTimeoutS } = this.options;
+    try {
+      for (const host of await deadHosts(pool, hostTimeoutS, { withWork: true, heartbeatOnly: true })) {
+        const released = await releaseUnstarted(pool, host.id);
+        const lost = await endLostOnDeadHost(pool, host.id, hostTimeoutS);
+        for (const row of lost) {
+          this.options.metrics?.transition('lost', null);
+          this.log.error({ event: 'intent.lost', intent_id: row.id, tenant_id: row.tenant_id, workflow_run_id: row.workflow_run_id, activity_id: row.activity_id, container_id: row.container_id, host: host.id, status: 'lost' }, `host ${host.id} is dead: intent lost`);
+        }
+        if (released.length || lost.length) {
+          this.log.warn({ event: 'host.failover', host: host.id, released: released.length, lost: lost.length, heartbeat_at: host.heartbeat_at }, `host ${host.id} is dead: ${released.length} intents back to the pool, ${lost.length} lost`);
+        }
+      }
+      await recordPendingReasons(pool, hostTimeoutS, 2_000);
+      for (const row of await failPlacementTimeouts(pool)) {
+        this.options.metrics?.transition('failed', null);
+        this.log.error({ event: 'intent.failed', intent_id: row.id, tenant_id: row.tenant_id, status: 'failed', error: row.error }, row.error);
+      }
+      const every = this.options.retentionEveryMs ?? 3_600_000;
+      if (Date.now() - this.lastRetention >= every) {
+        this.lastRetention = Date.now();
+        const deleted = await deleteEndedIntents(pool, { olderThanDays: this.options.retentionDays ?? 30, maxBatches: 100 });
+        if (deleted) this.log.info({ event: 'retention.deleted', rows: deleted }, `deleted ${deleted} ended intents past retention`);
+      }
+    } catch (err) {
+      this.log.warn({ event: 'cluster.pass_error', err: errorMessage(err) }, 'cluster duties failed; the next pass retries');
+    }
+  }
+}
