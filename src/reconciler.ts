@@ -10,6 +10,7 @@ import type { SecretResolver } from './secrets.js';
 import { Manager, type Runnable } from './runtime/manager.js';
 import type { ControllerHooks } from './runtime/controller.js';
 import { ContainersKind } from './kinds/containers/kind.js';
+import { OperationsKind } from './kinds/operations/kind.js';
 
 export { envSecretResolver, type SecretResolver } from './secrets.js';
 
@@ -55,6 +56,13 @@ export class Reconciler {
         ...common,
         ...(options.workerTimeoutMs !== undefined ? { workerTimeoutMs: options.workerTimeoutMs } : {}),
         ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
+        ...(options.resolveSecret ? { resolveSecret: options.resolveSecret } : {}),
+        ...(options.policy ? { policy: options.policy } : {}),
+      }),
+    );
+    manager.add(
+      new OperationsKind({
+        ...common,
         ...(options.resolveSecret ? { resolveSecret: options.resolveSecret } : {}),
         ...(options.policy ? { policy: options.policy } : {}),
       }),

@@ -22,7 +22,8 @@ export type PolicyRule =
   | 'max_cpus'
   | 'max_pids'
   | 'require_limits'
-  | 'oom_kill_disable';
+  | 'oom_kill_disable'
+  | 'exec_root';
 
 const capabilityList = z.array(z.string().min(1)).transform((caps) => caps.map(normalizeCapability));
 const absolutePaths = z.array(z.string().refine((p) => posix.isAbsolute(p), 'must be an absolute path'));
@@ -56,6 +57,8 @@ const policySchema = z.strictObject({
   /** Refuse runs without memory, CPU and pids limits (otherwise they are only warned about). */
   require_limits: z.boolean(),
   allow_oom_kill_disable: z.boolean(),
+  /** May tools.docker.exec run a command as root? When false, an exec must name a non-root `user`. */
+  allow_exec_root: z.boolean(),
 });
 
 export type Policy = z.output<typeof policySchema>;
@@ -76,6 +79,7 @@ export const defaultPolicy: Policy = {
   max_pids: null,
   require_limits: false,
   allow_oom_kill_disable: false,
+  allow_exec_root: true,
 };
 
 // A policy file may set any subset of the fields; nested objects merge one level deep.
@@ -111,6 +115,19 @@ export function loadPolicy(path?: string): Policy {
 /** Throws a PolicyError for the first rule `spec` violates. */
 export function checkPolicy(spec: RunSpec, policy: Policy): void {
   for (const check of CHECKS) check(spec, policy);
+}
+
+/**
+ * The policy for tools.docker.exec: the rules of run that apply to an exec (privileged), and
+ * `allow_exec_root` (false: the exec must name a user that is not root). Throws a PolicyError.
+ */
+export function checkExecPolicy(spec: { privileged: boolean; user: string | null }, policy: Policy): void {
+  if (spec.privileged && !policy.allow_privileged) throw new PolicyError('privileged', 'privileged', 'privileged execs are not allowed');
+  if (!policy.allow_exec_root) {
+    if (spec.user === null) throw new PolicyError('exec_root', 'user', 'execs as root are not allowed: name a non-root user, e.g. "1000" or "nobody"');
+    const name = spec.user.split(':')[0];
+    if (name === 'root' || name === '0') throw new PolicyError('exec_root', 'user', `execs as root are not allowed ("${spec.user}"): name a non-root user`);
+  }
 }
 
 /** One warning per resource that has no limit. */

@@ -6,6 +6,8 @@ import { silentLogger } from '../observability/logger.js';
 import { defaultPolicy, type Policy } from '../params/policy.js';
 import { CompletionWaiter } from './completion.js';
 import { createDockerRun, isSettled } from './docker-run.js';
+import { createOperationTools, type OperationTools } from './docker-ops.js';
+import { OperationWaiter } from './operation-waiter.js';
 import type { ToolRegistry } from './registry.js';
 
 export interface DockerToolsOptions {
@@ -23,6 +25,8 @@ export interface DockerTools {
    * of this worker (stop_reason `worker_shutdown`) and waits, up to `timeoutMs`, until they are gone.
    */
   shutdownWorker(workerId: string, options?: { timeoutMs?: number }): Promise<{ stopped: number; pending: number }>;
+  /** The container-targeted tools as functions (the CLI's `logs --follow` polls `logs` without an audit entry per poll). */
+  readonly operations: OperationTools;
   /** Release the database resources (pool if we made it, LISTEN connection). */
   close(): Promise<void>;
 }
@@ -36,8 +40,17 @@ export function registerDockerTools(registry: ToolRegistry, options: DockerTools
   const deps = { pool, waiter, logger, policy: options.policy ?? defaultPolicy };
 
   registry.register('tools.docker.run', createDockerRun(deps));
+  const operationWaiter = new OperationWaiter(pool, options.databaseUrl, logger);
+  const operations = createOperationTools({ ...deps, operations: operationWaiter });
+  registry.register('tools.docker.exec', operations.exec);
+  registry.register('tools.docker.stop', operations.stop);
+  registry.register('tools.docker.remove', operations.remove);
+  registry.register('tools.docker.logs', (params, ctx) => operations.logs(params, ctx));
+  registry.register('tools.docker.inspect', operations.inspect);
+  registry.register('tools.docker.wait', operations.wait);
 
   return {
+    operations,
     async shutdownWorker(workerId, { timeoutMs = 30_000 } = {}) {
       await requestStop(pool, { column: 'worker_id', value: workerId }, 'worker_shutdown');
       const ids = await liveIntentIdsFor(pool, 'worker_id', workerId);
@@ -49,6 +62,7 @@ export function registerDockerTools(registry: ToolRegistry, options: DockerTools
     },
     async close() {
       await waiter.stop();
+      await operationWaiter.stop();
       if (ownPool) await pool.end();
     },
   };

@@ -186,6 +186,10 @@ export class HighwayTracer {
       remove: (id) => timed('remove', id, () => client.remove(id)),
       logs: (id, max) => timed('logs', id, () => client.logs(id, max)),
       list: (labels) => timed('list', undefined, () => client.list(labels)),
+      execStart: (id, o) => timed('exec_start', id, () => client.execStart(id, o)),
+      execInspect: (execId) => timed('exec_inspect', undefined, () => client.execInspect(execId)),
+      logLines: (id, o) => timed('log_lines', id, () => client.logLines(id, o)),
+      inspectRaw: (nameOrId) => timed('inspect_raw', nameOrId, () => client.inspectRaw(nameOrId)),
     };
   }
 
