@@ -129,8 +129,11 @@ export async function killExecProcesses(ctx: OperationContext, containerId: stri
 export async function performLogs(ctx: OperationContext, op: OperationRow, intent: IntentRow): Promise<OperationOutcome> {
   const p = parseParams(logsParams, op.params);
   const id = intent.container_id;
-  const lines = id ? await ctx.docker.logLines(id, { since: p.since, until: p.until, tail: p.tail, stdout: p.stdout, stderr: p.stderr }) : null;
-  if (!lines) throw new HighwayError('not_running', `container of intent ${intent.id} does not exist any more`);
+  // Docker applies `tail` before the stream selection: with one stream, the tail is cut here.
+  const both = p.stdout && p.stderr;
+  const read = id ? await ctx.docker.logLines(id, { since: p.since, until: p.until, tail: both ? p.tail : 'all', stdout: p.stdout, stderr: p.stderr }) : null;
+  if (!read) throw new HighwayError('not_running', `container of intent ${intent.id} does not exist any more`);
+  const lines = both || p.tail === 'all' ? read : read.slice(Math.max(0, read.length - p.tail), p.tail === 0 ? 0 : undefined);
   const { kept, truncated } = capLines(lines, p.max_bytes, p.timestamps);
   const state = await ctx.docker.inspect(id!);
   return { status: 'done', result: { lines: kept.map((l) => [l.stream, l.timestamp, l.text]), truncated, running: state?.status === 'running' } };
