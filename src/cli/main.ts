@@ -9,6 +9,7 @@ import { createLogger } from '../observability/logger.js';
 import { resolveDatabaseUrl } from './database.js';
 import { EXIT } from './exit-codes.js';
 import type { RunOptions } from './run.js';
+import { registerOpsCommands } from './ops.js';
 // Subcommands are imported when they run: a command that does not talk to Docker does not load its client.
 
 const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
@@ -102,6 +103,7 @@ export function buildProgram(): Command {
       if (report) process.stdout.write(JSON.stringify(report) + '\n');
     });
 
+  registerOpsCommands(program);
   return program;
 }
 
