@@ -87,14 +87,39 @@ export interface OperationOutcome {
 
 /**
  * Record the outcome of an operation that is not finished yet (exactly one outcome is ever
- * recorded: a second finish finds it finished and changes nothing). Returns whether it did.
+ * recorded: a second finish finds it finished and changes nothing), with its audit entry in
+ * the same statement when `audit` is given. Returns whether it did.
  */
-export async function finishOperation(q: Queryable, id: string, outcome: OperationOutcome, from: OperationStatus[] = ['running']): Promise<boolean> {
+export async function finishOperation(
+  q: Queryable,
+  id: string,
+  outcome: OperationOutcome,
+  from: OperationStatus[] = ['running'],
+  audit?: { actor: string; operation: string; outcome: 'ok' | 'error'; detail: Record<string, unknown> },
+): Promise<boolean> {
   const res = await q.query(
-    `UPDATE highway.docker_operations
-        SET status = $2, result = $3, error = $4, error_code = $5, finished_at = now()
-      WHERE id = $1 AND status = ANY($6::text[])`,
-    [id, outcome.status, outcome.result === undefined || outcome.result === null ? null : JSON.stringify(outcome.result), outcome.error ?? null, outcome.error_code ?? null, from],
+    `WITH finished AS (
+       UPDATE highway.docker_operations
+          SET status = $2, result = $3, error = $4, error_code = $5, finished_at = now()
+        WHERE id = $1 AND status = ANY($6::text[])
+        RETURNING id, tenant_id, intent_id
+     ), audit AS (
+       INSERT INTO highway.docker_audit (tenant_id, actor, intent_id, operation, outcome, detail)
+       SELECT tenant_id, $7::text, intent_id, $8::text, $9::text, $10::jsonb FROM finished WHERE $8::text IS NOT NULL
+     )
+     SELECT id FROM finished`,
+    [
+      id,
+      outcome.status,
+      outcome.result === undefined || outcome.result === null ? null : JSON.stringify(outcome.result),
+      outcome.error ?? null,
+      outcome.error_code ?? null,
+      from,
+      audit?.actor ?? null,
+      audit?.operation ?? null,
+      audit?.outcome ?? null,
+      JSON.stringify(audit?.detail ?? {}),
+    ],
   );
   return (res.rowCount ?? 0) > 0;
 }

@@ -7,7 +7,6 @@
 import { filter, map, type Observable } from 'rxjs';
 import type { Logger } from 'pino';
 import type { Pool } from '../../db/pool.js';
-import { appendAudit } from '../../db/queries/audit.js';
 import { getIntent } from '../../db/queries/get-intent.js';
 import {
   claimOperation,
@@ -101,17 +100,18 @@ export class OperationsKind implements Kind {
     return {};
   }
 
+  /** Record the outcome (once; an exec's with its audit entry, in the same statement). */
   private async record(op: OperationRow, outcome: OperationOutcome): Promise<void> {
-    const recorded = await finishOperation(this.options.pool, op.id, outcome);
-    if (!recorded || op.kind !== 'exec') return;
-    const result = outcome.result as { exit_code?: number | null; duration_ms?: number } | null | undefined;
-    await appendAudit(this.options.pool, {
-      tenant_id: op.tenant_id,
-      actor: this.options.reconcilerId,
-      intent_id: op.intent_id,
-      operation: 'container.exec',
-      outcome: outcome.status === 'failed' ? 'error' : 'ok',
-      detail: { operation_id: op.id, status: outcome.status, exit_code: result?.exit_code ?? null, error: outcome.error ?? null, code: outcome.error_code ?? null },
-    });
+    const result = outcome.result as { exit_code?: number | null } | null | undefined;
+    const audit =
+      op.kind === 'exec'
+        ? {
+            actor: this.options.reconcilerId,
+            operation: 'container.exec',
+            outcome: outcome.status === 'failed' ? ('error' as const) : ('ok' as const),
+            detail: { operation_id: op.id, status: outcome.status, exit_code: result?.exit_code ?? null, error: outcome.error ?? null, code: outcome.error_code ?? null },
+          }
+        : undefined;
+    await finishOperation(this.options.pool, op.id, outcome, ['running'], audit);
   }
 }

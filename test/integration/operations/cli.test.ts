@@ -92,6 +92,9 @@ describe('command line: exec, stop, rm, logs, inspect, wait', function () {
   });
 
   it('leaves no container behind', async () => {
+    // Removal follows the collection of an ended container's output by a moment.
+    const deadline = Date.now() + 15_000;
+    while ((await h.containers()).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     expect(await h.containers()).to.have.length(0);
   });
 });
