@@ -19,7 +19,12 @@ export interface OperationContext {
   logger: Logger;
   resolveSecret: SecretResolver;
   policy: Policy;
+  /** Aborted when the reconciler shuts down: an exec still running is left to the next start (which ends it). */
+  shutdown: AbortSignal;
 }
+
+/** Thrown by an exec given up at shutdown: nothing is recorded; the next start finds it `running` and ends it. */
+export class ExecLeftAtShutdown extends Error {}
 
 /** Every process of an exec carries this in its environment (inherited by its children): how it is found to be killed. */
 export const EXEC_MARKER = 'HIGHWAY_EXEC_ID';
@@ -63,7 +68,20 @@ export async function performExec(ctx: OperationContext, op: OperationRow, inten
   log.info({ event: 'exec.started', exec_id: execId }, 'exec started');
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), spec.timeout * 1000)));
-  const first = await Promise.race([done, timedOut]).finally(() => clearTimeout(timer));
+  let onShutdown: () => void = () => {};
+  const shutdown = new Promise<'shutdown'>((resolve) => {
+    onShutdown = () => resolve('shutdown');
+    if (ctx.shutdown.aborted) onShutdown();
+    else ctx.shutdown.addEventListener('abort', onShutdown, { once: true });
+  });
+  const first = await Promise.race([done, timedOut, shutdown]).finally(() => {
+    clearTimeout(timer);
+    ctx.shutdown.removeEventListener('abort', onShutdown);
+  });
+  if (first === 'shutdown') {
+    log.warn({ event: 'exec.left_at_shutdown', exec_id: execId }, 'reconciler shutting down: exec left running; the next start ends it and records it failed');
+    throw new ExecLeftAtShutdown(`exec ${op.id} left at shutdown`);
+  }
   if (first === 'timeout') {
     await killExecProcesses(ctx, containerId, op.id, log);
     const output = await Promise.race([done, new Promise<null>((r) => setTimeout(() => r(null), 5_000))]).catch(() => null);

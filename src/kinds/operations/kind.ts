@@ -23,7 +23,7 @@ import { envSecretResolver, type SecretResolver } from '../../secrets.js';
 import type { Kind, Sources } from '../../runtime/controller.js';
 import type { ReconcileResult } from '../../runtime/workqueue.js';
 import { decideOperation } from './decide.js';
-import { failure, killExecProcesses, performExec, performInspect, performLogs, type OperationContext } from './effects.js';
+import { ExecLeftAtShutdown, failure, killExecProcesses, performExec, performInspect, performLogs, type OperationContext } from './effects.js';
 
 export const OPERATION_CHANNELS = { requested: 'highway_docker_op', done: 'highway_docker_op_done' } as const;
 
@@ -45,6 +45,7 @@ export class OperationsKind implements Kind {
   readonly channels = [OPERATION_CHANNELS.requested];
   readonly concurrency: number;
   private readonly ctx: OperationContext;
+  private readonly shutdown = new AbortController();
 
   constructor(private readonly options: OperationsKindOptions) {
     this.concurrency = options.concurrency ?? 32;
@@ -53,7 +54,17 @@ export class OperationsKind implements Kind {
       logger: options.logger,
       resolveSecret: options.resolveSecret ?? envSecretResolver,
       policy: options.policy ?? defaultPolicy,
+      shutdown: this.shutdown.signal,
     };
+  }
+
+  /**
+   * The reconciler is stopping: execs still running after `graceMs` are left (their rows stay
+   * `running`; the next start ends their processes and records them failed), so a shutdown
+   * never waits for an exec's whole timeout. Reads are short and finish.
+   */
+  beginShutdown(graceMs: number): void {
+    setTimeout(() => this.shutdown.abort(), graceMs).unref();
   }
 
   fields(id: string) {
@@ -92,6 +103,7 @@ export class OperationsKind implements Kind {
       outcome =
         op.kind === 'exec' ? await performExec(this.ctx, op, intent) : op.kind === 'logs' ? await performLogs(this.ctx, op, intent) : await performInspect(this.ctx, op, intent);
     } catch (err) {
+      if (err instanceof ExecLeftAtShutdown) return {};
       // Docker unreachable for a read: retried by the queue's backoff (the row stays running, ours).
       if (err instanceof HighwayError && err.code === 'docker_unavailable' && op.kind !== 'exec') throw err;
       outcome = failure(err, op.kind === 'exec' ? 'exec_failed' : 'internal');

@@ -90,5 +90,31 @@ describe('faults: reconciler SIGKILLed during an exec, then restarted', function
 
     await h.registry.call('tools.docker.stop', { target: run.intent_id, time: 0 }, ctx);
     expect(await h.containerGone(run.container_id)).to.equal(true);
+    await h.stopReconciler();
+  });
+
+  it('a graceful stop does not wait for an exec to its timeout; the next start ends it failed, once', async () => {
+    await h.startReconciler({ execShutdownGraceMs: 300 });
+    const ctx = h.ctx();
+    const run = await h.run({ detach: true, command: ['sleep', '300'] }, ctx);
+    const outcome = h.registry
+      .call<ExecResult>('tools.docker.exec', { target: run.intent_id, command: ['sleep', '182'], timeout: 600 }, ctx)
+      .then(() => null, (err: unknown) => err as HighwayError);
+    await eventually(async () => /sleep 182/.test(await ps(run.container_id!)), 10_000, 'the exec runs in the container');
+    const stopping = Date.now();
+    await h.stopReconciler();
+    expect(Date.now() - stopping).to.be.below(20_000); // not the exec's 600 s
+    const op = (await h.db.pool.query(`SELECT * FROM highway.docker_operations WHERE intent_id = $1`, [run.intent_id])).rows[0];
+    expect(op.status).to.equal('running');
+
+    await h.startReconciler();
+    const err = await outcome;
+    expect(err).to.be.instanceOf(HighwayError);
+    expect(err!.code).to.equal('exec_failed');
+    expect(await ps(run.container_id!)).to.not.match(/sleep 182/);
+    const audits = await h.db.pool.query(`SELECT * FROM highway.docker_audit WHERE operation = 'container.exec' AND detail->>'operation_id' = $1`, [op.id]);
+    expect(audits.rows).to.have.length(1);
+    await h.registry.call('tools.docker.stop', { target: run.intent_id, time: 0 }, ctx);
+    await h.stopReconciler();
   });
 });
