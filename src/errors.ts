@@ -16,6 +16,9 @@ export type ErrorCode =
   | 'docker_unavailable'
   | 'database_unavailable'
   | 'timeout' // waiting for something took too long
+  | 'not_running' // an exec on a container that is not running
+  | 'not_ended' // removing a container that still runs (without force)
+  | 'exec_failed' // the exec could not be run or its outcome is unknown
   | 'shutdown'
   | 'internal';
 

@@ -65,6 +65,8 @@ export interface IntentRow {
   removed_at: Date | null;
   deadline_at: Date | null;
   gc_protected_until: Date | null;
+  /** tools.docker.remove asked for the (kept) container to go (migration 005). */
+  remove_requested_at?: Date | null;
   updated_at: Date;
 }
 

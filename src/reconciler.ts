@@ -13,6 +13,7 @@ import { ContainersKind } from './kinds/containers/kind.js';
 import { SchedulesKind } from './kinds/schedules/kind.js';
 import { ImagesKind } from './kinds/images/kind.js';
 import { PullsKind } from './kinds/pulls/kind.js';
+import { OperationsKind } from './kinds/operations/kind.js';
 
 export { envSecretResolver, type SecretResolver } from './secrets.js';
 
@@ -29,6 +30,8 @@ export interface ReconcilerOptions {
   /** Reconciles in flight at most, per kind (default 16). */
   concurrency?: number;
   resolveSecret?: SecretResolver;
+  /** On stop, how long execs in flight may still finish before they are left to the next start (default 10 s). */
+  execShutdownGraceMs?: number;
   /** The operator policy, enforced again at create time (default: the built-in policy). */
   policy?: Policy;
   /** One live reconciler per id; a second waits as a standby (default true). */
@@ -42,7 +45,11 @@ export interface ReconcilerOptions {
 }
 
 export class Reconciler {
-  private constructor(readonly manager: Manager) {}
+  private constructor(
+    readonly manager: Manager,
+    private readonly operations: OperationsKind,
+    private readonly execShutdownGraceMs: number,
+  ) {}
 
   get id(): string {
     return this.manager.id;
@@ -88,7 +95,13 @@ export class Reconciler {
         ...(options.policy ? { policy: options.policy } : {}),
       }),
     );
-    return new Reconciler(manager);
+    const operations = new OperationsKind({
+      ...common,
+      ...(options.resolveSecret ? { resolveSecret: options.resolveSecret } : {}),
+      ...(options.policy ? { policy: options.policy } : {}),
+    });
+    manager.add(operations);
+    return new Reconciler(manager, operations, options.execShutdownGraceMs ?? 10_000);
   }
 
   /** Add a part that runs beside the controllers (the GC, heartbeats). */
@@ -103,6 +116,7 @@ export class Reconciler {
 
   /** Stop: no new work, wait for what is in flight, close the shared connections. Idempotent. */
   stop(): Promise<void> {
+    this.operations.beginShutdown(this.execShutdownGraceMs);
     return this.manager.stop();
   }
 }

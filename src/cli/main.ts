@@ -13,6 +13,7 @@ import { guardOutput, reportError, wantsJson } from './output.js';
 import type { RunOptions } from './run.js';
 import { registerCronCommands } from './cron.js';
 import { registerImageCommands } from './images.js';
+import { registerOpsCommands } from './ops.js';
 // Subcommands are imported when they run: a command that does not talk to Docker does not load its client.
 
 const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
@@ -129,6 +130,7 @@ export function buildProgram(): Command {
 
   registerCronCommands(program);
   registerImageCommands(program);
+  registerOpsCommands(program);
   return program;
 }
 

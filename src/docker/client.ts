@@ -60,6 +60,16 @@ export interface ContainerClient {
   // -- images (the images and pulls kinds)
   /** The daemon's images (not intermediate layers), as `docker images` lists them. */
   listImages(): Promise<ImageSummary[]>;
+
+  // ---- operations on a running container (tools.docker.exec, logs, inspect) ----
+  /** Create and start an exec; `done` resolves with its output when its process ends. Not retried once started. */
+  execStart(containerId: string, options: ExecStartOptions): Promise<{ execId: string; done: Promise<CollectedOutput> }>;
+  /** An exec's state (exit code once it ended); null when the daemon no longer knows it. */
+  execInspect(execId: string): Promise<ExecState | null>;
+  /** Log lines (with Docker's timestamps) of a container, not following; null when it is gone. */
+  logLines(containerId: string, options: LogLinesOptions): Promise<LogLine[] | null>;
+  /** Docker's full inspect of a container, or null when it is gone. */
+  inspectRaw(nameOrId: string): Promise<Docker.ContainerInspectInfo | null>;
 }
 
 /** What a pull gives back: the manifest digest, when the daemon told it. */
@@ -74,6 +84,39 @@ export interface ImageSummary {
   repoDigests: string[];
   size: number;
   created: Date;
+}
+
+export interface ExecStartOptions {
+  cmd: string[];
+  user: string | null;
+  workingDir: string | null;
+  env: string[];
+  privileged: boolean;
+  /** Per stream: the tail is kept. */
+  maxBytes: number;
+}
+
+export interface ExecState {
+  running: boolean;
+  exitCode: number | null;
+  pid: number;
+}
+
+export interface LogLinesOptions {
+  /** Unix seconds ("sec.nanos"). */
+  since?: string | null;
+  until?: string | null;
+  tail?: number | 'all';
+  stdout: boolean;
+  stderr: boolean;
+}
+
+export interface LogLine {
+  stream: 'stdout' | 'stderr';
+  /** Docker's RFC 3339 timestamp (nanoseconds). */
+  timestamp: string;
+  /** The line, with its newline when it had one. */
+  text: string;
 }
 
 interface DockerodeError extends Error {
@@ -375,8 +418,107 @@ export function createDockerClient(options: DockerClientOptions): ContainerClien
         created: new Date(i.Created * 1000),
       }));
     },
+
+    // ---- operations on a running container (tools.docker.exec, logs, inspect) ----
+
+    async execStart(containerId, o) {
+      const exec = await call('exec.create', () =>
+        docker.getContainer(containerId).exec({
+          Cmd: o.cmd,
+          AttachStdin: false,
+          AttachStdout: true,
+          AttachStderr: true,
+          Tty: false,
+          Env: o.env,
+          Privileged: o.privileged,
+          ...(o.user !== null ? { User: o.user } : {}),
+          ...(o.workingDir !== null ? { WorkingDir: o.workingDir } : {}),
+        }),
+      ).catch((err) => {
+        if (statusOf(err) === 409) throw new HighwayError('not_running', `container ${containerId.slice(0, 12)} is not running`, { cause: err });
+        if (statusOf(err) === 404) throw new HighwayError('not_found', `container ${containerId.slice(0, 12)} does not exist`, { cause: err });
+        throw err;
+      });
+      // Started once, never retried: a retry could run the command twice.
+      let stream: NodeJS.ReadableStream;
+      try {
+        stream = (await exec.start({ hijack: true, stdin: false })) as NodeJS.ReadableStream;
+      } catch (err) {
+        if (statusOf(err) === 409) throw new HighwayError('not_running', `container ${containerId.slice(0, 12)} is not running`, { cause: err });
+        throw new HighwayError('exec_failed', `exec failed to start: ${dockerMessage(err)}`, { cause: err });
+      }
+      const stdout = new TailBuffer(o.maxBytes);
+      const stderr = new TailBuffer(o.maxBytes);
+      const demux = new LogDemuxer({ stdout, stderr });
+      const done = new Promise<CollectedOutput>((resolve, reject) => {
+        stream.on('data', (chunk: Buffer) => demux.write(chunk));
+        stream.on('end', () => resolve({ stdout: stdout.toString(), stderr: stderr.toString(), truncated: stdout.truncated || stderr.truncated }));
+        stream.on('close', () => resolve({ stdout: stdout.toString(), stderr: stderr.toString(), truncated: stdout.truncated || stderr.truncated }));
+        stream.on('error', reject);
+      });
+      return { execId: exec.id, done };
+    },
+
+    async execInspect(execId) {
+      try {
+        const info = await call('exec.inspect', () => docker.getExec(execId).inspect());
+        return { running: info.Running, exitCode: info.Running ? null : info.ExitCode ?? null, pid: info.Pid };
+      } catch (err) {
+        if (statusOf(err) === 404) return null;
+        throw err;
+      }
+    },
+
+    async logLines(containerId, o) {
+      let buf: Buffer;
+      try {
+        buf = (await call('logs', () =>
+          docker.getContainer(containerId).logs({
+            follow: false,
+            stdout: o.stdout,
+            stderr: o.stderr,
+            timestamps: true,
+            ...(typeof o.tail === 'number' ? { tail: o.tail } : {}),
+            ...(o.since ? { since: o.since as unknown as number } : {}),
+            ...(o.until ? { until: o.until as unknown as number } : {}),
+          }),
+        )) as unknown as Buffer;
+      } catch (err) {
+        if (statusOf(err) === 404) return null;
+        throw err;
+      }
+      return parseLogFrames(buf);
+    },
+
+    async inspectRaw(nameOrId) {
+      try {
+        return await call('inspect', () => docker.getContainer(nameOrId).inspect());
+      } catch (err) {
+        if (statusOf(err) === 404) return null;
+        throw err;
+      }
+    },
   };
   return client;
+}
+
+/** Docker's multiplexed, timestamped log frames to lines (a frame may hold several lines). */
+export function parseLogFrames(buf: Buffer): LogLine[] {
+  const lines: LogLine[] = [];
+  let offset = 0;
+  while (offset + 8 <= buf.length) {
+    const stream = buf[offset] === 2 ? 'stderr' : 'stdout';
+    const size = buf.readUInt32BE(offset + 4);
+    const payload = buf.subarray(offset + 8, offset + 8 + size).toString('utf8');
+    offset += 8 + size;
+    for (const piece of payload.split(/(?<=\n)/)) {
+      if (piece === '') continue;
+      const space = piece.indexOf(' ');
+      const timestamp = space > 0 ? piece.slice(0, space) : '';
+      lines.push({ stream, timestamp, text: space > 0 ? piece.slice(space + 1) : piece });
+    }
+  }
+  return lines;
 }
 
 function toDate(s: string | undefined): Date | null {

@@ -24,7 +24,8 @@ export type PolicyRule =
   | 'max_pids'
   | 'require_limits'
   | 'oom_kill_disable'
-  | 'max_output_bytes';
+  | 'max_output_bytes'
+  | 'exec_root';
 
 /** jsonb values are limited to 255 MB; keep well below. */
 const MAX_STORABLE_BYTES = 64 * 1024 * 1024;
@@ -69,6 +70,8 @@ const policySchema = z.strictObject({
   max_labels_bytes: z.number().int().nonnegative(),
   max_environment: z.number().int().nonnegative(),
   max_environment_bytes: z.number().int().nonnegative(),
+  /** May tools.docker.exec run a command as root? When false, an exec must name a non-root `user`. */
+  allow_exec_root: z.boolean(),
 });
 
 export type Policy = z.output<typeof policySchema>;
@@ -91,6 +94,7 @@ export const defaultPolicy: Policy = {
   allow_oom_kill_disable: false,
   max_output_bytes: 64 * 1024 * 1024,
   ...DEFAULT_INPUT_LIMITS,
+  allow_exec_root: true,
 };
 
 // A policy file may set any subset of the fields; nested objects merge one level deep.
@@ -135,6 +139,19 @@ export function checkImagePolicy(image: string, policy: Policy): void {
   if (denied) throw new PolicyError('images', 'image', `"${image}" matches the denied pattern "${denied}"`);
   if (!policy.images.allow.some((pattern) => names.some((name) => globMatches(pattern, name)))) {
     throw new PolicyError('images', 'image', `"${image}" matches none of the allowed patterns ${JSON.stringify(policy.images.allow)}`);
+  }
+}
+
+/**
+ * The policy for tools.docker.exec: the rules of run that apply to an exec (privileged), and
+ * `allow_exec_root` (false: the exec must name a user that is not root). Throws a PolicyError.
+ */
+export function checkExecPolicy(spec: { privileged: boolean; user: string | null }, policy: Policy): void {
+  if (spec.privileged && !policy.allow_privileged) throw new PolicyError('privileged', 'privileged', 'privileged execs are not allowed');
+  if (!policy.allow_exec_root) {
+    if (spec.user === null) throw new PolicyError('exec_root', 'user', 'execs as root are not allowed: name a non-root user, e.g. "1000" or "nobody"');
+    const name = spec.user.split(':')[0];
+    if (name === 'root' || name === '0') throw new PolicyError('exec_root', 'user', `execs as root are not allowed ("${spec.user}"): name a non-root user`);
   }
 }
 

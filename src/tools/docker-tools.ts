@@ -6,6 +6,8 @@ import { silentLogger } from '../observability/logger.js';
 import { defaultPolicy, type Policy } from '../params/policy.js';
 import { CompletionWaiter } from './completion.js';
 import { createDockerRun, isSettled } from './docker-run.js';
+import { createOperationTools, type OperationTools } from './docker-ops.js';
+import { OperationWaiter } from './operation-waiter.js';
 import type { ToolRegistry } from './registry.js';
 import { registerCronTools } from './cron-tools.js';
 import { createDockerImages } from './docker-images.js';
@@ -27,6 +29,8 @@ export interface DockerTools {
    * of this worker (stop_reason `worker_shutdown`) and waits, up to `timeoutMs`, until they are gone.
    */
   shutdownWorker(workerId: string, options?: { timeoutMs?: number }): Promise<{ stopped: number; pending: number }>;
+  /** The container-targeted tools as functions (the CLI's `logs --follow` polls `logs` without an audit entry per poll). */
+  readonly operations: OperationTools;
   /** Release the database resources (pool if we made it, LISTEN connection). */
   close(): Promise<void>;
 }
@@ -44,8 +48,17 @@ export function registerDockerTools(registry: ToolRegistry, options: DockerTools
   const pullWaiter = new PullWaiter(pool, options.databaseUrl, logger);
   registry.register('tools.docker.pull', createDockerPull({ ...deps, waiter: pullWaiter }));
   registry.register('tools.docker.images', createDockerImages(deps));
+  const operationWaiter = new OperationWaiter(pool, options.databaseUrl, logger);
+  const operations = createOperationTools({ ...deps, operations: operationWaiter });
+  registry.register('tools.docker.exec', operations.exec);
+  registry.register('tools.docker.stop', operations.stop);
+  registry.register('tools.docker.remove', operations.remove);
+  registry.register('tools.docker.logs', (params, ctx) => operations.logs(params, ctx));
+  registry.register('tools.docker.inspect', operations.inspect);
+  registry.register('tools.docker.wait', operations.wait);
 
   return {
+    operations,
     async shutdownWorker(workerId, { timeoutMs = 30_000 } = {}) {
       await requestStop(pool, { column: 'worker_id', value: workerId }, 'worker_shutdown');
       const ids = await liveIntentIdsFor(pool, 'worker_id', workerId);
@@ -58,6 +71,7 @@ export function registerDockerTools(registry: ToolRegistry, options: DockerTools
     async close() {
       await waiter.stop();
       await pullWaiter.stop();
+      await operationWaiter.stop();
       if (ownPool) await pool.end();
     },
   };

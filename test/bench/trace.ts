@@ -188,6 +188,10 @@ export class HighwayTracer {
       logs: (id, max) => timed('logs', id, () => client.logs(id, max)),
       list: (labels) => timed('list', undefined, () => client.list(labels)),
       listImages: () => timed('list_images', undefined, () => client.listImages()),
+      execStart: (id, o) => timed('exec_start', id, () => client.execStart(id, o)),
+      execInspect: (execId) => timed('exec_inspect', undefined, () => client.execInspect(execId)),
+      logLines: (id, o) => timed('log_lines', id, () => client.logLines(id, o)),
+      inspectRaw: (nameOrId) => timed('inspect_raw', nameOrId, () => client.inspectRaw(nameOrId)),
     };
   }
 

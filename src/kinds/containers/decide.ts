@@ -113,6 +113,8 @@ export function decide(o: Observation): Decision {
   if (isTerminal(intent.status)) {
     if (!c) return { actions: [{ type: 'mark_removed' }] };
     if (LIVE_CONTAINER.has(c.status)) return { actions: [{ type: 'remove' }] };
+    // A removal request (tools.docker.remove) beats auto_remove false and gc_protected_until.
+    if (intent.remove_requested_at) return { actions: [{ type: 'remove' }] };
     const protectedFor = intent.gc_protected_until ? intent.gc_protected_until.getTime() - now.getTime() : 0;
     if (protectedFor > 0) return { actions: [], requeueAfterMs: protectedFor };
     if (!life.autoRemove) return { actions: [] }; // kept on purpose; the GC's max age still applies

@@ -345,6 +345,17 @@ describe('reconciler/decide', () => {
         });
       }
 
+      for (const container of ['created', 'exited 0', 'exited 2', 'dead'] as const) {
+        it(`${status}, container ${container}, auto_remove false and protected, removal requested: removed`, () => {
+          const intent = intentRow({ status, spec: { image: 'alpine:3.20', auto_remove: false }, gc_protected_until: at(2 * MINUTE), remove_requested_at: at(-1) });
+          expectDecision(decide(observe(intent, CONTAINERS[container])), { actions: [remove] });
+        });
+      }
+      it(`${status}, container absent, removal requested: marked removed`, () => {
+        const intent = intentRow({ status, spec: { image: 'alpine:3.20', auto_remove: false }, remove_requested_at: at(-1) });
+        expectDecision(decide(observe(intent, null)), { actions: [{ type: 'mark_removed' }] });
+      });
+
       it(`${status}, a running container is removed even when auto_remove is false`, () => {
         const intent = intentRow({ status, spec: { image: 'alpine:3.20', auto_remove: false } });
         expectDecision(decide(observe(intent, CONTAINERS.running)), { actions: [remove] });

@@ -1,0 +1,27 @@
+import type { Queryable } from '../pool.js';
+import type { IntentRow } from '../../model.js';
+import { HighwayError, ValidationError } from '../../errors.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * The intent a TARGET names, for a tenant: an intent id, or its container's id (full, or a
+ * unique prefix). Another tenant's intent or container is "not found", worded exactly as a
+ * target that does not exist at all, so nothing hints that it exists.
+ */
+export async function findTarget(q: Queryable, tenantId: string, target: string): Promise<IntentRow> {
+  const t = target.toLowerCase();
+  const res = UUID.test(t)
+    ? await q.query<IntentRow>(`SELECT * FROM highway.docker_containers WHERE tenant_id = $1 AND id = $2::uuid`, [tenantId, t])
+    : await q.query<IntentRow>(
+        `SELECT * FROM highway.docker_containers
+          WHERE tenant_id = $1 AND container_id LIKE $2 || '%'
+          ORDER BY created_at DESC LIMIT 2`,
+        [tenantId, t],
+      );
+  if (res.rows.length === 0) throw new HighwayError('not_found', `no such container or intent: ${target}`);
+  if (res.rows.length > 1) {
+    throw new ValidationError([{ field: 'target', message: `"${target}" matches several containers; give more of the container id` }]);
+  }
+  return res.rows[0]!;
+}

@@ -1,0 +1,38 @@
+/**
+ * The parameters of tools.docker.exec: one schema, built from the run parameters' field
+ * helpers (command words, user, working_dir, environment with secret references, durations,
+ * sizes). The normal form is stored in highway.docker_operations.params (secret references,
+ * never values).
+ */
+import { z } from 'zod';
+import * as field from './fields.js';
+import { parseParams, target } from './operations.js';
+
+const MAX_EXEC_TIMEOUT_SECONDS = 24 * 3600;
+const MAX_OUTPUT_BYTES = 64 * 1024 * 1024;
+
+export const execParamsSchema = z.strictObject({
+  target,
+  command: field.commandWords.refine((words) => words.length > 0, 'must not be empty'),
+  user: field.user.nullish().transform((v) => v ?? null),
+  working_dir: field.workingDir.nullish().transform((v) => v ?? null),
+  environment: field.environment.nullish().transform((v) => v ?? {}),
+  /** Seconds; past it the exec's processes are killed and the result says `timeout`. */
+  timeout: field.duration
+    .refine((s) => s > 0 && s <= MAX_EXEC_TIMEOUT_SECONDS, 'must be more than 0 and at most 24 hours')
+    .nullish()
+    .transform((v) => v ?? 60),
+  /** Per stream: the tail is kept, and `logs_truncated` says so. */
+  max_output_bytes: field.size
+    .refine((n) => n > 0 && n <= MAX_OUTPUT_BYTES, 'must be more than 0 and at most 64m')
+    .nullish()
+    .transform((v) => v ?? 1024 * 1024),
+  privileged: z.boolean().nullish().transform((v) => v ?? false),
+});
+
+export type ExecSpec = z.output<typeof execParamsSchema>;
+
+/** Validate and normalize exec parameters; throws a ValidationError naming the field. */
+export function parseExecParams(input: unknown): ExecSpec {
+  return parseParams(execParamsSchema, input);
+}
