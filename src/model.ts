@@ -50,6 +50,8 @@ export interface IntentRow {
   start_attempted_at: Date | null;
   /** Why an unclaimed intent still waits for a host (placement, capacity), when it does. */
   pending_reason: string | null;
+  /** When the Docker daemon was seen going away while the container ran: its output may be incomplete. */
+  output_interrupted_at: Date | null;
   error: string | null;
   exit_code: number | null;
   oom_killed: boolean | null;

@@ -85,6 +85,7 @@ export class Reconciler {
         ...common,
         ...(options.policy ? { policy: options.policy } : {}),
         ...(options.isLeader ? { isLeader: options.isLeader } : {}),
+        ...(options.metrics ? { metrics: options.metrics } : {}),
       }),
     );
     manager.add(new ImagesKind(common));

@@ -4,6 +4,7 @@ import { DockerGarbageCollector, type SweepReport } from '../gc/collector.js';
 import type { Logger } from '../observability/logger.js';
 import type { Settings } from '../config.js';
 import { onShutdown } from './signals.js';
+import { hostSettingsFromEnv } from '../hosts/settings.js';
 
 /** `highway-docker gc [--once]`: the standalone GC service (or one sweep). */
 export async function gcCommand(databaseUrl: string, opts: { once?: boolean }, settings: Settings, logger: Logger): Promise<SweepReport | null> {
@@ -18,6 +19,8 @@ export async function gcCommand(databaseUrl: string, opts: { once?: boolean }, s
       creationGraceMs: settings.gcCreationGraceS * 1000,
       staleMaxAgeMs: settings.staleMaxAgeS * 1000,
       intervalMs: settings.gcIntervalS * 1000,
+      // The same collector as inside `up`: containers of retired hosts too.
+      hostTimeoutS: hostSettingsFromEnv().hostTimeoutS,
     });
     if (opts.once) return await gc.sweep();
     gc.start();

@@ -8,6 +8,7 @@ import type { Command } from 'commander';
 import { errorMessage } from '../errors.js';
 import { silentLogger } from '../observability/logger.js';
 import { resolveDatabaseUrl } from './database.js';
+import { reportError } from './output.js';
 import { EXIT } from './exit-codes.js';
 import type { DockerPullResult } from '../tools/docker-pull.js';
 import type { DockerImagesResult } from '../tools/docker-images.js';
@@ -89,11 +90,7 @@ async function callTool<R>(databaseUrl: string | undefined, name: string, params
     }
   } catch (err) {
     const code = (err as { code?: string }).code ?? 'internal';
-    if (opts.json) {
-      process.stdout.write(JSON.stringify({ error: errorMessage(err), code, field: (err as { field?: string }).field }) + '\n');
-    } else {
-      process.stderr.write(`highway-docker: ${errorMessage(err)}\n`);
-    }
+    reportError(err, opts.json === true);
     process.exitCode = EXIT.tool;
     return undefined;
   } finally {

@@ -6,6 +6,7 @@
  */
 import type { Command } from 'commander';
 import { ValidationError, errorMessage } from '../errors.js';
+import { reportError } from './output.js';
 import { EXIT } from './exit-codes.js';
 
 interface Common {
@@ -50,8 +51,7 @@ function action<A extends unknown[]>(program: Command, fn: (t: Tools, ...args: A
       process.exitCode = await fn(t, ...args);
     } catch (err) {
       const code = (err as { code?: string }).code ?? 'internal';
-      if (opts.json) process.stdout.write(JSON.stringify({ error: errorMessage(err), code, ...((err as { field?: string }).field ? { field: (err as { field?: string }).field } : {}) }) + '\n');
-      else process.stderr.write(`highway-docker: ${errorMessage(err)}\n`);
+      reportError(err, opts.json === true);
       process.exitCode = code === 'timeout' ? EXIT.timeout : EXIT.tool;
     } finally {
       await t?.close().catch(() => {});

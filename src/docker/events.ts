@@ -19,8 +19,15 @@ export interface ContainerEvent {
  * to be silently missing events: both are the cue to relist, because events were missed.
  */
 export type DockerEventSignal =
-  | { type: 'connected'; reconnect: boolean }
+  /**
+   * `daemonWentAway`: the stream was lost because the daemon went (its stream ended or broke,
+   * or it refused connections), not because this side found it stalled: a daemon that comes
+   * back may have restarted, and the output its containers wrote meanwhile may be missing.
+   */
+  | { type: 'connected'; reconnect: boolean; daemonWentAway?: boolean }
   | { type: 'stalled' }
+  /** The stream is lost (once per outage); a `connected` follows when it is back. */
+  | { type: 'disconnected'; reason: string }
   | { type: 'event'; event: ContainerEvent };
 
 export interface DockerEventsOptions {
@@ -130,7 +137,10 @@ export function dockerEvents$(options: DockerEventsOptions): Observable<DockerEv
     const requestTimeoutMs = options.requestTimeoutMs ?? 5_000;
     const filters = { type: options.types ?? ['container'], ...(labels.length ? { label: labels } : {}) };
 
+    let wentAway = false;
     const scheduleReconnect = (why: string) => {
+      if (why !== 'stalled') wentAway = true;
+      if (!closed && !retryTimer && attempt === 0) subscriber.next({ type: 'disconnected', reason: why });
       if (closed || retryTimer) return;
       current = null;
       const delay = Math.min(maxBackoff, minBackoff * 2 ** attempt) * (0.5 + Math.random() / 2);
@@ -180,7 +190,8 @@ export function dockerEvents$(options: DockerEventsOptions): Observable<DockerEv
         });
         const reconnect = connections++ > 0;
         log.info({ event: 'docker.events_connected', reconnect }, 'Docker events stream connected');
-        subscriber.next({ type: 'connected', reconnect });
+        subscriber.next({ type: 'connected', reconnect, ...(reconnect && wentAway ? { daemonWentAway: true } : {}) });
+        wentAway = false;
       } catch (err) {
         scheduleReconnect(errorMessage(err));
       }

@@ -12,8 +12,7 @@
  */
 import type { Logger } from 'pino';
 import type { Pool } from '../db/pool.js';
-import { deadHosts } from '../db/queries/hosts.js';
-import { endLostOnDeadHost, failPlacementTimeouts, recordPendingReasons, releaseUnstarted } from '../db/queries/failover.js';
+import { deadHostsWithIntents, endLostOnDeadHost, failPlacementTimeouts, recordPendingReasons, releaseUnstarted } from '../db/queries/failover.js';
 import { deleteEndedIntents } from '../db/queries/retention.js';
 import { errorMessage } from '../errors.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -65,7 +64,7 @@ export class ClusterDuties implements Runnable {
     if (!this.options.isLeader()) return;
     const { pool, hostTimeoutS } = this.options;
     try {
-      for (const host of await deadHosts(pool, hostTimeoutS, { withWork: true, heartbeatOnly: true })) {
+      for (const host of await deadHostsWithIntents(pool, hostTimeoutS)) {
         const released = await releaseUnstarted(pool, host.id);
         const lost = await endLostOnDeadHost(pool, host.id, hostTimeoutS);
         for (const row of lost) {

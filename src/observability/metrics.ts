@@ -128,7 +128,7 @@ export class Metrics {
     });
     this.dockerErrors = new Counter({
       name: 'highway_docker_docker_errors_total',
-      help: 'Docker API requests that failed, by operation.',
+      help: 'Docker API requests that failed because the daemon was unavailable (no answer, timeout, 5xx; not a 4xx answer), by operation.',
       labelNames: ['operation'] as const,
       registers,
     });

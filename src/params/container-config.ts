@@ -14,6 +14,30 @@ export interface CreateContext {
   labels: Record<string, string>;
   /** Resolved secret values by name, for `{"secret": name}` environment references. */
   secrets?: Record<string, string>;
+  /** The caller's tenant: its named volumes are its own (default: names as given). */
+  tenantId?: string;
+  /** Named volumes shared by every tenant (operator policy `shared_volumes`). */
+  sharedVolumes?: readonly string[];
+}
+
+/**
+ * The Docker name of a tenant's named volume: private to the tenant (tenant B's "data" is not
+ * tenant A's), unambiguous (the tenant's length is part of it, so no two tenant/name pairs
+ * meet), and within Docker's volume-name grammar (tenant ids are [A-Za-z0-9._-]).
+ */
+export function tenantVolumeName(tenantId: string, name: string): string {
+  return `hw-${tenantId.length}-${tenantId}-${name}`;
+}
+
+function volumeMountOf(v: RunSpec['volumes'][number], ctx: CreateContext): Docker.MountSettings {
+  const mount: Docker.MountSettings = { Type: v.type, Source: v.source, Target: v.target, ReadOnly: v.mode === 'ro' };
+  if (v.type !== 'volume' || ctx.tenantId === undefined || ctx.sharedVolumes?.includes(v.source)) return mount;
+  return {
+    ...mount,
+    Source: tenantVolumeName(ctx.tenantId, v.source),
+    // Applied when Docker creates the volume: whose it is, for the people on call and cleanup.
+    VolumeOptions: { Labels: { 'highway.managed': 'true', 'highway.tenant_id': ctx.tenantId, 'highway.volume': v.source } } as unknown as Docker.MountSettings['VolumeOptions'],
+  };
 }
 
 type ContainerConfig = Omit<Docker.ContainerCreateOptions, 'HostConfig'>;
@@ -65,8 +89,7 @@ const MAPPING: { [K in keyof RunSpec]: Mapper<K> | typeof RECONCILER } = {
   read_only: (ReadonlyRootfs) => ({ host: { ReadonlyRootfs } }),
   tmpfs: (tmpfs) => (Object.keys(tmpfs).length === 0 ? {} : { host: { Tmpfs: tmpfs } }),
   // Mounts rather than Binds: a missing host path is an error instead of a directory Docker creates as root.
-  volumes: (volumes) =>
-    volumes.length === 0 ? {} : { host: { Mounts: volumes.map((v) => ({ Type: v.type, Source: v.source, Target: v.target, ReadOnly: v.mode === 'ro' })) } },
+  volumes: (volumes, ctx) => (volumes.length === 0 ? {} : { host: { Mounts: volumes.map((v) => volumeMountOf(v, ctx)) } }),
   ports: (ports) => (ports.length === 0 ? {} : portFragment(ports)),
   network: (network) => ifSet(network, (name) => ({ config: { NetworkingConfig: { EndpointsConfig: { [name]: {} } } }, host: { NetworkMode: name } })),
   network_mode: (mode) => ifSet(mode, (NetworkMode) => ({ host: { NetworkMode } })),

@@ -50,6 +50,11 @@ const policySchema = z.strictObject({
   }),
   /** Host device paths a container may use (glob patterns); empty denies all devices. */
   allowed_devices: z.array(z.string().min(1)),
+  /**
+   * Named volumes every tenant shares under their plain name. Any other named volume is private
+   * to its tenant: Docker gets a name of the tenant's own (see tenantVolumeName).
+   */
+  shared_volumes: z.array(z.string().min(1)),
   images: z.strictObject({
     /** Glob patterns an image must match ("*" matches anything, also "/"). */
     allow: z.array(z.string().min(1)),
@@ -81,6 +86,7 @@ export const defaultPolicy: Policy = {
   allowed_capabilities: DOCKER_DEFAULT_CAPABILITIES.filter((cap) => cap !== 'NET_RAW' && cap !== 'MKNOD'),
   allow_host_network: false,
   allow_container_network: false,
+  shared_volumes: [],
   bind_mounts: {
     denied_paths: ['/var/run/docker.sock', '/run/docker.sock', '/etc', '/proc', '/sys', '/var/lib/docker', '/boot', '/dev'],
     allowed_paths: null,

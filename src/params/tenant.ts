@@ -3,6 +3,8 @@
  * It is stored in rows and container labels and compared byte for byte, so nothing that can
  * look alike (Unicode, U+FFFD from invalid UTF-8), split lines (newlines) or be empty is allowed.
  */
+import { ValidationError } from '../errors.js';
+
 export const TENANT_ID_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
 export const TENANT_ID_GRAMMAR = '1 to 128 characters of A-Z, a-z, 0-9, ".", "_" and "-"';
 
@@ -15,4 +17,10 @@ export function tenantIdProblem(value: unknown): string | null {
   const bad = [...value].find((c) => !/^[A-Za-z0-9._-]$/.test(c))!;
   const shown = /^[\x21-\x7e]$/.test(bad) ? `"${bad}"` : `U+${bad.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
   return `contains ${shown}; it must be ${TENANT_ID_GRAMMAR}`;
+}
+
+/** Throw a ValidationError naming `ctx.tenant_id` unless it is a tenant id: every tool checks its caller this way. */
+export function assertTenantId(value: unknown): asserts value is string {
+  const problem = tenantIdProblem(value);
+  if (problem) throw new ValidationError([{ field: 'ctx.tenant_id', message: problem }]);
 }

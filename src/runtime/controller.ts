@@ -43,6 +43,8 @@ export interface Kind<K extends string = string> {
   reconcile(key: K): Promise<ReconcileResult>;
   /** Record an error that retrying will not fix (the key is looked at again right after). */
   fail?(key: K, err: TerminalError): Promise<void>;
+  /** The Docker daemon went away and is back (it may have restarted): note what that may have cost. */
+  daemonReturned?(): Promise<void>;
   /** Log fields for a key (e.g. `{ intent_id }`). */
   fields?(key: K): Record<string, unknown>;
 }

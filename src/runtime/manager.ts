@@ -132,7 +132,7 @@ export class Manager {
     // Every (re)connect or stall means hints were lost: every kind relists. Plus a periodic safety net.
     const reasons$: Observable<string> = merge(
       dockerSignals$.pipe(
-        filter((s) => s.type !== 'event'),
+        filter((s) => s.type === 'connected' || s.type === 'stalled'),
         map((s) => (s.type === 'stalled' ? 'docker events stalled' : s.reconnect ? 'docker reconnect' : 'docker connect')),
       ),
       this.listener.signals$.pipe(
@@ -146,17 +146,26 @@ export class Manager {
     let markDockerReady: () => void = () => {};
     const dockerReady = new Promise<void>((resolve) => (markDockerReady = resolve));
     const metrics = this.options.metrics;
+    let forwarded: Promise<void> = Promise.resolve();
     this.dockerSub = dockerEvents$({ docker: this.options.docker.docker, logger: this.log, labels: [], types: ['container', 'image'] }).subscribe((signal) => {
       if (signal.type === 'connected') {
         this.eventsConnected = true;
         if (signal.reconnect) metrics?.eventsReconnects.inc();
+        if (signal.daemonWentAway) {
+          // Recorded before anything of the daemon's is looked at again: the signals behind
+          // this one wait for it (the chain below keeps their order).
+          const returned = [...this.controllers.values()].map((c) =>
+            c.kind.daemonReturned?.().catch((err) => this.log.error({ event: 'controller.daemon_returned_error', kind: c.kind.name, err: errorMessage(err) }, 'could not record the daemon outage')),
+          );
+          forwarded = forwarded.then(() => Promise.all(returned)).then(() => {});
+        }
         markDockerReady();
-      } else if (signal.type === 'stalled') {
+      } else if (signal.type === 'stalled' || signal.type === 'disconnected') {
         this.eventsConnected = false;
       } else {
         metrics?.eventArrived(signal.event.timeNano);
       }
-      dockerSignals$.next(signal);
+      forwarded = forwarded.then(() => dockerSignals$.next(signal));
     });
     this.dockerSub.add(reasonsSub);
     await this.listener.start();

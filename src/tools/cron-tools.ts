@@ -2,6 +2,7 @@
  * tools.cron.durable_cron: create or update a schedule, idempotent by name (per tenant).
  * The reconciler's schedules kind runs it; this only validates and stores.
  */
+import { assertTenantId } from '../params/tenant.js';
 import type { Logger } from 'pino';
 import type { Pool } from '../db/pool.js';
 import { appendAudit } from '../db/queries/audit.js';
@@ -23,7 +24,7 @@ export interface DurableCronResult {
 export function registerCronTools(registry: ToolRegistry, deps: { pool: Pool; logger: Logger; policy: Policy }): void {
   registry.register('tools.cron.durable_cron', async (params: unknown, ctx: ActivityContext): Promise<DurableCronResult> => {
     const tenant = ctx?.tenant_id;
-    if (typeof tenant !== 'string' || tenant.length === 0) throw new ValidationError([{ field: 'ctx.tenant_id', message: 'is required: a non-empty string' }]);
+    assertTenantId(tenant);
     let def;
     try {
       def = validateSchedule(params, deps.policy);

@@ -3,6 +3,7 @@
  * by each host's `images` kind). A call never waits on Docker. Images belong to a host, not to
  * a tenant: every tenant sees the same inventory (the tenant is still required and checked).
  */
+import { assertTenantId } from '../params/tenant.js';
 import { z } from 'zod';
 import type { Pool } from '../db/pool.js';
 import { HighwayError, ValidationError } from '../errors.js';
@@ -48,8 +49,8 @@ export function parseImagesParams(params: unknown): ImagesParams {
 
 export function createDockerImages(deps: { pool: Pool }) {
   return async function dockerImages(params: unknown, ctx: { tenant_id: string }): Promise<DockerImagesResult> {
-    if (typeof ctx?.tenant_id !== 'string' || ctx.tenant_id.length === 0 || ctx.tenant_id.length > 200) {
-      throw new ValidationError([{ field: 'ctx.tenant_id', message: 'is required: a non-empty string of at most 200 characters' }]);
+    {
+      assertTenantId(ctx?.tenant_id);
     }
     const spec = parseImagesParams(params);
     const [rows, hosts] = await Promise.all([listImageRows(deps.pool, { host: spec.host ?? null }), knownHosts(deps.pool)]);

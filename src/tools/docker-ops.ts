@@ -6,6 +6,7 @@
  * notification (stop, remove, wait), or writes an operation row that the container's host
  * performs (exec, logs and inspect of a live container) and awaits its outcome.
  */
+import { assertTenantId } from '../params/tenant.js';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Pool } from '../db/pool.js';
@@ -79,8 +80,8 @@ export interface InspectResult {
 const LIVE = new Set(['running', 'stopping']);
 
 function checkTenant(ctx: CallerContext): void {
-  if (typeof ctx?.tenant_id !== 'string' || ctx.tenant_id.length === 0 || ctx.tenant_id.length > 200) {
-    throw new ValidationError([{ field: 'ctx.tenant_id', message: 'is required: a non-empty string of at most 200 characters' }]);
+  {
+    assertTenantId(ctx?.tenant_id);
   }
 }
 

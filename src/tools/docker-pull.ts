@@ -3,6 +3,7 @@
  * of highway.docker_pulls that the host's reconciler pulls (`pulls` kind); the tool writes the
  * rows and awaits their completion, and never talks to Docker itself.
  */
+import { assertTenantId } from '../params/tenant.js';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { z } from 'zod';
@@ -93,9 +94,7 @@ export function createDockerPull(deps: PullDeps) {
     const log = deps.logger.child({ tenant_id: tenant });
     let spec: PullParams;
     try {
-      if (typeof tenant !== 'string' || tenant.length === 0 || tenant.length > 200) {
-        throw new ValidationError([{ field: 'ctx.tenant_id', message: 'is required: a non-empty string of at most 200 characters' }]);
-      }
+      assertTenantId(tenant);
       spec = parsePullParams(params);
       checkImagePolicy(spec.image, deps.policy);
     } catch (err) {

@@ -64,7 +64,7 @@ describe('command line: pull and images', function () {
   it('bad input with --json is one JSON error document naming the field', async () => {
     const r = await cli(['pull', '--json', '--host', h.reconcilerId, '--all-hosts', reference], env);
     expect(r.code).to.equal(125);
-    expect(JSON.parse(r.stdout)).to.deep.equal({ error: 'all_hosts: cannot be combined with host; give one', code: 'invalid_params', field: 'all_hosts' });
+    expect(JSON.parse(r.stdout)).to.deep.equal({ error: { message: 'all_hosts: cannot be combined with host; give one', code: 'invalid_params', field: 'all_hosts' } });
   });
 
   it('images [--host H] [REFERENCE] lists the inventory, as a table or as JSON', async () => {
@@ -85,6 +85,6 @@ describe('command line: pull and images', function () {
   it('images --host for an unknown host: not found, exit 125', async () => {
     const r = await cli(['images', '--json', '--host', 'nope'], env);
     expect(r.code).to.equal(125);
-    expect(JSON.parse(r.stdout)).to.include({ code: 'not_found' });
+    expect(JSON.parse(r.stdout).error).to.include({ code: 'not_found' });
   });
 });

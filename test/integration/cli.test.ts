@@ -146,7 +146,7 @@ describe('command line (bin/highway-docker.js)', function () {
       expect(table.stdout.split('\n')[0]).to.match(/^INTENT\s+CONTAINER\s+TENANT\s+IMAGE\s+STATUS/);
       const json = JSON.parse((await cli(['ps', '--all', '--json'], env)).stdout);
       expect(json.length).to.be.greaterThan(0);
-      expect(json[0]).to.have.keys(['id', 'short_id', 'tenant_id', 'image', 'status', 'stop_reason', 'exit_code', 'duration_ms', 'created_at', 'removed_at', 'worker_id']);
+      expect(json[0]).to.have.keys(['id', 'short_id', 'tenant_id', 'image', 'status', 'stop_reason', 'exit_code', 'duration_ms', 'created_at', 'removed_at', 'worker_id', 'reconciler_id', 'pending_reason']);
     });
 
     it('cancel of an unknown run says so and exits 125', async () => {

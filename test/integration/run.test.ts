@@ -287,9 +287,11 @@ describe('tools.docker.run (real Docker, real PostgreSQL)', function () {
   describe('secrets', () => {
     it('resolves a secret reference at create time and never stores or logs its value', async () => {
       process.env['HIGHWAY_SECRET_API_TOKEN'] = 'swordfish-4711';
+      process.env['HIGHWAY_SECRET_API_TOKEN_TENANTS'] = 'tenant-a';
       try {
-        const result = await h.run({ command: ['sh', '-c', 'echo "token=$TOKEN"'], environment: { TOKEN: { secret: 'api_token' } } });
-        expect(result.stdout).to.equal('token=swordfish-4711\n');
+        // The container gets the value (its length proves it); what it prints is masked.
+        const result = await h.run({ command: ['sh', '-c', 'echo "token=$TOKEN len=${#TOKEN}"'], environment: { TOKEN: { secret: 'api_token' } } });
+        expect(result.stdout).to.equal('token=*** len=14\n');
         const row = await h.db.pool.query(`SELECT spec::text AS spec FROM highway.docker_containers WHERE id = $1`, [result.intent_id]);
         expect(row.rows[0].spec).to.contain('api_token').and.not.contain('swordfish');
         const audit = await h.db.pool.query(`SELECT detail::text AS d FROM highway.docker_audit`);
@@ -297,6 +299,22 @@ describe('tools.docker.run (real Docker, real PostgreSQL)', function () {
         expect(JSON.stringify(h.log.lines)).to.not.contain('swordfish');
       } finally {
         delete process.env['HIGHWAY_SECRET_API_TOKEN'];
+        delete process.env['HIGHWAY_SECRET_API_TOKEN_TENANTS'];
+      }
+    });
+
+    it("another tenant's secret is not available: the intent fails naming the reference, nothing is created", async () => {
+      process.env['HIGHWAY_SECRET_API_TOKEN'] = 'swordfish-4711';
+      process.env['HIGHWAY_SECRET_API_TOKEN_TENANTS'] = 'tenant-a';
+      try {
+        const result = await h.run({ command: ['sh', '-c', 'echo "$TOKEN"'], environment: { TOKEN: { secret: 'api_token' } } }, h.ctx({ tenant_id: 'tenant-b' }));
+        expect(result.status).to.equal('failed');
+        expect(result.error).to.match(/secret "api_token" is not available/);
+        expect(result.container_id).to.equal(null);
+        expect(JSON.stringify(result)).to.not.contain('swordfish');
+      } finally {
+        delete process.env['HIGHWAY_SECRET_API_TOKEN'];
+        delete process.env['HIGHWAY_SECRET_API_TOKEN_TENANTS'];
       }
     });
 

@@ -39,6 +39,7 @@ export function intentRow(overrides: Partial<IntentRow> = {}): IntentRow {
     stop_requested_at: null,
     start_attempted_at: null,
     pending_reason: null,
+    output_interrupted_at: null,
     error: null,
     exit_code: null,
     oom_killed: null,

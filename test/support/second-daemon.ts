@@ -76,6 +76,8 @@ export interface SecondDaemon {
   startDaemon(): Promise<void>;
   /** stopDaemon + startDaemon. */
   restart(): Promise<void>;
+  /** SIGKILL dockerd (a crash): no shutdown, its containerd and containers go on without it. */
+  killDaemon(): Promise<void>;
   /** Stop for good. */
   stop(): Promise<void>;
 }
@@ -144,6 +146,16 @@ export async function startSecondDaemon(readyTimeoutMs = 40_000): Promise<Second
       await startDaemon();
     },
     stop: () => stopDaemon(),
+    async killDaemon() {
+      const p = pid;
+      if (!p) return;
+      process.kill(p, 'SIGKILL');
+      while (alive(p)) await sleep(20);
+      const c = child as ChildProcess | null;
+      if (c && c.exitCode === null && c.signalCode === null) await new Promise((r) => c.once('exit', r));
+      child = null;
+      pid = null;
+    },
   };
 }
 

@@ -1,4 +1,20 @@
 import type { Queryable } from '../pool.js';
+
+/**
+ * Hosts silent for longer than the host timeout (a graceful stop alone does not count: a
+ * restarting host re-attaches) that still own live intents, claimed-but-pending ones included.
+ */
+export async function deadHostsWithIntents(q: Queryable, timeoutS: number): Promise<Array<{ id: string; heartbeat_at: Date }>> {
+  const res = await q.query<{ id: string; heartbeat_at: Date }>(
+    `SELECT h.id, h.heartbeat_at FROM highway.hosts h
+      WHERE h.heartbeat_at <= now() - make_interval(secs => $1)
+        AND EXISTS (SELECT 1 FROM highway.docker_containers c WHERE c.reconciler_id = h.id AND c.removed_at IS NULL
+                       AND c.status NOT IN ('exited', 'failed', 'timeout', 'cancelled', 'lost'))
+      ORDER BY h.heartbeat_at`,
+    [timeoutS],
+  );
+  return res.rows;
+}
 import { TERMINAL_SQL } from './intent-columns.js';
 
 /**

@@ -24,13 +24,14 @@ export type IntentPatch = Partial<
     | 'removed_at'
     | 'deadline_at'
     | 'gc_protected_until'
+    | 'warnings'
   >
 >;
 
 const PATCHABLE = new Set<string>([
   'container_id', 'short_id', 'reconciler_id', 'status', 'desired_state', 'stop_reason', 'stop_requested_at',
   'start_attempted_at', 'error', 'exit_code', 'oom_killed', 'stdout', 'stderr', 'logs_truncated', 'duration_ms', 'started_at',
-  'finished_at', 'removed_at', 'deadline_at', 'gc_protected_until',
+  'finished_at', 'removed_at', 'deadline_at', 'gc_protected_until', 'warnings',
 ]);
 
 /** Build `col = $n` assignments for a patch, starting at parameter index `start`. */
@@ -40,7 +41,7 @@ export function patchAssignments(patch: IntentPatch, start: number): { sql: stri
   for (const [key, value] of Object.entries(patch)) {
     if (value === undefined) continue;
     if (!PATCHABLE.has(key)) throw new Error(`not a patchable intent column: ${key}`);
-    values.push(value);
+    values.push(key === 'warnings' ? JSON.stringify(value) : value); // jsonb
     sets.push(`${key} = $${start + values.length - 1}`);
   }
   sets.push('updated_at = now()');
@@ -58,7 +59,7 @@ export const INTENT_COLUMNS_WITHOUT_OUTPUT = (alias: string): string =>
   [
     'id', 'container_id', 'short_id', 'activity_id', 'workflow_run_id', 'tenant_id', 'worker_id', 'reconciler_id', 'image',
     'spec', 'status', 'desired_state', 'stop_reason', 'stop_requested_at', 'start_attempted_at', 'error', 'exit_code', 'oom_killed',
-    'logs_truncated', 'duration_ms', 'warnings', 'labels', 'pending_reason', 'created_at', 'started_at', 'finished_at', 'removed_at',
+    'logs_truncated', 'duration_ms', 'warnings', 'labels', 'pending_reason', 'output_interrupted_at', 'created_at', 'started_at', 'finished_at', 'removed_at',
     'deadline_at', 'gc_protected_until', 'updated_at',
   ]
     .map((c) => `${alias}.${c}`)

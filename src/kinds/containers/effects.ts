@@ -13,7 +13,7 @@ import { toCreateOptions } from '../../params/container-config.js';
 import { parseRunParams } from '../../params/schema.js';
 import { checkPolicy, type Policy } from '../../params/policy.js';
 import type { Action } from './decide.js';
-import type { SecretResolver } from '../../secrets.js';
+import { maskSecrets, secretValuesOf, type SecretResolver } from '../../secrets.js';
 import { resolveRegistryAuth } from '../../docker/registry-auth.js';
 import { intentEventFields } from '../../observability/events.js';
 import type { Metrics } from '../../observability/metrics.js';
@@ -97,6 +97,8 @@ async function run(ctx: EffectContext, w: Working, action: Action, next: Action 
         name: containerName(w.intent.id),
         labels: highwayLabels(w.intent, ctx.reconcilerId),
         secrets,
+        tenantId: w.intent.tenant_id,
+        sharedVolumes: ctx.policy.shared_volumes,
       });
       const result = await ctx.docker.create(options);
       let id: string;
@@ -195,7 +197,9 @@ async function run(ctx: EffectContext, w: Working, action: Action, next: Action 
 
     case 'collect': {
       const c = w.container!;
-      const { output, unreadable } = await readOutput(ctx, c.id, life.maxOutputBytes);
+      const { output: raw, unreadable } = await readOutput(ctx, c.id, life.maxOutputBytes);
+      const secrets = await secretValuesOf(w.intent.spec['environment'], ctx.resolveSecret, w.intent);
+      const output = { ...raw, stdout: maskSecrets(raw.stdout, secrets), stderr: maskSecrets(raw.stderr, secrets) };
       const finishedAt = c.finishedAt ?? new Date();
       const startedAt = c.startedAt ?? w.intent.started_at;
       const duration = startedAt ? Math.max(0, finishedAt.getTime() - startedAt.getTime()) : null;
@@ -208,6 +212,12 @@ async function run(ctx: EffectContext, w: Working, action: Action, next: Action 
               ? `exited with code ${c.exitCode}${c.error ? `: ${c.error}` : ''}`
               : null;
       const fullError = unreadable ? [error, `output unavailable: ${unreadable}`].filter(Boolean).join('; ') : error;
+      // Truthful output: say when what was read may not be all the container wrote.
+      const incomplete = unreadable
+        ? `output could not be read: ${unreadable}`
+        : w.intent.output_interrupted_at
+          ? `the Docker daemon went away while the container ran (seen at ${w.intent.output_interrupted_at.toISOString()}): output written meanwhile may be missing`
+          : null;
       const step = await patchLive({
         status: action.status,
         stop_reason: action.reason,
@@ -215,7 +225,8 @@ async function run(ctx: EffectContext, w: Working, action: Action, next: Action 
         oom_killed: c.oomKilled,
         stdout: output.stdout,
         stderr: output.stderr,
-        logs_truncated: output.truncated,
+        logs_truncated: output.truncated || incomplete !== null,
+        ...(incomplete ? { warnings: [...w.intent.warnings, incomplete] } : {}),
         started_at: startedAt,
         finished_at: finishedAt,
         duration_ms: duration,
@@ -231,12 +242,12 @@ async function run(ctx: EffectContext, w: Working, action: Action, next: Action 
         oom_killed: c.oomKilled,
         duration_ms: duration,
         stop_reason: action.reason,
-        logs_truncated: output.truncated,
+        logs_truncated: output.truncated || incomplete !== null,
       };
       // A result is info; a stop we were asked for too; a timeout is a warning; a failure an error.
       const level = action.status === 'failed' ? 'error' : action.status === 'timeout' ? 'warn' : 'info';
       log[level]({ ...fields, error: fullError }, action.status === 'exited' ? 'container exited' : `container ${action.status}: ${fullError ?? action.reason}`);
-      if (unreadable) log.warn({ event: 'container.output_unavailable', container_id: c.id, error: unreadable }, 'output could not be read');
+      if (incomplete) log.warn({ event: 'container.output_incomplete', container_id: c.id, why: incomplete }, incomplete);
       return 'next';
     }
 

@@ -188,6 +188,20 @@ export class ContainersKind implements Kind {
     return { requeueAfterMs: 0 };
   }
 
+  /**
+   * The daemon went away and is back: the containers of this host that were running may have
+   * lost output meanwhile (without live-restore nothing reads their logs while it is down).
+   * Their intents record it; collecting them says so.
+   */
+  async daemonReturned(): Promise<void> {
+    const res = await this.options.pool.query(
+      `UPDATE highway.docker_containers SET output_interrupted_at = now()
+        WHERE reconciler_id = $1 AND removed_at IS NULL AND status IN ('running', 'stopping') AND output_interrupted_at IS NULL`,
+      [this.options.reconcilerId],
+    );
+    if (res.rowCount) this.options.logger.warn({ event: 'docker.daemon_returned', intents: res.rowCount }, `the Docker daemon was away: output of ${res.rowCount} running containers may be incomplete`);
+  }
+
   /** Record an error that retrying will not fix; the next pass removes whatever is left. */
   async fail(id: string, err: TerminalError): Promise<void> {
     const row = await patchLiveIntent(

@@ -12,7 +12,7 @@ import type { IntentRow } from '../../model.js';
 import { parseExecParams } from '../../params/exec.js';
 import { logsParams, parseParams } from '../../params/operations.js';
 import { checkExecPolicy, type Policy } from '../../params/policy.js';
-import type { SecretResolver } from '../../secrets.js';
+import { maskSecrets, secretValuesOf, type SecretResolver } from '../../secrets.js';
 
 export interface OperationContext {
   docker: ContainerClient;
@@ -51,9 +51,14 @@ export async function performExec(ctx: OperationContext, op: OperationRow, inten
   checkExecPolicy(spec, ctx.policy); // again on the host: a row written past the tool meets the same policy
   const containerId = await runningContainer(ctx, intent);
   const env: string[] = [];
+  // Every secret the container or this exec was given is masked in what the exec prints.
+  const secrets = await secretValuesOf(intent.spec['environment'], ctx.resolveSecret, intent);
   for (const [name, value] of Object.entries(spec.environment)) {
-    env.push(`${name}=${typeof value === 'string' ? value : await ctx.resolveSecret(value.secret, intent)}`);
+    const resolved = typeof value === 'string' ? value : await ctx.resolveSecret(value.secret, intent);
+    if (typeof value !== 'string') secrets.push(resolved);
+    env.push(`${name}=${resolved}`);
   }
+  const mask = (o: { stdout: string; stderr: string }) => ({ stdout: maskSecrets(o.stdout, secrets), stderr: maskSecrets(o.stderr, secrets) });
   env.push(`${EXEC_MARKER}=${op.id}`);
   const log = ctx.logger.child({ operation_id: op.id, intent_id: intent.id, tenant_id: intent.tenant_id, container_id: containerId });
   const started = performance.now();
@@ -92,8 +97,7 @@ export async function performExec(ctx: OperationContext, op: OperationRow, inten
       result: {
         status: 'timeout',
         exit_code: null,
-        stdout: output?.stdout ?? '',
-        stderr: output?.stderr ?? '',
+        ...mask({ stdout: output?.stdout ?? '', stderr: output?.stderr ?? '' }),
         duration_ms: duration,
         logs_truncated: output?.truncated ?? false,
       },
@@ -109,8 +113,7 @@ export async function performExec(ctx: OperationContext, op: OperationRow, inten
     result: {
       status: 'exited',
       exit_code: state?.exitCode ?? null,
-      stdout: first.stdout,
-      stderr: first.stderr,
+      ...mask(first),
       duration_ms: duration,
       logs_truncated: first.truncated,
     },
@@ -152,7 +155,9 @@ export async function performLogs(ctx: OperationContext, op: OperationRow, inten
   const read = id ? await ctx.docker.logLines(id, { since: p.since, until: p.until, tail: both ? p.tail : 'all', stdout: p.stdout, stderr: p.stderr }) : null;
   if (!read) throw new HighwayError('not_running', `container of intent ${intent.id} does not exist any more`);
   const lines = both || p.tail === 'all' ? read : read.slice(Math.max(0, read.length - p.tail), p.tail === 0 ? 0 : undefined);
-  const { kept, truncated } = capLines(lines, p.max_bytes, p.timestamps);
+  const secrets = await secretValuesOf(intent.spec['environment'], ctx.resolveSecret, intent);
+  const masked = secrets.length ? lines.map((l) => ({ ...l, text: maskSecrets(l.text, secrets) })) : lines;
+  const { kept, truncated } = capLines(masked, p.max_bytes, p.timestamps);
   const state = await ctx.docker.inspect(id!);
   return { status: 'done', result: { lines: kept.map((l) => [l.stream, l.timestamp, l.text]), truncated, running: state?.status === 'running' } };
 }

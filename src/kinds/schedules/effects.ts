@@ -4,6 +4,7 @@
  * the intent's ids derive from (schedule, scheduled time): a scheduler that dies anywhere, or
  * two racing, never make a second container for one tick.
  */
+import type { Metrics } from '../../observability/metrics.js';
 import type { Logger } from 'pino';
 import type { Pool, PoolClient } from '../../db/pool.js';
 import { insertIntent } from '../../db/queries/insert-intent.js';
@@ -23,6 +24,8 @@ export interface PassDeps {
   logger: Logger;
   policy: Policy;
   actor: string;
+  /** Tick lateness, for highway_docker_cron_tick_lateness_seconds. */
+  metrics?: Metrics;
 }
 
 /** What a pass did, for the event log (written after commit). */
@@ -91,6 +94,7 @@ export async function schedulerPass(deps: PassDeps, id: string): Promise<{ reque
     client.release();
   }
   report(deps.logger, schedule, now, out);
+  for (const t of out.started) deps.metrics?.cronTickLateness.observe(t.lateness_ms / 1000);
   if (schedule.paused || out.paused || !nextFire) return {};
   const fireAt = nextFire.getTime() + jitterMs(schedule.id, nextFire, schedule.jitter_s);
   return { requeueAfterMs: Math.max(0, fireAt - now.getTime()) };

@@ -4,6 +4,7 @@
  * polling). Hints: a NOTIFY on schedule changes and requests (highway_docker_schedule), and
  * the completion of a tick's run (highway_docker_done), which frees a buffered tick.
  */
+import type { Metrics } from '../../observability/metrics.js';
 import { EMPTY, catchError, from, mergeMap, type Observable } from 'rxjs';
 import type { Logger } from 'pino';
 import type { Pool } from '../../db/pool.js';
@@ -27,6 +28,7 @@ export interface SchedulesKindOptions {
    * depend on it: the tick rows are unique, and the intents' ids derive from the tick.
    */
   isLeader?: () => boolean;
+  metrics?: Metrics;
   /** How often a follower looks again whether it leads now (default 2 s). */
   followerRecheckMs?: number;
 }
@@ -74,7 +76,13 @@ export class SchedulesKind implements Kind {
   async reconcile(id: string): Promise<ReconcileResult> {
     if (!this.isLeader()) return { requeueAfterMs: this.options.followerRecheckMs ?? 2_000 };
     return schedulerPass(
-      { pool: this.options.pool, logger: this.options.logger, policy: this.options.policy ?? defaultPolicy, actor: this.options.reconcilerId },
+      {
+        pool: this.options.pool,
+        logger: this.options.logger,
+        policy: this.options.policy ?? defaultPolicy,
+        actor: this.options.reconcilerId,
+        ...(this.options.metrics ? { metrics: this.options.metrics } : {}),
+      },
       id,
     );
   }

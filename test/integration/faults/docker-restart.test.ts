@@ -71,6 +71,21 @@ describe('faults: dockerd restarts during a run (second daemon)', function () {
     await expectConverged({ docker: daemon.docker, label, pool: db.pool, intentIds: [r.intent_id], logs: [log.lines] });
   });
 
+  it('a container that ran while its daemon crashed (SIGKILL) and came back: the result says its output may be incomplete', async () => {
+    const c = ctx();
+    const call = run({ command: ['sh', '-c', 'echo first; sleep 3; echo last'] }, c);
+    await eventually(async () => (await rowOf(c))?.status === 'running', 20_000, 'running');
+    await daemon.killDaemon();
+    await new Promise((r) => setTimeout(r, 4_000)); // it finishes (or not) while nothing reads its output
+    await daemon.startDaemon();
+    const r = await call;
+    expect(r.stdout.startsWith('first\n'), r.stdout).to.equal(true);
+    expect(r.logs_truncated).to.equal(true);
+    expect(r.warnings.some((w) => /daemon went away/.test(w)), JSON.stringify(r.warnings)).to.equal(true);
+    expect(log.events('container.output_incomplete', r.intent_id)).to.have.length(1);
+    await expectConverged({ docker: daemon.docker, label, pool: db.pool, intentIds: [r.intent_id], logs: [log.lines] });
+  });
+
   it('an intent written while the daemon is down runs once it is back', async () => {
     await daemon.stopDaemon();
     const c = ctx();

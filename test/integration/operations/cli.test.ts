@@ -57,7 +57,7 @@ describe('command line: exec, stop, rm, logs, inspect, wait', function () {
     for (const args of [['exec', run.intent_id, 'true'], ['stop', run.intent_id], ['rm', run.intent_id], ['logs', run.intent_id], ['inspect', run.intent_id], ['wait', run.intent_id]]) {
       const r = await cli([args[0]!, '--tenant', 'someone-else', '--json', ...args.slice(1)], env);
       expect(r.code, args[0]).to.equal(125);
-      expect(JSON.parse(r.stdout), args[0]).to.include({ code: 'not_found' });
+      expect(JSON.parse(r.stdout).error, args[0]).to.include({ code: 'not_found' });
     }
     const plain = await cli(['rm', run.intent_id], env);
     expect(plain.code).to.equal(125);

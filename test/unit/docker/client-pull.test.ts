@@ -34,9 +34,11 @@ describe('docker/client: pull', () => {
     release();
     const auth = { username: 'u', password: 'p', serveraddress: '127.0.0.1:5000' };
     expect(await client.pull('127.0.0.1:5000/hw/app:1', auth)).to.deep.equal({ digest: DIGEST });
-    expect(docker.pull.firstCall.args).to.deep.equal(['127.0.0.1:5000/hw/app:1', { authconfig: auth }]);
+    expect(docker.pull.firstCall.args[0]).to.equal('127.0.0.1:5000/hw/app:1');
+    expect(docker.pull.firstCall.args[1]).to.include({ authconfig: auth });
+    expect(docker.pull.firstCall.args[1].abortSignal).to.be.instanceOf(AbortSignal); // bounded by the pull timeout
     expect(await client.pull('127.0.0.1:5000/hw/app:1')).to.deep.equal({ digest: DIGEST });
-    expect(docker.pull.secondCall.args).to.deep.equal(['127.0.0.1:5000/hw/app:1', {}]);
+    expect(docker.pull.secondCall.args[1]).to.not.have.property('authconfig');
   });
 
   it('shares a pull in flight between callers with the same ref and credentials, not across credentials', async () => {

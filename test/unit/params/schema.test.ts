@@ -66,6 +66,8 @@ describe('params/schema: parseRunParams', () => {
         restart_policy: null,
         stop_signal: 'SIGTERM',
         stop_grace_period: 10,
+        placement: null,
+        placement_timeout: null,
         gc_protect_seconds: null,
         max_output_bytes: 1048576,
       });
