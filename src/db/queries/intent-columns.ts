@@ -55,13 +55,14 @@ export const TERMINAL_SQL = `('exited', 'failed', 'timeout', 'cancelled', 'lost'
  * reconciler's passes, resyncs): a kept container's megabytes of output are not read each time.
  * The row's stdout and stderr come back null.
  */
+export const COLUMNS_WITHOUT_OUTPUT = [
+  'id', 'container_id', 'short_id', 'activity_id', 'workflow_run_id', 'tenant_id', 'worker_id', 'reconciler_id', 'image',
+  'spec', 'status', 'desired_state', 'stop_reason', 'stop_requested_at', 'start_attempted_at', 'error', 'exit_code', 'oom_killed',
+  'logs_truncated', 'duration_ms', 'warnings', 'labels', 'pending_reason', 'output_interrupted_at', 'remove_requested_at',
+  'created_at', 'started_at', 'finished_at', 'removed_at', 'deadline_at', 'gc_protected_until', 'updated_at',
+] as const;
+
 export const INTENT_COLUMNS_WITHOUT_OUTPUT = (alias: string): string =>
-  [
-    'id', 'container_id', 'short_id', 'activity_id', 'workflow_run_id', 'tenant_id', 'worker_id', 'reconciler_id', 'image',
-    'spec', 'status', 'desired_state', 'stop_reason', 'stop_requested_at', 'start_attempted_at', 'error', 'exit_code', 'oom_killed',
-    'logs_truncated', 'duration_ms', 'warnings', 'labels', 'pending_reason', 'output_interrupted_at', 'created_at', 'started_at', 'finished_at', 'removed_at',
-    'deadline_at', 'gc_protected_until', 'updated_at',
-  ]
-    .map((c) => `${alias}.${c}`)
+  COLUMNS_WITHOUT_OUTPUT.map((c) => `${alias}.${c}`)
     .concat(['NULL::text AS stdout', 'NULL::text AS stderr'])
     .join(', ');

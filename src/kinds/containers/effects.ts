@@ -58,235 +58,282 @@ export async function executeActions(
 
 type Step = 'next' | 'stop';
 
-async function run(ctx: EffectContext, w: Working, action: Action, next: Action | undefined): Promise<Step> {
-  const log = ctx.logger.child(intentEventFields(w.intent));
-  const life = lifecycleOf(w.intent.spec);
-
+/** What every effect works with: the context, the working row and container, and helpers. */
+interface StepContext {
+  ctx: EffectContext;
+  w: Working;
+  log: Logger;
+  life: ReturnType<typeof lifecycleOf>;
+  next: Action | undefined;
   /** Apply a patch to a live intent (with its audit entry); 'stop' when someone else ended it meanwhile. */
-  const patchLive = async (patch: Parameters<typeof patchLiveIntent>[2], audit?: Omit<AuditEntry, 'tenant_id' | 'intent_id' | 'actor'>): Promise<Step> => {
-    const row = await patchLiveIntent(ctx.pool, w.intent.id, patch, audit && { ...audit, actor: ctx.reconcilerId });
-    if (!row) return 'stop';
-    if (patch.status && patch.status !== w.intent.status) ctx.metrics?.transition(patch.status, row.stop_reason);
-    w.intent = row;
-    return 'next';
+  patchLive(patch: Parameters<typeof patchLiveIntent>[2], audit?: Omit<AuditEntry, 'tenant_id' | 'intent_id' | 'actor'>): Promise<Step>;
+}
+
+/** One action: the effect of its type (one function per action type, below). */
+function run(ctx: EffectContext, w: Working, action: Action, next: Action | undefined): Promise<Step> {
+  const s: StepContext = {
+    ctx,
+    w,
+    next,
+    log: ctx.logger.child(intentEventFields(w.intent)),
+    life: lifecycleOf(w.intent.spec),
+    async patchLive(patch, audit) {
+      const row = await patchLiveIntent(ctx.pool, w.intent.id, patch, audit && { ...audit, actor: ctx.reconcilerId });
+      if (!row) return 'stop';
+      if (patch.status && patch.status !== w.intent.status) ctx.metrics?.transition(patch.status, row.stop_reason);
+      w.intent = row;
+      return 'next';
+    },
   };
+  return (EFFECTS[action.type] as (s: StepContext, a: Action) => Promise<Step>)(s, action);
+}
 
-  switch (action.type) {
-    case 'ensure_image': {
-      const image = w.intent.image;
-      if (life.pullPolicy === 'never') {
-        if (!(await ctx.docker.imageExists(image))) {
-          throw new TerminalError('image_not_present', `image: "${image}" is not present and pull_policy is "never"`);
-        }
-        return 'next';
-      }
-      if (life.pullPolicy === 'if_not_present' && (await ctx.docker.imageExists(image))) return 'next';
-      if ((await patchLive({ status: 'pulling' })) === 'stop') return 'stop';
-      // Another intent's pull of this image may have finished while we recorded ours.
-      if (life.pullPolicy === 'if_not_present' && (await ctx.docker.imageExists(image))) return 'next';
-      log.info({ event: 'image.pull_started', image, status: 'pulling' }, `pulling ${image}`);
-      const registryAuth = w.intent.spec['registry_auth'] as { secret: string } | null | undefined;
-      await ctx.docker.pull(image, await resolveRegistryAuth(registryAuth, image, ctx.resolveSecret, w.intent));
-      return 'next';
-    }
+const EFFECTS: { [T in Action['type']]: (s: StepContext, action: Extract<Action, { type: T }>) => Promise<Step> } = {
+  ensure_image: ensureImage,
+  create,
+  start,
+  record_running: recordRunning,
+  signal,
+  kill,
+  collect,
+  finish,
+  remove,
+  mark_removed: markRemoved,
+};
 
-    case 'create': {
-      const spec = revalidate(w.intent.spec, ctx.policy);
-      const secrets = await resolveSecrets(ctx, w.intent);
-      const options = toCreateOptions(spec, {
-        name: containerName(w.intent.id),
-        labels: highwayLabels(w.intent, ctx.reconcilerId),
-        secrets,
-        tenantId: w.intent.tenant_id,
-        sharedVolumes: ctx.policy.shared_volumes,
-      });
-      const result = await ctx.docker.create(options);
-      let id: string;
-      if ('conflict' in result) {
-        // The name is taken: a create of ours that succeeded before a crash. Adopt it, as it is.
-        const existing = await ctx.docker.inspect(containerName(w.intent.id));
-        if (!existing) throw new HighwayError('create_failed', 'name conflict, but no container by that name');
-        w.container = existing;
-        id = existing.id;
-        log.info({ event: 'container.adopted', container_id: id, state: existing.status }, 'adopted existing container');
-      } else {
-        w.createdId = id = result.id;
-        log.info({ event: 'container.created', container_id: id, status: 'created' }, 'container created');
-      }
-      const audit = { operation: 'container.create', outcome: 'ok' as const, detail: { container_id: id, image: w.intent.image } };
-      // Starting right away: one row update for both. A crash in between loses nothing: the
-      // container's name is the intent's, so the next pass finds and adopts it.
-      if (next?.type === 'start') {
-        w.createAudit = audit;
-        return 'next';
-      }
-      return patchLive({ container_id: id, short_id: id.slice(0, 12), status: 'created' }, audit);
+/** Make sure the image is there, by the pull policy (records `pulling` while it pulls). */
+async function ensureImage(s: StepContext, _action: Extract<Action, { type: 'ensure_image' }>): Promise<Step> {
+  const { ctx, w, log, life, patchLive } = s;
+  const image = w.intent.image;
+  if (life.pullPolicy === 'never') {
+    if (!(await ctx.docker.imageExists(image))) {
+      throw new TerminalError('image_not_present', `image: "${image}" is not present and pull_policy is "never"`);
     }
-
-    case 'start': {
-      // An adopted container that already ran is not started again: the next pass records or collects it.
-      if (w.container && w.container.status !== 'created') {
-        return w.container.status === 'running' ? patchLive(runningPatch(w.intent, w.container)) : 'next';
-      }
-      const id = w.createdId ?? w.container?.id ?? w.intent.container_id;
-      if (!id) throw new HighwayError('internal', 'start without a container');
-      // At most once, ever: claim the start in the row first. Another process (a second
-      // reconciler with this id, a pass that raced this one) that claimed it wins; this one
-      // leaves the container alone, and the next pass records what that start did.
-      if (!(await claimStart(ctx.pool, w.intent.id))) {
-        log.warn({ event: 'container.start_claimed_elsewhere', container_id: id }, 'another process is starting this container; not starting it again');
-        return 'stop';
-      }
-      try {
-        await ctx.docker.start(id);
-      } catch (err) {
-        // Docker refused or did not answer: if the container is still `created`, it never ran.
-        const now = await ctx.docker.inspect(id).catch(() => undefined);
-        if (now?.status === 'created') await releaseStart(ctx.pool, w.intent.id).catch(() => {});
-        throw err;
-      }
-      // Not inspected here: right after start, an inspect waits on the daemon for as long as a
-      // short container takes to exit. Its start time is the one Docker reports, read at collect.
-      const startedAt = new Date();
-      const step = await patchLive(
-        {
-          container_id: id,
-          short_id: id.slice(0, 12),
-          status: 'running',
-          started_at: startedAt,
-          deadline_at: new Date(startedAt.getTime() + life.timeoutMs),
-        },
-        w.createAudit ?? undefined,
-      );
-      log.info({ event: 'container.started', container_id: id, status: 'running' }, 'container started');
-      return step;
-    }
-
-    case 'record_running': {
-      if (!w.container) return 'next';
-      const step = await patchLive(runningPatch(w.intent, w.container));
-      log.info({ event: 'container.attached', container_id: w.container.id, status: 'running' }, 'tracking running container');
-      return step;
-    }
-
-    case 'signal': {
-      const id = w.container!.id;
-      const step = await patchLive(
-        {
-          status: 'stopping',
-          stop_requested_at: new Date(),
-          ...(action.reason ? { desired_state: 'stopped', stop_reason: action.reason } : {}),
-        },
-        { operation: 'container.stop', outcome: 'ok', detail: { container_id: id, reason: action.reason ?? 'timeout', signal: action.signal } },
-      );
-      if (step === 'stop') return step;
-      await ctx.docker.kill(id, action.signal);
-      log.info(
-        { event: 'container.stopping', container_id: id, status: 'stopping', stop_reason: action.reason, signal: action.signal },
-        action.reason ? `stopping: ${action.reason}` : 'stopping: timeout',
-      );
-      return 'next';
-    }
-
-    case 'kill': {
-      const id = w.container!.id;
-      await ctx.docker.kill(id, 'SIGKILL');
-      log.warn({ event: 'container.killed', container_id: id, status: 'stopping' }, 'grace period over: SIGKILL');
-      return 'next';
-    }
-
-    case 'collect': {
-      const c = w.container!;
-      const { output: raw, unreadable } = await readOutput(ctx, c.id, life.maxOutputBytes);
-      const secrets = await secretValuesOf(w.intent.spec['environment'], ctx.resolveSecret, w.intent);
-      const output = { ...raw, stdout: maskSecrets(raw.stdout, secrets), stderr: maskSecrets(raw.stderr, secrets) };
-      const finishedAt = c.finishedAt ?? new Date();
-      const startedAt = c.startedAt ?? w.intent.started_at;
-      const duration = startedAt ? Math.max(0, finishedAt.getTime() - startedAt.getTime()) : null;
-      const error =
-        action.status === 'timeout'
-          ? `ran past its timeout of ${life.timeoutMs / 1000} s`
-          : c.oomKilled
-            ? 'container was killed: out of memory (OOM)'
-            : action.status === 'failed'
-              ? `exited with code ${c.exitCode}${c.error ? `: ${c.error}` : ''}`
-              : null;
-      const fullError = unreadable ? [error, `output unavailable: ${unreadable}`].filter(Boolean).join('; ') : error;
-      // Truthful output: say when what was read may not be all the container wrote.
-      const incomplete = unreadable
-        ? `output could not be read: ${unreadable}`
-        : w.intent.output_interrupted_at
-          ? `the Docker daemon went away while the container ran (seen at ${w.intent.output_interrupted_at.toISOString()}): output written meanwhile may be missing`
-          : null;
-      const step = await patchLive({
-        status: action.status,
-        stop_reason: action.reason,
-        exit_code: c.exitCode,
-        oom_killed: c.oomKilled,
-        stdout: output.stdout,
-        stderr: output.stderr,
-        logs_truncated: output.truncated || incomplete !== null,
-        ...(incomplete ? { warnings: [...w.intent.warnings, incomplete] } : {}),
-        started_at: startedAt,
-        finished_at: finishedAt,
-        duration_ms: duration,
-        error: fullError,
-        ...(life.gcProtectMs ? { gc_protected_until: new Date(Date.now() + life.gcProtectMs) } : {}),
-      });
-      if (step === 'stop') return step;
-      const fields = {
-        event: 'container.exited',
-        container_id: c.id,
-        status: action.status,
-        exit_code: c.exitCode,
-        oom_killed: c.oomKilled,
-        duration_ms: duration,
-        stop_reason: action.reason,
-        logs_truncated: output.truncated || incomplete !== null,
-      };
-      // A result is info; a stop we were asked for too; a timeout is a warning; a failure an error.
-      const level = action.status === 'failed' ? 'error' : action.status === 'timeout' ? 'warn' : 'info';
-      log[level]({ ...fields, error: fullError }, action.status === 'exited' ? 'container exited' : `container ${action.status}: ${fullError ?? action.reason}`);
-      if (incomplete) log.warn({ event: 'container.output_incomplete', container_id: c.id, why: incomplete }, incomplete);
-      return 'next';
-    }
-
-    case 'finish': {
-      const step = await patchLive({
-        status: action.status,
-        stop_reason: action.reason,
-        error: action.error,
-        finished_at: new Date(),
-        // Nothing to remove unless a container exists; a following `remove` action records removal.
-        ...(w.container || w.createdId ? {} : { removed_at: new Date() }),
-      });
-      if (step === 'stop') return step;
-      const fields = { event: `intent.${action.status}`, status: action.status, stop_reason: action.reason, error: action.error };
-      if (action.status === 'lost') log.error(fields, action.error ?? 'lost');
-      else log.info(fields, `intent ${action.status}${action.reason ? `: ${action.reason}` : ''}`);
-      return 'next';
-    }
-
-    case 'remove': {
-      const id = w.container?.id ?? w.createdId ?? w.intent.container_id;
-      if (id) await ctx.docker.remove(id);
-      const row = await patchIntent(
-        ctx.pool,
-        w.intent.id,
-        { removed_at: new Date() },
-        { actor: ctx.reconcilerId, operation: 'container.remove', outcome: 'ok', detail: { container_id: id } },
-      );
-      if (row) w.intent = row;
-      log.info({ event: 'container.removed', container_id: id, status: w.intent.status }, 'container removed');
-      return 'next';
-    }
-
-    case 'mark_removed': {
-      const row = await patchIntent(ctx.pool, w.intent.id, { removed_at: new Date() });
-      if (row) w.intent = row;
-      return 'next';
-    }
+    return 'next';
   }
+  if (life.pullPolicy === 'if_not_present' && (await ctx.docker.imageExists(image))) return 'next';
+  if ((await patchLive({ status: 'pulling' })) === 'stop') return 'stop';
+  // Another intent's pull of this image may have finished while we recorded ours.
+  if (life.pullPolicy === 'if_not_present' && (await ctx.docker.imageExists(image))) return 'next';
+  log.info({ event: 'image.pull_started', image, status: 'pulling' }, `pulling ${image}`);
+  const registryAuth = w.intent.spec['registry_auth'] as { secret: string } | null | undefined;
+  await ctx.docker.pull(image, await resolveRegistryAuth(registryAuth, image, ctx.resolveSecret, w.intent));
+  return 'next';
+}
+
+/** Create `highway-<id>` (adopting a container that already has the name: a create of ours that succeeded before a crash). */
+async function create(s: StepContext, _action: Extract<Action, { type: 'create' }>): Promise<Step> {
+  const { ctx, w, log, patchLive, next } = s;
+  const spec = revalidate(w.intent.spec, ctx.policy);
+  const secrets = await resolveSecrets(ctx, w.intent);
+  const options = toCreateOptions(spec, {
+    name: containerName(w.intent.id),
+    labels: highwayLabels(w.intent, ctx.reconcilerId),
+    secrets,
+    tenantId: w.intent.tenant_id,
+    sharedVolumes: ctx.policy.shared_volumes,
+  });
+  const result = await ctx.docker.create(options);
+  let id: string;
+  if ('conflict' in result) {
+    // The name is taken: a create of ours that succeeded before a crash. Adopt it, as it is.
+    const existing = await ctx.docker.inspect(containerName(w.intent.id));
+    if (!existing) throw new HighwayError('create_failed', 'name conflict, but no container by that name');
+    w.container = existing;
+    id = existing.id;
+    log.info({ event: 'container.adopted', container_id: id, state: existing.status }, 'adopted existing container');
+  } else {
+    w.createdId = id = result.id;
+    log.info({ event: 'container.created', container_id: id, status: 'created' }, 'container created');
+  }
+  const audit = { operation: 'container.create', outcome: 'ok' as const, detail: { container_id: id, image: w.intent.image } };
+  // Starting right away: one row update for both. A crash in between loses nothing: the
+  // container's name is the intent's, so the next pass finds and adopts it.
+  if (next?.type === 'start') {
+    w.createAudit = audit;
+    return 'next';
+  }
+  return patchLive({ container_id: id, short_id: id.slice(0, 12), status: 'created' }, audit);
+}
+
+/** Start it, at most once ever (the claim in the row), and record `running` with its deadline. */
+async function start(s: StepContext, _action: Extract<Action, { type: 'start' }>): Promise<Step> {
+  const { ctx, w, log, life, patchLive } = s;
+  // An adopted container that already ran is not started again: the next pass records or collects it.
+  if (w.container && w.container.status !== 'created') {
+    return w.container.status === 'running' ? patchLive(runningPatch(w.intent, w.container)) : 'next';
+  }
+  const id = w.createdId ?? w.container?.id ?? w.intent.container_id;
+  if (!id) throw new HighwayError('internal', 'start without a container');
+  // At most once, ever: claim the start in the row first. Another process (a second
+  // reconciler with this id, a pass that raced this one) that claimed it wins; this one
+  // leaves the container alone, and the next pass records what that start did.
+  if (!(await claimStart(ctx.pool, w.intent.id))) {
+    log.warn({ event: 'container.start_claimed_elsewhere', container_id: id }, 'another process is starting this container; not starting it again');
+    return 'stop';
+  }
+  try {
+    await ctx.docker.start(id);
+  } catch (err) {
+    // Docker refused or did not answer: if the container is still `created`, it never ran.
+    const now = await ctx.docker.inspect(id).catch(() => undefined);
+    if (now?.status === 'created') await releaseStart(ctx.pool, w.intent.id).catch(() => {});
+    throw err;
+  }
+  // Not inspected here: right after start, an inspect waits on the daemon for as long as a
+  // short container takes to exit. Its start time is the one Docker reports, read at collect.
+  const startedAt = new Date();
+  const step = await patchLive(
+    {
+      container_id: id,
+      short_id: id.slice(0, 12),
+      status: 'running',
+      started_at: startedAt,
+      deadline_at: new Date(startedAt.getTime() + life.timeoutMs),
+    },
+    w.createAudit ?? undefined,
+  );
+  log.info({ event: 'container.started', container_id: id, status: 'running' }, 'container started');
+  return step;
+}
+
+/** Record what Docker says of a running container (after adoption, or a restart of the reconciler). */
+async function recordRunning(s: StepContext, _action: Extract<Action, { type: 'record_running' }>): Promise<Step> {
+  const { w, log, patchLive } = s;
+  if (!w.container) return 'next';
+  const step = await patchLive(runningPatch(w.intent, w.container));
+  log.info({ event: 'container.attached', container_id: w.container.id, status: 'running' }, 'tracking running container');
+  return step;
+}
+
+/** Record `stopping` (and why), then send the stop signal. */
+async function signal(s: StepContext, action: Extract<Action, { type: 'signal' }>): Promise<Step> {
+  const { ctx, w, log, patchLive } = s;
+  const id = w.container!.id;
+  const step = await patchLive(
+    {
+      status: 'stopping',
+      stop_requested_at: new Date(),
+      ...(action.reason ? { desired_state: 'stopped', stop_reason: action.reason } : {}),
+    },
+    { operation: 'container.stop', outcome: 'ok', detail: { container_id: id, reason: action.reason ?? 'timeout', signal: action.signal } },
+  );
+  if (step === 'stop') return step;
+  await ctx.docker.kill(id, action.signal);
+  log.info(
+    { event: 'container.stopping', container_id: id, status: 'stopping', stop_reason: action.reason, signal: action.signal },
+    action.reason ? `stopping: ${action.reason}` : 'stopping: timeout',
+  );
+  return 'next';
+}
+
+/** The grace period is over: SIGKILL. */
+async function kill(s: StepContext, _action: Extract<Action, { type: 'kill' }>): Promise<Step> {
+  const { ctx, w, log } = s;
+  const id = w.container!.id;
+  await ctx.docker.kill(id, 'SIGKILL');
+  log.warn({ event: 'container.killed', container_id: id, status: 'stopping' }, 'grace period over: SIGKILL');
+  return 'next';
+}
+
+/** Read exit code, OOM flag and output (secrets masked, incompleteness said), and end the intent. */
+async function collect(s: StepContext, action: Extract<Action, { type: 'collect' }>): Promise<Step> {
+  const { ctx, w, log, life, patchLive } = s;
+  const c = w.container!;
+  const { output: raw, unreadable } = await readOutput(ctx, c.id, life.maxOutputBytes);
+  const secrets = await secretValuesOf(w.intent.spec['environment'], ctx.resolveSecret, w.intent);
+  const output = { ...raw, stdout: maskSecrets(raw.stdout, secrets), stderr: maskSecrets(raw.stderr, secrets) };
+  const finishedAt = c.finishedAt ?? new Date();
+  const startedAt = c.startedAt ?? w.intent.started_at;
+  const duration = startedAt ? Math.max(0, finishedAt.getTime() - startedAt.getTime()) : null;
+  const error =
+    action.status === 'timeout'
+      ? `ran past its timeout of ${life.timeoutMs / 1000} s`
+      : c.oomKilled
+        ? 'container was killed: out of memory (OOM)'
+        : action.status === 'failed'
+          ? `exited with code ${c.exitCode}${c.error ? `: ${c.error}` : ''}`
+          : null;
+  const fullError = unreadable ? [error, `output unavailable: ${unreadable}`].filter(Boolean).join('; ') : error;
+  // Truthful output: say when what was read may not be all the container wrote.
+  const incomplete = unreadable
+    ? `output could not be read: ${unreadable}`
+    : w.intent.output_interrupted_at
+      ? `the Docker daemon went away while the container ran (seen at ${w.intent.output_interrupted_at.toISOString()}): output written meanwhile may be missing`
+      : null;
+  const step = await patchLive({
+    status: action.status,
+    stop_reason: action.reason,
+    exit_code: c.exitCode,
+    oom_killed: c.oomKilled,
+    stdout: output.stdout,
+    stderr: output.stderr,
+    logs_truncated: output.truncated || incomplete !== null,
+    ...(incomplete ? { warnings: [...w.intent.warnings, incomplete] } : {}),
+    started_at: startedAt,
+    finished_at: finishedAt,
+    duration_ms: duration,
+    error: fullError,
+    ...(life.gcProtectMs ? { gc_protected_until: new Date(Date.now() + life.gcProtectMs) } : {}),
+  });
+  if (step === 'stop') return step;
+  const fields = {
+    event: 'container.exited',
+    container_id: c.id,
+    status: action.status,
+    exit_code: c.exitCode,
+    oom_killed: c.oomKilled,
+    duration_ms: duration,
+    stop_reason: action.reason,
+    logs_truncated: output.truncated || incomplete !== null,
+  };
+  // A result is info; a stop we were asked for too; a timeout is a warning; a failure an error.
+  const level = action.status === 'failed' ? 'error' : action.status === 'timeout' ? 'warn' : 'info';
+  log[level]({ ...fields, error: fullError }, action.status === 'exited' ? 'container exited' : `container ${action.status}: ${fullError ?? action.reason}`);
+  if (incomplete) log.warn({ event: 'container.output_incomplete', container_id: c.id, why: incomplete }, incomplete);
+  return 'next';
+}
+
+/** End an intent that has no container to collect from. */
+async function finish(s: StepContext, action: Extract<Action, { type: 'finish' }>): Promise<Step> {
+  const { w, log, patchLive } = s;
+  const step = await patchLive({
+    status: action.status,
+    stop_reason: action.reason,
+    error: action.error,
+    finished_at: new Date(),
+    // Nothing to remove unless a container exists; a following `remove` action records removal.
+    ...(w.container || w.createdId ? {} : { removed_at: new Date() }),
+  });
+  if (step === 'stop') return step;
+  const fields = { event: `intent.${action.status}`, status: action.status, stop_reason: action.reason, error: action.error };
+  if (action.status === 'lost') log.error(fields, action.error ?? 'lost');
+  else log.info(fields, `intent ${action.status}${action.reason ? `: ${action.reason}` : ''}`);
+  return 'next';
+}
+
+/** Remove the container (force) and record `removed_at`. */
+async function remove(s: StepContext, _action: Extract<Action, { type: 'remove' }>): Promise<Step> {
+  const { ctx, w, log } = s;
+  const id = w.container?.id ?? w.createdId ?? w.intent.container_id;
+  if (id) await ctx.docker.remove(id);
+  const row = await patchIntent(
+    ctx.pool,
+    w.intent.id,
+    { removed_at: new Date() },
+    { actor: ctx.reconcilerId, operation: 'container.remove', outcome: 'ok', detail: { container_id: id } },
+  );
+  if (row) w.intent = row;
+  log.info({ event: 'container.removed', container_id: id, status: w.intent.status }, 'container removed');
+  return 'next';
+}
+
+/** The container is already gone: record `removed_at`. */
+async function markRemoved(s: StepContext, _action: Extract<Action, { type: 'mark_removed' }>): Promise<Step> {
+  const { ctx, w } = s;
+  const row = await patchIntent(ctx.pool, w.intent.id, { removed_at: new Date() });
+  if (row) w.intent = row;
+  return 'next';
 }
 
 function runningPatch(intent: IntentRow, c: ContainerState) {
