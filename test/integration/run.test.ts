@@ -284,6 +284,29 @@ describe('tools.docker.run (real Docker, real PostgreSQL)', function () {
     });
   });
 
+  describe('versioned specs', () => {
+    it('a stored spec carries its schema version', async () => {
+      const result = await h.run({ command: ['true'] });
+      const row = await h.intent(result.intent_id);
+      expect(row!.spec['$version']).to.equal(1);
+    });
+
+    it('a spec written by a newer highway-docker is refused clearly at create time, and never reaches Docker', async () => {
+      const ctx = h.ctx();
+      const id = randomUUID();
+      await h.db.pool.query(`INSERT INTO highway.workflow_runs (id, tenant_id) VALUES ($1, $2)`, [ctx.workflow_run_id, ctx.tenant_id]);
+      await h.db.pool.query(`INSERT INTO highway.activities (id, workflow_run_id) VALUES ($1, $2)`, [ctx.activity_id, ctx.workflow_run_id]);
+      await h.db.pool.query(
+        `INSERT INTO highway.docker_containers (id, activity_id, workflow_run_id, tenant_id, image, spec) VALUES ($1, $2, $3, $4, $5, $6)`,
+        [id, ctx.activity_id, ctx.workflow_run_id, ctx.tenant_id, TEST_IMAGE, JSON.stringify({ image: TEST_IMAGE, command: ['true'], $version: 99 })],
+      );
+      const row = await h.waitFor(ctx.activity_id, (r) => r.removed_at !== null);
+      expect(row.status).to.equal('failed');
+      expect(row.error).to.match(/newer highway-docker \(parameter schema version 99; this reconciler reads up to 1\): upgrade this reconciler/);
+      expect(h.log.events('container.created', id)).to.have.length(0);
+    });
+  });
+
   describe('secrets', () => {
     it('resolves a secret reference at create time and never stores or logs its value', async () => {
       process.env['HIGHWAY_SECRET_API_TOKEN'] = 'swordfish-4711';

@@ -1,6 +1,7 @@
 import type { Queryable } from '../pool.js';
 import type { IntentRow } from '../../model.js';
 import { HighwayError } from '../../errors.js';
+import { versioned } from '../../params/versions.js';
 
 export interface NewIntent {
   id: string;
@@ -29,7 +30,7 @@ export async function insertIntent(q: Queryable, intent: NewIntent): Promise<{ r
       intent.tenant_id,
       intent.worker_id,
       intent.image,
-      JSON.stringify(intent.spec),
+      JSON.stringify(versioned(intent.spec as Record<string, unknown>)), // with its schema version
       JSON.stringify(intent.labels),
       JSON.stringify(intent.warnings),
     ]);

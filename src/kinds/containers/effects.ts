@@ -10,7 +10,7 @@ import { dockerMessage, type ContainerClient, type ContainerState } from '../../
 import { HighwayError, TerminalError } from '../../errors.js';
 import { LABELS, containerName, lifecycleOf, type IntentRow } from '../../model.js';
 import { toCreateOptions } from '../../params/container-config.js';
-import { parseRunParams } from '../../params/schema.js';
+import { readStoredSpec } from '../../params/versions.js';
 import { checkPolicy, type Policy } from '../../params/policy.js';
 import type { Action } from './decide.js';
 import { maskSecrets, secretValuesOf, type SecretResolver } from '../../secrets.js';
@@ -374,10 +374,13 @@ async function readOutput(ctx: EffectContext, id: string, maxBytes: number) {
   }
 }
 
-/** The stored spec, validated and policy-checked again; a failure is terminal for the intent. */
+/**
+ * The stored spec, read by the schema version it was accepted under, and policy-checked again
+ * (the operator's policy of today applies); a failure is terminal for the intent.
+ */
 function revalidate(stored: Record<string, unknown>, policy: Policy) {
   try {
-    const spec = parseRunParams(stored);
+    const spec = readStoredSpec(stored);
     checkPolicy(spec, policy);
     return spec;
   } catch (err) {
