@@ -44,8 +44,19 @@ export function buildProgram(): Command {
     .description('migrate, then run the reconciler (embedded PostgreSQL when no database URL is given)')
     .action(async () => {
       const url = dbUrl();
-      const { up } = await import('./up.js');
-      await up(url ? { databaseUrl: url } : {}, settings, createLogger());
+      const { up, StartupError } = await import('./up.js');
+      const logger = createLogger();
+      try {
+        await up(url ? { databaseUrl: url } : {}, settings, logger);
+      } catch (err) {
+        // A fatal error of the main job: one event line (JSON under HIGHWAY_LOG_FORMAT=json)
+        // naming the dependency, then exit at once: nothing half-started lingers.
+        const dependency = err instanceof StartupError ? err.dependency : null;
+        logger.fatal({ event: 'up.failed', dependency, err: errorMessage(err) }, `highway-docker up cannot run: ${errorMessage(err)}`);
+        logger.flush();
+        await new Promise((r) => setTimeout(r, 50));
+        process.exit(EXIT.tool);
+      }
     });
 
   program

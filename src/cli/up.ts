@@ -12,25 +12,26 @@ import { ClusterDuties } from '../hosts/cluster-duties.js';
 import type { Logger } from '../observability/logger.js';
 import type { Settings } from '../config.js';
 import { onShutdown } from './signals.js';
+import { errorMessage } from '../errors.js';
 
 /**
  * `highway-docker up`: migrate, then run this Docker host's reconciler (every kind, the GC),
  * its host row and heartbeat, and /metrics, /healthz, /readyz, until SIGINT/SIGTERM.
  */
 export async function up(opts: { databaseUrl?: string }, settings: Settings, logger: Logger): Promise<void> {
-  const hostSettings = hostSettingsFromEnv(); // bad HIGHWAY_HOST_* settings fail before anything starts
+  const hostSettings = await needs('configuration', async () => hostSettingsFromEnv()); // bad HIGHWAY_HOST_* settings fail before anything starts
   let embedded: EmbeddedServer | null = null;
   let url = opts.databaseUrl ?? settings.databaseUrl;
   if (!url) {
-    embedded = await startEmbedded(defaultHome(), logger);
+    embedded = await needs('postgres (embedded)', () => startEmbedded(defaultHome(), logger));
     url = embedded.url;
   }
   const pool = createPool(url, { applicationName: 'highway-docker-reconciler' });
-  const migrated = await migrate(pool);
+  const migrated = await needs(`postgres (${redact(url)})`, () => migrate(pool));
   if (migrated.applied.length) logger.info({ event: 'db.migrated', applied: migrated.applied }, 'migrations applied');
   const metrics = new Metrics({ pool, logger });
   const docker = createDockerClient({ logger, metrics });
-  await docker.ping();
+  await needs(`docker (${process.env['DOCKER_HOST'] ?? 'unix:///var/run/docker.sock'})`, () => docker.ping());
   let isClusterLeader: () => boolean = () => false;
   const reconciler = await Reconciler.create({
     pool,
@@ -47,7 +48,7 @@ export async function up(opts: { databaseUrl?: string }, settings: Settings, log
   });
   // The host's row and heartbeat, the cluster election, and /metrics, /healthz, /readyz: up
   // before the reconciler starts, so a standby is visible and answers /healthz too.
-  const host = await startHostServices({
+  const host = await needs('host services (HIGHWAY_HTTP_ADDR, the host row)', () => startHostServices({
     pool,
     databaseUrl: url,
     reconcilerId: reconciler.id,
@@ -57,7 +58,7 @@ export async function up(opts: { databaseUrl?: string }, settings: Settings, log
     metrics,
     elections: ['cluster'],
     readiness: reconciler.manager.readiness(),
-  });
+  }));
   const cluster = host.leaders['cluster']!;
   isClusterLeader = () => cluster.isLeader;
   reconciler.addRunnable(
@@ -77,7 +78,7 @@ export async function up(opts: { databaseUrl?: string }, settings: Settings, log
     new ClusterDuties({ pool, logger, metrics, isLeader: isClusterLeader, hostTimeoutS: hostSettings.hostTimeoutS, retentionDays: settings.retentionDays }),
   );
   try {
-    await reconciler.start();
+    await needs('the reconciler (Docker events, PostgreSQL LISTEN)', () => reconciler.start());
   } catch (err) {
     await host.stop();
     throw err;
@@ -92,6 +93,27 @@ export async function up(opts: { databaseUrl?: string }, settings: Settings, log
   await host.stop();
   await pool.end();
   await embedded?.stop();
+}
+
+/** A fatal error of `up`, naming the dependency that failed. */
+export class StartupError extends Error {
+  constructor(
+    readonly dependency: string,
+    cause: unknown,
+  ) {
+    super(`${dependency}: ${errorMessage(cause)}`, { cause });
+    this.name = 'StartupError';
+  }
+}
+
+/** Run one start-up step; its failure names the dependency. */
+async function needs<T>(dependency: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof StartupError) throw err;
+    throw new StartupError(dependency, err);
+  }
 }
 
 function redact(url: string): string {

@@ -238,4 +238,37 @@ describe('command line edges (bin/highway-docker.js)', function () {
       }
     });
   });
+
+  describe('up: a fatal error names the failing dependency and exits at once', () => {
+    const fatal = (r: CliResult) => {
+      const line = r.stdout.split('\n').find((l) => l.includes('"up.failed"'));
+      expect(line, r.stdout + r.stderr).to.be.a('string');
+      return JSON.parse(line!) as { level: string; event: string; dependency: string; err: string };
+    };
+
+    it('an unreachable database: exit 125 within seconds, one JSON line naming postgres', async () => {
+      const t0 = Date.now();
+      const r = await cli(['up'], { DATABASE_URL: 'postgresql://u:secret@127.0.0.1:1/x', HIGHWAY_HTTP_ADDR: '127.0.0.1:0' });
+      expect(r.code).to.equal(125);
+      expect(Date.now() - t0).to.be.below(15_000);
+      const f = fatal(r);
+      expect(f.level).to.equal('fatal');
+      expect(f.dependency).to.match(/^postgres \(postgresql:\/\/u:\*\*\*@127\.0\.0\.1:1\/x\)$/);
+      expect(r.stdout + r.stderr).to.not.contain('secret');
+    });
+
+    it('an unreachable Docker daemon: exit 125 within seconds, one JSON line naming docker', async () => {
+      const h = await Harness.start({ withoutReconciler: true });
+      try {
+        const t0 = Date.now();
+        const r = await cli(['up'], { DATABASE_URL: h.db.url, DOCKER_HOST: 'unix:///nonexistent/docker.sock', HIGHWAY_HTTP_ADDR: '127.0.0.1:0', HIGHWAY_RECONCILER_ID: `t-${randomUUID()}` });
+        expect(r.code).to.equal(125);
+        expect(Date.now() - t0).to.be.below(15_000);
+        expect(fatal(r).dependency).to.match(/^docker \(unix:\/\/\/nonexistent\/docker.sock\)$/);
+      } finally {
+        await h.stop();
+      }
+    });
+  });
 });
+
