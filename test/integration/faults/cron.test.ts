@@ -1,6 +1,6 @@
 /**
- * Durable cron under faults (a reduced form of the issue's test): two `highway-docker up`
- * processes on one database, a schedule every second for ~15 s, one of them SIGKILLed and
+ * Durable cron under faults (the issue's test): three `highway-docker up`
+ * processes on one database, a schedule every second for 60 s, one of them SIGKILLed and
  * restarted every few seconds. Every scheduled second has exactly one tick row, each tick at
  * most one container, and nothing is left.
  */
@@ -17,10 +17,11 @@ import { defaultPolicy } from '../../../src/params/policy.js';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('faults: durable cron with a scheduler SIGKILLed and restarted', function () {
-  this.timeout(180_000);
+  this.timeout(240_000);
   let h: Harness;
-  const ids = [0, 1].map(() => `test-${randomUUID()}`);
-  const procs: Array<CliProcess | null> = [null, null];
+  const ids = [0, 1, 2].map(() => `test-${randomUUID()}`);
+  const procs: Array<CliProcess | null> = [null, null, null];
+  const SECONDS = 60;
 
   before(async () => {
     ensureBuilt();
@@ -34,8 +35,7 @@ describe('faults: durable cron with a scheduler SIGKILLed and restarted', functi
 
   it('every second exactly one tick row, at most one container per tick, none left', async () => {
     const start = (i: number) => startUp({ databaseUrl: h.db.url, reconcilerId: ids[i]!, env: { HIGHWAY_LOG_LEVEL: 'info' } });
-    procs[0] = await start(0);
-    procs[1] = await start(1);
+    for (const i of [0, 1, 2]) procs[i] = await start(i);
 
     // Count container creations per intent, straight from the daemon.
     const creates = new Map<string, number>();
@@ -50,20 +50,20 @@ describe('faults: durable cron with a scheduler SIGKILLed and restarted', functi
 
     const name = `fault-${randomUUID().slice(0, 8)}`;
     const begin = new Date(Math.ceil(Date.now() / 1000) * 1000 + 1000);
-    const end = new Date(begin.getTime() + 15_000);
+    const end = new Date(begin.getTime() + SECONDS * 1000);
     const def = validateSchedule(
       { name, schedule: '* * * * * *', overlap: 'allow_all', start_at: begin.toISOString(), end_at: end.toISOString(), params: { image: TEST_IMAGE, command: ['true'] } },
       defaultPolicy,
     );
     const { schedule } = await putSchedule(h.db.pool, { tenant_id: 'tenant-a' }, def, 'add');
 
-    // Kill one scheduler every ~3 s (alternating), restart it right away.
+    // Kill one scheduler every ~3 s (in turn, the leader among them), restart it right away.
     let victim = 0;
     while (Date.now() < end.getTime()) {
       await sleep(2_500 + Math.random() * 1_000);
       await procs[victim]!.kill();
       procs[victim] = await start(victim);
-      victim = 1 - victim;
+      victim = (victim + 1) % 3;
     }
 
     // Every tick's run ends and its container is removed.
@@ -78,13 +78,13 @@ describe('faults: durable cron with a scheduler SIGKILLed and restarted', functi
           [schedule.id],
         )
       ).rows;
-      if (rows.length === 15 && rows.every((r) => r.removed_at)) break;
+      if (rows.length === SECONDS && rows.every((r) => r.removed_at)) break;
       if (Date.now() > deadline) throw new Error(`not converged: ${JSON.stringify(rows.map((r) => [r.status, r.intent_status, !!r.removed_at]))}`);
       await sleep(250);
     }
     (stream as unknown as { destroy(): void }).destroy();
 
-    const expected = Array.from({ length: 15 }, (_, i) => new Date(begin.getTime() + i * 1000).toISOString());
+    const expected = Array.from({ length: SECONDS }, (_, i) => new Date(begin.getTime() + i * 1000).toISOString());
     expect(rows.map((r) => r.scheduled_time.toISOString())).to.deep.equal(expected);
     expect(rows.map((r) => r.status)).to.deep.equal(expected.map(() => 'started'));
     expect(rows.map((r) => r.intent_status)).to.deep.equal(expected.map(() => 'exited'));
@@ -95,6 +95,6 @@ describe('faults: durable cron with a scheduler SIGKILLed and restarted', functi
       const left = await h.docker.listContainers({ all: true, filters: { label: [`${LABELS.reconcilerId}=${id}`] } });
       expect(left, `containers of ${id}`).to.have.length(0);
     }
-    expect(creates.size, 'containers seen').to.equal(15);
+    expect(creates.size, 'containers seen').to.equal(SECONDS);
   });
 });
