@@ -33,12 +33,18 @@ import { throughputScenario } from './throughput.js';
 import { cancellationScenario } from './cancellation.js';
 import { orphanScenario } from './orphan.js';
 import { cronScenario } from './cron.js';
+import { execScenario } from './exec.js';
+import { imagesScenario } from './images.js';
+import { burstScenario } from './burst.js';
 
 const SCENARIOS: Record<string, Scenario> = {
   [throughputScenario.name]: throughputScenario,
   [cancellationScenario.name]: cancellationScenario,
   [orphanScenario.name]: orphanScenario,
   [cronScenario.name]: cronScenario,
+  [execScenario.name]: execScenario,
+  [imagesScenario.name]: imagesScenario,
+  [burstScenario.name]: burstScenario,
 };
 
 async function dockerVersion(): Promise<string> {
