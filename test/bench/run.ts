@@ -4,7 +4,8 @@
  * label) at the end, pass or fail, also on Ctrl-C.
  *
  * Environment:
- *   BENCH_SCENARIOS    comma-separated scenario names (default: throughput,cancellation,orphan,cron)
+ *   BENCH_SCENARIOS    comma-separated scenario names (default: throughput,cancellation,orphan,cron,exec,images,burst;
+ *                      exec, images and burst together take about 2 minutes: BENCH_SCENARIOS=exec,images,burst runs them alone)
  *   BENCH_N            containers per mode and concurrency (default 100)
  *   BENCH_MODES        highway,dockerode,cli (default); also dockerode-hwcfg
  *   BENCH_CONCURRENCY  concurrency levels (default 1,8)
@@ -17,6 +18,9 @@
  *   BENCH_CANCEL_TRIALS  cancellation: trials per mode (default 30); BENCH_CANCEL_SETTLE_MS (default 250)
  *   BENCH_CRON_TICKS     cron: ticks of a one-second schedule (default 100); BENCH_CRON_BASELINE dockerode runs (default 20)
  *   BENCH_ORPHAN_TRIALS  orphan: SIGKILLed workers (default 10); BENCH_ORPHAN_WORKER_TIMEOUT_S (default 2)
+ *   BENCH_EXEC_N         exec: execs of `true` per mode in one running container (default 100)
+ *   BENCH_IMAGES_N       images: tools.docker.images and listImages calls per mode (default 200)
+ *   BENCH_BURST_N        burst: sh -c 'sleep 1' containers per mode (default 200); BENCH_BURST_WORKERS dockerode workers (default 8)
  *   TEST_DATABASE_URL  use this PostgreSQL instead of an embedded one; DOCKER_HOST as usual
  *
  * Adding a scenario: a module exporting a `Scenario` (see context.ts), listed in SCENARIOS.
@@ -33,12 +37,18 @@ import { throughputScenario } from './throughput.js';
 import { cancellationScenario } from './cancellation.js';
 import { orphanScenario } from './orphan.js';
 import { cronScenario } from './cron.js';
+import { execScenario } from './exec.js';
+import { imagesScenario } from './images.js';
+import { burstScenario } from './burst.js';
 
 const SCENARIOS: Record<string, Scenario> = {
   [throughputScenario.name]: throughputScenario,
   [cancellationScenario.name]: cancellationScenario,
   [orphanScenario.name]: orphanScenario,
   [cronScenario.name]: cronScenario,
+  [execScenario.name]: execScenario,
+  [imagesScenario.name]: imagesScenario,
+  [burstScenario.name]: burstScenario,
 };
 
 async function dockerVersion(): Promise<string> {
@@ -54,7 +64,7 @@ const round2 = (x: number): number => Math.round(x * 100) / 100;
 
 async function main(): Promise<number> {
   const settings = settingsFromEnv();
-  const names = (process.env['BENCH_SCENARIOS'] ?? 'throughput,cancellation,orphan,cron')
+  const names = (process.env['BENCH_SCENARIOS'] ?? 'throughput,cancellation,orphan,cron,exec,images,burst')
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
