@@ -63,8 +63,21 @@ export class CompletionWaiter {
     return this.started;
   }
 
-  async wait(id: string, until: (row: IntentRow) => boolean, options: { signal?: AbortSignal; wakeOn?: WakeOn } = {}): Promise<IntentRow> {
-    const { signal, wakeOn = () => true } = options;
+  /**
+   * Resolves once the LISTEN connection is up. A caller that awaits this before it writes a row
+   * may pass that row as `initial` to wait(): every change after the write is notified, so the
+   * first read is not needed.
+   */
+  listening(): Promise<void> {
+    return this.ensureStarted();
+  }
+
+  async wait(
+    id: string,
+    until: (row: IntentRow) => boolean,
+    options: { signal?: AbortSignal; wakeOn?: WakeOn; initial?: IntentRow } = {},
+  ): Promise<IntentRow> {
+    const { signal, wakeOn = () => true, initial } = options;
     await this.ensureStarted();
     return new Promise<IntentRow>((resolve, reject) => {
       const waiter: Waiter = { id, until, wakeOn, resolve, reject, checking: false, again: false };
@@ -90,6 +103,11 @@ export class CompletionWaiter {
         done();
         reject(err);
       };
+      // Written while we listened: the row as written is current until a notification says otherwise.
+      if (initial && initial.id === id) {
+        if (until(initial)) waiter.resolve(initial);
+        return;
+      }
       void this.check(waiter);
     });
   }

@@ -132,6 +132,8 @@ export function createDockerRun(deps: RunDeps) {
     }
 
     const warnings = resourceWarnings(spec);
+    // LISTEN before the write: every change after it is notified, so the wait needs no first read.
+    await deps.waiter.listening();
     // Idempotent per activity: a retry after a write that did commit returns that intent.
     const id = randomUUID();
     const { row, created } = await withPgRetry('intent.write', () => insertIntent(deps.pool, {
@@ -163,6 +165,7 @@ export function createDockerRun(deps: RunDeps) {
     const settled = await deps.waiter.wait(row.id, spec.detach ? isRunningOrSettled : (r) => isSettled(r), {
       ...(ctx.signal ? { signal: ctx.signal } : {}),
       wakeOn,
+      initial: row,
     });
     return toResult(settled);
   };

@@ -27,14 +27,14 @@ export { TEST_IMAGE };
 export class LogCapture {
   readonly lines: Array<Record<string, unknown>> = [];
   readonly logger: Logger;
-  constructor() {
+  constructor(level = process.env['TEST_LOG_LEVEL'] ?? 'debug') {
     const sink = new Writable({
       write: (chunk: Buffer, _enc, cb) => {
         for (const line of chunk.toString().split('\n')) if (line.trim()) this.lines.push(JSON.parse(line));
         cb();
       },
     });
-    this.logger = pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'debug' }, sink);
+    this.logger = pino({ level }, sink);
   }
   events(name: string, intentId?: string): Array<Record<string, unknown>> {
     return this.lines.filter((l) => l['event'] === name && (!intentId || l['intent_id'] === intentId));
@@ -46,13 +46,15 @@ export interface HarnessOptions {
   reconciler?: Partial<ReconcilerOptions>;
   /** Do not start a reconciler (the test starts its own, e.g. to crash it). */
   withoutReconciler?: boolean;
+  /** Log level of the capture (default TEST_LOG_LEVEL or debug; load tests use info: parsing every debug line costs CPU). */
+  logLevel?: string;
 }
 
 export class Harness {
   readonly registry = new ToolRegistry();
   readonly tools: DockerTools;
   readonly reconcilerId = `test-${randomUUID()}`;
-  readonly log = new LogCapture();
+  readonly log: LogCapture;
   readonly client: ContainerClient;
   reconciler: Reconciler | null = null;
 
@@ -61,6 +63,7 @@ export class Harness {
     readonly docker: Docker,
     private readonly options: HarnessOptions,
   ) {
+    this.log = new LogCapture(options.logLevel);
     this.client = createDockerClient({ logger: this.log.logger, docker });
     this.tools = registerDockerTools(this.registry, {
       databaseUrl: db.url,

@@ -144,7 +144,8 @@ export class ContainersKind implements Kind {
    */
   async reconcile(id: string): Promise<ReconcileResult> {
     const { pool, docker, reconcilerId } = this.options;
-    const state = await loadReconcileState(pool, id);
+    // A host without a capacity limit claims an intent it matches as it loads it (one statement).
+    const state = await loadReconcileState(pool, id, this.offer.capacity === null ? this.offer : undefined);
     if (!state || state.intent.removed_at) return {};
     if (state.intent.reconciler_id === null) {
       // Unclaimed: claim what this host may take, oldest first. This one, if among them, goes

@@ -1,6 +1,7 @@
 import type { Queryable } from '../../../db/pool.js';
 import type { IntentRow } from '../../../model.js';
 import { INTENT_COLUMNS_WITHOUT_OUTPUT } from '../../../db/queries/intent-columns.js';
+import type { HostOffer } from './claim-intents.js';
 
 /** What the reconciler knows about an intent's surroundings: its run, activity and worker. */
 export interface IntentSurroundings {
@@ -19,11 +20,21 @@ export type ReconcileState = { intent: IntentRow; around: IntentSurroundings; db
 
 /**
  * The intent row with its run, activity and worker, and the database's clock, in one round
- * trip. Claiming is separate (claim-intents.ts): the first look at a row decides whose it is.
+ * trip. With `claimFor` (a host without a capacity limit), an unclaimed pending intent whose
+ * placement the host matches is claimed in the same statement; the returned row shows it.
+ * (A host with a capacity claims separately, oldest first: claim-intents.ts.)
  */
-export async function loadReconcileState(q: Queryable, id: string): Promise<ReconcileState | null> {
-  const res = await q.query<IntentRow & IntentSurroundings & { db_now: Date }>(
-    `SELECT ${INTENT_COLUMNS_WITHOUT_OUTPUT('c')},
+export async function loadReconcileState(q: Queryable, id: string, claimFor?: HostOffer): Promise<ReconcileState | null> {
+  const res = await q.query<IntentRow & IntentSurroundings & { db_now: Date; claimed_by: string | null }>(
+    `WITH claim AS (
+       UPDATE highway.docker_containers SET reconciler_id = $2, pending_reason = NULL, updated_at = now()
+        WHERE id = $1 AND $2::text IS NOT NULL AND reconciler_id IS NULL AND removed_at IS NULL AND status = 'pending'
+          AND (spec->'placement'->>'host' IS NULL OR spec->'placement'->>'host' = $2)
+          AND (spec->'placement'->'labels' IS NULL OR $3::jsonb @> (spec->'placement'->'labels'))
+        RETURNING reconciler_id
+     )
+     SELECT ${INTENT_COLUMNS_WITHOUT_OUTPUT('c')},
+            COALESCE(c.reconciler_id, (SELECT reconciler_id FROM claim)) AS claimed_by,
             r.status               AS run_status,
             (a.id IS NOT NULL)     AS activity_exists,
             a.status               AS activity_status,
@@ -39,16 +50,16 @@ export async function loadReconcileState(q: Queryable, id: string): Promise<Reco
        LEFT JOIN highway.activities a ON a.id = c.activity_id
        LEFT JOIN highway.workers w ON w.id = c.worker_id
       WHERE c.id = $1`,
-    [id],
+    [id, claimFor?.id ?? null, JSON.stringify(claimFor?.labels ?? {})],
   );
   const row = res.rows[0];
   if (!row) return null;
   const {
     run_status, activity_exists, activity_status, activity_heartbeat_at, activity_heartbeat_timeout_s,
-    activity_created_at, worker_exists, worker_status, worker_heartbeat_at, db_now, ...intent
+    activity_created_at, worker_exists, worker_status, worker_heartbeat_at, db_now, claimed_by, ...intent
   } = row;
   return {
-    intent: intent as IntentRow,
+    intent: { ...(intent as IntentRow), reconciler_id: claimed_by },
     around: {
       run_status, activity_exists, activity_status, activity_heartbeat_at, activity_heartbeat_timeout_s,
       activity_created_at, worker_exists, worker_status, worker_heartbeat_at,
