@@ -4,15 +4,16 @@ import { requestStop } from '../db/queries/request-stop.js';
 import { liveIntentIdsFor } from '../db/queries/live-intents.js';
 import { silentLogger } from '../observability/logger.js';
 import { defaultPolicy, type Policy } from '../params/policy.js';
-import { CompletionWaiter } from './completion.js';
+import { CompletionWaiter, INTENT_WAIT } from './completion.js';
 import { createDockerRun, isSettled } from './docker-run.js';
 import { createOperationTools, type OperationTools } from './docker-ops.js';
-import { OperationWaiter } from './operation-waiter.js';
+import { OperationWaiter, OPERATION_WAIT } from './operation-waiter.js';
 import type { ToolRegistry } from './registry.js';
 import { registerCronTools } from './cron-tools.js';
 import { createDockerImages } from './docker-images.js';
 import { createDockerPull } from './docker-pull.js';
-import { PullWaiter } from './pull-completion.js';
+import { PullWaiter, PULL_WAIT } from './pull-completion.js';
+import { RowWaiter } from './row-waiter.js';
 
 export interface DockerToolsOptions {
   /** A pool to use, or a URL to make one from. The URL is needed for LISTEN either way. */
@@ -40,15 +41,21 @@ export function registerDockerTools(registry: ToolRegistry, options: DockerTools
   const logger = options.logger ?? silentLogger;
   const ownPool = !options.pool;
   const pool = options.pool ?? createPool(options.databaseUrl, { applicationName: 'highway-docker-tools' });
-  const waiter = new CompletionWaiter(pool, options.databaseUrl, logger);
+  // One LISTEN connection for every wait of this tools instance.
+  const rows = new RowWaiter(options.databaseUrl, logger, {
+    [INTENT_WAIT.channel]: INTENT_WAIT.safetyPollMs,
+    [OPERATION_WAIT.channel]: OPERATION_WAIT.safetyPollMs,
+    [PULL_WAIT.channel]: PULL_WAIT.safetyPollMs,
+  });
+  const waiter = new CompletionWaiter(pool, rows);
   const deps = { pool, waiter, logger, policy: options.policy ?? defaultPolicy };
 
   registry.register('tools.docker.run', createDockerRun(deps));
   registerCronTools(registry, deps);
-  const pullWaiter = new PullWaiter(pool, options.databaseUrl, logger);
+  const pullWaiter = new PullWaiter(pool, rows);
   registry.register('tools.docker.pull', createDockerPull({ ...deps, waiter: pullWaiter }));
   registry.register('tools.docker.images', createDockerImages(deps));
-  const operationWaiter = new OperationWaiter(pool, options.databaseUrl, logger);
+  const operationWaiter = new OperationWaiter(pool, rows);
   const operations = createOperationTools({ ...deps, operations: operationWaiter });
   registry.register('tools.docker.exec', operations.exec);
   registry.register('tools.docker.stop', operations.stop);
@@ -69,9 +76,7 @@ export function registerDockerTools(registry: ToolRegistry, options: DockerTools
       return { stopped: ids.length - pending, pending };
     },
     async close() {
-      await waiter.stop();
-      await pullWaiter.stop();
-      await operationWaiter.stop();
+      await rows.stop();
       if (ownPool) await pool.end();
     },
   };

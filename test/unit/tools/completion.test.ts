@@ -1,9 +1,10 @@
-/** The completion waiter recovers when its LISTEN connection could not be started. */
+/** The tools' row waiter recovers when its LISTEN connection could not be started. */
 import { expect } from 'chai';
 import sinon from 'sinon';
 import { pino } from 'pino';
 import { PgListener } from '../../../src/db/listener.js';
-import { CompletionWaiter } from '../../../src/tools/completion.js';
+import { CompletionWaiter, INTENT_WAIT } from '../../../src/tools/completion.js';
+import { RowWaiter } from '../../../src/tools/row-waiter.js';
 import { HighwayError } from '../../../src/errors.js';
 import type { Pool } from '../../../src/db/pool.js';
 
@@ -17,7 +18,8 @@ describe('tools/CompletionWaiter', () => {
     sinon.stub(PgListener.prototype, 'stop').resolves();
     const row = { id: 'i1', status: 'exited', removed_at: new Date() };
     const pool = { query: sinon.stub().resolves({ rows: [row] }) } as unknown as Pool;
-    const waiter = new CompletionWaiter(pool, 'postgres://nowhere', pino({ level: 'silent' }));
+    const rows = new RowWaiter('postgres://nowhere', pino({ level: 'silent' }), { [INTENT_WAIT.channel]: INTENT_WAIT.safetyPollMs });
+    const waiter = new CompletionWaiter(pool, rows);
 
     const first = await waiter.wait('i1', () => true).catch((e: unknown) => e);
     expect(first).to.be.instanceOf(HighwayError);
@@ -26,6 +28,6 @@ describe('tools/CompletionWaiter', () => {
     const second = await waiter.wait('i1', (r) => r.status === 'exited');
     expect(second.status).to.equal('exited');
     expect(start.callCount).to.equal(2);
-    await waiter.stop();
+    await rows.stop();
   });
 });

@@ -22,7 +22,7 @@ function setup() {
   const query = sinon.stub();
   const pool = { query } as unknown as Pool;
   const wait = sinon.stub().callsFake(async (id: string) => finished(id));
-  const waiter = { wait } as unknown as CompletionWaiter;
+  const waiter = { wait, listening: async () => {} } as unknown as CompletionWaiter;
   const run = createDockerRun({ pool, waiter, logger, policy: defaultPolicy });
   const ctx = { tenant_id: 'acme', workflow_run_id: randomUUID(), activity_id: randomUUID(), worker_id: 'w1' };
   /** What create_intent returns for the intent id it was given. */
