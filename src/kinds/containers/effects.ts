@@ -317,6 +317,9 @@ async function remove(s: StepContext, _action: Extract<Action, { type: 'remove' 
   const { ctx, w, log } = s;
   const id = w.container?.id ?? w.createdId ?? w.intent.container_id;
   if (id) await ctx.docker.remove(id);
+  // Logged before the row says so: recording removal wakes the caller, and the event log
+  // must not trail what a caller already saw.
+  log.info({ event: 'container.removed', container_id: id, status: w.intent.status }, 'container removed');
   const row = await patchIntent(
     ctx.pool,
     w.intent.id,
@@ -324,7 +327,6 @@ async function remove(s: StepContext, _action: Extract<Action, { type: 'remove' 
     { actor: ctx.reconcilerId, operation: 'container.remove', outcome: 'ok', detail: { container_id: id } },
   );
   if (row) w.intent = row;
-  log.info({ event: 'container.removed', container_id: id, status: w.intent.status }, 'container removed');
   return 'next';
 }
 
