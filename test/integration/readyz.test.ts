@@ -58,6 +58,12 @@ describe('readyz: a real `up` goes unready when PostgreSQL or its Docker daemon 
     base = String(ready['http']);
   });
 
+  afterEach(function () {
+    if (this.currentTest?.state === 'failed' && up) {
+      console.log(`      up ${up.alive ? 'alive' : `exited ${JSON.stringify(up.child.exitCode ?? up.child.signalCode)}`}; last lines: ${JSON.stringify(up.lines.slice(-8))}; stderr: ${up.stderr.slice(-3000)}`);
+    }
+  });
+
   after(async function () {
     this.timeout(60_000);
     await up?.kill();
