@@ -17,6 +17,10 @@
  *   BENCH_CANCEL_TRIALS  cancellation: trials per mode (default 30); BENCH_CANCEL_SETTLE_MS (default 250)
  *   BENCH_CRON_TICKS     cron: ticks of a one-second schedule (default 100); BENCH_CRON_BASELINE dockerode runs (default 20)
  *   BENCH_ORPHAN_TRIALS  orphan: SIGKILLed workers (default 10); BENCH_ORPHAN_WORKER_TIMEOUT_S (default 2)
+ *   BENCH_SCENARIOS=coordination  (not in the default list: ~2 minutes) many hosts on one PostgreSQL, no Docker for
+ *                      the scale part: BENCH_COORD_HOSTS (default 1,4,16,64), BENCH_COORD_INTENTS per level (default 4000),
+ *                      BENCH_COORD_CAPACITY per host (default 8), BENCH_COORD_FULL=1 (the whole row lifecycle),
+ *                      BENCH_COORD_IDLE_S (default 30; 0 skips the idle `up` measurement), BENCH_COORD_DURABLE=1 (fsync on)
  *   TEST_DATABASE_URL  use this PostgreSQL instead of an embedded one; DOCKER_HOST as usual
  *
  * Adding a scenario: a module exporting a `Scenario` (see context.ts), listed in SCENARIOS.
@@ -33,12 +37,15 @@ import { throughputScenario } from './throughput.js';
 import { cancellationScenario } from './cancellation.js';
 import { orphanScenario } from './orphan.js';
 import { cronScenario } from './cron.js';
+import { coordinationScenario } from './coordination.js';
 
 const SCENARIOS: Record<string, Scenario> = {
   [throughputScenario.name]: throughputScenario,
   [cancellationScenario.name]: cancellationScenario,
   [orphanScenario.name]: orphanScenario,
   [cronScenario.name]: cronScenario,
+  // Not in the default list: it takes ~2 minutes (run it with BENCH_SCENARIOS=coordination).
+  [coordinationScenario.name]: coordinationScenario,
 };
 
 async function dockerVersion(): Promise<string> {

@@ -1,0 +1,352 @@
+/**
+ * Scenario "coordination": the cost of many hosts sharing one PostgreSQL, on the real queries.
+ *
+ * 1. Scale, without Docker: simulated hosts (async loops in this process, each on its own
+ *    PostgreSQL connection) run the containers kind's real claim (claimIntents: placement,
+ *    capacity, FOR UPDATE SKIP LOCKED, oldest first) and its real finish (patchLiveIntent to
+ *    `exited` with the output, then patchIntent `removed_at` with its audit entry: what
+ *    effects.ts does on collect and remove) against a backlog of intents written by
+ *    highway.create_intent (insertIntent). At 1, 4, 16 and 64 hosts (BENCH_COORD_HOSTS), each
+ *    with capacity BENCH_COORD_CAPACITY (default 8) and the kind's claim batch (32), on a fresh
+ *    database per level: intents per second claimed and finished, claim latency p50/p99.
+ *    BENCH_COORD_FULL=1 adds what a real pass also writes per intent: the reconcile read
+ *    (loadReconcileState) before the start and before the collect, the start claim
+ *    (claimStart) and the `running` patch with the create's audit entry.
+ * 2. Idle cost, with the real `highway-docker up` (it needs a Docker daemon; it has nothing to
+ *    do): one `up` alone (it leads the cluster), then two more beside it (followers), on an
+ *    otherwise idle database, for BENCH_COORD_IDLE_S seconds each (default 30: a heartbeat
+ *    every 10 s and a resync every 30 s at the default settings). Statements are counted by
+ *    PostgreSQL itself (pg_stat_statements, every connection of the database: pool, LISTEN,
+ *    leader elections), so nothing the process does is missed; the table lists the top ones.
+ *
+ * Its own PostgreSQL server (with pg_stat_statements), durability off like the test server
+ * (fsync, synchronous_commit off) unless BENCH_COORD_DURABLE=1.
+ *
+ * Targets (the issue's): >= 1000 intents/s at 16 hosts; claim p99 <= 20 ms at 16 hosts; an
+ * idle host <= 1 query per second.
+ */
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { migrate } from '../../src/db/migrate.js';
+import { createPool } from '../../src/db/pool.js';
+import { insertIntent } from '../../src/db/queries/insert-intent.js';
+import { patchIntent, patchLiveIntent, claimStart } from '../../src/db/queries/update-intent.js';
+import { claimIntents, type HostOffer } from '../../src/kinds/containers/queries/claim-intents.js';
+import { loadReconcileState } from '../../src/kinds/containers/queries/load-reconcile-state.js';
+import { startOwnPostgres, type OwnPostgres } from '../support/postgres.js';
+import { spawnCli, type CliProcess } from '../support/processes.js';
+import type { BenchContext, Scenario, ScenarioResult, TargetCheck } from './context.js';
+import { intFromEnv, sleep } from './cancellation.js';
+import { formatTable, nowMs, percentile, round } from './stats.js';
+
+export const COORDINATION_TARGETS = { intentsPerSecondAt16: 1000, claimP99MsAt16: 20, idleQueriesPerSecond: 1 } as const;
+/** The containers kind's claim batch (kind.ts CLAIM_BATCH). */
+const CLAIM_BATCH = 32;
+
+interface LevelResult {
+  hosts: number;
+  intents: number;
+  insert_per_s: number;
+  seconds: number;
+  claimed_per_s: number;
+  finished_per_s: number;
+  claims: number;
+  claim_p50_ms: number;
+  claim_p99_ms: number;
+  claim_max_ms: number;
+  finish_p50_ms: number;
+  finish_p99_ms: number;
+  max_live_per_host: number;
+}
+
+function withDatabase(url: string, name: string): string {
+  const u = new URL(url);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+async function freshDb(server: OwnPostgres, name: string): Promise<string> {
+  const admin = new pg.Client({ connectionString: server.adminUrl });
+  await admin.connect();
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = withDatabase(server.adminUrl, name);
+  const pool = createPool(url, { max: 1 });
+  try {
+    await migrate(pool);
+  } finally {
+    await pool.end();
+  }
+  return url;
+}
+
+/** Write `n` intents the way the run tool does (highway.create_intent), 8 at a time; returns intents/s. */
+async function writeIntents(url: string, n: number, labels: Record<string, string>): Promise<number> {
+  const pool = createPool(url, { max: 8, applicationName: 'bench-coordination-writer' });
+  try {
+    let next = 0;
+    const t0 = nowMs();
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (next < n) {
+          next++;
+          await insertIntent(pool, {
+            id: randomUUID(),
+            activity_id: randomUUID(),
+            workflow_run_id: randomUUID(),
+            tenant_id: 'bench',
+            worker_id: null,
+            image: 'busybox:latest',
+            spec: { image: 'busybox:latest', command: ['sh', '-c', 'exit 0'], labels },
+            labels,
+            warnings: [],
+          });
+        }
+      }),
+    );
+    return n / ((nowMs() - t0) / 1000);
+  } finally {
+    await pool.end();
+  }
+}
+
+/** One level: `hosts` simulated hosts drain a backlog of `intents`. */
+async function runLevel(server: OwnPostgres, ctx: BenchContext, hosts: number, intents: number, capacity: number, full: boolean): Promise<LevelResult> {
+  const url = await freshDb(server, `coord_${hosts}`);
+  const insertPerS = await writeIntents(url, intents, ctx.labels);
+  const clients = await Promise.all(
+    Array.from({ length: hosts }, async (_, i) => {
+      const c = new pg.Client({ connectionString: url, application_name: `bench-host-${i}` });
+      c.on('error', () => {});
+      await c.connect();
+      return c;
+    }),
+  );
+  const claimMs: number[] = [];
+  const finishMs: number[] = [];
+  let claimed = 0;
+  let finished = 0;
+  let maxLive = 0;
+  const t0 = nowMs();
+  try {
+    await Promise.all(
+      clients.map(async (client, i) => {
+        const offer: HostOffer = { id: `sim-${i}`, labels: { zone: String(i % 4) }, capacity };
+        for (;;) {
+          ctx.checkAborted();
+          const c0 = nowMs();
+          const ids = await claimIntents(client, offer, CLAIM_BATCH);
+          claimMs.push(nowMs() - c0);
+          if (ids.length === 0) {
+            if (claimed >= intents) return;
+            await sleep(5); // others hold the rest this instant (SKIP LOCKED): look again
+            continue;
+          }
+          claimed += ids.length;
+          maxLive = Math.max(maxLive, ids.length);
+          for (const id of ids) {
+            const f0 = nowMs();
+            if (full) {
+              await loadReconcileState(client, id);
+              await claimStart(client, id);
+              const startedAt = new Date();
+              await patchLiveIntent(
+                client,
+                id,
+                { container_id: id.replace(/-/g, '').padEnd(64, '0'), short_id: id.slice(0, 12), status: 'running', started_at: startedAt, deadline_at: new Date(startedAt.getTime() + 3_600_000) },
+                { actor: offer.id, operation: 'container.create', outcome: 'ok', detail: { container_id: id } },
+              );
+              await loadReconcileState(client, id);
+            }
+            const end = new Date();
+            await patchLiveIntent(client, id, {
+              status: 'exited',
+              exit_code: 0,
+              oom_killed: false,
+              stdout: 'ok\n',
+              stderr: '',
+              logs_truncated: false,
+              finished_at: end,
+              duration_ms: 1,
+              error: null,
+            });
+            await patchIntent(client, id, { removed_at: new Date() }, { actor: offer.id, operation: 'container.remove', outcome: 'ok', detail: { container_id: null } });
+            finishMs.push(nowMs() - f0);
+            finished++;
+          }
+        }
+      }),
+    );
+  } finally {
+    await Promise.all(clients.map((c) => c.end().catch(() => {})));
+  }
+  const seconds = (nowMs() - t0) / 1000;
+  const check = new pg.Client({ connectionString: url });
+  await check.connect();
+  try {
+    const left = await check.query<{ n: number }>(`SELECT count(*)::int AS n FROM highway.docker_containers WHERE removed_at IS NULL OR status <> 'exited'`);
+    if (left.rows[0]!.n !== 0) throw new Error(`${left.rows[0]!.n} intents not finished at ${hosts} hosts`);
+  } finally {
+    await check.end();
+  }
+  if (claimed !== intents || finished !== intents) throw new Error(`claimed ${claimed}, finished ${finished} of ${intents}: each intent must be claimed exactly once`);
+  return {
+    hosts,
+    intents,
+    insert_per_s: round(insertPerS, 0),
+    seconds: round(seconds, 2),
+    claimed_per_s: round(claimed / seconds, 0),
+    finished_per_s: round(finished / seconds, 0),
+    claims: claimMs.length,
+    claim_p50_ms: round(percentile(claimMs, 50), 2),
+    claim_p99_ms: round(percentile(claimMs, 99), 2),
+    claim_max_ms: round(Math.max(...claimMs), 2),
+    finish_p50_ms: round(percentile(finishMs, 50), 2),
+    finish_p99_ms: round(percentile(finishMs, 99), 2),
+    max_live_per_host: maxLive,
+  };
+}
+
+interface IdleResult {
+  hosts: number;
+  seconds: number;
+  statements: number;
+  per_second: number;
+  top: Array<{ query: string; calls: number; per_second: number }>;
+}
+
+async function statements(admin: pg.Client, db: string) {
+  const res = await admin.query<{ query: string; calls: string }>(
+    `SELECT regexp_replace(s.query, '\\s+', ' ', 'g') AS query, sum(s.calls)::bigint AS calls
+       FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+      WHERE d.datname = $1 GROUP BY 1`,
+    [db],
+  );
+  return new Map(res.rows.map((r) => [r.query, Number(r.calls)]));
+}
+
+/** Count every statement of the database for `seconds` while `ups` sit idle. */
+async function measureIdle(admin: pg.Client, db: string, hosts: number, seconds: number): Promise<IdleResult> {
+  const before = await statements(admin, db);
+  const t0 = nowMs();
+  await sleep(seconds * 1000);
+  const after = await statements(admin, db);
+  const elapsed = (nowMs() - t0) / 1000;
+  const delta = [...after].map(([query, calls]) => ({ query, calls: calls - (before.get(query) ?? 0) })).filter((d) => d.calls > 0);
+  const total = delta.reduce((a, d) => a + d.calls, 0);
+  return {
+    hosts,
+    seconds: round(elapsed, 1),
+    statements: total,
+    per_second: round(total / elapsed, 2),
+    top: delta
+      .sort((a, b) => b.calls - a.calls)
+      .slice(0, 12)
+      .map((d) => ({ query: d.query.slice(0, 90), calls: d.calls, per_second: round(d.calls / elapsed, 2) })),
+  };
+}
+
+async function idleCost(server: OwnPostgres, ctx: BenchContext, seconds: number): Promise<{ leader: IdleResult; three: IdleResult; followerPerS: number }> {
+  const url = await freshDb(server, 'coord_idle');
+  const admin = new pg.Client({ connectionString: server.adminUrl });
+  await admin.connect();
+  const ups: CliProcess[] = [];
+  const start = async (i: number) => {
+    const p = spawnCli(['up'], {
+      databaseUrl: url,
+      reconcilerId: `bench-idle-${ctx.runId}-${i}`,
+      env: { HIGHWAY_LOG_LEVEL: 'info', HIGHWAY_HTTP_ADDR: '127.0.0.1:0' },
+    });
+    ups.push(p);
+    ctx.sweep(`highway.reconciler_id=bench-idle-${ctx.runId}-${i}`);
+    await p.waitForEvent('up.ready', undefined, 60_000);
+  };
+  try {
+    await admin.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+    await start(0);
+    await sleep(2_000); // past the start-up (registration, first resync, first GC sweep)
+    console.error(`coordination: idle, 1 host (the leader), ${seconds} s`);
+    const leader = await measureIdle(admin, 'coord_idle', 1, seconds);
+    await start(1);
+    await start(2);
+    await sleep(2_000);
+    console.error(`coordination: idle, 3 hosts (1 leader, 2 followers), ${seconds} s`);
+    const three = await measureIdle(admin, 'coord_idle', 3, seconds);
+    return { leader, three, followerPerS: round((three.per_second - leader.per_second) / 2, 2) };
+  } finally {
+    for (const p of ups) p.signal('SIGTERM');
+    await Promise.all(ups.map((p) => p.waitExit(20_000).catch(() => p.kill())));
+    await admin.end();
+  }
+}
+
+export const coordinationScenario: Scenario = {
+  name: 'coordination',
+  description: 'many hosts on one PostgreSQL: claim + finish throughput and claim latency at 1/4/16/64 simulated hosts (no Docker); idle statements per host (real `up`)',
+  async run(ctx: BenchContext): Promise<ScenarioResult> {
+    const levels = (process.env['BENCH_COORD_HOSTS'] ?? '1,4,16,64').split(',').map((s) => Number(s.trim())).filter((n) => Number.isInteger(n) && n > 0);
+    const intents = intFromEnv('BENCH_COORD_INTENTS', 4000, 1);
+    const capacity = intFromEnv('BENCH_COORD_CAPACITY', 8, 1);
+    const idleS = intFromEnv('BENCH_COORD_IDLE_S', 30, 0);
+    const full = ['1', 'true', 'yes'].includes((process.env['BENCH_COORD_FULL'] ?? '').toLowerCase());
+    const durable = ['1', 'true', 'yes'].includes((process.env['BENCH_COORD_DURABLE'] ?? '').toLowerCase());
+    const flags = ['-c', 'shared_preload_libraries=pg_stat_statements', '-c', 'max_connections=200'];
+    if (durable) flags.push('-c', 'fsync=on', '-c', 'synchronous_commit=on', '-c', 'full_page_writes=on');
+    const server = await startOwnPostgres({ flags });
+    ctx.onCleanup('coordination PostgreSQL', () => server.stop());
+
+    const results: LevelResult[] = [];
+    for (const hosts of levels) {
+      console.error(`coordination: ${hosts} host(s), ${intents} intents, capacity ${capacity}${full ? ', full lifecycle' : ''}`);
+      results.push(await runLevel(server, ctx, hosts, intents, capacity, full));
+    }
+    const idle = idleS > 0 ? await idleCost(server, ctx, idleS) : null;
+
+    const at16 = results.find((r) => r.hosts === 16);
+    const targets: TargetCheck[] = [];
+    if (at16) {
+      targets.push(
+        { name: 'intents claimed and finished per second at 16 hosts', target: `>= ${COORDINATION_TARGETS.intentsPerSecondAt16}`, actual: String(at16.finished_per_s), met: at16.finished_per_s >= COORDINATION_TARGETS.intentsPerSecondAt16 },
+        { name: 'claim latency p99 at 16 hosts', target: `<= ${COORDINATION_TARGETS.claimP99MsAt16} ms`, actual: `${at16.claim_p99_ms} ms`, met: at16.claim_p99_ms <= COORDINATION_TARGETS.claimP99MsAt16 },
+      );
+    }
+    if (idle) {
+      targets.push(
+        { name: 'idle statements per second, a follower host', target: `<= ${COORDINATION_TARGETS.idleQueriesPerSecond}`, actual: String(idle.followerPerS), met: idle.followerPerS <= COORDINATION_TARGETS.idleQueriesPerSecond },
+        { name: 'idle statements per second, the leader host', target: `<= ${COORDINATION_TARGETS.idleQueriesPerSecond}`, actual: String(idle.leader.per_second), met: idle.leader.per_second <= COORDINATION_TARGETS.idleQueriesPerSecond },
+      );
+    }
+
+    const text = [
+      `claim + finish${full ? ' (full lifecycle: + 2 reads, start claim, running patch)' : ' (end + remove)'}, ${intents} intents per level, capacity ${capacity} per host, claim batch ${CLAIM_BATCH}; PostgreSQL durability ${durable ? 'on' : 'off (fsync, synchronous_commit off)'}`,
+      formatTable(
+        ['hosts', 'written/s', 'claimed/s', 'finished/s', 'claims', 'claim p50 ms', 'claim p99 ms', 'claim max ms', 'finish p50 ms', 'finish p99 ms', 'seconds'],
+        results.map((r) => [r.hosts, r.insert_per_s, r.claimed_per_s, r.finished_per_s, r.claims, r.claim_p50_ms, r.claim_p99_ms, r.claim_max_ms, r.finish_p50_ms, r.finish_p99_ms, r.seconds]),
+      ),
+      ...(idle
+        ? [
+            '',
+            `idle \`up\` processes, statements counted by pg_stat_statements (every connection), ${idleS} s each:`,
+            formatTable(
+              ['hosts', 'seconds', 'statements', 'per second', 'per host per second'],
+              [
+                [1, idle.leader.seconds, idle.leader.statements, idle.leader.per_second, idle.leader.per_second],
+                [3, idle.three.seconds, idle.three.statements, idle.three.per_second, round(idle.three.per_second / 3, 2)],
+              ],
+            ),
+            `leader host: ${idle.leader.per_second}/s; each follower: ${idle.followerPerS}/s`,
+            '',
+            'statements of the 3 idle hosts, by calls:',
+            formatTable(['calls', 'per second', 'statement'], idle.three.top.map((t) => [t.calls, t.per_second, t.query])),
+          ]
+        : []),
+      '',
+      ...targets.map((t) => `${t.met ? 'MET ' : 'MISS'}  ${t.name}: ${t.actual} (target ${t.target})`),
+    ].join('\n');
+    return { text, json: { capacity, intents, full, durable, levels: results, idle }, targets };
+  },
+};
