@@ -7,6 +7,7 @@ import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { ClusterDuties } from '../../src/hosts/cluster-duties.js';
 import { silentLogger } from '../../src/observability/logger.js';
+import type { Pool } from '../../src/db/pool.js';
 import { freshDatabase, type TestDatabase } from '../support/postgres.js';
 
 describe('hosts: ClusterDuties failover (real PostgreSQL)', function () {
@@ -59,5 +60,28 @@ describe('hosts: ClusterDuties failover (real PostgreSQL)', function () {
     expect(r.status).to.equal('lost');
     expect(r.error).to.contain('host dead-running stopped answering');
     expect(await row(kept)).to.deep.include({ status: 'pending', reconciler_id: 'alive' });
+  });
+
+  it('an idle cluster costs its leader one statement a pass; an unclaimed intent past placement_timeout still ends failed', async () => {
+    // Nothing waiting, no dead host with live work (the rows of the tests above are settled).
+    await db.pool.query(`UPDATE highway.docker_containers SET removed_at = now() WHERE removed_at IS NULL`);
+    let statements = 0;
+    const counting = { query: (...args: unknown[]) => (statements++, (db.pool.query as (...a: unknown[]) => unknown)(...args)) } as unknown as Pool;
+    const duties = new ClusterDuties({ pool: counting, logger: silentLogger, isLeader: () => true, hostTimeoutS: 3 });
+    await duties.pass(); // the first pass also runs retention
+    statements = 0;
+    await duties.pass();
+    expect(statements).to.equal(1);
+
+    const id = randomUUID();
+    await db.pool.query(
+      `INSERT INTO highway.docker_containers (id, activity_id, workflow_run_id, tenant_id, image, spec, status, created_at)
+       VALUES ($1, $2, $3, 't', 'busybox', '{"placement": {"labels": {"zone": "nowhere"}}, "placement_timeout": 1}', 'pending', now() - interval '5 seconds')`,
+      [id, randomUUID(), randomUUID()],
+    );
+    await duties.pass();
+    const r = await row(id);
+    expect(r.status).to.equal('failed');
+    expect(r.error).to.equal('placement_timeout: no live host took it within 1 s (no live host matches placement {"labels": {"zone": "nowhere"}})');
   });
 });

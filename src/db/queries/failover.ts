@@ -98,3 +98,23 @@ export async function failPlacementTimeouts(q: Queryable) {
   );
   return res.rows;
 }
+
+/**
+ * Is there anything for the cluster's duties to do, in one cheap statement (the leader asks every
+ * second; an idle cluster costs this one statement): a host silent for longer than `timeoutS`
+ * that still owns live intents (`dead`), or an unclaimed pending intent (`waiting`: its reason
+ * to record, its placement_timeout to enforce).
+ */
+export async function clusterWork(q: Queryable, timeoutS: number): Promise<{ dead: boolean; waiting: boolean }> {
+  const res = await q.query<{ dead: boolean; waiting: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM highway.docker_containers
+                     WHERE reconciler_id IS NULL AND removed_at IS NULL AND status = 'pending') AS waiting,
+            EXISTS (SELECT 1 FROM highway.hosts h
+                     WHERE h.heartbeat_at <= now() - make_interval(secs => $1)
+                       AND EXISTS (SELECT 1 FROM highway.docker_containers c
+                                    WHERE c.reconciler_id = h.id AND c.removed_at IS NULL
+                                      AND c.status NOT IN ${TERMINAL_SQL})) AS dead`,
+    [timeoutS],
+  );
+  return res.rows[0]!;
+}
