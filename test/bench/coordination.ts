@@ -26,6 +26,7 @@
  * idle host <= 1 query per second.
  */
 import { randomUUID } from 'node:crypto';
+import os from 'node:os';
 import pg from 'pg';
 import { migrate } from '../../src/db/migrate.js';
 import { createPool } from '../../src/db/pool.js';
@@ -33,7 +34,9 @@ import { insertIntent } from '../../src/db/queries/insert-intent.js';
 import { patchIntent, patchLiveIntent, claimStart } from '../../src/db/queries/update-intent.js';
 import { claimIntents, type HostOffer } from '../../src/kinds/containers/queries/claim-intents.js';
 import { loadReconcileState } from '../../src/kinds/containers/queries/load-reconcile-state.js';
+import { parseRunParams } from '../../src/params/schema.js';
 import { startOwnPostgres, type OwnPostgres } from '../support/postgres.js';
+import { TEST_IMAGE } from '../support/test-image.js';
 import { spawnCli, type CliProcess } from '../support/processes.js';
 import type { BenchContext, Scenario, ScenarioResult, TargetCheck } from './context.js';
 import { intFromEnv, sleep } from './cancellation.js';
@@ -57,6 +60,9 @@ interface LevelResult {
   finish_p50_ms: number;
   finish_p99_ms: number;
   max_live_per_host: number;
+  /** The claim statement's own execution time in PostgreSQL (pg_stat_statements): what is not queueing. */
+  claim_server_mean_ms: number;
+  claim_server_max_ms: number;
 }
 
 function withDatabase(url: string, name: string): string {
@@ -78,6 +84,7 @@ async function freshDb(server: OwnPostgres, name: string): Promise<string> {
   const pool = createPool(url, { max: 1 });
   try {
     await migrate(pool);
+    await pool.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
   } finally {
     await pool.end();
   }
@@ -185,11 +192,20 @@ async function runLevel(server: OwnPostgres, ctx: BenchContext, hosts: number, i
     await Promise.all(clients.map((c) => c.end().catch(() => {})));
   }
   const seconds = (nowMs() - t0) / 1000;
+  let serverMean = NaN;
+  let serverMax = NaN;
   const check = new pg.Client({ connectionString: url });
   await check.connect();
   try {
     const left = await check.query<{ n: number }>(`SELECT count(*)::int AS n FROM highway.docker_containers WHERE removed_at IS NULL OR status <> 'exited'`);
     if (left.rows[0]!.n !== 0) throw new Error(`${left.rows[0]!.n} intents not finished at ${hosts} hosts`);
+    const stat = await check.query<{ mean: number; max: number }>(
+      `SELECT sum(s.total_exec_time) / sum(s.calls) AS mean, max(s.max_exec_time) AS max
+         FROM pg_stat_statements s WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+          AND s.query LIKE 'WITH room AS%'`,
+    );
+    serverMean = Number(stat.rows[0]?.mean ?? NaN);
+    serverMax = Number(stat.rows[0]?.max ?? NaN);
   } finally {
     await check.end();
   }
@@ -208,6 +224,8 @@ async function runLevel(server: OwnPostgres, ctx: BenchContext, hosts: number, i
     finish_p50_ms: round(percentile(finishMs, 50), 2),
     finish_p99_ms: round(percentile(finishMs, 99), 2),
     max_live_per_host: maxLive,
+    claim_server_mean_ms: round(serverMean, 2),
+    claim_server_max_ms: round(serverMax, 2),
   };
 }
 
@@ -284,6 +302,68 @@ async function idleCost(server: OwnPostgres, ctx: BenchContext, seconds: number)
   }
 }
 
+/**
+ * Failover time: two real `up` processes (survivor, victim; HIGHWAY_HOST_TIMEOUT_S=3) on this
+ * machine's Docker daemon. Per trial: the victim is up and beating; it is SIGKILLed; at that
+ * instant it holds an intent it claimed and had not started (written claimed by it in the same
+ * transaction as the intent, so no other host can claim it first: a real claim is followed by
+ * its start within milliseconds, so this state is otherwise too brief to hit on purpose).
+ * Measured: SIGKILL -> the intent's container started on the survivor (its started_at).
+ */
+async function failoverTimes(server: OwnPostgres, ctx: BenchContext, trials: number, timeoutS: number): Promise<number[]> {
+  const url = await freshDb(server, 'coord_failover');
+  const pool = createPool(url, { max: 2, applicationName: 'bench-coordination-failover' });
+  const ids = { survivor: `bench-fo-s-${ctx.runId}`, victim: `bench-fo-v-${ctx.runId}` };
+  for (const id of Object.values(ids)) ctx.sweep(`highway.reconciler_id=${id}`);
+  const env = { HIGHWAY_LOG_LEVEL: 'info', HIGHWAY_HTTP_ADDR: '127.0.0.1:0', HIGHWAY_HOST_TIMEOUT_S: String(timeoutS), HIGHWAY_GC_INTERVAL_S: '3600' };
+  const procs: CliProcess[] = [];
+  const up = async (id: string) => {
+    const p = spawnCli(['up'], { databaseUrl: url, reconcilerId: id, env });
+    procs.push(p);
+    await p.waitForEvent('up.ready', undefined, 60_000);
+    return p;
+  };
+  const spec = parseRunParams({ image: TEST_IMAGE, command: ['true'], labels: ctx.labels });
+  const times: number[] = [];
+  try {
+    await up(ids.survivor);
+    for (let i = 0; i < trials; i++) {
+      ctx.checkAborted();
+      const victim = await up(ids.victim);
+      await sleep(500);
+      const killedAt = Date.now();
+      victim.signal('SIGKILL');
+      const client = await pool.connect();
+      const id = randomUUID();
+      try {
+        await client.query('BEGIN');
+        await insertIntent(client, { id, activity_id: randomUUID(), workflow_run_id: randomUUID(), tenant_id: 'bench', worker_id: null, image: spec.image, spec, labels: spec.labels ?? {}, warnings: [] });
+        await client.query('UPDATE highway.docker_containers SET reconciler_id = $2 WHERE id = $1', [id, ids.victim]);
+        await client.query('COMMIT');
+      } finally {
+        client.release();
+      }
+      await victim.exited;
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const r = (await pool.query<{ reconciler_id: string | null; started_at: Date | null }>('SELECT reconciler_id, started_at FROM highway.docker_containers WHERE id = $1', [id])).rows[0];
+        if (r?.started_at && r.reconciler_id === ids.survivor) {
+          times.push(r.started_at.getTime() - killedAt);
+          break;
+        }
+        if (Date.now() > deadline) throw new Error(`failover trial ${i}: the released intent did not start on the survivor within 60 s`);
+        await sleep(50);
+      }
+      console.error(`coordination: failover trial ${i + 1}/${trials}: ${times.at(-1)} ms`);
+    }
+    return times;
+  } finally {
+    for (const p of procs) p.signal('SIGTERM');
+    await Promise.all(procs.map((p) => p.waitExit(20_000).catch(() => p.kill())));
+    await pool.end();
+  }
+}
+
 export const coordinationScenario: Scenario = {
   name: 'coordination',
   description: 'many hosts on one PostgreSQL: claim + finish throughput and claim latency at 1/4/16/64 simulated hosts (no Docker); idle statements per host (real `up`)',
@@ -305,6 +385,9 @@ export const coordinationScenario: Scenario = {
       results.push(await runLevel(server, ctx, hosts, intents, capacity, full));
     }
     const idle = idleS > 0 ? await idleCost(server, ctx, idleS) : null;
+    const failoverTrials = intFromEnv('BENCH_COORD_FAILOVER', 10, 0);
+    const failoverTimeoutS = 3;
+    const failover = failoverTrials > 0 ? await failoverTimes(server, ctx, failoverTrials, failoverTimeoutS) : [];
 
     const at16 = results.find((r) => r.hosts === 16);
     const targets: TargetCheck[] = [];
@@ -314,6 +397,10 @@ export const coordinationScenario: Scenario = {
         { name: 'claim latency p99 at 16 hosts', target: `<= ${COORDINATION_TARGETS.claimP99MsAt16} ms`, actual: `${at16.claim_p99_ms} ms`, met: at16.claim_p99_ms <= COORDINATION_TARGETS.claimP99MsAt16 },
       );
     }
+    if (failover.length) {
+      const max = Math.max(...failover);
+      targets.push({ name: 'failover: SIGKILL -> claimed intent started elsewhere, max', target: `<= ${(failoverTimeoutS + 2) * 1000} ms (host timeout + 2 s)`, actual: `${max} ms`, met: max <= (failoverTimeoutS + 2) * 1000 });
+    }
     if (idle) {
       targets.push(
         { name: 'idle statements per second, a follower host', target: `<= ${COORDINATION_TARGETS.idleQueriesPerSecond}`, actual: String(idle.followerPerS), met: idle.followerPerS <= COORDINATION_TARGETS.idleQueriesPerSecond },
@@ -322,10 +409,11 @@ export const coordinationScenario: Scenario = {
     }
 
     const text = [
+      `claim latency as a host sees it (round trip), beside the claim statement's own execution in PostgreSQL (pg_stat_statements); the rest is waiting for a CPU (${os.cpus().length} here, load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')} at the end)`,
       `claim + finish${full ? ' (full lifecycle: + 2 reads, start claim, running patch)' : ' (end + remove)'}, ${intents} intents per level, capacity ${capacity} per host, claim batch ${CLAIM_BATCH}; PostgreSQL durability ${durable ? 'on' : 'off (fsync, synchronous_commit off)'}`,
       formatTable(
-        ['hosts', 'written/s', 'claimed/s', 'finished/s', 'claims', 'claim p50 ms', 'claim p99 ms', 'claim max ms', 'finish p50 ms', 'finish p99 ms', 'seconds'],
-        results.map((r) => [r.hosts, r.insert_per_s, r.claimed_per_s, r.finished_per_s, r.claims, r.claim_p50_ms, r.claim_p99_ms, r.claim_max_ms, r.finish_p50_ms, r.finish_p99_ms, r.seconds]),
+        ['hosts', 'written/s', 'claimed/s', 'finished/s', 'claims', 'claim p50 ms', 'claim p99 ms', 'claim max ms', 'in PG mean ms', 'in PG max ms', 'finish p50 ms', 'finish p99 ms', 'seconds'],
+        results.map((r) => [r.hosts, r.insert_per_s, r.claimed_per_s, r.finished_per_s, r.claims, r.claim_p50_ms, r.claim_p99_ms, r.claim_max_ms, r.claim_server_mean_ms, r.claim_server_max_ms, r.finish_p50_ms, r.finish_p99_ms, r.seconds]),
       ),
       ...(idle
         ? [
@@ -344,9 +432,16 @@ export const coordinationScenario: Scenario = {
             formatTable(['calls', 'per second', 'statement'], idle.three.top.map((t) => [t.calls, t.per_second, t.query])),
           ]
         : []),
+      ...(failover.length
+        ? [
+            '',
+            `failover (HIGHWAY_HOST_TIMEOUT_S=${failoverTimeoutS}): SIGKILL of a host -> its claimed, unstarted intent started on the other, ${failover.length} trials:`,
+            formatTable(['trials', 'p50 ms', 'max ms', 'min ms'], [[failover.length, percentile(failover, 50), Math.max(...failover), Math.min(...failover)]]),
+          ]
+        : []),
       '',
       ...targets.map((t) => `${t.met ? 'MET ' : 'MISS'}  ${t.name}: ${t.actual} (target ${t.target})`),
     ].join('\n');
-    return { text, json: { capacity, intents, full, durable, levels: results, idle }, targets };
+    return { text, json: { capacity, intents, full, durable, levels: results, idle, failover_ms: failover }, targets };
   },
 };
