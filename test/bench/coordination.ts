@@ -63,6 +63,8 @@ interface LevelResult {
   /** The claim statement's own execution time in PostgreSQL (pg_stat_statements): what is not queueing. */
   claim_server_mean_ms: number;
   claim_server_max_ms: number;
+  /** Where the hosts' sessions were, sampled every ~5 ms. */
+  session_states: string[];
 }
 
 function withDatabase(url: string, name: string): string {
@@ -135,6 +137,24 @@ async function runLevel(server: OwnPostgres, ctx: BenchContext, hosts: number, i
   );
   const claimMs: number[] = [];
   const finishMs: number[] = [];
+  // What the hosts' sessions wait on while they work (pg_stat_activity, sampled): a CPU (no wait
+  // event), a lock, the client (reading the next statement), or commit I/O.
+  const waits = new Map<string, number>();
+  let sampling = true;
+  const sampler = new pg.Client({ connectionString: url, application_name: 'bench-wait-sampler' });
+  await sampler.connect();
+  const sampled = (async () => {
+    while (sampling) {
+      const r = await sampler.query<{ w: string; n: number }>(
+        `SELECT CASE WHEN state <> 'active' THEN 'idle (client)'
+                    ELSE (CASE WHEN query LIKE 'WITH room%' THEN 'claim ' WHEN query LIKE 'WITH updated%' THEN 'finish ' ELSE 'other ' END)
+                         || COALESCE(wait_event_type || ':' || wait_event, 'running (CPU)') END AS w, count(*)::int AS n
+           FROM pg_stat_activity WHERE application_name LIKE 'bench-host-%' GROUP BY 1`,
+      );
+      for (const row of r.rows) waits.set(row.w, (waits.get(row.w) ?? 0) + row.n);
+      await sleep(5);
+    }
+  })();
   let claimed = 0;
   let finished = 0;
   let maxLive = 0;
@@ -189,9 +209,14 @@ async function runLevel(server: OwnPostgres, ctx: BenchContext, hosts: number, i
       }),
     );
   } finally {
+    sampling = false;
+    await sampled.catch(() => {});
+    await sampler.end().catch(() => {});
     await Promise.all(clients.map((c) => c.end().catch(() => {})));
   }
   const seconds = (nowMs() - t0) / 1000;
+  const totalWaits = [...waits.values()].reduce((a, b) => a + b, 0) || 1;
+  const waitShares = [...waits].sort((a, b) => b[1] - a[1]).map(([w, n]) => `${w} ${Math.round((100 * n) / totalWaits)}%`);
   let serverMean = NaN;
   let serverMax = NaN;
   const check = new pg.Client({ connectionString: url });
@@ -226,6 +251,7 @@ async function runLevel(server: OwnPostgres, ctx: BenchContext, hosts: number, i
     max_live_per_host: maxLive,
     claim_server_mean_ms: round(serverMean, 2),
     claim_server_max_ms: round(serverMax, 2),
+    session_states: waitShares,
   };
 }
 
@@ -415,6 +441,9 @@ export const coordinationScenario: Scenario = {
         ['hosts', 'written/s', 'claimed/s', 'finished/s', 'claims', 'claim p50 ms', 'claim p99 ms', 'claim max ms', 'in PG mean ms', 'in PG max ms', 'finish p50 ms', 'finish p99 ms', 'seconds'],
         results.map((r) => [r.hosts, r.insert_per_s, r.claimed_per_s, r.finished_per_s, r.claims, r.claim_p50_ms, r.claim_p99_ms, r.claim_max_ms, r.claim_server_mean_ms, r.claim_server_max_ms, r.finish_p50_ms, r.finish_p99_ms, r.seconds]),
       ),
+      '',
+      'where the hosts\' PostgreSQL sessions were while they worked (pg_stat_activity, sampled):',
+      ...results.map((r) => `  ${r.hosts} host(s): ${r.session_states.join(', ')}`),
       ...(idle
         ? [
             '',
