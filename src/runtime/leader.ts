@@ -22,24 +22,32 @@ export interface LeaderElectorOptions {
   name: string;
   /** Who we are, for logs and `application_name`. */
   id?: string;
-  /** How often a non-leader tries the lock and a leader checks its session (default 1000 ms). */
+  /** How long to wait before connecting again after a failure, and to sit out (twice) after losing the connection (default 1000 ms). */
   retryMs?: number;
+  /**
+   * How often the leader checks its session with a query (default 10 000 ms). A session the
+   * server ends, or a connection that breaks, is noticed at once without it; the check catches
+   * a connection that went silent.
+   */
+  checkMs?: number;
   logger?: Logger;
 }
 
 /**
  * Leadership held as a PostgreSQL session advisory lock on a dedicated connection (never a pool
- * connection: the lock lives and dies with that one session). A non-leader tries the lock every
- * `retryMs`; the leader checks its session as often. When the session ends (the process died,
- * the connection broke, the server restarted) the lock is free at once, so another elector takes
- * over within about `retryMs`; and the one that lost its connection drops leadership at once and
- * competes again once it can connect, after sitting out two `retryMs` (so that a healthy elector,
- * not the one with the flaky connection, is the one that takes over).
+ * connection: the lock lives and dies with that one session). A non-leader WAITS for the lock
+ * inside PostgreSQL (`pg_advisory_lock`, one statement that returns when it is granted): no
+ * polling, so a follower costs no statements while it waits, and it takes over the moment the
+ * holder's session ends (the process died, the connection broke, the server restarted). The
+ * leader checks its session every `checkMs`. One that lost its connection drops leadership at
+ * once and competes again once it can connect, after sitting out two `retryMs` (so that a healthy
+ * elector, not the one with the flaky connection, is the one that takes over).
  */
 export class LeaderElector {
   readonly name: string;
   private readonly key: number;
   private readonly retryMs: number;
+  private readonly checkMs: number;
   private readonly log: Logger;
   private readonly subject = new BehaviorSubject<boolean>(false);
   /** Emits the current leadership at subscription, then every change; completes after stop(). */
@@ -52,11 +60,15 @@ export class LeaderElector {
   private connectFailing = false;
   /** After losing its connection an elector sits out a while, so a healthy one takes over instead of a flapping one. */
   private holdOffUntil = 0;
+  /** A pg_advisory_lock is waiting in PostgreSQL on `client`; `waitDone` settles when it ends. */
+  private waiting = false;
+  private waitDone: Promise<void> | null = null;
 
   constructor(private readonly options: LeaderElectorOptions) {
     this.name = options.name;
     this.key = leaderLockKey(options.name);
     this.retryMs = options.retryMs ?? 1000;
+    this.checkMs = options.checkMs ?? 10_000;
     this.log = (options.logger ?? silentLogger).child({ election: options.name, ...(options.id ? { elector_id: options.id } : {}) });
   }
 
@@ -79,7 +91,20 @@ export class LeaderElector {
 
   private schedule(): void {
     if (this.stopping) return;
-    this.timer = setTimeout(() => void this.tick(), this.retryMs);
+    this.timer = setTimeout(() => void this.tick(), this.isLeader ? this.checkMs : this.retryMs);
+  }
+
+  /** A query that must answer within `ms`, else the connection is taken for dead. */
+  private async timed<T>(client: pg.Client, ms: number, fn: () => Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([
+        fn(),
+        new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms))),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private tick(): Promise<void> {
@@ -93,28 +118,49 @@ export class LeaderElector {
   }
 
   private async attempt(): Promise<void> {
-    if (this.stopping) return;
+    if (this.stopping || this.waiting) return;
     if (!this.isLeader && Date.now() < this.holdOffUntil) return;
     const client = this.client ?? (await this.connect());
     if (!client) return;
     try {
       if (this.isLeader) {
-        // The session still holds the lock as long as it answers; a dead one is caught here.
-        await client.query('SELECT 1');
+        // The session still holds the lock as long as it answers; a silent one is caught here.
+        await this.timed(client, Math.max(1000, this.retryMs * 3), () => client.query('SELECT 1'));
         return;
       }
       const res = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::int4, $2::int4) AS ok', [LEADER_LOCK_CLASS, this.key]);
-      if (res.rows[0]?.ok) {
-        if (this.stopping || this.client !== client) {
-          // stop() or a broken connection raced with us: give the lock back (a dead session already has).
-          await client.query('SELECT pg_advisory_unlock($1::int4, $2::int4)', [LEADER_LOCK_CLASS, this.key]).catch(() => {});
-          return;
-        }
-        this.setLeader(true, 'lock acquired');
-      }
+      if (res.rows[0]?.ok) await this.acquired(client);
+      else this.waitForLock(client);
     } catch (err) {
       this.dropClient(client, `query failed: ${errorMessage(err)}`);
     }
+  }
+
+  /**
+   * Wait for the lock inside PostgreSQL (one statement, granted the moment the holder's session
+   * ends), in the background: start() and the ticks do not wait for it; stop() ends the session.
+   */
+  private waitForLock(client: pg.Client): void {
+    this.waiting = true;
+    this.waitDone = client
+      .query('SELECT pg_advisory_lock($1::int4, $2::int4)', [LEADER_LOCK_CLASS, this.key])
+      .then(
+        () => this.acquired(client),
+        (err: unknown) => this.dropClient(client, `waiting for the lock failed: ${errorMessage(err)}`),
+      )
+      .finally(() => {
+        this.waiting = false;
+        this.waitDone = null;
+      });
+  }
+
+  private async acquired(client: pg.Client): Promise<void> {
+    if (this.stopping || this.client !== client) {
+      // stop() or a broken connection raced with us: give the lock back (a dead session already has).
+      await client.query('SELECT pg_advisory_unlock($1::int4, $2::int4)', [LEADER_LOCK_CLASS, this.key]).catch(() => {});
+      return;
+    }
+    this.setLeader(true, 'lock acquired');
   }
 
   private async connect(): Promise<pg.Client | null> {
@@ -122,9 +168,9 @@ export class LeaderElector {
       connectionString: this.options.connectionString,
       application_name: `highway-docker-leader:${this.name}${this.options.id ? `:${this.options.id}` : ''}`,
       connectionTimeoutMillis: Math.max(1000, this.retryMs * 2),
-      // A leader's check must not hang on a half-open connection.
-      query_timeout: Math.max(1000, this.retryMs * 3),
+      // No query_timeout: the wait for the lock has none. The leader's check has its own (timed).
       keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
     });
     client.on('error', (err) => this.dropClient(client, `connection error: ${errorMessage(err)}`));
     client.on('end', () => this.dropClient(client, 'connection ended'));
@@ -141,6 +187,10 @@ export class LeaderElector {
       return null;
     }
     this.connectFailing = false;
+    // A backend waiting for a lock does not read from its client: without this, the session of a
+    // follower that stopped or died would wait on in PostgreSQL (holding a connection) until the
+    // lock is granted to it. PostgreSQL 14+; older servers keep the old behaviour.
+    await client.query(`SET client_connection_check_interval = '1s'`).catch(() => {});
     if (this.stopping) {
       client.removeAllListeners('end');
       await client.end().catch(() => {});
@@ -160,6 +210,12 @@ export class LeaderElector {
     client.end().catch(() => {});
     this.log.warn({ event: 'leader.connection_lost', err: reason }, 'leader election connection lost');
     this.setLeader(false, reason);
+    // The next tick was set for a leader's check (checkMs away): compete again on the retry pace.
+    if (this.timer && !this.ticking) {
+      clearTimeout(this.timer);
+      this.timer = null;
+      this.schedule();
+    }
   }
 
   /** Give up leadership (the lock is released) and stop competing. Idempotent; never rejects. */
@@ -167,6 +223,15 @@ export class LeaderElector {
     this.stopping ??= (async () => {
       if (this.timer) clearTimeout(this.timer);
       this.timer = null;
+      if (this.waiting && this.client) {
+        // Give up waiting for the lock: end that session (its wait ends with it).
+        const waiter = this.client;
+        this.client = null;
+        waiter.removeAllListeners('end');
+        waiter.on('error', () => {});
+        await waiter.end().catch(() => {});
+      }
+      await this.waitDone;
       await this.ticking;
       if (this.timer) clearTimeout(this.timer);
       this.timer = null;

@@ -21,6 +21,10 @@
  *   BENCH_EXEC_N         exec: execs of `true` per mode in one running container (default 100)
  *   BENCH_IMAGES_N       images: tools.docker.images and listImages calls per mode (default 200)
  *   BENCH_BURST_N        burst: sh -c 'sleep 1' containers per mode (default 200); BENCH_BURST_WORKERS dockerode workers (default 8)
+ *   BENCH_SCENARIOS=coordination  (not in the default list: ~2 minutes) many hosts on one PostgreSQL, no Docker for
+ *                      the scale part: BENCH_COORD_HOSTS (default 1,4,16,64), BENCH_COORD_INTENTS per level (default 4000),
+ *                      BENCH_COORD_CAPACITY per host (default 8), BENCH_COORD_FULL=1 (the whole row lifecycle),
+ *                      BENCH_COORD_IDLE_S (default 30; 0 skips the idle `up` measurement), BENCH_COORD_DURABLE=1 (fsync on)
  *   TEST_DATABASE_URL  use this PostgreSQL instead of an embedded one; DOCKER_HOST as usual
  *
  * Adding a scenario: a module exporting a `Scenario` (see context.ts), listed in SCENARIOS.
@@ -40,6 +44,7 @@ import { cronScenario } from './cron.js';
 import { execScenario } from './exec.js';
 import { imagesScenario } from './images.js';
 import { burstScenario } from './burst.js';
+import { coordinationScenario } from './coordination.js';
 
 const SCENARIOS: Record<string, Scenario> = {
   [throughputScenario.name]: throughputScenario,
@@ -49,6 +54,8 @@ const SCENARIOS: Record<string, Scenario> = {
   [execScenario.name]: execScenario,
   [imagesScenario.name]: imagesScenario,
   [burstScenario.name]: burstScenario,
+  // Not in the default list: it takes ~2 minutes (run it with BENCH_SCENARIOS=coordination).
+  [coordinationScenario.name]: coordinationScenario,
 };
 
 async function dockerVersion(): Promise<string> {

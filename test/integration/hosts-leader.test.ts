@@ -122,6 +122,41 @@ describe('runtime/LeaderElector (real PostgreSQL)', function () {
     expect(sessions.rows[0].n).to.equal(0);
   });
 
+  it('a follower waits for the lock inside PostgreSQL (no polling statements) and takes over the moment the leader lets go', async () => {
+    const leader = elector('waiting', 'leader');
+    await leader.start();
+    // A retry pace far longer than the takeover asserted below: the takeover cannot come from polling.
+    const follower = new LeaderElector({ connectionString: db.url, name: 'waiting', id: 'follower', retryMs: 5_000 });
+    electors.push(follower);
+    await follower.start();
+    expect([leader.isLeader, follower.isLeader]).to.deep.equal([true, false]);
+    const session = async () =>
+      (
+        await db.pool.query<{ pid: number; state: string; wait_event: string | null; query_start: Date; query: string }>(
+          `SELECT pid, state, wait_event, query_start, query FROM pg_stat_activity WHERE application_name = $1`,
+          ['highway-docker-leader:waiting:follower'],
+        )
+      ).rows;
+    await until('the follower waits', async () => (await session())[0]?.query.includes('pg_advisory_lock(') ?? false, 3_000);
+    const first = await session();
+    await sleep(1_500);
+    const later = await session();
+    expect(first).to.have.length(1);
+    expect(first[0]!.query).to.contain('pg_advisory_lock(');
+    expect(first[0]!.wait_event).to.equal('advisory');
+    // The same statement still waiting: nothing else was sent meanwhile.
+    expect(later.map((r) => [r.pid, r.state, r.query_start.getTime()])).to.deep.equal(first.map((r) => [r.pid, 'active', r.query_start.getTime()]));
+    await leader.stop();
+    const ms = await until('follower leads', () => follower.isLeader, 3_000);
+    expect(ms).to.be.below(1_000);
+    // A stopped follower ends its waiting session.
+    const other = new LeaderElector({ connectionString: db.url, name: 'waiting', id: 'other' });
+    await other.start();
+    expect(other.isLeader).to.equal(false);
+    await other.stop();
+    await until('its session gone', async () => (await db.pool.query(`SELECT 1 FROM pg_stat_activity WHERE application_name = 'highway-docker-leader:waiting:other'`)).rowCount === 0, 2_000);
+  });
+
   it('different election names do not exclude each other', async () => {
     const cron = elector('names-cron', 'x');
     const gc = elector('names-gc', 'x');

@@ -54,7 +54,8 @@ async function embeddedCluster(prefix: string, flags: string[] = []) {
       password,
       persistent: true,
       createPostgresUser: process.getuid?.() === 0,
-      postgresFlags: [...flags, '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'],
+      // The caller's flags last: they may override these (a benchmark that wants durability back).
+      postgresFlags: ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', ...flags],
       onLog: () => {},
       onError: () => {},
     });
@@ -153,10 +154,11 @@ export interface OwnPostgres {
 
 /**
  * A PostgreSQL server of the test's own (for restart tests: the shared server must never
- * restart under other test files), with one migrated database.
+ * restart under other test files), with one migrated database. `flags`: extra server flags
+ * (`-c name=value`), applied after the defaults (durability off), so they may override them.
  */
-export async function startOwnPostgres(): Promise<OwnPostgres> {
-  const { dir, port, password, make } = await embeddedCluster('highway-test-own-pg-');
+export async function startOwnPostgres(options: { flags?: string[] } = {}): Promise<OwnPostgres> {
+  const { dir, port, password, make } = await embeddedCluster('highway-test-own-pg-', options.flags ?? []);
   let instance = make();
   let running = false;
   await instance.initialise();

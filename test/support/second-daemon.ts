@@ -16,24 +16,31 @@ import Docker from 'dockerode';
 import { ensureTestImage } from './test-image.js';
 
 export const SECOND_SOCKET = '/run/hw-test-docker.sock';
-const DATA_ROOT = '/var/lib/hw-test-docker';
-const EXEC_ROOT = '/run/hw-test-docker';
-const PIDFILE = '/run/hw-test-docker.pid';
-const LOGFILE = '/tmp/hw-test-docker.log';
 
-const ARGS = [
-  '--host',
-  `unix://${SECOND_SOCKET}`,
-  '--data-root',
-  DATA_ROOT,
-  '--exec-root',
-  EXEC_ROOT,
-  '--pidfile',
-  PIDFILE,
-  '--bridge=none',
-  '--iptables=false',
-  '--ip6tables=false',
-];
+/** The paths of a daemon named `name` (default `hw-test-docker`: SECOND_SOCKET, /var/lib/hw-test-docker, ...). */
+function pathsOf(name: string) {
+  const paths = {
+    socket: `/run/${name}.sock`,
+    dataRoot: `/var/lib/${name}`,
+    execRoot: `/run/${name}`,
+    pidfile: `/run/${name}.pid`,
+    logfile: `/tmp/${name}.log`,
+  };
+  const args = [
+    '--host',
+    `unix://${paths.socket}`,
+    '--data-root',
+    paths.dataRoot,
+    '--exec-root',
+    paths.execRoot,
+    '--pidfile',
+    paths.pidfile,
+    '--bridge=none',
+    '--iptables=false',
+    '--ip6tables=false',
+  ];
+  return { ...paths, args };
+}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -82,9 +89,15 @@ export interface SecondDaemon {
   stop(): Promise<void>;
 }
 
-export async function startSecondDaemon(readyTimeoutMs = 40_000): Promise<SecondDaemon> {
+/**
+ * Start (or adopt) the second daemon. `name` gives a daemon of its own (socket `/run/<name>.sock`,
+ * data root `/var/lib/<name>`, ...), so test files that stop or restart their daemon never meet.
+ */
+export async function startSecondDaemon(readyTimeoutMs = 40_000, name = 'hw-test-docker'): Promise<SecondDaemon> {
+  const { socket: SOCKET, dataRoot: DATA_ROOT, execRoot: EXEC_ROOT, pidfile: PIDFILE, logfile: LOGFILE, args: ARGS } = pathsOf(name);
+  const tail = () => tailOf(LOGFILE);
   await mkdir(DATA_ROOT, { recursive: true });
-  const docker = new Docker({ socketPath: SECOND_SOCKET });
+  const docker = new Docker({ socketPath: SOCKET });
   let child: ChildProcess | null = null;
   let pid: number | null = null;
 
@@ -104,7 +117,7 @@ export async function startSecondDaemon(readyTimeoutMs = 40_000): Promise<Second
       if (child.exitCode !== null || child.signalCode !== null) {
         throw new Error(`second dockerd exited (${child.exitCode ?? child.signalCode}); see ${LOGFILE}: ${tail()}`);
       }
-      if (Date.now() > deadline) throw new Error(`second dockerd did not answer on ${SECOND_SOCKET} within ${readyTimeoutMs} ms; see ${LOGFILE}: ${tail()}`);
+      if (Date.now() > deadline) throw new Error(`second dockerd did not answer on ${SOCKET} within ${readyTimeoutMs} ms; see ${LOGFILE}: ${tail()}`);
       await sleep(100);
     }
   };
@@ -129,14 +142,14 @@ export async function startSecondDaemon(readyTimeoutMs = 40_000): Promise<Second
     pid = null;
     // dockerd removes its socket on a clean exit; wait until it is gone so "down" is observable.
     const until = Date.now() + 5_000;
-    while (existsSync(SECOND_SOCKET) && (await pings(docker)) && Date.now() < until) await sleep(50);
+    while (existsSync(SOCKET) && (await pings(docker)) && Date.now() < until) await sleep(50);
   };
 
   await startDaemon();
   await ensureTestImage(docker);
 
   return {
-    socketPath: SECOND_SOCKET,
+    socketPath: SOCKET,
     docker,
     pid: () => pid,
     stopDaemon,
@@ -159,9 +172,9 @@ export async function startSecondDaemon(readyTimeoutMs = 40_000): Promise<Second
   };
 }
 
-function tail(): string {
+function tailOf(logfile: string): string {
   try {
-    return readFileSync(LOGFILE, 'utf8').slice(-1500);
+    return readFileSync(logfile, 'utf8').slice(-1500);
   } catch {
     return '';
   }

@@ -1,23 +1,6 @@
 import type { Queryable } from '../pool.js';
 
 /**
- * Hosts silent for longer than the host timeout (a graceful stop alone does not count: a
- * restarting host re-attaches) that still own live intents, claimed-but-pending ones included.
- */
-export async function deadHostsWithIntents(q: Queryable, timeoutS: number): Promise<Array<{ id: string; heartbeat_at: Date }>> {
-  const res = await q.query<{ id: string; heartbeat_at: Date }>(
-    `SELECT h.id, h.heartbeat_at FROM highway.hosts h
-      WHERE h.heartbeat_at <= now() - make_interval(secs => $1)
-        AND EXISTS (SELECT 1 FROM highway.docker_containers c WHERE c.reconciler_id = h.id AND c.removed_at IS NULL
-                       AND c.status NOT IN ('exited', 'failed', 'timeout', 'cancelled', 'lost'))
-      ORDER BY h.heartbeat_at`,
-    [timeoutS],
-  );
-  return res.rows;
-}
-import { TERMINAL_SQL } from './intent-columns.js';
-
-/**
  * A dead host's intents that never reached Docker (claimed, no start attempted): back to the
  * pool, announced so a live host claims them now. Returns their ids.
  */
@@ -113,4 +96,24 @@ export async function failPlacementTimeouts(q: Queryable) {
       RETURNING id, tenant_id, error`,
   );
   return res.rows;
+}
+
+/**
+ * Is there anything for the cluster's duties to do, in one cheap statement (the leader asks every
+ * second; an idle cluster costs this one statement): a host silent for longer than `timeoutS`
+ * that still owns live intents (`dead`), or an unclaimed pending intent (`waiting`: its reason
+ * to record, its placement_timeout to enforce).
+ */
+export async function clusterWork(q: Queryable, timeoutS: number): Promise<{ dead: boolean; waiting: boolean }> {
+  const res = await q.query<{ dead: boolean; waiting: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM highway.docker_containers
+                     WHERE reconciler_id IS NULL AND removed_at IS NULL AND status = 'pending') AS waiting,
+            EXISTS (SELECT 1 FROM highway.hosts h
+                     WHERE h.heartbeat_at <= now() - make_interval(secs => $1)
+                       AND EXISTS (SELECT 1 FROM highway.docker_containers c
+                                    WHERE c.reconciler_id = h.id AND c.removed_at IS NULL
+                                      AND c.status NOT IN ${TERMINAL_SQL})) AS dead`,
+    [timeoutS],
+  );
+  return res.rows[0]!;
 }

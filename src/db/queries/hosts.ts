@@ -1,4 +1,5 @@
 import type { Queryable } from '../pool.js';
+import { TERMINAL_SQL } from './intent-columns.js';
 
 /** What a reconciler says about itself when it registers and on every heartbeat. */
 export interface HostIdentity {
@@ -90,7 +91,8 @@ export async function listHosts(q: Queryable, timeoutS: number): Promise<HostInf
 
 /**
  * Hosts that are not alive: stopped, or silent for longer than `timeoutS`; the longest silent first.
- * `withWork`: only those that still own active intents (what failover must take over or mark lost).
+ * `withWork`: only those that still own live intents (what failover must take over or mark lost):
+ * also intents claimed and still `pending` (not counted in `running`), which go back to the pool.
  * `heartbeatOnly`: a graceful stop does not count until the heartbeat is older than the timeout too.
  * Failover wants this: a reconciler stopped for a restart re-attaches to its containers when it
  * comes back, so giving its work away at once would turn a rolling restart into lost work.
@@ -99,7 +101,9 @@ export async function deadHosts(q: Queryable, timeoutS: number, opts: { withWork
   const res = await q.query<HostInfo>(
     `SELECT * FROM (${HOSTS_WITH_RUNNING}) x
       WHERE NOT x.alive
-        AND (NOT $2 OR x.running > 0)
+        AND (NOT $2 OR EXISTS (
+              SELECT 1 FROM highway.docker_containers c
+               WHERE c.reconciler_id = x.id AND c.removed_at IS NULL AND c.status NOT IN ${TERMINAL_SQL}))
         AND (NOT $3 OR x.heartbeat_at <= now() - make_interval(secs => $1))
       ORDER BY x.heartbeat_at, x.id`,
     [timeoutS, opts.withWork === true, opts.heartbeatOnly === true],

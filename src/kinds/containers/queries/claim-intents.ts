@@ -16,8 +16,11 @@ export interface HostOffer {
  * claim at a time per host, so two claims of one host never both count the same free slot.
  */
 export async function claimIntents(q: Queryable, host: HostOffer, limit: number): Promise<string[]> {
-  const res = await q.query<{ id: string }>(
-    `WITH room AS (
+  // A named (prepared) statement: planned once per connection, not on every claim (planning
+  // took as long as executing it: 0.66 ms and 0.64 ms, EXPLAIN ANALYZE on a 4000-intent backlog).
+  const res = await q.query<{ id: string }>({
+    name: 'highway-claim-intents',
+    text: `WITH room AS (
        SELECT CASE WHEN $3::int IS NULL THEN $4::int
                    ELSE LEAST($4::int, $3::int - (
                      SELECT count(*)::int FROM highway.docker_containers
@@ -38,7 +41,7 @@ export async function claimIntents(q: Queryable, host: HostOffer, limit: number)
         SET reconciler_id = $1, pending_reason = NULL, updated_at = now()
        FROM picked WHERE c.id = picked.id
      RETURNING c.id`,
-    [host.id, JSON.stringify(host.labels), host.capacity, limit],
-  );
+    values: [host.id, JSON.stringify(host.labels), host.capacity, limit],
+  });
   return res.rows.map((r) => r.id);
 }
