@@ -1,4 +1,5 @@
 import type { Queryable } from '../pool.js';
+import { TERMINAL_SQL } from './intent-columns.js';
 
 /**
  * A dead host's intents that never reached Docker (claimed, no start attempted): back to the
