@@ -86,6 +86,8 @@ export class ClusterDuties implements Runnable {
       const every = this.options.retentionEveryMs ?? 3_600_000;
       if (Date.now() - this.lastRetention >= every) {
         this.lastRetention = Date.now();
+        // The audit trail is never deleted from: its monthly partitions are made ahead (archiving is detaching one).
+        await pool.query('SELECT highway.ensure_audit_partitions(2)');
         const deleted = await deleteEndedIntents(pool, { olderThanDays: this.options.retentionDays ?? 30, maxBatches: 100 });
         if (deleted) this.log.info({ event: 'retention.deleted', rows: deleted }, `deleted ${deleted} ended intents past retention`);
       }
