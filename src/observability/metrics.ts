@@ -52,7 +52,7 @@ export class Metrics {
   readonly eventsLag: Gauge;
   /** How late a cron tick started against its scheduled time. */
   readonly cronTickLateness: Histogram;
-  /** Containers removed by the GC, by reason (`orphan`, `stale`, `vanished`, ...). */
+  /** Containers removed by the GC, by reason (`orphan`, `stale`, `retired_host`). */
   readonly gcRemovals: Counter<'reason'>;
   /** Scrapes whose intents count failed (the gauge is then empty, never stale); visible from the next scrape. */
   readonly scrapeErrors: Counter<'collector'>;
