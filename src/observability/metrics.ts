@@ -36,7 +36,7 @@ export class Metrics {
   readonly intents: Gauge<'status' | 'host'>;
   /** Status transitions recorded, by the new status and stop reason (`""` when none). */
   readonly transitions: Counter<'status' | 'stop_reason'>;
-  /** One reconcile call, by controller kind (`run`, `exec`, `image`, `cron`, `gc`, ...). */
+  /** One reconcile call, by controller kind (`containers`, `operations`, `images`, `pulls`, `schedules`). */
   readonly reconcileDuration: Histogram<'kind'>;
   /** Keys waiting in a controller's work queue. */
   readonly queueDepth: Gauge<'kind'>;
