@@ -9,6 +9,7 @@ import { Metrics } from '../observability/metrics.js';
 import { hostSettingsFromEnv } from '../hosts/settings.js';
 import { startHostServices } from '../hosts/host-services.js';
 import { ClusterDuties } from '../hosts/cluster-duties.js';
+import { CHANNELS } from '../db/listener.js';
 import type { Logger } from '../observability/logger.js';
 import type { Settings } from '../config.js';
 import { onShutdown } from './signals.js';
@@ -74,15 +75,18 @@ export async function up(opts: { databaseUrl?: string }, settings: Settings, log
       hostTimeoutS: hostSettings.hostTimeoutS,
     }),
   );
-  reconciler.addRunnable(
-    new ClusterDuties({ pool, logger, metrics, isLeader: isClusterLeader, hostTimeoutS: hostSettings.hostTimeoutS, retentionDays: settings.retentionDays }),
-  );
+  const duties = new ClusterDuties({ pool, logger, metrics, isLeader: isClusterLeader, hostTimeoutS: hostSettings.hostTimeoutS, retentionDays: settings.retentionDays });
+  reconciler.addRunnable(duties);
   try {
     await needs('the reconciler (Docker events, PostgreSQL LISTEN)', () => reconciler.start());
   } catch (err) {
     await host.stop();
     throw err;
   }
+  // A new intent may need the cluster's attention (no host takes it): the leader looks soon.
+  reconciler.manager.notifications$.subscribe((n) => {
+    if (n.type === 'notification' && n.channel === CHANNELS.intent && !n.payload.includes(' ')) duties.wake();
+  });
   logger.info(
     { event: 'up.ready', database: redact(url), http: host.http.url },
     'highway-docker is up: run `npx highway-docker run IMAGE CMD...` in another terminal',

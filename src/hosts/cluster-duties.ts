@@ -25,8 +25,10 @@ export interface ClusterDutiesOptions {
   /** Is this process the cluster's leader now? */
   isLeader: () => boolean;
   hostTimeoutS: number;
-  /** How often the leader looks (default 1.5 s: failover within the host timeout + ~1.5 s; an idle leader stays near 1 statement/s in all). */
+  /** How often the leader looks while there is work (default 1.5 s). */
   intervalMs?: number;
+  /** The longest an idle leader sleeps (default 30 s): it wakes earlier for a host's expiry or a new intent. */
+  idleMs?: number;
   /** Delete ended intents older than this many days (HIGHWAY_RETENTION_DAYS, default 30). */
   retentionDays?: number;
   retentionEveryMs?: number;
@@ -36,6 +38,9 @@ export interface ClusterDutiesOptions {
 export class ClusterDuties implements Runnable {
   readonly name = 'cluster-duties';
   private timer: NodeJS.Timeout | null = null;
+  private timerAt = 0;
+  private stopped = false;
+  private lastPass = 0;
   private running: Promise<void> | null = null;
   private lastRetention = 0;
   private readonly log: Logger;
@@ -44,29 +49,57 @@ export class ClusterDuties implements Runnable {
     this.log = options.logger.child({ component: 'cluster' });
   }
 
+  /**
+   * Passes are timed from the rows: while there is work (a dead host, an unclaimed intent)
+   * every `intervalMs`; otherwise not before the next host with live intents could be dead,
+   * or a new intent is announced (wake()), or `idleMs` at the latest. An idle cluster costs the
+   * leader about one statement per `idleMs`.
+   */
   start(): void {
-    const tick = () => {
-      this.running = this.pass().finally(() => {
-        this.running = null;
-        if (this.timer) this.timer = setTimeout(tick, this.options.intervalMs ?? 1_500);
-      });
-    };
-    this.timer = setTimeout(tick, 0);
+    this.schedule(0);
+  }
+
+  /** Something may need the cluster's attention (a new intent): look soon, not at once. */
+  wake(): void {
+    if (this.timer === null && this.running === null) return; // stopped
+    this.schedule(Math.max(0, this.lastPass + (this.options.intervalMs ?? 1_500) - Date.now()));
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return;
+    const at = Date.now() + delayMs;
+    if (this.timer && this.timerAt <= at) return; // an earlier pass is already due
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      if (this.running) return this.schedule(50);
+      this.running = this.pass()
+        .then((next) => this.schedule(next))
+        .finally(() => (this.running = null));
+    }, delayMs);
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     await this.running;
   }
 
-  /** One pass (leader only); never throws. */
-  async pass(): Promise<void> {
-    if (!this.options.isLeader()) return;
+  /** One pass (leader only); never throws. Returns when to look again. */
+  async pass(): Promise<number> {
+    const interval = this.options.intervalMs ?? 1_500;
+    const idle = this.options.idleMs ?? 30_000;
+    if (!this.options.isLeader()) return interval; // a follower only checks whether it leads now
+    this.lastPass = Date.now();
     const { pool, hostTimeoutS } = this.options;
+    let next = idle;
     try {
-      // One statement when there is nothing to do (the usual case), instead of three every second.
+      // One statement when there is nothing to do (the usual case).
       const work = await clusterWork(pool, hostTimeoutS);
+      if (work.dead || work.waiting) next = interval;
+      else if (work.next_death_ms !== null) next = Math.min(idle, Math.max(interval, work.next_death_ms + 100));
       for (const host of work.dead ? await deadHosts(pool, hostTimeoutS, { withWork: true, heartbeatOnly: true }) : []) {
         const released = await releaseUnstarted(pool, host.id);
         const lost = await endLostOnDeadHost(pool, host.id, hostTimeoutS);
@@ -92,7 +125,9 @@ export class ClusterDuties implements Runnable {
         if (deleted) this.log.info({ event: 'retention.deleted', rows: deleted }, `deleted ${deleted} ended intents past retention`);
       }
     } catch (err) {
+      next = interval;
       this.log.warn({ event: 'cluster.pass_error', err: errorMessage(err) }, 'cluster duties failed; the next pass retries');
     }
+    return next;
   }
 }

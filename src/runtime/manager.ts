@@ -91,6 +91,12 @@ export class Manager {
     return this.controllers.get(name) as Controller<K> | undefined;
   }
 
+  /** The shared LISTEN connection's notifications (after start), for parts beside the controllers. */
+  get notifications$(): Observable<NotificationSignal> {
+    if (!this.listener) throw new Error('manager not started');
+    return this.listener.signals$;
+  }
+
   /** Is this the live reconciler of its id (not a standby)? */
   get active(): boolean {
     return this.lock === null || this.lock.isLeader;

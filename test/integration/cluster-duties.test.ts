@@ -84,4 +84,32 @@ describe('hosts: ClusterDuties failover (real PostgreSQL)', function () {
     expect(r.status).to.equal('failed');
     expect(r.error).to.equal('placement_timeout: no live host took it within 1 s (no live host matches placement {"labels": {"zone": "nowhere"}})');
   });
+
+  it('an idle leader sleeps until the next host could be dead, not a fixed poll; work brings back the short interval', async () => {
+    await db.pool.query(`UPDATE highway.docker_containers SET removed_at = now() WHERE removed_at IS NULL`);
+    const duties = new ClusterDuties({ pool: db.pool, logger: silentLogger, isLeader: () => true, hostTimeoutS: 20, intervalMs: 1_000, idleMs: 60_000 });
+    await duties.pass();
+    // No host holds live work: the longest sleep.
+    expect(await duties.pass()).to.equal(60_000);
+    // A host that heartbeat 5 s ago and runs an intent: the next look is when it would be dead (20 s timeout).
+    await db.pool.query(`INSERT INTO highway.hosts (id, hostname, heartbeat_at) VALUES ('busy-host', 'h', now() - interval '5 seconds')
+                         ON CONFLICT (id) DO UPDATE SET heartbeat_at = EXCLUDED.heartbeat_at, stopped_at = NULL`);
+    await db.pool.query(
+      `INSERT INTO highway.docker_containers (id, activity_id, workflow_run_id, tenant_id, image, spec, status, reconciler_id)
+       VALUES ($1, $2, $3, 't', 'busybox', '{}', 'running', 'busy-host')`,
+      [randomUUID(), randomUUID(), randomUUID()],
+    );
+    const next = await duties.pass();
+    expect(next).to.be.within(14_000, 15_200);
+    // An unclaimed intent waiting: the short interval again.
+    await db.pool.query(
+      `INSERT INTO highway.docker_containers (id, activity_id, workflow_run_id, tenant_id, image, spec, status)
+       VALUES ($1, $2, $3, 't', 'busybox', '{}', 'pending')`,
+      [randomUUID(), randomUUID(), randomUUID()],
+    );
+    expect(await duties.pass()).to.equal(1_000);
+    // A follower does not touch the database; it looks again at the short interval whether it leads now.
+    expect(await new ClusterDuties({ pool: {} as Pool, logger: silentLogger, isLeader: () => false, hostTimeoutS: 20, intervalMs: 1_000 }).pass()).to.equal(1_000);
+  });
 });
+

@@ -100,20 +100,23 @@ export async function failPlacementTimeouts(q: Queryable) {
 }
 
 /**
- * Is there anything for the cluster's duties to do, in one cheap statement (the leader asks every
- * second; an idle cluster costs this one statement): a host silent for longer than `timeoutS`
- * that still owns live intents (`dead`), or an unclaimed pending intent (`waiting`: its reason
- * to record, its placement_timeout to enforce).
+ * Is there anything for the cluster's duties to do, in one cheap statement: a host silent for
+ * longer than `timeoutS` that still owns live intents (`dead`), an unclaimed pending intent
+ * (`waiting`: its reason to record, its placement_timeout to enforce), and when the next host
+ * with live intents would be dead if it stays silent (`next_death_ms`, null when none): the
+ * leader sleeps until then rather than polling.
  */
-export async function clusterWork(q: Queryable, timeoutS: number): Promise<{ dead: boolean; waiting: boolean }> {
-  const res = await q.query<{ dead: boolean; waiting: boolean }>(
-    `SELECT EXISTS (SELECT 1 FROM highway.docker_containers
+export async function clusterWork(q: Queryable, timeoutS: number): Promise<{ dead: boolean; waiting: boolean; next_death_ms: number | null }> {
+  const res = await q.query<{ dead: boolean; waiting: boolean; next_death_ms: number | null }>(
+    `WITH busy AS (
+       SELECT h.id, h.heartbeat_at FROM highway.hosts h
+        WHERE EXISTS (SELECT 1 FROM highway.docker_containers c
+                       WHERE c.reconciler_id = h.id AND c.removed_at IS NULL AND c.status NOT IN ${TERMINAL_SQL}))
+     SELECT EXISTS (SELECT 1 FROM highway.docker_containers
                      WHERE reconciler_id IS NULL AND removed_at IS NULL AND status = 'pending') AS waiting,
-            EXISTS (SELECT 1 FROM highway.hosts h
-                     WHERE h.heartbeat_at <= now() - make_interval(secs => $1)
-                       AND EXISTS (SELECT 1 FROM highway.docker_containers c
-                                    WHERE c.reconciler_id = h.id AND c.removed_at IS NULL
-                                      AND c.status NOT IN ${TERMINAL_SQL})) AS dead`,
+            EXISTS (SELECT 1 FROM busy WHERE heartbeat_at <= now() - make_interval(secs => $1)) AS dead,
+            (SELECT (extract(epoch FROM (min(heartbeat_at) + make_interval(secs => $1) - now())) * 1000)::float8
+               FROM busy WHERE heartbeat_at > now() - make_interval(secs => $1)) AS next_death_ms`,
     [timeoutS],
   );
   return res.rows[0]!;
