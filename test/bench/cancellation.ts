@@ -33,7 +33,7 @@ import { removeByLabel } from '../support/docker-env.js';
 import { TEST_IMAGE } from '../support/test-image.js';
 import { type BenchContext, type Scenario, type ScenarioResult, type TargetCheck } from './context.js';
 import { HighwayStack } from './highway.js';
-import { fmt, formatTable, median, nowMs, round, summarizeLatencies, type LatencySummary } from './stats.js';
+import { fmt, formatTable, median, nowMs, round, summarizeLatencies, type LatencySummary, targetsTable } from './stats.js';
 
 export const CANCEL_TARGETS = {
   /** UPDATE workflow_runs -> die (daemon timeNano), p99. */
@@ -508,10 +508,7 @@ export const cancellationScenario: Scenario = {
     lines.push(
       '',
       'targets\n' +
-        formatTable(
-          ['target', 'wanted', 'measured', 'met'],
-          targets.map((t) => [t.name, t.target, t.actual, t.actual === 'not measured' ? 'n/a' : t.met ? 'yes' : 'NO']),
-        ),
+        targetsTable(targets),
     );
 
     const json: CancellationResult = {

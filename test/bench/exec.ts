@@ -20,7 +20,7 @@ import type { BenchContext, Scenario, ScenarioResult, TargetCheck } from './cont
 import { intFromEnv, scenarioLabels, within } from './cancellation.js';
 import { HighwayStack } from './highway.js';
 import { CpuMeter, type CpuSample } from './cpu.js';
-import { fmt, formatTable, median, nowMs, round, summarizeLatencies, type LatencySummary } from './stats.js';
+import { fmt, formatTable, median, nowMs, round, summarizeLatencies, type LatencySummary, targetsTable } from './stats.js';
 
 export const EXEC_TARGETS = {
   /** p50 of tools.docker.exec minus p50 of dockerode exec (create, start, read, inspect). */
@@ -179,10 +179,7 @@ export const execScenario: Scenario = {
     lines.push(
       '',
       'targets\n' +
-        formatTable(
-          ['target', 'wanted', 'measured', 'met'],
-          targets.map((t) => [t.name, t.target, t.actual, t.actual === 'not measured' ? 'n/a' : t.met ? 'yes' : 'NO']),
-        ),
+        targetsTable(targets),
     );
     return {
       text: lines.join('\n'),

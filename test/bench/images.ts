@@ -12,7 +12,7 @@ import type { BenchContext, Scenario, ScenarioResult, TargetCheck } from './cont
 import { intFromEnv, sleep, within } from './cancellation.js';
 import { HighwayStack } from './highway.js';
 import { CpuMeter, type CpuSample } from './cpu.js';
-import { fmt, formatTable, median, nowMs, round, summarizeLatencies, type LatencySummary } from './stats.js';
+import { fmt, formatTable, median, nowMs, round, summarizeLatencies, type LatencySummary, targetsTable } from './stats.js';
 
 export const IMAGES_TARGETS = {
   /** tools.docker.images, p99. */
@@ -151,10 +151,7 @@ export const imagesScenario: Scenario = {
     lines.push(
       '',
       'targets\n' +
-        formatTable(
-          ['target', 'wanted', 'measured', 'met'],
-          targets.map((t) => [t.name, t.target, t.actual, t.actual === 'not measured' ? 'n/a' : t.met ? 'yes' : 'NO']),
-        ),
+        targetsTable(targets),
     );
     return {
       text: lines.join('\n'),

@@ -26,7 +26,7 @@ import { TEST_IMAGE } from '../support/test-image.js';
 import type { BenchContext, Scenario, ScenarioResult, TargetCheck } from './context.js';
 import { HighwayStack } from './highway.js';
 import { EventWatcher, TRIAL_TIMEOUT_MS, intFromEnv, quietCancellations, scenarioLabels, sleep, wallNowMs, wallSkewMs, waitIntent, within } from './cancellation.js';
-import { fmt, formatTable, nowMs, round, summarizeLatencies, type LatencySummary } from './stats.js';
+import { fmt, formatTable, nowMs, round, summarizeLatencies, type LatencySummary, targetsTable } from './stats.js';
 
 export const ORPHAN_TARGETS = {
   /** Heartbeat expiry -> container removed (destroy event), every trial. */
@@ -258,10 +258,7 @@ export const orphanScenario: Scenario = {
     lines.push(
       '',
       'targets\n' +
-        formatTable(
-          ['target', 'wanted', 'measured', 'met'],
-          targets.map((t) => [t.name, t.target, t.actual, t.actual === 'not measured' ? 'n/a' : t.met ? 'yes' : 'NO']),
-        ),
+        targetsTable(targets),
     );
 
     const r2 = (x: number) => round(x, 2);

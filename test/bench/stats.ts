@@ -68,3 +68,11 @@ export const nowMs = (): number => performance.now();
 
 /** performance.now()-based time of a wall-clock Date (same host), for lining up Docker timestamps. */
 export const wallToMono = (epochMs: number): number => epochMs - performance.timeOrigin;
+
+/** The targets table every scenario prints: wanted, measured, met. */
+export function targetsTable(targets: ReadonlyArray<{ name: string; target: string; actual: string; met: boolean }>): string {
+  return formatTable(
+    ['target', 'wanted', 'measured', 'met'],
+    targets.map((t) => [t.name, t.target, t.actual, t.actual === 'not measured' ? 'n/a' : t.met ? 'yes' : 'NO']),
+  );
+}

@@ -13,7 +13,7 @@
  * median over rounds of the paired (same-round) ratio and difference: drift cancels there.
  */
 import { CpuMeter, type CpuSample } from './cpu.js';
-import { formatTable, fmt, mean, median, nowMs, round, summarizeLatencies, type LatencySummary } from './stats.js';
+import { formatTable, fmt, mean, median, nowMs, round, summarizeLatencies, type LatencySummary, targetsTable } from './stats.js';
 import type { BenchContext, Scenario, ScenarioResult, TargetCheck } from './context.js';
 import { createRunner, type ModeRunner } from './modes.js';
 
@@ -332,10 +332,7 @@ export const throughputScenario: Scenario = {
       ...levels.map((l) => levelTable(l, ctx.settings.n)),
       phaseTable(levels),
       'targets (pooled numbers decide; "paired" is the same-round median, for judging noise)\n' +
-        formatTable(
-          ['target', 'wanted', 'measured', 'met'],
-          targets.map((t) => [t.name, t.target, t.actual, t.actual === 'not measured' ? 'n/a' : t.met ? 'yes' : 'NO']),
-        ),
+        targetsTable(targets),
       ...reports,
     ]
       .filter((s): s is string => s !== null)
