@@ -484,7 +484,8 @@ export function createDockerClient(options: DockerClientOptions): ContainerClien
           }),
         )) as unknown as Buffer;
       } catch (err) {
-        if (statusOf(err) === 404) return null;
+        // 404: gone; 409: dead or being removed (Docker will not give its logs): either way, no live logs.
+        if (statusOf(err) === 404 || statusOf(err) === 409) return null;
         throw err;
       }
       return parseLogFrames(buf);

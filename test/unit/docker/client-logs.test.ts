@@ -55,3 +55,17 @@ describe('docker/client logs', () => {
     expect(out).to.deep.equal({ stdout: 'hello\nworld\n', stderr: 'warn\n', truncated: false });
   });
 });
+
+describe('docker/client: logLines of a container that is going away', () => {
+  const http = (statusCode: number, message: string) => Object.assign(new Error(`(HTTP code ${statusCode}) ${message}`), { statusCode, json: { message } });
+  for (const [status, message] of [
+    [404, 'No such container: x'],
+    [409, 'can not get logs from container which is dead or marked for removal'],
+  ] as const) {
+    it(`${status} (${message.slice(0, 30)}...): no live logs (null), so the caller reads the row instead`, async () => {
+      const docker = { getContainer: () => ({ logs: async () => Promise.reject(http(status, message)) }) } as unknown as Docker;
+      const client = createDockerClient({ logger: pino({ level: 'silent' }), docker, retries: 0 });
+      expect(await client.logLines('x', { stdout: true, stderr: true })).to.equal(null);
+    });
+  }
+});
