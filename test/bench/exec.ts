@@ -19,8 +19,9 @@ import { removeByLabel } from '../support/docker-env.js';
 import type { BenchContext, Scenario, ScenarioResult, TargetCheck } from './context.js';
 import { intFromEnv, scenarioLabels, within } from './cancellation.js';
 import { HighwayStack } from './highway.js';
-import { CpuMeter, type CpuSample } from './cpu.js';
-import { fmt, formatTable, median, nowMs, round, summarizeLatencies, type LatencySummary, targetsTable } from './stats.js';
+import type { CpuSample } from './cpu.js';
+import { interleaved, type Failure, type Mode } from './interleave.js';
+import { fmt, formatTable, nowMs, round, summarizeLatencies, type LatencySummary, targetsTable } from './stats.js';
 
 export const EXEC_TARGETS = {
   /** p50 of tools.docker.exec minus p50 of dockerode exec (create, start, read, inspect). */
@@ -29,12 +30,6 @@ export const EXEC_TARGETS = {
 
 const EXEC_TIMEOUT_MS = 30_000;
 const COMMAND = ['true'];
-
-interface Failure {
-  index: number;
-  mode: string;
-  error: string;
-}
 
 export const execScenario: Scenario = {
   name: 'exec',
@@ -83,7 +78,7 @@ export const execScenario: Scenario = {
         if (info.Running || info.ExitCode !== 0) throw new Error(`dockerode exec ${exec.id.slice(0, 12)}: running ${info.Running}, exit ${info.ExitCode}`);
         return dt;
       };
-      const modes = [
+      const modes: Mode[] = [
         { name: 'highway', run: highwayExec, keep: hw },
         { name: 'dockerode', run: dockerodeExec, keep: base },
       ];
@@ -95,33 +90,9 @@ export const execScenario: Scenario = {
           await within(m.run(), EXEC_TIMEOUT_MS, `warm-up ${m.name} exec`).catch((err: Error) => log(`  warm-up ${m.name} failed: ${err.message}`));
         }
       }
-      // The modes interleave: CPU is sampled around each call and summed per mode.
-      const cpuSum: Record<string, CpuSample> = Object.fromEntries(modes.map((m) => [m.name, { node: 0, postgres: 0, docker: 0, machine: 0 }]));
-      const progressEvery = Math.max(1, Math.round(n / 5));
-      for (let i = 0; i < n; i++) {
-        const order = i % 2 === 0 ? modes : [...modes].reverse();
-        for (const m of order) {
-          ctx.checkAborted();
-          const c0 = ctx.cpu.sample();
-          try {
-            m.keep.push(await within(m.run(), EXEC_TIMEOUT_MS, `${m.name} exec`));
-          } catch (err) {
-            failures.push({ index: i, mode: m.name, error: (err as Error).message });
-            log(`  exec ${i + 1} ${m.name} FAILED: ${(err as Error).message}`);
-          }
-          const d = CpuMeter.diff(c0, ctx.cpu.sample());
-          const s = cpuSum[m.name]!;
-          for (const k of ['node', 'postgres', 'docker', 'machine'] as const) s[k] += d[k];
-        }
-        if ((i + 1) % progressEvery === 0 || i === n - 1) {
-          log(`  exec ${i + 1}/${n}: highway p50 ${fmt(median(hw))} ms, dockerode p50 ${fmt(median(base))} ms, failures ${failures.length}`);
-        }
-      }
-      for (const m of modes) {
-        const s = cpuSum[m.name]!;
-        const k = Math.max(1, m.keep.length);
-        cpu[m.name] = { node: round(s.node / k), postgres: round(s.postgres / k), docker: round(s.docker / k), machine: round(s.machine / k) };
-      }
+      const measured = await interleaved(ctx, modes, { n, timeoutMs: EXEC_TIMEOUT_MS, what: 'exec', progressParts: 5, log });
+      failures.push(...measured.failures);
+      Object.assign(cpu, measured.cpuPerCall);
     } finally {
       if (target?.intent_id) {
         await stack.registry

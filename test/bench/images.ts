@@ -11,8 +11,9 @@ import type { DockerImagesResult } from '../../src/tools/docker-images.js';
 import type { BenchContext, Scenario, ScenarioResult, TargetCheck } from './context.js';
 import { intFromEnv, sleep, within } from './cancellation.js';
 import { HighwayStack } from './highway.js';
-import { CpuMeter, type CpuSample } from './cpu.js';
-import { fmt, formatTable, median, nowMs, round, summarizeLatencies, type LatencySummary, targetsTable } from './stats.js';
+import type { CpuSample } from './cpu.js';
+import { interleaved, type Failure, type Mode } from './interleave.js';
+import { fmt, formatTable, nowMs, round, summarizeLatencies, type LatencySummary, targetsTable } from './stats.js';
 
 export const IMAGES_TARGETS = {
   /** tools.docker.images, p99. */
@@ -31,9 +32,9 @@ export const imagesScenario: Scenario = {
     const stack = await HighwayStack.start(ctx);
     const hw: number[] = [];
     const base: number[] = [];
-    const failures: Array<{ index: number; mode: string; error: string }> = [];
+    const failures: Failure[] = [];
     const counts = { highway: 0, dockerode: 0 };
-    const cpuSum: Record<string, CpuSample> = { highway: { node: 0, postgres: 0, docker: 0, machine: 0 }, dockerode: { node: 0, postgres: 0, docker: 0, machine: 0 } };
+    const cpu: Record<string, CpuSample> = {};
     try {
       const activity = stack.activity();
       const host = stack.reconcilerId;
@@ -66,42 +67,19 @@ export const imagesScenario: Scenario = {
         await sleep(100);
       }
 
-      const modes = [
+      const modes: Mode[] = [
         { name: 'highway', run: highwayImages, keep: hw },
         { name: 'dockerode', run: dockerodeImages, keep: base },
       ];
       for (let w = 0; w < warmup; w++) for (const m of modes) await within(m.run(), CALL_TIMEOUT_MS, `warm-up ${m.name}`);
-      const progressEvery = Math.max(1, Math.round(n / 4));
-      for (let i = 0; i < n; i++) {
-        const order = i % 2 === 0 ? modes : [...modes].reverse();
-        for (const m of order) {
-          ctx.checkAborted();
-          const c0 = ctx.cpu.sample();
-          try {
-            m.keep.push(await within(m.run(), CALL_TIMEOUT_MS, `${m.name} images`));
-          } catch (err) {
-            failures.push({ index: i, mode: m.name, error: (err as Error).message });
-            log(`  call ${i + 1} ${m.name} FAILED: ${(err as Error).message}`);
-          }
-          const d = CpuMeter.diff(c0, ctx.cpu.sample());
-          const s = cpuSum[m.name]!;
-          for (const k of ['node', 'postgres', 'docker', 'machine'] as const) s[k] += d[k];
-        }
-        if ((i + 1) % progressEvery === 0 || i === n - 1) {
-          log(`  call ${i + 1}/${n}: highway p50 ${fmt(median(hw))} ms, dockerode p50 ${fmt(median(base))} ms, failures ${failures.length}`);
-        }
-      }
+      const measured = await interleaved(ctx, modes, { n, timeoutMs: CALL_TIMEOUT_MS, what: 'call', progressParts: 4, log });
+      failures.push(...measured.failures);
+      Object.assign(cpu, measured.cpuPerCall);
     } finally {
       await stack.stop();
     }
 
     const s = { highway: summarizeLatencies(hw), dockerode: summarizeLatencies(base) };
-    const cpu = Object.fromEntries(
-      Object.entries(cpuSum).map(([mode, c]) => {
-        const k = Math.max(1, (mode === 'highway' ? hw : base).length);
-        return [mode, { node: round(c.node / k, 2), postgres: round(c.postgres / k, 2), docker: round(c.docker / k, 2), machine: round(c.machine / k, 2) }];
-      }),
-    ) as Record<string, CpuSample>;
     const comparison = {
       p50_ratio: round(s.highway.p50_ms / s.dockerode.p50_ms, 2),
       p99_ratio: round(s.highway.p99_ms / s.dockerode.p99_ms, 2),
