@@ -11,29 +11,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Harness, TEST_IMAGE } from '../support/harness.js';
-import { ensureBuilt, ROOT, spawnCli } from '../support/processes.js';
+import { ensureBuilt, ROOT, spawnCli, runCli, type CliResult } from '../support/processes.js';
 
 const BIN = path.join(ROOT, 'bin', 'highway-docker.js');
 
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
-function cli(args: string[], env: Record<string, string>, input?: string): Promise<CliResult> {
-  return new Promise((resolve) => {
-    const child = execFile(
-      process.execPath,
-      [BIN, ...args],
-      { env: { ...process.env, HIGHWAY_LOG_FORMAT: 'json', ...env }, timeout: 60_000, maxBuffer: 1024 * 1024 },
-      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stdout, stderr }),
-    );
-    child.stdin!.on('error', () => {}); // the child may stop reading early (that is the point of some tests)
-    if (input !== undefined) child.stdin!.end(input);
-    else child.stdin!.end();
-  });
-}
+const cli = (args: string[], env: Record<string, string>, input?: string) => runCli(args, env, input);
 
 /** `sh -c SCRIPT` with BIN in $BIN: for pipelines. */
 function shell(script: string, env: Record<string, string>): Promise<CliResult> {

@@ -3,21 +3,15 @@
  * through tsx), against a real database, a real reconciler and a local registry.
  */
 import { expect } from 'chai';
-import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { Harness, TEST_IMAGE } from '../support/harness.js';
+import { runCli } from '../support/processes.js';
 import { pushToRegistry, startRegistry, type LocalRegistry } from '../support/registry.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 
-function cli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', MAIN, ...args], { env: { ...process.env, ...env }, timeout: 60_000 }, (err, stdout, stderr) =>
-      resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stdout, stderr }),
-    );
-  });
-}
+const cli = (args: string[], env: Record<string, string>) => runCli(args, env, undefined, ['--import', 'tsx', MAIN]);
 
 describe('command line: pull and images', function () {
   this.timeout(90_000);

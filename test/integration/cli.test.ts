@@ -3,34 +3,19 @@
  * against a real database and a real reconciler.
  */
 import { expect } from 'chai';
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm, chmod, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { Harness, TEST_IMAGE } from '../support/harness.js';
+import { runCli } from '../support/processes.js';
 
 const BIN = fileURLToPath(new URL('../../bin/highway-docker.js', import.meta.url));
 
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
-function cli(args: string[], env: Record<string, string>, input?: string): Promise<CliResult> {
-  return new Promise((resolve) => {
-    const child = execFile(
-      process.execPath,
-      [BIN, ...args],
-      { env: { ...process.env, HIGHWAY_LOG_FORMAT: 'json', ...env }, timeout: 60_000 },
-      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stdout, stderr }),
-    );
-    if (input !== undefined) child.stdin!.end(input);
-    else child.stdin!.end();
-  });
-}
+const cli = (args: string[], env: Record<string, string>, input?: string) => runCli(args, env, input);
 
 describe('command line (bin/highway-docker.js)', function () {
   this.timeout(60_000);

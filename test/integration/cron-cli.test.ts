@@ -1,21 +1,11 @@
 /** The cron command line as users run it (`node bin/highway-docker.js cron ...`), with a real reconciler. */
 import { expect } from 'chai';
-import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { Harness, TEST_IMAGE } from '../support/harness.js';
-import { ensureBuilt } from '../support/processes.js';
+import { ensureBuilt, runCli } from '../support/processes.js';
 
-const BIN = fileURLToPath(new URL('../../bin/highway-docker.js', import.meta.url));
 
-function cli(args: string[], env: Record<string, string>, input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = execFile(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, timeout: 60_000 }, (err, stdout, stderr) =>
-      resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stdout, stderr }),
-    );
-    child.stdin!.end(input ?? '');
-  });
-}
+const cli = (args: string[], env: Record<string, string>, input?: string) => runCli(args, env, input);
 
 describe('command line: cron', function () {
   this.timeout(90_000);

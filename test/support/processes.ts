@@ -5,7 +5,7 @@
  * reconciler id, logs JSON lines, and is killed by its PID only. Every child still alive
  * when the test process exits is SIGKILLed (by PID), so none outlives the run.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -228,4 +228,27 @@ export function parseRunResult(p: CliProcess): Record<string, unknown> {
   const start = p.stdout.indexOf('{');
   if (start < 0) throw new Error(`no JSON on stdout; stdout: ${p.stdout}; stderr: ${p.stderr.slice(-2000)}`);
   return JSON.parse(p.stdout.slice(start)) as Record<string, unknown>;
+}
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Run `highway-docker ARGS` to its end (bin/highway-docker.js, or `entry`, e.g. the TypeScript
+ * source through tsx), with `env` over this process's environment and `input` on stdin.
+ */
+export function runCli(args: string[], env: Record<string, string>, input?: string, entry: string[] = [BIN]): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = execFile(
+      process.execPath,
+      [...entry, ...args],
+      { env: { ...process.env, HIGHWAY_LOG_FORMAT: 'json', ...env }, timeout: 60_000, maxBuffer: 1024 * 1024 },
+      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stdout, stderr }),
+    );
+    child.stdin!.on('error', () => {}); // the child may stop reading early (that is the point of some tests)
+    child.stdin!.end(input ?? '');
+  });
 }

@@ -4,19 +4,11 @@
  * wait; --tenant and --json on each, errors as JSON.
  */
 import { expect } from 'chai';
-import { execFile } from 'node:child_process';
 import { Harness } from '../../support/harness.js';
-import { ensureBuilt, spawnCli, type CliProcess } from '../../support/processes.js';
+import { ensureBuilt, spawnCli, type CliProcess, runCli } from '../../support/processes.js';
 
-const BIN = new URL('../../../bin/highway-docker.js', import.meta.url).pathname;
 
-function cli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, timeout: 60_000 }, (err, stdout, stderr) =>
-      resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stdout, stderr }),
-    );
-  });
-}
+const cli = (args: string[], env: Record<string, string>) => runCli(args, env);
 
 describe('command line: exec, stop, rm, logs, inspect, wait', function () {
   this.timeout(60_000);
