@@ -37,7 +37,8 @@ interface IntentTrace {
 /** Short name of a reconciler query, from its SQL. */
 function classify(sql: string): string {
   const s = sql.replace(/\s+/g, ' ').trim();
-  if (s.startsWith('SELECT c.*')) return 'load_state';
+  if (s.startsWith('WITH claim AS')) return 'load_state';
+  if (s.includes('SET start_attempted_at = clock_timestamp()')) return 'claim_start';
   if (s.includes('SET reconciler_id')) return 'claim';
   if (s.startsWith('INSERT INTO highway.docker_audit')) return 'audit';
   if (s.startsWith('UPDATE highway.docker_containers')) return s.includes('status NOT IN') ? 'patch_live' : 'patch';
@@ -70,8 +71,10 @@ export class HighwayTracer {
     await this.listen.connect();
     this.listen.on('notification', (n) => {
       const at = nowMs();
-      if (!n.payload || !UUID.test(n.payload)) return;
-      const t = this.of(n.payload);
+      // Payloads: "<id>", "<id> stop", "<id> <status> <removed 0|1>".
+      const id = n.payload?.split(' ')[0];
+      if (!id || !UUID.test(id)) return;
+      const t = this.of(id);
       if (n.channel === CHANNELS.intent) t.notifyIntent.push(at);
       else if (n.channel === CHANNELS.done) t.notifyDone.push(at);
     });

@@ -1,4 +1,4 @@
-import type { Queryable } from '../pool.js';
+import { prepared, type Queryable } from '../pool.js';
 import type { IntentRow } from '../../model.js';
 import { HighwayError } from '../../errors.js';
 import { versioned } from '../../params/versions.js';
@@ -23,7 +23,7 @@ export interface NewIntent {
  */
 export async function insertIntent(q: Queryable, intent: NewIntent): Promise<{ row: IntentRow; created: boolean }> {
   try {
-    const res = await q.query<IntentRow>(`SELECT * FROM highway.create_intent($1, $2, $3, $4, $5, $6, $7, $8, $9)`, [
+    const res = await q.query<IntentRow>(prepared(`SELECT * FROM highway.create_intent($1, $2, $3, $4, $5, $6, $7, $8, $9)`, [
       intent.id,
       intent.activity_id,
       intent.workflow_run_id,
@@ -33,7 +33,7 @@ export async function insertIntent(q: Queryable, intent: NewIntent): Promise<{ r
       JSON.stringify(versioned(intent.spec as Record<string, unknown>)), // with its schema version
       JSON.stringify(intent.labels),
       JSON.stringify(intent.warnings),
-    ]);
+    ]));
     const row = res.rows[0]!;
     return { row, created: row.id === intent.id };
   } catch (err) {

@@ -1,4 +1,4 @@
-import type { Queryable } from '../pool.js';
+import { prepared, type Queryable } from '../pool.js';
 import { START_CLAIM_MS, type IntentRow } from '../../model.js';
 import { patchAssignments, TERMINAL_SQL, type IntentPatch } from './intent-columns.js';
 import type { AuditEntry } from './audit.js';
@@ -19,9 +19,11 @@ async function update(q: Queryable, id: string, patch: IntentPatch, where: strin
       SELECT tenant_id, $${n + 1}, id, $${n + 2}, $${n + 3}, $${n + 4} FROM updated)`;
   }
   const res = await q.query<IntentRow>(
-    `WITH updated AS (UPDATE highway.docker_containers SET ${sql} WHERE id = $1 ${where} RETURNING *)${auditSql}
+    prepared(
+      `WITH updated AS (UPDATE highway.docker_containers SET ${sql} WHERE id = $1 ${where} RETURNING *)${auditSql}
      SELECT * FROM updated`,
-    params,
+      params,
+    ),
   );
   return res.rows[0] ?? null;
 }
@@ -43,10 +45,12 @@ export function patchIntent(q: Queryable, id: string, patch: IntentPatch, audit?
  */
 export async function claimStart(q: Queryable, id: string): Promise<boolean> {
   const res = await q.query(
-    `UPDATE highway.docker_containers SET start_attempted_at = clock_timestamp(), updated_at = now()
-      WHERE id = $1 AND status NOT IN ${TERMINAL_SQL}
-        AND (start_attempted_at IS NULL OR start_attempted_at < clock_timestamp() - make_interval(secs => $2))`,
-    [id, START_CLAIM_MS / 1000],
+    prepared(
+      `UPDATE highway.docker_containers SET start_attempted_at = clock_timestamp(), updated_at = now()
+        WHERE id = $1 AND status NOT IN ${TERMINAL_SQL}
+          AND (start_attempted_at IS NULL OR start_attempted_at < clock_timestamp() - make_interval(secs => $2))`,
+      [id, START_CLAIM_MS / 1000],
+    ),
   );
   return res.rowCount === 1;
 }

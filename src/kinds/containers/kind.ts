@@ -9,9 +9,9 @@ import type { Pool } from '../../db/pool.js';
 import { CHANNELS } from '../../db/listener.js';
 import { listLiveIntentIds, liveIntentIdsFor, type Related } from '../../db/queries/live-intents.js';
 import { patchLiveIntent } from '../../db/queries/update-intent.js';
-import type { ContainerClient } from '../../docker/client.js';
+import type { ContainerClient, ContainerState } from '../../docker/client.js';
 import { errorMessage, type TerminalError } from '../../errors.js';
-import { LABELS, containerName } from '../../model.js';
+import { LABELS, containerName, type IntentRow } from '../../model.js';
 import { defaultPolicy, type Policy } from '../../params/policy.js';
 import { intentEventFields } from '../../observability/events.js';
 import type { Metrics } from '../../observability/metrics.js';
@@ -50,6 +50,11 @@ export interface ContainersKindOptions {
 
 /** Intents claimed per statement. */
 const CLAIM_BATCH = 32;
+
+/** Pending (or pulling) with no container recorded and no start ever claimed. */
+function neverCreated(intent: IntentRow): boolean {
+  return (intent.status === 'pending' || intent.status === 'pulling') && intent.container_id === null && intent.start_attempted_at === null;
+}
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -156,10 +161,19 @@ export class ContainersKind implements Kind {
     }
     // Another host's: never touched, not even inspected.
     if (state.intent.reconciler_id !== reconcilerId) return {};
-    const container = await docker.inspect(containerName(id));
     const observation = { ...state, now: state.dbNow, workerTimeoutMs: this.workerTimeoutMs };
-    const decision = decide({ ...observation, container });
+    // An intent that has never had a container (none recorded, no start ever claimed) is not
+    // inspected before its create: the create itself finds one that exists (a create of ours
+    // before a crash: a name conflict, then adopted). Any other decision inspects first.
+    let container: ContainerState | null = null;
+    let decision = neverCreated(state.intent) ? decide({ ...observation, container }) : null;
+    if (decision?.actions[0]?.type !== 'ensure_image') {
+      container = await docker.inspect(containerName(id));
+      decision = decide({ ...observation, container });
+    }
     if (decision.actions.length === 0) return decision.requeueAfterMs !== undefined ? { requeueAfterMs: decision.requeueAfterMs } : {};
+    // Our own removal's destroy event is no news (it would only cause a pass that finds it done).
+    if (decision.actions.some((a) => a.type === 'remove')) this.rememberSettled(id);
     const after = await executeActions(
       {
         pool,
@@ -178,7 +192,6 @@ export class ContainersKind implements Kind {
     // over, or when this pass has just started the container: then what comes next is its exit
     // (a die event) or a deadline, and a pass now would only confirm what was just recorded.
     if (after.removed_at) {
-      this.rememberSettled(id);
       // A slot is free: take the next waiting intent, if any.
       if (this.offer.capacity !== null) void this.claim();
       return {};

@@ -40,19 +40,27 @@ interface Outcome {
   paused: string | null;
 }
 
-/** One pass; returns when the schedule next fires (ms from now), if it does. */
-export async function schedulerPass(deps: PassDeps, id: string): Promise<{ requeueAfterMs?: number }> {
+/** What a pass returns: when the schedule next fires (ms from now), and the runs of its ticks still going. */
+export interface PassResult {
+  requeueAfterMs?: number;
+  /** Intent ids of this schedule's started ticks whose run has not ended (as of the pass). */
+  liveIntents: string[];
+}
+
+/** One pass; returns when the schedule next fires (ms from now), if it does, and its live tick runs. */
+export async function schedulerPass(deps: PassDeps, id: string): Promise<PassResult> {
   const client = await deps.pool.connect();
   let schedule: ScheduleRow;
   let now: Date;
   let nextFire: Date | null = null;
+  let running: string[] = [];
   const out: Outcome = { started: [], skipped: [], failed: [], missed: [], missedNew: 0, due: 0, cancelled: [], paused: null };
   try {
     await client.query('BEGIN');
     const locked = await lockSchedule(client, id);
     if (!locked) {
       await client.query('COMMIT');
-      return {};
+      return { liveIntents: [] };
     }
     ({ schedule, now } = locked);
 
@@ -67,6 +75,7 @@ export async function schedulerPass(deps: PassDeps, id: string): Promise<{ reque
     }
 
     const open = await openTicks(client, id, schedule.overlap);
+    running = open.running;
     const due = paused ? [] : dueTimes(schedule, schedule.last_tick_at, now);
     out.due = due.length;
     const actions = planPass({
@@ -95,9 +104,10 @@ export async function schedulerPass(deps: PassDeps, id: string): Promise<{ reque
   }
   report(deps.logger, schedule, now, out);
   for (const t of out.started) deps.metrics?.cronTickLateness.observe(t.lateness_ms / 1000);
-  if (schedule.paused || out.paused || !nextFire) return {};
+  const liveIntents = [...running, ...out.started.map((t) => t.intent_id)];
+  if (schedule.paused || out.paused || !nextFire) return { liveIntents };
   const fireAt = nextFire.getTime() + jitterMs(schedule.id, nextFire, schedule.jitter_s);
-  return { requeueAfterMs: Math.max(0, fireAt - now.getTime()) };
+  return { requeueAfterMs: Math.max(0, fireAt - now.getTime()), liveIntents };
 }
 
 async function apply(

@@ -2,21 +2,21 @@
  * The schedules kind: durable cron. Keys are schedule ids. A pass (effects.ts) decides every
  * tick that is due and returns when the next one is (the timer comes from the row, not from
  * polling). Hints: a NOTIFY on schedule changes and requests (highway_docker_schedule), and
- * the completion of a tick's run (highway_docker_done), which frees a buffered tick.
+ * the end of a tick's run (highway_docker_done, for the runs each pass saw live), which frees
+ * a buffered tick.
  */
 import type { Metrics } from '../../observability/metrics.js';
-import { EMPTY, catchError, from, mergeMap, type Observable } from 'rxjs';
+import { mergeMap, type Observable } from 'rxjs';
 import type { Logger } from 'pino';
 import type { Pool } from '../../db/pool.js';
 import { CHANNELS } from '../../db/listener.js';
-import { errorMessage } from '../../errors.js';
 import { TERMINAL_STATUSES, type IntentStatus } from '../../model.js';
 import { defaultPolicy, type Policy } from '../../params/policy.js';
 import type { Kind, Sources } from '../../runtime/controller.js';
 import type { ReconcileResult } from '../../runtime/workqueue.js';
 import { schedulerPass } from './effects.js';
 import { SCHEDULE_CHANNEL } from './model.js';
-import { listScheduleIds, scheduleOfIntent } from './queries/write-tick.js';
+import { listScheduleIds } from './queries/write-tick.js';
 
 export interface SchedulesKindOptions {
   pool: Pool;
@@ -40,6 +40,12 @@ export class SchedulesKind implements Kind {
   readonly channels = [SCHEDULE_CHANNEL, CHANNELS.done];
   readonly concurrency = 4;
   private readonly isLeader: () => boolean;
+  /** Live tick runs (intent id -> schedule id), as the last pass of each schedule saw them. */
+  private readonly liveTicks = new Map<string, string>();
+  private readonly ticksOf = new Map<string, string[]>();
+  /** Passes running now, and the ends notified meanwhile (for the race of an end with a pass). */
+  private passing = 0;
+  private readonly endedDuringPass = new Set<string>();
 
   constructor(private readonly options: SchedulesKindOptions) {
     this.isLeader = options.isLeader ?? (() => true);
@@ -51,20 +57,17 @@ export class SchedulesKind implements Kind {
 
   watch(sources: Sources): Observable<string> {
     return sources.notifications$.pipe(
-      mergeMap((signal): Observable<string> | string[] => {
+      mergeMap((signal): string[] => {
         if (signal.type !== 'notification') return [];
         if (signal.channel === SCHEDULE_CHANNEL) return UUID.test(signal.payload) ? [signal.payload] : [];
         if (signal.channel !== CHANNELS.done) return [];
-        // "<intent id> <status> <removed>": only the end of a run can free a buffered tick.
+        // "<intent id> <status> <removed>": only the end of a tick's run can free a buffered
+        // tick (or pause the schedule on failure). Known from the passes: no query per end.
         const [intentId, status] = signal.payload.split(' ');
-        if (!intentId || !UUID.test(intentId) || !TERMINAL_STATUSES.has(status as IntentStatus)) return [];
-        return from(scheduleOfIntent(this.options.pool, intentId)).pipe(
-          mergeMap((id) => (id ? [id] : [])),
-          catchError((err) => {
-            this.options.logger.warn({ event: 'reconciler.lookup_error', err: errorMessage(err) }, 'could not map a completion to its schedule');
-            return EMPTY;
-          }),
-        );
+        if (!intentId || !TERMINAL_STATUSES.has(status as IntentStatus)) return [];
+        if (this.passing > 0) this.endedDuringPass.add(intentId);
+        const scheduleId = this.liveTicks.get(intentId);
+        return scheduleId ? [scheduleId] : [];
       }),
     );
   }
@@ -74,16 +77,36 @@ export class SchedulesKind implements Kind {
   }
 
   async reconcile(id: string): Promise<ReconcileResult> {
-    if (!this.isLeader()) return { requeueAfterMs: this.options.followerRecheckMs ?? 2_000 };
-    return schedulerPass(
-      {
-        pool: this.options.pool,
-        logger: this.options.logger,
-        policy: this.options.policy ?? defaultPolicy,
-        actor: this.options.reconcilerId,
-        ...(this.options.metrics ? { metrics: this.options.metrics } : {}),
-      },
-      id,
-    );
+    if (!this.isLeader()) {
+      this.forgetTicksOf(id);
+      return { requeueAfterMs: this.options.followerRecheckMs ?? 2_000 };
+    }
+    this.passing++;
+    try {
+      const { liveIntents, ...result } = await schedulerPass(
+        {
+          pool: this.options.pool,
+          logger: this.options.logger,
+          policy: this.options.policy ?? defaultPolicy,
+          actor: this.options.reconcilerId,
+          ...(this.options.metrics ? { metrics: this.options.metrics } : {}),
+        },
+        id,
+      );
+      this.forgetTicksOf(id);
+      for (const intentId of liveIntents) this.liveTicks.set(intentId, id);
+      this.ticksOf.set(id, liveIntents);
+      // A run that ended while the pass ran (notified before it was known as this schedule's):
+      // look again now rather than at the next fire time.
+      if (liveIntents.some((i) => this.endedDuringPass.has(i))) return { requeueAfterMs: 0 };
+      return result;
+    } finally {
+      if (--this.passing === 0) this.endedDuringPass.clear();
+    }
+  }
+
+  private forgetTicksOf(scheduleId: string): void {
+    for (const intentId of this.ticksOf.get(scheduleId) ?? []) this.liveTicks.delete(intentId);
+    this.ticksOf.delete(scheduleId);
   }
 }

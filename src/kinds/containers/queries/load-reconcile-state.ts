@@ -1,4 +1,4 @@
-import type { Queryable } from '../../../db/pool.js';
+import { prepared, type Queryable } from '../../../db/pool.js';
 import type { IntentRow } from '../../../model.js';
 import { INTENT_COLUMNS_WITHOUT_OUTPUT } from '../../../db/queries/intent-columns.js';
 import type { HostOffer } from './claim-intents.js';
@@ -26,31 +26,33 @@ export type ReconcileState = { intent: IntentRow; around: IntentSurroundings; db
  */
 export async function loadReconcileState(q: Queryable, id: string, claimFor?: HostOffer): Promise<ReconcileState | null> {
   const res = await q.query<IntentRow & IntentSurroundings & { db_now: Date; claimed_by: string | null }>(
-    `WITH claim AS (
-       UPDATE highway.docker_containers SET reconciler_id = $2, pending_reason = NULL, updated_at = now()
-        WHERE id = $1 AND $2::text IS NOT NULL AND reconciler_id IS NULL AND removed_at IS NULL AND status = 'pending'
-          AND (spec->'placement'->>'host' IS NULL OR spec->'placement'->>'host' = $2)
-          AND (spec->'placement'->'labels' IS NULL OR $3::jsonb @> (spec->'placement'->'labels'))
-        RETURNING reconciler_id
-     )
-     SELECT ${INTENT_COLUMNS_WITHOUT_OUTPUT('c')},
-            COALESCE(c.reconciler_id, (SELECT reconciler_id FROM claim)) AS claimed_by,
-            r.status               AS run_status,
-            (a.id IS NOT NULL)     AS activity_exists,
-            a.status               AS activity_status,
-            a.heartbeat_at         AS activity_heartbeat_at,
-            a.heartbeat_timeout_s  AS activity_heartbeat_timeout_s,
-            a.created_at           AS activity_created_at,
-            (w.id IS NOT NULL)     AS worker_exists,
-            w.status               AS worker_status,
-            w.heartbeat_at         AS worker_heartbeat_at,
-            clock_timestamp()      AS db_now
-       FROM highway.docker_containers c
-       LEFT JOIN highway.workflow_runs r ON r.id = c.workflow_run_id
-       LEFT JOIN highway.activities a ON a.id = c.activity_id
-       LEFT JOIN highway.workers w ON w.id = c.worker_id
-      WHERE c.id = $1`,
-    [id, claimFor?.id ?? null, JSON.stringify(claimFor?.labels ?? {})],
+    prepared(
+      `WITH claim AS (
+         UPDATE highway.docker_containers SET reconciler_id = $2, pending_reason = NULL, updated_at = now()
+          WHERE id = $1 AND $2::text IS NOT NULL AND reconciler_id IS NULL AND removed_at IS NULL AND status = 'pending'
+            AND (spec->'placement'->>'host' IS NULL OR spec->'placement'->>'host' = $2)
+            AND (spec->'placement'->'labels' IS NULL OR $3::jsonb @> (spec->'placement'->'labels'))
+          RETURNING reconciler_id
+       )
+       SELECT ${INTENT_COLUMNS_WITHOUT_OUTPUT('c')},
+              COALESCE(c.reconciler_id, (SELECT reconciler_id FROM claim)) AS claimed_by,
+              r.status               AS run_status,
+              (a.id IS NOT NULL)     AS activity_exists,
+              a.status               AS activity_status,
+              a.heartbeat_at         AS activity_heartbeat_at,
+              a.heartbeat_timeout_s  AS activity_heartbeat_timeout_s,
+              a.created_at           AS activity_created_at,
+              (w.id IS NOT NULL)     AS worker_exists,
+              w.status               AS worker_status,
+              w.heartbeat_at         AS worker_heartbeat_at,
+              clock_timestamp()      AS db_now
+         FROM highway.docker_containers c
+         LEFT JOIN highway.workflow_runs r ON r.id = c.workflow_run_id
+         LEFT JOIN highway.activities a ON a.id = c.activity_id
+         LEFT JOIN highway.workers w ON w.id = c.worker_id
+        WHERE c.id = $1`,
+      [id, claimFor?.id ?? null, JSON.stringify(claimFor?.labels ?? {})],
+    ),
   );
   const row = res.rows[0];
   if (!row) return null;

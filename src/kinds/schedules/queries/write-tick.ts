@@ -87,15 +87,6 @@ export async function pruneTicks(q: Queryable, scheduleId: string, keepSucceeded
   return res.rowCount ?? 0;
 }
 
-/** The schedule a tick's intent belongs to (the key for a completion notification). */
-export async function scheduleOfIntent(q: Queryable, intentId: string): Promise<string | null> {
-  const res = await q.query<{ schedule_id: string }>(
-    `SELECT schedule_id FROM highway.docker_schedule_ticks WHERE intent_id = $1 LIMIT 1`,
-    [intentId],
-  );
-  return res.rows[0]?.schedule_id ?? null;
-}
-
 /** Every schedule that may need a pass: the safety net for lost hints. */
 export async function listScheduleIds(q: Queryable): Promise<string[]> {
   const res = await q.query<{ id: string }>(`SELECT id FROM highway.docker_schedules`);
