@@ -37,6 +37,11 @@ export interface DockerEventsOptions {
   labels: string[];
   /** Event types (default ['container']); with 'image', image events (pull, tag, untag, delete, import, load) come too. */
   types?: Array<'container' | 'image'>;
+  /**
+   * Only these actions (Docker's `event` filter; `health_status` matches each health status).
+   * Default: every action.
+   */
+  actions?: readonly string[];
   /** Reconnect backoff bounds. */
   minBackoffMs?: number;
   maxBackoffMs?: number;
@@ -135,7 +140,11 @@ export function dockerEvents$(options: DockerEventsOptions): Observable<DockerEv
     let probing = false;
     const stallCheckMs = options.stallCheckMs ?? 5_000;
     const requestTimeoutMs = options.requestTimeoutMs ?? 5_000;
-    const filters = { type: options.types ?? ['container'], ...(labels.length ? { label: labels } : {}) };
+    const filters = {
+      type: options.types ?? ['container'],
+      ...(labels.length ? { label: labels } : {}),
+      ...(options.actions?.length ? { event: [...options.actions] } : {}),
+    };
 
     let wentAway = false;
     const scheduleReconnect = (why: string) => {

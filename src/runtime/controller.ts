@@ -31,6 +31,11 @@ export interface Kind<K extends string = string> {
   readonly name: string;
   /** LISTEN channels this kind's `watch` needs. */
   readonly channels?: readonly string[];
+  /**
+   * Docker event actions this kind's `watch` reacts to (none: it takes no Docker events). The
+   * manager asks the daemon for just the union of these: the rest is never sent nor parsed.
+   */
+  readonly dockerActions?: readonly string[];
   /** Reconciles in flight at most for this kind (default 16). */
   readonly concurrency?: number;
   /** Of those, slots only high-priority (finishing) work may use (default 0). */

@@ -153,7 +153,8 @@ export class Manager {
     const dockerReady = new Promise<void>((resolve) => (markDockerReady = resolve));
     const metrics = this.options.metrics;
     let forwarded: Promise<void> = Promise.resolve();
-    this.dockerSub = dockerEvents$({ docker: this.options.docker.docker, logger: this.log, labels: [], types: ['container', 'image'] }).subscribe((signal) => {
+    const actions = [...new Set([...this.controllers.values()].flatMap((c) => c.kind.dockerActions ?? []))];
+    this.dockerSub = dockerEvents$({ docker: this.options.docker.docker, logger: this.log, labels: [], types: ['container', 'image'], actions }).subscribe((signal) => {
       if (signal.type === 'connected') {
         this.eventsConnected = true;
         if (signal.reconnect) metrics?.eventsReconnects.inc();

@@ -142,8 +142,9 @@ export class HighwayTracer {
         return await (pool.query as (t: unknown, v?: unknown[]) => Promise<unknown>)(text, values);
       } finally {
         const end = nowMs();
-        const sql = typeof text === 'string' ? text : String((text as { text?: string })?.text ?? '');
-        const id = values?.find((v): v is string => typeof v === 'string' && UUID.test(v));
+        const config = typeof text === 'string' ? null : (text as { text?: string; values?: unknown[] });
+        const sql = config ? String(config.text ?? '') : (text as string);
+        const id = (values ?? config?.values)?.find((v): v is string => typeof v === 'string' && UUID.test(v));
         if (id) this.of(id).queries.push({ what: classify(sql), start, end });
       }
     };

@@ -63,12 +63,14 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * follow its own calls; reacting to them would only add a pass (and an inspect that, right
  * after a start, waits on the daemon until a short container has exited).
  */
-const NEWS = new Set(['die', 'destroy', 'oom', 'pause', 'unpause', 'restart']);
-export const isNews = (action: string): boolean => NEWS.has(action) || action.startsWith('health_status');
+const NEWS = ['die', 'destroy', 'oom', 'pause', 'unpause', 'restart', 'health_status'] as const;
+const NEWS_SET = new Set<string>(NEWS);
+export const isNews = (action: string): boolean => NEWS_SET.has(action) || action.startsWith('health_status');
 
 export class ContainersKind implements Kind {
   readonly name = 'containers';
   readonly channels = [CHANNELS.intent, CHANNELS.workflowRun, CHANNELS.activity, CHANNELS.worker];
+  readonly dockerActions = NEWS;
   readonly concurrency: number;
   /** Slots for finishing work (exits, stops) only: starts are paced to the rest (`startConcurrency`). */
   readonly highReserve: number;

@@ -28,6 +28,8 @@ export interface ImagesKindOptions {
 export class ImagesKind implements Kind {
   readonly name = 'images';
   readonly concurrency = 1;
+  /** What changes a daemon's images (push and save do not). */
+  readonly dockerActions = ['pull', 'tag', 'untag', 'delete', 'import', 'load', 'prune'];
 
   constructor(private readonly options: ImagesKindOptions) {}
 
