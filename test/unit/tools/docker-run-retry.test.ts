@@ -25,8 +25,8 @@ function setup() {
   const waiter = { wait, listening: async () => {} } as unknown as CompletionWaiter;
   const run = createDockerRun({ pool, waiter, logger, policy: defaultPolicy });
   const ctx = { tenant_id: 'acme', workflow_run_id: randomUUID(), activity_id: randomUUID(), worker_id: 'w1' };
-  /** What create_intent returns for the intent id it was given. */
-  const createIntentCall = (n: number) => query.getCall(n).args[1] as unknown[];
+  /** The parameters of the n-th query (a prepared statement's config, or text and values). */
+  const createIntentCall = (n: number) => valuesOf(query.getCall(n).args);
   return { query, wait, run, ctx, createIntentCall };
 }
 
@@ -44,19 +44,24 @@ function finished(id: string): IntentRow {
   } as unknown as IntentRow;
 }
 
-const createIntentQuery = (sql: unknown) => typeof sql === 'string' && sql.includes('highway.create_intent');
+/** A query's text and values, whether given as (text, values) or as one config object. */
+const textOf = (args: unknown[]): string => (typeof args[0] === 'string' ? args[0] : String((args[0] as { text?: string }).text));
+const valuesOf = (args: unknown[]): unknown[] => (args[1] as unknown[] | undefined) ?? ((args[0] as { values?: unknown[] }).values ?? []);
+const createIntentQuery = (args: unknown[]) => textOf(args).includes('highway.create_intent');
+/** Answers create_intent with the finished row of the intent id it was given (`patch` over it). */
+const answer = (patch: Partial<IntentRow> = {}) => async (...args: unknown[]) => ({ rows: [{ ...finished(valuesOf(args)[0] as string), ...patch }] });
 
 describe('tools/docker-run: the intent write retries transient PostgreSQL errors', () => {
   it('a 57P01 (admin shutdown) then success: the run gets its result, the retry writes the same intent id', async () => {
     const { query, run, ctx, createIntentCall } = setup();
     query.onCall(0).rejects(pgError('57P01', 'terminating connection due to administrator command'));
-    query.onCall(1).callsFake(async (_sql: string, args: unknown[]) => ({ rows: [{ ...finished(args[0] as string), status: 'pending', removed_at: null }] }));
+    query.onCall(1).callsFake(answer({ status: 'pending', removed_at: null }));
 
     const result = await run({ image: 'highway-test/busybox:latest', command: ['echo', 'hi'] }, ctx);
 
     expect(result).to.include({ status: 'exited', exit_code: 0, stdout: 'hi\n' });
     expect(query.callCount).to.equal(2);
-    expect(createIntentQuery(query.getCall(0).args[0]) && createIntentQuery(query.getCall(1).args[0])).to.equal(true);
+    expect(createIntentQuery(query.getCall(0).args) && createIntentQuery(query.getCall(1).args)).to.equal(true);
     // Same intent id and activity on both attempts: a write that did commit is found, not doubled.
     expect(createIntentCall(1).slice(0, 2)).to.deep.equal(createIntentCall(0).slice(0, 2));
     expect(result.intent_id).to.equal(createIntentCall(0)[0]);
@@ -67,7 +72,7 @@ describe('tools/docker-run: the intent write retries transient PostgreSQL errors
       const { query, run, ctx } = setup();
       query.onCall(0).rejects(pgError(code));
       query.onCall(1).rejects(pgError(code));
-      query.onCall(2).callsFake(async (_sql: string, args: unknown[]) => ({ rows: [finished(args[0] as string)] }));
+      query.onCall(2).callsFake(answer());
       const result = await run({ image: 'highway-test/busybox:latest' }, ctx);
       expect(result.status).to.equal('exited');
       expect(query.callCount).to.equal(3);
