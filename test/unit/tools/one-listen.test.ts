@@ -23,7 +23,10 @@ describe('tools/registerDockerTools LISTEN connections', () => {
       id: randomUUID(), tenant_id: 'acme', status: 'exited', exit_code: 0, container_id: 'c0ffee', short_id: 'c0ffee',
       reconciler_id: 'h1', removed_at: null, image: 'busybox', stdout: '', stderr: '', labels: {}, spec: {}, warnings: [],
     };
-    const query = sinon.stub().callsFake(async (sql: string, params: unknown[] = []) => {
+    const query = sinon.stub().callsFake(async (textOrConfig: string | { text: string; values?: unknown[] }, values?: unknown[]) => {
+      // (text, values), or a prepared statement's config
+      const sql = typeof textOrConfig === 'string' ? textOrConfig : textOrConfig.text;
+      const params = values ?? (typeof textOrConfig === 'string' ? [] : (textOrConfig.values ?? []));
       if (/FROM highway\.hosts/.test(sql)) return { rows: [{ id: 'h1' }] };
       if (/SELECT \* FROM highway\.docker_operations WHERE id/.test(sql)) return { rows: [{ id: params[0], kind: 'inspect', status: 'done', result: { Id: 'c0ffee' } }] };
       if (/FROM highway\.docker_pulls WHERE id = ANY/.test(sql)) {
