@@ -33,9 +33,10 @@ export interface ContainersKindOptions {
   /**
    * Intents being started (pull, create, start) at once, at most (default 6). The daemon
    * serializes much of a start: more starts in parallel add little throughput and slow what
-   * else it does, exits included. Measured on 2 cores (a burst of 200 `sleep 1`; 100 `exit 0`
-   * at 8 callers): 4 slots gave burst exit -> result p99 0.8 s but throughput 0.875x dockerode;
-   * 8 slots 0.95x but p99 1.2 s; 6 slots p99 0.65-0.8 s and 0.875-0.963x (noisy).
+   * else it does, exits included. Measured on 2 cores (a burst of 200 `sleep 1`; `exit 0` at 8
+   * callers): 6 slots gave burst exit -> result p99 0.6 s and 0.93-0.96x dockerode's throughput;
+   * 8 slots no more throughput (0.925-0.957x: the daemon's starts are the bottleneck) and a
+   * slower burst p99 (1.2 s); 4 slots 0.875x.
    */
   startConcurrency?: number;
   resolveSecret?: SecretResolver;
