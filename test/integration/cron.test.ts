@@ -413,3 +413,51 @@ describe('durable cron (real Docker, real PostgreSQL)', function () {
     });
   });
 });
+
+describe('durable cron: the end of a tick run is the hint (no resync needed)', function () {
+  this.timeout(90_000);
+  let h: Harness;
+  const who = { tenant_id: 'tenant-a', actor: 'test' };
+
+  before(async () => {
+    // A resync too rare to help: only the end of the first run can start the buffered tick in time.
+    h = await Harness.start({ reconciler: { resyncIntervalMs: 120_000 } });
+  });
+  after(async () => {
+    await h?.stop();
+  });
+
+  it('a tick buffered behind a run starts as soon as that run ends, with no fire time near', async () => {
+    const name = `endhint-${randomUUID().slice(0, 8)}`;
+    const s = await h.registry.call<DurableCronResult>(
+      'tools.cron.durable_cron',
+      { name, schedule: '0 0 1 1 *', overlap: 'buffer_one', params: { image: TEST_IMAGE, command: ['sleep', '2'] } },
+      h.ctx({ tenant_id: who.tenant_id }),
+    );
+    const runs = async () =>
+      (
+        await h.db.pool.query<{ status: string; intent_status: string | null; started_at: Date | null; finished_at: Date | null }>(
+          `SELECT t.status, c.status AS intent_status, c.started_at, c.finished_at
+             FROM highway.docker_schedule_ticks t LEFT JOIN highway.docker_containers c ON c.id = t.intent_id
+            WHERE t.schedule_id = $1 ORDER BY t.scheduled_time`,
+          [s.schedule_id],
+        )
+      ).rows;
+    const waitFor = async (check: (rows: Awaited<ReturnType<typeof runs>>) => boolean, what: string, ms = 30_000) => {
+      const deadline = Date.now() + ms;
+      while (!check(await runs())) {
+        if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
+    await triggerSchedule(h.db.pool, who, name);
+    await waitFor((rows) => rows[0]?.intent_status === 'running', 'the first run');
+    await triggerSchedule(h.db.pool, who, name);
+    await waitFor((rows) => rows[1]?.status === 'buffered', 'the second tick buffered');
+    await waitFor((rows) => rows.length === 2 && rows.every((r) => r.intent_status === 'exited'), 'both runs');
+    const [first, second] = await runs();
+    const lag = second!.started_at!.getTime() - first!.finished_at!.getTime();
+    expect(lag, 'ms from the first run ending to the buffered one starting').to.be.within(0, 3_000);
+    await deleteSchedule(h.db.pool, who, name, { cancel: true });
+  });
+});

@@ -1,7 +1,13 @@
 import { prepared, type Queryable } from '../pool.js';
 import { START_CLAIM_MS, type IntentRow } from '../../model.js';
-import { patchAssignments, TERMINAL_SQL, type IntentPatch } from './intent-columns.js';
+import { INTENT_COLUMNS_WITHOUT_OUTPUT, patchAssignments, TERMINAL_SQL, type IntentPatch } from './intent-columns.js';
 import type { AuditEntry } from './audit.js';
+
+/**
+ * What an update returns: the row without its output (stdout, stderr null, as the reconcile
+ * read has it). The reconciler never reads output back; a collect must not get it echoed.
+ */
+const RETURNED = INTENT_COLUMNS_WITHOUT_OUTPUT('docker_containers');
 
 /**
  * UPDATE one intent and, when `audit` is given, append the audit entry in the same statement
@@ -20,7 +26,7 @@ async function update(q: Queryable, id: string, patch: IntentPatch, where: strin
   }
   const res = await q.query<IntentRow>(
     prepared(
-      `WITH updated AS (UPDATE highway.docker_containers SET ${sql} WHERE id = $1 ${where} RETURNING *)${auditSql}
+      `WITH updated AS (UPDATE highway.docker_containers SET ${sql} WHERE id = $1 ${where} RETURNING ${RETURNED})${auditSql}
      SELECT * FROM updated`,
       params,
     ),
@@ -28,7 +34,7 @@ async function update(q: Queryable, id: string, patch: IntentPatch, where: strin
   return res.rows[0] ?? null;
 }
 
-/** Patch a live (non-terminal) intent. Returns the new row, or null if it had already ended. */
+/** Patch a live (non-terminal) intent. Returns the new row (without output), or null if it had already ended. */
 export function patchLiveIntent(q: Queryable, id: string, patch: IntentPatch, audit?: AuditEntry): Promise<IntentRow | null> {
   return update(q, id, patch, `AND status NOT IN ${TERMINAL_SQL}`, audit);
 }
