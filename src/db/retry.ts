@@ -10,12 +10,15 @@ import { errorMessage } from '../errors.js';
 const TRANSIENT_SQLSTATES = new Set(['57P01', '57P02', '57P03', '40001', '40P01']);
 const TRANSIENT_NODE_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
 
-/** 57P01 admin shutdown (and 57P02/57P03), any 08xxx connection exception, 40001/40P01, a dropped socket. */
+/** 57P01 admin shutdown (and 57P02/57P03), any 08xxx connection exception, 40001/40P01, a dropped socket, a stale prepared statement. */
 export function isTransientPgError(err: unknown): boolean {
   const code = (err as { code?: unknown })?.code;
   if (typeof code === 'string') {
     if (TRANSIENT_SQLSTATES.has(code) || /^08[0-9A-Z]{3}$/.test(code) || TRANSIENT_NODE_CODES.has(code)) return true;
   }
+  // A prepared statement whose result type a schema change altered (another version's
+  // migration): it failed on its connection, which the pool replaced; a new one prepares afresh.
+  if (code === '0A000' && err instanceof Error && /cached plan must not change result type/.test(err.message)) return true;
   // node-postgres reports a connection lost mid-query without a code.
   return err instanceof Error && /Connection terminated|connection timeout|Client has encountered a connection error/i.test(err.message);
 }

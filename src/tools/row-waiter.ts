@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { PgListener } from '../db/listener.js';
 import { HighwayError, errorMessage } from '../errors.js';
+import { isTransientPgError } from '../db/retry.js';
 
 /** One wait for rows to reach a condition. */
 export interface RowWait<R> {
@@ -103,6 +104,7 @@ export class RowWaiter {
       let again = false;
       let final = false;
       let over = false;
+      let quickRetries = 0;
       const end = (result: R | Error) => {
         if (over) return;
         over = true;
@@ -129,11 +131,14 @@ export class RowWaiter {
             const result = await spec.read(final);
             if (result !== undefined) return end(result);
           } while (again && !over);
+          quickRetries = 0;
         } catch (err) {
           if (err instanceof HighwayError) return end(err);
-          // The database is unreachable for now; the next notification or poll tries again.
+          // The database is unreachable for now; the next notification or poll tries again. A
+          // transient failure (a connection the pool just replaced) is read again shortly, a few times.
           this.logger.warn({ event: 'wait.read_error', ...spec.logFields, err: errorMessage(err) }, `could not read ${spec.what}`);
           if (final) end(new HighwayError('database_unavailable', `could not read ${spec.what}: ${errorMessage(err)}`, { cause: err }));
+          else if (isTransientPgError(err) && quickRetries++ < QUICK_RETRIES) setTimeout(() => watch.check(), QUICK_RETRY_MS).unref();
         } finally {
           reading = false;
         }
@@ -176,3 +181,7 @@ export class RowWaiter {
 }
 
 const key = (channel: string, id: string) => `${channel} ${id}`;
+
+/** A read that failed transiently is tried again this many times, this long apart, before waiting for a wake. */
+const QUICK_RETRIES = 3;
+const QUICK_RETRY_MS = 250;

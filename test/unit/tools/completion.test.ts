@@ -1,4 +1,4 @@
-/** The tools' row waiter recovers when its LISTEN connection could not be started. */
+/** The tools' row waiter recovers when its LISTEN connection could not be started, or a read fails transiently. */
 import { expect } from 'chai';
 import sinon from 'sinon';
 import { pino } from 'pino';
@@ -28,6 +28,39 @@ describe('tools/CompletionWaiter', () => {
     const second = await waiter.wait('i1', (r) => r.status === 'exited');
     expect(second.status).to.equal('exited');
     expect(start.callCount).to.equal(2);
+    await rows.stop();
+  });
+
+  it('a read that fails transiently (a stale prepared statement) is read again shortly, with no notification', async () => {
+    sinon.stub(PgListener.prototype, 'start').resolves();
+    sinon.stub(PgListener.prototype, 'stop').resolves();
+    const row = { id: 'i1', status: 'exited', removed_at: new Date() };
+    const query = sinon.stub();
+    query.onCall(0).rejects(Object.assign(new Error('cached plan must not change result type'), { code: '0A000' }));
+    query.resolves({ rows: [row] });
+    // Safety poll far away: only the quick retry can end this wait in time.
+    const rows = new RowWaiter('postgres://nowhere', pino({ level: 'silent' }), { [INTENT_WAIT.channel]: 60_000 });
+    const waiter = new CompletionWaiter({ query } as unknown as Pool, rows);
+    const t0 = Date.now();
+    const got = await waiter.wait('i1', (r) => r.status === 'exited');
+    expect(got.status).to.equal('exited');
+    expect(query.callCount).to.equal(2);
+    expect(Date.now() - t0).to.be.lessThan(2_000);
+    await rows.stop();
+  });
+
+  it('a read that fails for good is not retried in a loop: it waits for the next wake', async () => {
+    sinon.stub(PgListener.prototype, 'start').resolves();
+    sinon.stub(PgListener.prototype, 'stop').resolves();
+    const query = sinon.stub().rejects(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }));
+    const rows = new RowWaiter('postgres://nowhere', pino({ level: 'silent' }), { [INTENT_WAIT.channel]: 60_000 });
+    const waiter = new CompletionWaiter({ query } as unknown as Pool, rows);
+    const abort = new AbortController();
+    const waiting = waiter.wait('i1', () => true, { signal: abort.signal }).catch((e: unknown) => e);
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(query.callCount, 'the first read and three quick retries').to.equal(4);
+    abort.abort();
+    expect(await waiting).to.be.instanceOf(HighwayError);
     await rows.stop();
   });
 });
