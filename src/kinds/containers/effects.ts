@@ -39,6 +39,20 @@ interface Working {
   createdId: string | null;
   /** The create's audit entry, written with the start's row update when a start follows. */
   createAudit: Omit<AuditEntry, 'tenant_id' | 'intent_id' | 'actor'> | null;
+  /** The output, when the pass read it ahead. */
+  ahead: OutputAhead | null;
+}
+
+/** A container's output, read ahead (its die event seen) while the pass still inspects it. */
+export interface OutputAhead {
+  containerId: string;
+  read: Promise<Awaited<ReturnType<typeof readOutput>> | { failed: unknown }>;
+}
+
+/** Start reading a container's output now, for a collect this pass may decide on (never rejects). */
+export function readOutputAhead(ctx: EffectContext, intent: IntentRow, containerId: string): OutputAhead {
+  const read = readOutput(ctx, containerId, lifecycleOf(intent.spec).maxOutputBytes).catch((failed: unknown) => ({ failed }));
+  return { containerId, read };
 }
 
 /** Perform the actions in order; returns the intent as they left it. */
@@ -47,8 +61,9 @@ export async function executeActions(
   intent: IntentRow,
   container: ContainerState | null,
   actions: Action[],
+  ahead: OutputAhead | null = null,
 ): Promise<IntentRow> {
-  const w: Working = { intent, container, createdId: null, createAudit: null };
+  const w: Working = { intent, container, createdId: null, createAudit: null, ahead };
   for (const [i, action] of actions.entries()) {
     const ended = await run(ctx, w, action, actions[i + 1]);
     if (ended === 'stop') break;
@@ -240,7 +255,9 @@ async function kill(s: StepContext, _action: Extract<Action, { type: 'kill' }>):
 async function collect(s: StepContext, action: Extract<Action, { type: 'collect' }>): Promise<Step> {
   const { ctx, w, log, life, patchLive } = s;
   const c = w.container!;
-  const { output: raw, unreadable } = await readOutput(ctx, c.id, life.maxOutputBytes);
+  const ahead = w.ahead?.containerId === c.id ? await w.ahead.read : null;
+  if (ahead && 'failed' in ahead) throw ahead.failed;
+  const { output: raw, unreadable } = ahead ?? (await readOutput(ctx, c.id, life.maxOutputBytes));
   const secrets = await secretValuesOf(w.intent.spec['environment'], ctx.resolveSecret, w.intent);
   const output = { ...raw, stdout: maskSecrets(raw.stdout, secrets), stderr: maskSecrets(raw.stderr, secrets) };
   const finishedAt = c.finishedAt ?? new Date();

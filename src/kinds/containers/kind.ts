@@ -11,7 +11,7 @@ import { listLiveIntentIds, liveIntentIdsFor, type Related } from '../../db/quer
 import { patchLiveIntent } from '../../db/queries/update-intent.js';
 import type { ContainerClient, ContainerState } from '../../docker/client.js';
 import { errorMessage, type TerminalError } from '../../errors.js';
-import { LABELS, containerName, type IntentRow } from '../../model.js';
+import { LABELS, containerName, isTerminal, type IntentRow } from '../../model.js';
 import { defaultPolicy, type Policy } from '../../params/policy.js';
 import { intentEventFields } from '../../observability/events.js';
 import type { Metrics } from '../../observability/metrics.js';
@@ -19,7 +19,7 @@ import { envSecretResolver, type SecretResolver } from '../../secrets.js';
 import type { Kind, Sources } from '../../runtime/controller.js';
 import type { Enqueue, ReconcileResult } from '../../runtime/workqueue.js';
 import { decide, nextExpiryMs } from './decide.js';
-import { executeActions } from './effects.js';
+import { executeActions, readOutputAhead } from './effects.js';
 import { loadReconcileState } from './queries/load-reconcile-state.js';
 import { claimIntents, type HostOffer } from './queries/claim-intents.js';
 
@@ -78,6 +78,8 @@ export class ContainersKind implements Kind {
   private readonly workerTimeoutMs: number;
   /** Intents this reconciler saw through to removal lately: their destroy event is no news. */
   private readonly settled = new Map<string, number>();
+  /** Intents whose container's die event came and no pass has looked since (intent id -> container id). */
+  private readonly died = new Map<string, string>();
   private readonly claimed$ = new Subject<Enqueue<string>>();
   private claiming: Promise<void> | null = null;
   private claimAgain = false;
@@ -105,6 +107,7 @@ export class ContainersKind implements Kind {
         if (signal.type !== 'event' || signal.event.type !== 'container' || !isNews(signal.event.action)) return [];
         const id = signal.event.labels[LABELS.intentId];
         if (!id || !UUID.test(id) || (signal.event.action === 'destroy' && this.settled.has(id))) return [];
+        if (signal.event.action === 'die') this.noteDied(id, signal.event.id);
         // An exit is finishing work: it goes ahead of starting new containers.
         return [{ key: id, priority: 'high' }];
       }),
@@ -153,6 +156,12 @@ export class ContainersKind implements Kind {
    */
   async reconcile(id: string): Promise<ReconcileResult> {
     const { pool, docker, reconcilerId } = this.options;
+    // A container of ours (its label says so) that has just died: inspect it while the row is
+    // read, and read its output as soon as the row says how much, so the collect waits on
+    // neither. Only for the first pass after its die event.
+    const diedId = this.died.get(id);
+    this.died.delete(id);
+    const inspecting = diedId ? docker.inspect(containerName(id)).then((c) => ({ c }), (failed: unknown) => ({ failed })) : null;
     // A host without a capacity limit claims an intent it matches as it loads it (one statement).
     const state = await loadReconcileState(pool, id, this.offer.capacity === null ? this.offer : undefined);
     if (!state || state.intent.removed_at) return {};
@@ -165,32 +174,35 @@ export class ContainersKind implements Kind {
     // Another host's: never touched, not even inspected.
     if (state.intent.reconciler_id !== reconcilerId) return {};
     const observation = { ...state, now: state.dbNow, workerTimeoutMs: this.workerTimeoutMs };
+    const effects = {
+      pool,
+      docker,
+      logger: this.options.logger,
+      reconcilerId,
+      resolveSecret: this.options.resolveSecret ?? envSecretResolver,
+      policy: this.options.policy ?? defaultPolicy,
+      ...(this.options.metrics ? { metrics: this.options.metrics } : {}),
+    };
+    const ahead = diedId && !isTerminal(state.intent.status) ? readOutputAhead(effects, state.intent, diedId) : null;
     // An intent that has never had a container (none recorded, no start ever claimed) is not
     // inspected before its create: the create itself finds one that exists (a create of ours
     // before a crash: a name conflict, then adopted). Any other decision inspects first.
     let container: ContainerState | null = null;
-    let decision = neverCreated(state.intent) ? decide({ ...observation, container }) : null;
+    let decision = !inspecting && neverCreated(state.intent) ? decide({ ...observation, container }) : null;
     if (decision?.actions[0]?.type !== 'ensure_image') {
-      container = await docker.inspect(containerName(id));
+      if (inspecting) {
+        const inspected = await inspecting;
+        if ('failed' in inspected) throw inspected.failed;
+        container = inspected.c;
+      } else {
+        container = await docker.inspect(containerName(id));
+      }
       decision = decide({ ...observation, container });
     }
     if (decision.actions.length === 0) return decision.requeueAfterMs !== undefined ? { requeueAfterMs: decision.requeueAfterMs } : {};
     // Our own removal's destroy event is no news (it would only cause a pass that finds it done).
     if (decision.actions.some((a) => a.type === 'remove')) this.rememberSettled(id);
-    const after = await executeActions(
-      {
-        pool,
-        docker,
-        logger: this.options.logger,
-        reconcilerId,
-        resolveSecret: this.options.resolveSecret ?? envSecretResolver,
-        policy: this.options.policy ?? defaultPolicy,
-        ...(this.options.metrics ? { metrics: this.options.metrics } : {}),
-      },
-      state.intent,
-      container,
-      decision.actions,
-    );
+    const after = await executeActions(effects, state.intent, container, decision.actions, ahead);
     // Something changed: look again right away to see the new level. Except when it is all
     // over, or when this pass has just started the container: then what comes next is its exit
     // (a die event) or a deadline, and a pass now would only confirm what was just recorded.
@@ -264,6 +276,12 @@ export class ContainersKind implements Kind {
     })();
     await this.claiming;
     return got;
+  }
+
+  private noteDied(id: string, containerId: string): void {
+    this.died.set(id, containerId);
+    // Consumed by the next pass; bounded in case a pass never comes (another host's intent meanwhile).
+    if (this.died.size > 10_000) this.died.delete(this.died.keys().next().value!);
   }
 
   private rememberSettled(id: string): void {
