@@ -19,7 +19,7 @@ import { envSecretResolver, type SecretResolver } from '../../secrets.js';
 import type { Kind, Sources } from '../../runtime/controller.js';
 import type { Enqueue, ReconcileResult } from '../../runtime/workqueue.js';
 import { decide, nextExpiryMs } from './decide.js';
-import { executeActions, readOutputAhead } from './effects.js';
+import { executeActions, readOutputAhead, type EffectContext } from './effects.js';
 import { loadReconcileState } from './queries/load-reconcile-state.js';
 import { claimIntents, type HostOffer } from './queries/claim-intents.js';
 
@@ -84,12 +84,23 @@ export class ContainersKind implements Kind {
   private claiming: Promise<void> | null = null;
   private claimAgain = false;
   private readonly offer: HostOffer;
+  /** What every pass's actions work with. */
+  private readonly effects: EffectContext;
 
   constructor(private readonly options: ContainersKindOptions) {
     this.concurrency = options.concurrency ?? 16;
     this.highReserve = Math.max(0, this.concurrency - Math.min(this.concurrency, options.startConcurrency ?? 6));
     this.workerTimeoutMs = options.workerTimeoutMs ?? 30_000;
     this.offer = { id: options.reconcilerId, labels: options.hostLabels ?? {}, capacity: options.capacity ?? null };
+    this.effects = {
+      pool: options.pool,
+      docker: options.docker,
+      logger: options.logger,
+      reconcilerId: options.reconcilerId,
+      resolveSecret: options.resolveSecret ?? envSecretResolver,
+      policy: options.policy ?? defaultPolicy,
+      ...(options.metrics ? { metrics: options.metrics } : {}),
+    };
   }
 
   fields(id: string) {
@@ -171,19 +182,11 @@ export class ContainersKind implements Kind {
       if (state.intent.status !== 'pending' || !(await this.claim(id))) return {};
       state.intent.reconciler_id = reconcilerId;
     }
-    // Another host's: never touched, not even inspected.
+    // Another host's: never touched, not even inspected (a container that died on this host's
+    // daemon, labelled this host's, may have been inspected above).
     if (state.intent.reconciler_id !== reconcilerId) return {};
     const observation = { ...state, now: state.dbNow, workerTimeoutMs: this.workerTimeoutMs };
-    const effects = {
-      pool,
-      docker,
-      logger: this.options.logger,
-      reconcilerId,
-      resolveSecret: this.options.resolveSecret ?? envSecretResolver,
-      policy: this.options.policy ?? defaultPolicy,
-      ...(this.options.metrics ? { metrics: this.options.metrics } : {}),
-    };
-    const ahead = diedId && !isTerminal(state.intent.status) ? readOutputAhead(effects, state.intent, diedId) : null;
+    const ahead = diedId && !isTerminal(state.intent.status) ? readOutputAhead(this.effects, state.intent, diedId) : null;
     // An intent that has never had a container (none recorded, no start ever claimed) is not
     // inspected before its create: the create itself finds one that exists (a create of ours
     // before a crash: a name conflict, then adopted). Any other decision inspects first.
@@ -202,7 +205,7 @@ export class ContainersKind implements Kind {
     if (decision.actions.length === 0) return decision.requeueAfterMs !== undefined ? { requeueAfterMs: decision.requeueAfterMs } : {};
     // Our own removal's destroy event is no news (it would only cause a pass that finds it done).
     if (decision.actions.some((a) => a.type === 'remove')) this.rememberSettled(id);
-    const after = await executeActions(effects, state.intent, container, decision.actions, ahead);
+    const after = await executeActions(this.effects, state.intent, container, decision.actions, ahead);
     // Something changed: look again right away to see the new level. Except when it is all
     // over, or when this pass has just started the container: then what comes next is its exit
     // (a die event) or a deadline, and a pass now would only confirm what was just recorded.
