@@ -12,6 +12,7 @@
  * wall times; latency is per container. Next to the pooled numbers, the comparison gives the
  * median over rounds of the paired (same-round) ratio and difference: drift cancels there.
  */
+import os from 'node:os';
 import { CpuMeter, type CpuSample } from './cpu.js';
 import { formatTable, fmt, mean, median, nowMs, round, summarizeLatencies, type LatencySummary, targetsTable } from './stats.js';
 import type { BenchContext, Scenario, ScenarioResult, TargetCheck } from './context.js';
@@ -245,14 +246,18 @@ function levelTable(level: LevelResult, n: number): string {
     m.cpu_ms_per_container.node,
     m.cpu_ms_per_container.postgres,
     m.cpu_ms_per_container.docker,
+    m.cpu_ms_per_container.machine,
+    `${Math.round(busyShare(m) * 100)}%`,
   ]);
   const lines = [
     `concurrency ${level.concurrency}: ${n} containers per mode; ${level.rounds} rounds (${perRound}), order rotating: ${level.order_first_rounds.map((o) => o.join('>')).join(', ')}, ...`,
     formatTable(
-      ['mode', 'ok', 'failed', 'p50 ms', 'p95 ms', 'max ms', 'containers/s', 'cpu ms/ctr: node', 'postgres', 'dockerd+containerd'],
+      ['mode', 'ok', 'failed', 'p50 ms', 'p95 ms', 'max ms', 'containers/s', 'cpu ms/ctr: node', 'postgres', 'dockerd+containerd', 'machine', 'machine busy'],
       rows,
     ),
   ];
+  const cpu = cpuAccount(level);
+  if (cpu) lines.push(cpu);
   const cmp = (name: string, c: Comparison | null) =>
     c
       ? [
@@ -278,6 +283,33 @@ function levelTable(level: LevelResult, n: number): string {
     );
   }
   return lines.join('\n');
+}
+
+/** The share of the machine's cores a mode kept busy (1 = CPU-bound: throughput then follows CPU per container). */
+function busyShare(m: ModeResult): number {
+  return (m.containers_per_s * m.cpu_ms_per_container.machine) / (1000 * os.availableParallelism());
+}
+
+/**
+ * Where highway-docker's extra CPU per container lands. When the machine is saturated in both
+ * modes, the throughput ratio is the ratio of machine CPU per container: highway-docker's own
+ * part (node + PostgreSQL beyond dockerode's) is what it controls; the daemons and the rest of
+ * the machine run the same containers in both modes, so their difference is drift and noise.
+ */
+function cpuAccount(level: LevelResult): string | null {
+  const h = level.modes['highway'];
+  const d = level.modes['dockerode'];
+  if (!h || !d || h.n === 0 || d.n === 0) return null;
+  const [hc, dc] = [h.cpu_ms_per_container, d.cpu_ms_per_container];
+  const own = hc.node + hc.postgres - dc.node - dc.postgres;
+  const rest = hc.machine - dc.machine - own;
+  const fromOwn = dc.machine / (dc.machine + own);
+  return (
+    `machine busy ${Math.round(busyShare(h) * 100)}% (highway) / ${Math.round(busyShare(d) * 100)}% (dockerode) of ${os.availableParallelism()} cores. ` +
+    `Per container, highway-docker's own CPU (node + PostgreSQL) beyond dockerode's: ${signed(own, ' ms')}; ` +
+    `the daemons and the rest of the machine: ${signed(rest, ' ms')} (the same containers in both modes: drift and noise). ` +
+    `Throughput ratio from highway-docker's own CPU alone: ${fromOwn.toFixed(3)}.`
+  );
 }
 
 function phaseTable(levels: LevelResult[]): string | null {
