@@ -66,7 +66,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  */
 const NEWS = ['die', 'destroy', 'oom', 'pause', 'unpause', 'restart', 'health_status'] as const;
 const NEWS_SET = new Set<string>(NEWS);
-export const isNews = (action: string): boolean => NEWS_SET.has(action) || action.startsWith('health_status');
+const isNews = (action: string): boolean => NEWS_SET.has(action) || action.startsWith('health_status');
 
 export class ContainersKind implements Kind {
   readonly name = 'containers';
