@@ -15,7 +15,7 @@ import type { DockerRunResult } from '../../src/tools/docker-run.js';
 import { getIntent } from '../../src/db/queries/get-intent.js';
 import { isSettled } from '../../src/tools/docker-run.js';
 import type { IntentRow } from '../../src/model.js';
-import { LABELS } from '../../src/model.js';
+import { LABELS, TERMINAL_STATUSES } from '../../src/model.js';
 import { defaultPolicy, type Policy } from '../../src/params/policy.js';
 import { connectDocker, removeByLabel } from './docker-env.js';
 import { ensureTestImage, TEST_IMAGE } from './test-image.js';
@@ -150,6 +150,22 @@ export class Harness {
     } catch (err) {
       return (err as { statusCode?: number }).statusCode === 404;
     }
+  }
+
+  /**
+   * Between the tests of a file that share this harness, with no reconciler running: end every
+   * intent still live (a test that failed midway left it), so it can not act in the next test.
+   * A no-op after a test that passed: each asserts its own intents ended. Returns how many it ended.
+   */
+  async endLeftovers(): Promise<number> {
+    const res = await this.db.pool.query(
+      `UPDATE highway.docker_containers
+          SET status = 'cancelled', desired_state = 'stopped', stop_reason = 'requested', error = 'ended by the test harness after a failed test',
+              finished_at = now(), removed_at = now(), updated_at = now()
+        WHERE NOT (status = ANY($1::text[]))`,
+      [[...TERMINAL_STATUSES]],
+    );
+    return res.rowCount ?? 0;
   }
 
   /** Containers of this harness that still exist. */

@@ -86,3 +86,30 @@ export async function waitContainerGone(docker: Docker, id: string, timeoutMs: n
 export function report(name: string, ms: number): void {
   process.stdout.write(`      [measured] ${name}: ${Math.round(ms)} ms\n`);
 }
+
+/** One container event of the daemon's `/events` stream. */
+export interface DaemonEvent {
+  Action: string;
+  Actor: { ID: string; Attributes?: Record<string, string> };
+}
+
+/**
+ * The daemon's container events for containers with `label`, as they happen, until stop().
+ * A live subscription: the daemon keeps only its last 256 events for a later query.
+ */
+export async function watchEvents(docker: Docker, label: string): Promise<{ seen: DaemonEvent[]; count(action: string, containerId: string): number; stop(): void }> {
+  const stream = (await docker.getEvents({ filters: { type: ['container'], label: [label] } })) as unknown as NodeJS.ReadableStream & { destroy(): void };
+  const seen: DaemonEvent[] = [];
+  let partial = '';
+  stream.on('data', (c: Buffer) => {
+    const lines = (partial + c.toString()).split('\n');
+    partial = lines.pop() ?? '';
+    for (const l of lines) if (l.trim()) seen.push(JSON.parse(l) as DaemonEvent);
+  });
+  stream.on('error', () => {});
+  return {
+    seen,
+    count: (action, containerId) => seen.filter((e) => e.Action === action && e.Actor.ID === containerId).length,
+    stop: () => stream.destroy(),
+  };
+}

@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import { Reconciler } from '../../../src/reconciler.js';
 import { defaultPolicy } from '../../../src/params/policy.js';
 import { Harness } from '../../support/harness.js';
-import { expectConverged } from './common.js';
+import { expectConverged, watchEvents } from './common.js';
 
 const N = 200;
 
@@ -26,7 +26,7 @@ describe('faults: two reconcilers with the same id', function () {
 
   it(`${N} intents: every container started exactly once, every output once, no name-conflict errors`, async () => {
     // A live subscription: the daemon keeps only its last 256 events for a later query.
-    const events = await watchEvents(h);
+    const events = await watchEvents(h.docker, h.label);
     second = await Reconciler.create({
       pool: h.db.pool,
       databaseUrl: h.db.url,
@@ -66,22 +66,3 @@ describe('faults: two reconcilers with the same id', function () {
     expect(h.log.events('reconciler.active').length).to.equal(1);
   });
 });
-
-interface RawEvent {
-  Action: string;
-  Actor: { ID: string };
-}
-
-/** The daemon's container events for this harness, as they happen, until stop(). */
-async function watchEvents(h: Harness): Promise<{ seen: RawEvent[]; stop(): void }> {
-  const stream = (await h.docker.getEvents({ filters: { type: ['container'], label: [h.label] } })) as unknown as NodeJS.ReadableStream & { destroy(): void };
-  const seen: RawEvent[] = [];
-  let partial = '';
-  stream.on('data', (c: Buffer) => {
-    const lines = (partial + c.toString()).split('\n');
-    partial = lines.pop() ?? '';
-    for (const l of lines) if (l.trim()) seen.push(JSON.parse(l) as RawEvent);
-  });
-  stream.on('error', () => {});
-  return { seen, stop: () => stream.destroy() };
-}

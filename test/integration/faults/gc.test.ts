@@ -32,6 +32,7 @@ describe('faults: garbage collection', function () {
   afterEach(async () => {
     for (const c of children.splice(0)) await c.kill();
     await h.stopReconciler();
+    await h.endLeftovers(); // a failed test's live intents must not run in the next
     await removeByLabel(h.docker, h.label).catch(() => {});
   });
 
