@@ -14,7 +14,7 @@ import { Harness, TEST_IMAGE } from '../../support/harness.js';
 import { removeByLabel } from '../../support/docker-env.js';
 import { ensureBuilt, startUp, type CliProcess } from '../../support/processes.js';
 import { startRegistry, pushToRegistry, type LocalRegistry } from '../../support/registry.js';
-import { eventually, expectConverged, sleep, watchEvents } from './common.js';
+import { eventually, expectConverged, report, sleep, watchEvents } from './common.js';
 
 const ENV = { HIGHWAY_WORKER_TIMEOUT_S: '2', HIGHWAY_GC_INTERVAL_S: '1', HIGHWAY_GC_CREATION_GRACE_S: '1' };
 
@@ -108,11 +108,14 @@ describe('faults: reconciler SIGKILLed in each phase, then restarted', function 
       const call = h.run({ command: ['sh', '-c', 'echo created-phase; sleep 1'] }, ctx);
       const ev = await p.waitForEvent('container.created', await intentIdOf(ctx), 20_000);
       await p.kill();
+      const killedAt = Date.now();
       const containerId = String(ev['container_id']);
       const state = (await inspect(containerId)).State.Status;
       expect(state).to.be.oneOf(['created', 'running', 'exited']);
       await h.startReconciler();
       const r = await call;
+      const claimed = (await h.intent(r.intent_id))!.started_at!.getTime() - killedAt > START_CLAIM_MS / 2;
+      report(`phase created, SIGKILL to result (${claimed ? 'it landed inside the start claim' : 'no claim waited out'})`, Date.now() - killedAt);
       expect(r.status).to.equal('exited');
       expect(r.stdout).to.equal('created-phase\n');
       expect(r.container_id).to.equal(containerId);
