@@ -25,7 +25,6 @@ describe('faults: two reconcilers with the same id', function () {
   });
 
   it(`${N} intents: every container started exactly once, every output once, no name-conflict errors`, async () => {
-    // A live subscription: the daemon keeps only its last 256 events for a later query.
     const events = await watchEvents(h.docker, h.label);
     second = await Reconciler.create({
       pool: h.db.pool,
