@@ -24,6 +24,8 @@ export interface EffectContext {
   docker: ContainerClient;
   logger: Logger;
   reconcilerId: string;
+  /** This database's identity: every container made carries it (`highway.cluster_id`). */
+  clusterId: string;
   resolveSecret: SecretResolver;
   /** Checked again at create time: a row written past the tool (straight into the table) meets the same policy. */
   policy: Policy;
@@ -143,7 +145,7 @@ async function create(s: StepContext, _action: Extract<Action, { type: 'create' 
   const secrets = await resolveSecrets(ctx, w.intent);
   const options = toCreateOptions(spec, {
     name: containerName(w.intent.id),
-    labels: highwayLabels(w.intent, ctx.reconcilerId),
+    labels: highwayLabels(w.intent, ctx.reconcilerId, ctx.clusterId),
     secrets,
     tenantId: w.intent.tenant_id,
     sharedVolumes: ctx.policy.shared_volumes,
@@ -366,7 +368,7 @@ function runningPatch(intent: IntentRow, c: ContainerState) {
   };
 }
 
-export function highwayLabels(intent: IntentRow, reconcilerId: string): Record<string, string> {
+export function highwayLabels(intent: IntentRow, reconcilerId: string, clusterId: string): Record<string, string> {
   return {
     [LABELS.managed]: 'true',
     [LABELS.intentId]: intent.id,
@@ -375,6 +377,7 @@ export function highwayLabels(intent: IntentRow, reconcilerId: string): Record<s
     [LABELS.activityId]: intent.activity_id,
     [LABELS.workerId]: intent.worker_id ?? '',
     [LABELS.reconcilerId]: reconcilerId,
+    [LABELS.clusterId]: clusterId,
   };
 }
 

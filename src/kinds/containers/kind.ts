@@ -28,6 +28,8 @@ export interface ContainersKindOptions {
   docker: ContainerClient;
   logger: Logger;
   reconcilerId: string;
+  /** This database's identity (`highway.cluster_id` on every container it makes). */
+  clusterId: string;
   workerTimeoutMs?: number;
   concurrency?: number;
   /**
@@ -97,6 +99,7 @@ export class ContainersKind implements Kind {
       docker: options.docker,
       logger: options.logger,
       reconcilerId: options.reconcilerId,
+      clusterId: options.clusterId,
       resolveSecret: options.resolveSecret ?? envSecretResolver,
       policy: options.policy ?? defaultPolicy,
       ...(options.metrics ? { metrics: options.metrics } : {}),
@@ -146,9 +149,14 @@ export class ContainersKind implements Kind {
     return from([fromDocker$, fromPostgres$, this.claimed$]).pipe(mergeMap((s$: Observable<string | Enqueue<string>>) => s$));
   }
 
-  /** Every live intent of ours, plus every container labelled ours: the safety net for lost hints. */
+  /**
+   * Every live intent of ours, plus every container labelled ours (this host's, this cluster's):
+   * the safety net for lost hints. Another cluster's container on a shared daemon is not looked
+   * at; an unlabelled one (made before the cluster label) costs a pass that finds no row if it
+   * is not ours.
+   */
   async list(): Promise<string[]> {
-    const { pool, docker, reconcilerId } = this.options;
+    const { pool, docker, reconcilerId, clusterId } = this.options;
     const [rows, containers] = await Promise.all([
       listLiveIntentIds(pool, reconcilerId),
       docker.list([`${LABELS.managed}=true`, `${LABELS.reconcilerId}=${reconcilerId}`]),
@@ -156,7 +164,8 @@ export class ContainersKind implements Kind {
     const ids = new Set(rows);
     for (const c of containers) {
       const id = c.labels[LABELS.intentId];
-      if (id && UUID.test(id)) ids.add(id);
+      const cluster = c.labels[LABELS.clusterId];
+      if (id && UUID.test(id) && (cluster === undefined || cluster === clusterId)) ids.add(id);
     }
     return [...ids];
   }
