@@ -18,6 +18,7 @@ import { requestStop } from '../db/queries/request-stop.js';
 import { appendAudit } from '../db/queries/audit.js';
 import { gcRowsFor, markVanishedLost, type GcRow } from '../db/queries/gc.js';
 import { ownedByCluster, readClusterId } from '../db/queries/cluster.js';
+import { hostAliveSql } from '../db/queries/hosts.js';
 import type { ContainerClient, ContainerSummary } from '../docker/client.js';
 import { errorMessage } from '../errors.js';
 import { LABELS, isTerminal, lifecycleOf } from '../model.js';
@@ -268,8 +269,7 @@ export class DockerGarbageCollector {
     const retired = new Set(
       (
         await pool.query<{ id: string }>(
-          `SELECT id FROM highway.hosts
-            WHERE id <> $1 AND NOT (stopped_at IS NULL AND heartbeat_at > now() - make_interval(secs => COALESCE(timeout_s, $2)))`,
+          `SELECT id FROM highway.hosts h WHERE id <> $1 AND NOT ${hostAliveSql('h', '$2')}`,
           [reconcilerId, hostTimeoutS],
         )
       ).rows.map((r) => r.id),

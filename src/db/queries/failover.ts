@@ -1,5 +1,6 @@
 import type { Queryable } from '../pool.js';
 import { TERMINAL_SQL } from './intent-columns.js';
+import { hostAliveSql, hostExpirySql } from './hosts.js';
 
 /**
  * A dead host's intents that never reached Docker (claimed, no start attempted): back to the
@@ -50,7 +51,7 @@ export async function recordPendingReasons(q: Queryable, hostTimeoutS: number, m
                 WHERE c.reconciler_id = h.id AND c.removed_at IS NULL
                   AND c.status IN ('pending', 'pulling', 'created', 'running', 'stopping')) AS active
          FROM highway.hosts h
-        WHERE h.stopped_at IS NULL AND h.heartbeat_at > now() - make_interval(secs => $1)
+        WHERE ${hostAliveSql('h', '$1')}
      ),
      waiting AS (
        SELECT c.id, c.spec->'placement' AS p, c.pending_reason
@@ -109,14 +110,14 @@ export async function failPlacementTimeouts(q: Queryable) {
 export async function clusterWork(q: Queryable, timeoutS: number): Promise<{ dead: boolean; waiting: boolean; next_death_ms: number | null }> {
   const res = await q.query<{ dead: boolean; waiting: boolean; next_death_ms: number | null }>(
     `WITH busy AS (
-       SELECT h.id, h.heartbeat_at FROM highway.hosts h
+       SELECT h.id, ${hostExpirySql('h', '$1')} AS expires_at FROM highway.hosts h
         WHERE EXISTS (SELECT 1 FROM highway.docker_containers c
                        WHERE c.reconciler_id = h.id AND c.removed_at IS NULL AND c.status NOT IN ${TERMINAL_SQL}))
      SELECT EXISTS (SELECT 1 FROM highway.docker_containers
                      WHERE reconciler_id IS NULL AND removed_at IS NULL AND status = 'pending') AS waiting,
-            EXISTS (SELECT 1 FROM busy WHERE heartbeat_at <= now() - make_interval(secs => $1)) AS dead,
-            (SELECT (extract(epoch FROM (min(heartbeat_at) + make_interval(secs => $1) - now())) * 1000)::float8
-               FROM busy WHERE heartbeat_at > now() - make_interval(secs => $1)) AS next_death_ms`,
+            EXISTS (SELECT 1 FROM busy WHERE expires_at <= now()) AS dead,
+            (SELECT (extract(epoch FROM (min(expires_at) - now())) * 1000)::float8
+               FROM busy WHERE expires_at > now()) AS next_death_ms`,
     [timeoutS],
   );
   return res.rows[0]!;
