@@ -174,7 +174,7 @@ export class Manager {
           // Recorded before anything of the daemon's is looked at again: the signals behind
           // this one wait for it (the chain below keeps their order).
           const returned = [...this.controllers.values()].map((c) =>
-            c.kind.daemonReturned?.().catch((err) => this.log.error({ event: 'controller.daemon_returned_error', kind: c.kind.name, err: errorMessage(err) }, 'could not record the daemon outage')),
+            c.kind.daemonReturned?.(signal.awaySince).catch((err) => this.log.error({ event: 'controller.daemon_returned_error', kind: c.kind.name, err: errorMessage(err) }, 'could not record the daemon outage')),
           );
           forwarded = forwarded.then(() => Promise.all(returned)).then(() => {});
         }

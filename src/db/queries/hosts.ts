@@ -52,6 +52,20 @@ export async function heartbeatHost(q: Queryable, h: HostIdentity): Promise<void
   );
 }
 
+/**
+ * The host can (error null) or cannot reach its Docker daemon: recorded in its row, so the
+ * leader's pending reasons name it and `hosts` shows it. Keeps the first `since` of an outage.
+ */
+export async function setDaemonReachability(q: Queryable, id: string, error: string | null): Promise<void> {
+  await q.query(
+    `UPDATE highway.hosts
+        SET docker_unreachable_since = CASE WHEN $2::text IS NULL THEN NULL ELSE COALESCE(docker_unreachable_since, now()) END,
+            docker_error = $2
+      WHERE id = $1`,
+    [id, error],
+  );
+}
+
 /** A graceful stop: the host is not alive from now on, whatever its last heartbeat. */
 export async function markHostStopped(q: Queryable, id: string): Promise<void> {
   await q.query(`UPDATE highway.hosts SET stopped_at = now() WHERE id = $1 AND stopped_at IS NULL`, [id]);

@@ -185,7 +185,7 @@ async function start(s: StepContext, _action: Extract<Action, { type: 'start' }>
   // At most once, ever: claim the start in the row first. Another process (a second
   // reconciler with this id, a pass that raced this one) that claimed it wins; this one
   // leaves the container alone, and the next pass records what that start did.
-  if (!(await claimStart(ctx.pool, w.intent.id))) {
+  if (!(await claimStart(ctx.pool, w.intent.id, ctx.reconcilerId))) {
     log.warn({ event: 'container.start_claimed_elsewhere', container_id: id }, 'another process is starting this container; not starting it again');
     return 'stop';
   }
@@ -268,6 +268,8 @@ async function collect(s: StepContext, action: Extract<Action, { type: 'collect'
   const error =
     action.status === 'timeout'
       ? `ran past its timeout of ${life.timeoutMs / 1000} s`
+      : action.reason === 'daemon_restart'
+        ? `killed by its Docker daemon shutting down or restarting (exit code ${c.exitCode}), not by its own failure; running it again may succeed`
       : c.oomKilled
         ? 'container was killed: out of memory (OOM)'
         : action.status === 'failed'
@@ -307,7 +309,7 @@ async function collect(s: StepContext, action: Extract<Action, { type: 'collect'
     logs_truncated: output.truncated || incomplete !== null,
   };
   // A result is info; a stop we were asked for too; a timeout is a warning; a failure an error.
-  const level = action.status === 'failed' ? 'error' : action.status === 'timeout' ? 'warn' : 'info';
+  const level = action.status === 'failed' ? 'error' : action.status === 'timeout' || action.status === 'lost' ? 'warn' : 'info';
   log[level]({ ...fields, error: fullError }, action.status === 'exited' ? 'container exited' : `container ${action.status}: ${fullError ?? action.reason}`);
   if (incomplete) log.warn({ event: 'container.output_incomplete', container_id: c.id, why: incomplete }, incomplete);
   return 'next';
