@@ -6,6 +6,11 @@
  * It runs inside `highway-docker up` and as the standalone `highway-docker gc`. A sweep is
  * leader-only per reconciler scope (advisory lock), so both may run at once.
  *
+ * It judges only containers of its own cluster (the `highway.cluster_id` label, or, for a
+ * container made before that label, an intent row in this database): another database's
+ * containers on a shared daemon are never touched. An intent that ended moments ago is the
+ * reconciler's to clean up, not an orphan.
+ *
  * It never kills live work of a live intent itself: for those it asks the reconciler to stop
  * (desired state), so the output is collected first. It force-removes only containers that
  * no live intent owns.
