@@ -21,7 +21,7 @@ import type { Metrics } from '../../observability/metrics.js';
 import { envSecretResolver, type SecretResolver } from '../../secrets.js';
 import type { Kind, Sources } from '../../runtime/controller.js';
 import type { Enqueue, ReconcileResult } from '../../runtime/workqueue.js';
-import { decide, diedBySignal, nextExpiryMs, type Observation } from './decide.js';
+import { DAEMON_GONE_SLACK_MS, decide, diedBySignal, nextExpiryMs, type Observation } from './decide.js';
 import { executeActions, readOutputAhead, type EffectContext } from './effects.js';
 import { loadReconcileState } from './queries/load-reconcile-state.js';
 import { claimIntents, type HostOffer } from './queries/claim-intents.js';
@@ -88,6 +88,8 @@ export class ContainersKind implements Kind {
   private readonly claimed$ = new Subject<Enqueue<string>>();
   /** Set while this host cannot reach its Docker daemon: it claims nothing meanwhile. */
   private daemonDown: { since: Date; reason: string } | null = null;
+  /** The latest outage of this host's daemon (`until` null while it lasts). */
+  private outage: { since: Date; until: Date | null } | null = null;
   private probing: Promise<void> | null = null;
   private claiming: Promise<void> | null = null;
   private claimAgain = false;
@@ -221,9 +223,15 @@ export class ContainersKind implements Kind {
       }
       // Died by a signal we did not send: is its daemon shutting down (a restart)? Recorded
       // before anything else, so a pass that fails to collect now still knows it later.
-      if (container && diedBySignal(state.intent, container, lifecycleOf(state.intent.spec)) && (await daemonRefusesConnections(docker.docker))) {
-        observation.daemonLeaving = true;
-        state.intent.output_interrupted_at = await this.noteDaemonLeaving(id);
+      // (Or it finished while this host found its daemon away: killed as the daemon left, or
+      // by the daemon starting again after a crash. Known here even when this pass runs before
+      // the outage is recorded on the rows.)
+      if (container && diedBySignal(state.intent, container, lifecycleOf(state.intent.spec))) {
+        const away = (await daemonRefusesConnections(docker.docker)) ? new Date() : this.outageCovering(container.finishedAt);
+        if (away) {
+          observation.daemonLeaving = true;
+          state.intent.output_interrupted_at = await this.noteDaemonLeaving(id, away);
+        }
       }
       decision = decide({ ...observation, container });
     }
@@ -269,14 +277,27 @@ export class ContainersKind implements Kind {
   }
 
   /** The daemon was seen going away while this intent's container ran: its output may be incomplete. */
-  private async noteDaemonLeaving(id: string): Promise<Date> {
+  private async noteDaemonLeaving(id: string, at: Date): Promise<Date> {
     const res = await this.options.pool.query<{ at: Date }>(
-      `UPDATE highway.docker_containers SET output_interrupted_at = COALESCE(output_interrupted_at, clock_timestamp())
+      `UPDATE highway.docker_containers SET output_interrupted_at = COALESCE(output_interrupted_at, $2)
         WHERE id = $1 RETURNING output_interrupted_at AS at`,
-      [id],
+      [id, at],
     );
-    this.options.logger.warn({ event: 'docker.daemon_leaving', intent_id: id }, 'a container died while its Docker daemon refuses new connections: the daemon is shutting down');
-    return res.rows[0]?.at ?? new Date();
+    this.options.logger.warn(
+      { event: 'docker.daemon_leaving', intent_id: id, away_since: at.toISOString() },
+      'a container died by a signal while its Docker daemon was going away: killed by the daemon, not by its own failure',
+    );
+    return res.rows[0]?.at ?? at;
+  }
+
+  /** When the daemon went away, if `finishedAt` falls in this host's latest outage of its daemon (with slack). */
+  private outageCovering(finishedAt: Date | null): Date | null {
+    const o = this.outage;
+    if (!o || !finishedAt) return null;
+    const t = finishedAt.getTime();
+    if (t < o.since.getTime() - DAEMON_GONE_SLACK_MS) return null;
+    if (o.until && t > o.until.getTime() + DAEMON_GONE_SLACK_MS) return null;
+    return o.since;
   }
 
   /** Record an error that retrying will not fix; the next pass removes whatever is left. */
@@ -341,6 +362,7 @@ export class ContainersKind implements Kind {
         if (unreachable === null || this.daemonDown) return;
         const reason = why === unreachable ? why : `${why}; ${unreachable}`;
         this.daemonDown = { since: new Date(), reason };
+        this.outage = { since: this.daemonDown.since, until: null };
         logger.warn({ event: 'host.docker_unreachable', reason }, 'the Docker daemon does not answer: this host claims no work until it does');
       }
       // Again on later hints while it is down: a claim that raced the first hand-back goes too.
@@ -365,6 +387,7 @@ export class ContainersKind implements Kind {
     const down = this.daemonDown;
     if (!down) return;
     this.daemonDown = null;
+    if (this.outage && this.outage.until === null) this.outage.until = new Date();
     this.options.logger.info(
       { event: 'host.docker_reachable', down_ms: Date.now() - down.since.getTime() },
       'the Docker daemon answers again: this host claims work again',
