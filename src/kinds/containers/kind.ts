@@ -91,6 +91,7 @@ export class ContainersKind implements Kind {
   /** The latest outage of this host's daemon (`until` null while it lasts). */
   private outage: { since: Date; until: Date | null } | null = null;
   private probing: Promise<void> | null = null;
+  private lastRecheck = 0;
   private claiming: Promise<void> | null = null;
   private claimAgain = false;
   private readonly offer: HostOffer;
@@ -168,6 +169,7 @@ export class ContainersKind implements Kind {
    */
   async list(): Promise<string[]> {
     const { pool, docker, reconcilerId, clusterId } = this.options;
+    if (this.daemonDown) await this.recheckDaemon();
     const [rows, containers] = await Promise.all([
       listLiveIntentIds(pool, reconcilerId),
       docker.list([`${LABELS.managed}=true`, `${LABELS.reconcilerId}=${reconcilerId}`]),
@@ -199,7 +201,9 @@ export class ContainersKind implements Kind {
     if (!state || state.intent.removed_at) return {};
     if (state.intent.reconciler_id === null) {
       // Unclaimed: claim what this host may take, oldest first. This one, if among them, goes
-      // on in this pass; the others come back as keys.
+      // on in this pass; the others come back as keys. (Not while the daemon is away: look
+      // whether it is back, at most once a second, rather than wait for the events stream.)
+      if (this.daemonDown) void this.recheckDaemon();
       if (state.intent.status !== 'pending' || !(await this.claim(id))) return {};
       state.intent.reconciler_id = reconcilerId;
     }
@@ -381,7 +385,14 @@ export class ContainersKind implements Kind {
     return this.probing;
   }
 
-  /** The daemon answers again (the events stream is connected): claim again. */
+  /** While the daemon is away: does it answer again? (At most once a second.) */
+  private async recheckDaemon(): Promise<void> {
+    if (!this.daemonDown || this.probing || Date.now() - this.lastRecheck < 1_000) return;
+    this.lastRecheck = Date.now();
+    if ((await daemonUnreachable(this.options.docker.docker)) === null) await this.daemonAnswers();
+  }
+
+  /** The daemon answers again (the events stream is connected, or a ping): claim again. */
   private async daemonAnswers(): Promise<void> {
     await this.probing;
     const down = this.daemonDown;

@@ -157,6 +157,8 @@ describe('faults: a host\'s Docker daemon goes away (second daemon)', function (
   });
 
   it('a host whose daemon froze hands back what it claimed but did not start (another host runs it), stops claiming, and says why its own work waits', async () => {
+    // B has its daemon back from the tests before (its host row says so).
+    await eventually(async () => (JSON.parse(await hosts(db.pool, { json: true })) as HostJson[]).find((h) => h.id === idB)?.docker_unreachable_since === null, 20_000, 'B reaches its daemon');
     // Only B claims while A is down; then B's daemon freezes under its claims.
     await reconcilerA!.stop();
     reconcilerA = null;
@@ -165,7 +167,11 @@ describe('faults: a host\'s Docker daemon goes away (second daemon)', function (
     const t0 = Date.now();
     const cs = [ctx(), ctx(), ctx()];
     const calls = cs.map((c, i) => call({ command: ['echo', `ran-${i}`] }, c));
-    await eventually(async () => (await Promise.all(cs.map(rowOf))).every((r) => r?.reconciler_id === idB), 10_000, 'B claimed all three');
+    await eventually(async () => (await Promise.all(cs.map(rowOf))).every((r) => r?.reconciler_id === idB), 10_000, 'B claimed all three').catch(async (err: Error) => {
+      const rows = (await Promise.all(cs.map(rowOf))).map((r) => [r?.status, r?.reconciler_id, r?.pending_reason]);
+      const events = logB.lines.filter((l) => /^(host|docker)\./.test(String(l['event']))).map((l) => [l['event'], l['reason'] ?? l['err'] ?? '']);
+      throw new Error(`${err.message}: ${JSON.stringify(rows)} ${JSON.stringify(events)}`);
+    });
     await startA();
     const results = await Promise.all(calls);
     const handedBackMs = Date.now() - t0;
