@@ -378,8 +378,8 @@ export class ContainersKind implements Kind {
           logger.warn({ event: 'host.claims_released', intents: released.length, intent_ids: released }, `handed back ${released.length} intents this host claimed but did not start`);
         }
       } catch (err) {
+        // Still claiming nothing; the next hint (a failing pass, a resync) records and hands back again.
         logger.warn({ event: 'host.docker_unreachable_record_error', err: errorMessage(err) }, 'could not record the daemon outage; the next hint tries again');
-        this.daemonDown = null; // so the next hint records it
       }
     })().finally(() => (this.probing = null));
     return this.probing;
