@@ -15,3 +15,4 @@ export { parseRunParams, type RunSpec, type RunParamsInput } from './params/sche
 export { defaultPolicy, loadPolicy, checkPolicy, type Policy } from './params/policy.js';
 export { HighwayError, ValidationError, PolicyError, TerminalError, type ErrorCode } from './errors.js';
 export { INTENT_STATUSES, STOP_REASONS, LABELS, type IntentStatus, type StopReason, type IntentRow } from './model.js';
+export { readClusterId } from './db/queries/cluster.js';

@@ -25,6 +25,8 @@ export const STOP_REASONS = [
   'worker_shutdown',
   'requested',
   'stale',
+  /** Its Docker daemon killed the container as it shut down or restarted (status `lost`): not the program's own failure. */
+  'daemon_restart',
 ] as const;
 export type StopReason = (typeof STOP_REASONS)[number];
 
@@ -110,6 +112,8 @@ export const LABELS = {
   activityId: 'highway.activity_id',
   workerId: 'highway.worker_id',
   reconcilerId: 'highway.reconciler_id',
+  /** The identity of the database (cluster) that made the container (migration 014). */
+  clusterId: 'highway.cluster_id',
 } as const;
 
 export const containerName = (intentId: string): string => `highway-${intentId}`;

@@ -8,6 +8,7 @@ import type { ContainerClient } from './docker/client.js';
 import type { Policy } from './params/policy.js';
 import type { SecretResolver } from './secrets.js';
 import { Manager, type Runnable } from './runtime/manager.js';
+import { readClusterId } from './db/queries/cluster.js';
 import type { Metrics } from './observability/metrics.js';
 import { ContainersKind } from './kinds/containers/kind.js';
 import { SchedulesKind } from './kinds/schedules/kind.js';
@@ -24,6 +25,8 @@ export interface ReconcilerOptions {
   logger: Logger;
   /** Which reconciler this is (one per Docker host). Default: the Docker daemon's ID, so a restart re-attaches. */
   reconcilerId?: string;
+  /** This database's identity (default: read from highway.cluster, made at migrate time). */
+  clusterId?: string;
   workerTimeoutMs?: number;
   /** Safety-net relist interval (default 30 s). */
   resyncIntervalMs?: number;
@@ -55,10 +58,17 @@ export class Reconciler {
     return this.manager.id;
   }
 
+  /** This database's identity: the `highway.cluster_id` label of every container this reconciler makes. */
+  get clusterId(): string {
+    return this.manager.clusterId;
+  }
+
   static async create(options: ReconcilerOptions): Promise<Reconciler> {
     const id = options.reconcilerId ?? (await options.docker.daemonId());
+    const clusterId = options.clusterId ?? (await readClusterId(options.pool));
     const manager = new Manager({
       id,
+      clusterId,
       pool: options.pool,
       databaseUrl: options.databaseUrl,
       docker: options.docker,
@@ -71,6 +81,7 @@ export class Reconciler {
     manager.add(
       new ContainersKind({
         ...common,
+        clusterId,
         ...(options.workerTimeoutMs !== undefined ? { workerTimeoutMs: options.workerTimeoutMs } : {}),
         ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
         ...(options.resolveSecret ? { resolveSecret: options.resolveSecret } : {}),

@@ -15,6 +15,11 @@ export interface HostJson {
   docker_version: string | null;
   started_at: string;
   stopped_at: string | null;
+  /** The host's own liveness timeout (null: recorded before hosts said theirs). */
+  timeout_s: number | null;
+  /** Since when the host cannot reach its Docker daemon (null: it can). */
+  docker_unreachable_since: string | null;
+  docker_error: string | null;
 }
 
 export function hostJson(h: HostInfo): HostJson {
@@ -30,6 +35,9 @@ export function hostJson(h: HostInfo): HostJson {
     docker_version: h.docker_version,
     started_at: h.started_at.toISOString(),
     stopped_at: h.stopped_at?.toISOString() ?? null,
+    timeout_s: h.timeout_s,
+    docker_unreachable_since: h.docker_unreachable_since?.toISOString() ?? null,
+    docker_error: h.docker_error,
   };
 }
 
@@ -42,8 +50,9 @@ function ago(at: Date, now: number): string {
 }
 
 /**
- * `highway-docker hosts [--json]`: the reconcilers (Docker hosts) sharing the database. Liveness
- * is judged against HIGHWAY_HOST_TIMEOUT_S (default 30) unless `hostTimeoutS` is given.
+ * `highway-docker hosts [--json]`: the reconcilers (Docker hosts) sharing the database. Each host
+ * is judged by the timeout it recorded in its row; HIGHWAY_HOST_TIMEOUT_S (default 30), or
+ * `hostTimeoutS`, only for rows that predate that.
  */
 export async function hosts(pool: Pool, opts: { json?: boolean; hostTimeoutS?: number; now?: number } = {}): Promise<string> {
   const timeoutS = opts.hostTimeoutS ?? parsePositiveSeconds(process.env['HIGHWAY_HOST_TIMEOUT_S'], 'HIGHWAY_HOST_TIMEOUT_S', DEFAULT_HOST_TIMEOUT_S);
@@ -53,7 +62,7 @@ export async function hosts(pool: Pool, opts: { json?: boolean; hostTimeoutS?: n
   const header = ['HOST', 'STATE', 'RUNNING', 'LABELS', 'HOSTNAME', 'DOCKER', 'HEARTBEAT'];
   const lines = rows.map((h) => [
     h.id,
-    h.alive ? 'alive' : h.stopped_at ? 'stopped' : 'dead',
+    h.alive ? (h.docker_unreachable_since ? 'no-docker' : 'alive') : h.stopped_at ? 'stopped' : 'dead',
     `${h.running}/${h.capacity ?? '-'}`,
     Object.entries(h.labels).map(([k, v]) => `${k}=${v}`).join(',') || '-',
     h.hostname,

@@ -24,7 +24,7 @@ export type DockerEventSignal =
    * or it refused connections), not because this side found it stalled: a daemon that comes
    * back may have restarted, and the output its containers wrote meanwhile may be missing.
    */
-  | { type: 'connected'; reconnect: boolean; daemonWentAway?: boolean }
+  | { type: 'connected'; reconnect: boolean; daemonWentAway?: boolean; /** With daemonWentAway: when this side saw it go. */ awaySince?: Date }
   | { type: 'stalled' }
   /** The stream is lost (once per outage); a `connected` follows when it is back. */
   | { type: 'disconnected'; reason: string }
@@ -147,8 +147,12 @@ export function dockerEvents$(options: DockerEventsOptions): Observable<DockerEv
     };
 
     let wentAway = false;
+    let wentAwayAt: Date | null = null;
     const scheduleReconnect = (why: string) => {
-      if (why !== 'stalled') wentAway = true;
+      if (why !== 'stalled' && !wentAway) {
+        wentAway = true;
+        wentAwayAt = new Date();
+      }
       if (!closed && !retryTimer && attempt === 0) subscriber.next({ type: 'disconnected', reason: why });
       if (closed || retryTimer) return;
       current = null;
@@ -199,8 +203,9 @@ export function dockerEvents$(options: DockerEventsOptions): Observable<DockerEv
         });
         const reconnect = connections++ > 0;
         log.info({ event: 'docker.events_connected', reconnect }, 'Docker events stream connected');
-        subscriber.next({ type: 'connected', reconnect, ...(reconnect && wentAway ? { daemonWentAway: true } : {}) });
+        subscriber.next({ type: 'connected', reconnect, ...(reconnect && wentAway ? { daemonWentAway: true, ...(wentAwayAt ? { awaySince: wentAwayAt } : {}) } : {}) });
         wentAway = false;
+        wentAwayAt = null;
       } catch (err) {
         scheduleReconnect(errorMessage(err));
       }

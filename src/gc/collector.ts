@@ -6,6 +6,11 @@
  * It runs inside `highway-docker up` and as the standalone `highway-docker gc`. A sweep is
  * leader-only per reconciler scope (advisory lock), so both may run at once.
  *
+ * It judges only containers of its own cluster (the `highway.cluster_id` label, or, for a
+ * container made before that label, an intent row in this database): another database's
+ * containers on a shared daemon are never touched. An intent that ended moments ago is the
+ * reconciler's to clean up, not an orphan.
+ *
  * It never kills live work of a live intent itself: for those it asks the reconciler to stop
  * (desired state), so the output is collected first. It force-removes only containers that
  * no live intent owns.
@@ -17,6 +22,8 @@ import type { Metrics } from '../observability/metrics.js';
 import { requestStop } from '../db/queries/request-stop.js';
 import { appendAudit } from '../db/queries/audit.js';
 import { gcRowsFor, markVanishedLost, type GcRow } from '../db/queries/gc.js';
+import { ownedByCluster, readClusterId } from '../db/queries/cluster.js';
+import { hostAliveSql } from '../db/queries/hosts.js';
 import type { ContainerClient, ContainerSummary } from '../docker/client.js';
 import { errorMessage } from '../errors.js';
 import { LABELS, isTerminal, lifecycleOf } from '../model.js';
@@ -34,6 +41,12 @@ export interface GcOptions {
   logger: Logger;
   /** Which reconciler's containers this collector looks after (the `highway.reconciler_id` label). */
   reconcilerId: string;
+  /**
+   * This database's identity (default: read from highway.cluster). Only containers labelled
+   * with it (or unlabelled ones whose intent row is in this database) are judged: another
+   * cluster's containers on a shared daemon are never touched.
+   */
+  clusterId?: string;
   /** A container younger than this is never an orphan: its row may not be written yet (default 60 s). */
   creationGraceMs?: number;
   /** Containers older than this are removed whatever their state (default 24 h). */
@@ -74,6 +87,9 @@ export function judge(
   const intentId = container.labels[LABELS.intentId];
   if (!intentId || !UUID.test(intentId)) return { kind: 'remove', reason: 'orphan', why: 'no valid intent id label' };
   if (!row) return { kind: 'remove', reason: 'orphan', why: 'no intent row' };
+  // Ended or removed moments ago: the reconciler is collecting or removing it right now (its
+  // own removal may be in flight). Not an orphan until it had the grace to do so.
+  if ((row.removed_at || !live) && row.changed_ms_ago < limits.creationGraceMs) return { kind: 'keep' };
   if (row.removed_at) return { kind: 'remove', reason: 'orphan', why: 'intent already removed' };
   if (!live) {
     // Ended: the reconciler removes it unless it is kept on purpose (auto_remove: false).
@@ -90,11 +106,15 @@ export class DockerGarbageCollector {
   private readonly staleMaxAgeMs: number;
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<SweepReport> | null = null;
+  private clusterId: string | null;
+  /** Unlabelled containers without a row here, already logged (once each). */
+  private readonly unownedSeen = new Set<string>();
 
   constructor(private readonly options: GcOptions) {
     this.log = options.logger.child({ component: 'gc', reconciler_id: options.reconcilerId });
     this.creationGraceMs = options.creationGraceMs ?? 60_000;
     this.staleMaxAgeMs = options.staleMaxAgeMs ?? 24 * 3600_000;
+    this.clusterId = options.clusterId ?? null;
   }
 
   /** Sweep now, then every interval. */
@@ -158,14 +178,37 @@ export class DockerGarbageCollector {
     return state ? { ...c, createdAt: state.createdAt } : null;
   }
 
+  /**
+   * The containers of this cluster among `listed`: labelled with its id, or unlabelled (made
+   * before the label existed) with their intent row in this database. Another cluster's are
+   * never judged; an unlabelled one with no row here may be another cluster's, so it is kept
+   * (logged once), whatever its age.
+   */
+  private ours(listed: ContainerSummary[], rows: Map<string, GcRow>, clusterId: string): ContainerSummary[] {
+    return listed.filter((c) => {
+      if (ownedByCluster(c.labels, clusterId, (id) => rows.has(id))) return true;
+      if (c.labels[LABELS.clusterId] === undefined && !this.unownedSeen.has(c.id)) {
+        this.unownedSeen.add(c.id);
+        this.log.info(
+          { event: 'gc.unlabelled_kept', container_id: c.id, intent_id: c.labels[LABELS.intentId] ?? null },
+          'kept a container without a highway.cluster_id label and no intent row in this database: it may be another cluster\'s',
+        );
+      }
+      return false;
+    });
+  }
+
   private async sweepLocked(report: SweepReport): Promise<void> {
     const { pool, docker, reconcilerId } = this.options;
+    this.clusterId ??= await readClusterId(pool);
+    const clusterId = this.clusterId;
     // The database's clock, as row update times are compared with it.
     const listedAt = (await pool.query<{ t: Date }>('SELECT clock_timestamp() AS t')).rows[0]!.t;
-    const containers = await docker.list([`${LABELS.managed}=true`, `${LABELS.reconcilerId}=${reconcilerId}`]);
-    await this.sweepRetired(report);
-    const ids = containers.map((c) => c.labels[LABELS.intentId]).filter((id): id is string => !!id && UUID.test(id));
+    const listed = await docker.list([`${LABELS.managed}=true`, `${LABELS.reconcilerId}=${reconcilerId}`]);
+    await this.sweepRetired(report, clusterId);
+    const ids = listed.map((c) => c.labels[LABELS.intentId]).filter((id): id is string => !!id && UUID.test(id));
     const rows = new Map((await gcRowsFor(pool, ids)).map((r) => [r.id, r]));
+    const containers = this.ours(listed, rows, clusterId);
     const now = new Date();
 
     for (const listed of containers) {
@@ -184,6 +227,9 @@ export class DockerGarbageCollector {
         }
         continue;
       }
+      // Gone (or being removed) since the listing: someone else (the reconciler) cleaned it up.
+      const still = await docker.inspect(c.id);
+      if (!still || still.status === 'removing') continue;
       try {
         await docker.remove(c.id);
       } catch (err) {
@@ -221,27 +267,31 @@ export class DockerGarbageCollector {
    * (a row in highway.hosts) that is not alive. Ids it does not know are not ours to judge
    * (another cluster may share the daemon). Live intents are left to failover, which ends them.
    */
-  private async sweepRetired(report: SweepReport): Promise<void> {
+  private async sweepRetired(report: SweepReport, clusterId: string): Promise<void> {
     const { pool, docker, reconcilerId, hostTimeoutS } = this.options;
     if (hostTimeoutS === undefined) return;
+    // Each host is judged by the timeout it recorded in its row (the reader's only for older rows).
     const retired = new Set(
       (
         await pool.query<{ id: string }>(
-          `SELECT id FROM highway.hosts WHERE id <> $1 AND NOT (stopped_at IS NULL AND heartbeat_at > now() - make_interval(secs => $2))`,
+          `SELECT id FROM highway.hosts h WHERE id <> $1 AND NOT ${hostAliveSql('h', '$2')}`,
           [reconcilerId, hostTimeoutS],
         )
       ).rows.map((r) => r.id),
     );
     if (retired.size === 0) return;
-    const foreign = (await docker.list([`${LABELS.managed}=true`])).filter((c) => retired.has(c.labels[LABELS.reconcilerId] ?? ''));
-    const ids = foreign.map((c) => c.labels[LABELS.intentId]).filter((id): id is string => !!id && UUID.test(id));
+    const listed = (await docker.list([`${LABELS.managed}=true`])).filter((c) => retired.has(c.labels[LABELS.reconcilerId] ?? ''));
+    const ids = listed.map((c) => c.labels[LABELS.intentId]).filter((id): id is string => !!id && UUID.test(id));
     const rows = new Map((await gcRowsFor(pool, ids)).map((r) => [r.id, r]));
+    const foreign = this.ours(listed, rows, clusterId);
     const now = new Date();
     for (const c of foreign) {
       const intentId = c.labels[LABELS.intentId] ?? null;
       const row = intentId ? rows.get(intentId) : undefined;
       const verdict = judge(c, row, now, { creationGraceMs: this.creationGraceMs, staleMaxAgeMs: this.staleMaxAgeMs });
       if (verdict.kind !== 'remove') continue;
+      const still = await docker.inspect(c.id);
+      if (!still || still.status === 'removing') continue;
       try {
         await docker.remove(c.id);
       } catch (err) {

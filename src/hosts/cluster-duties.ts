@@ -3,8 +3,8 @@
  * hosts, the reasons unclaimed intents wait, placement timeouts, and retention of ended rows.
  * Per-host work (a host's own containers, its daemon's orphans) stays with each host.
  *
- * Failover, and its trade-off: a host whose heartbeat is older than HIGHWAY_HOST_TIMEOUT_S is
- * dead. Its claimed intents that never reached Docker go back to the pool (another host runs
+ * Failover, and its trade-off: a host whose heartbeat is older than its own HIGHWAY_HOST_TIMEOUT_S
+ * (recorded in its row; `hostTimeoutS` here only judges rows that predate that) is dead. Its claimed intents that never reached Docker go back to the pool (another host runs
  * them); its others end `lost`, naming the host, so the engine may retry the activity. A host
  * that was only partitioned may still be running such a container: the timeout is the knob
  * between failing over fast and declaring live work lost. When the host comes back, its
@@ -24,6 +24,7 @@ export interface ClusterDutiesOptions {
   logger: Logger;
   /** Is this process the cluster's leader now? */
   isLeader: () => boolean;
+  /** For host rows that do not record their own timeout (written before migration 014). */
   hostTimeoutS: number;
   /** How often the leader looks while there is work (default 1.5 s). */
   intervalMs?: number;
@@ -102,7 +103,7 @@ export class ClusterDuties implements Runnable {
       else if (work.next_death_ms !== null) next = Math.min(idle, Math.max(interval, work.next_death_ms + 100));
       for (const host of work.dead ? await deadHosts(pool, hostTimeoutS, { withWork: true, heartbeatOnly: true }) : []) {
         const released = await releaseUnstarted(pool, host.id);
-        const lost = await endLostOnDeadHost(pool, host.id, hostTimeoutS);
+        const lost = await endLostOnDeadHost(pool, host.id, host.timeout_s ?? hostTimeoutS);
         for (const row of lost) {
           this.options.metrics?.transition('lost', null);
           this.log.error({ event: 'intent.lost', intent_id: row.id, tenant_id: row.tenant_id, workflow_run_id: row.workflow_run_id, activity_id: row.activity_id, container_id: row.container_id, host: host.id, status: 'lost' }, `host ${host.id} is dead: intent lost`);

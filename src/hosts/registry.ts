@@ -58,6 +58,7 @@ export class HostRegistry {
       dockerVersion: null,
       labels: options.labels ?? {},
       capacity: options.capacity ?? null,
+      timeoutS: options.hostTimeoutS,
     };
   }
 

@@ -49,7 +49,7 @@ export interface Kind<K extends string = string> {
   /** Record an error that retrying will not fix (the key is looked at again right after). */
   fail?(key: K, err: TerminalError): Promise<void>;
   /** The Docker daemon went away and is back (it may have restarted): note what that may have cost. */
-  daemonReturned?(): Promise<void>;
+  daemonReturned?(awaySince?: Date): Promise<void>;
   /** Log fields for a key (e.g. `{ intent_id }`). */
   fields?(key: K): Record<string, unknown>;
 }

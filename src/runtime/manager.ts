@@ -32,6 +32,8 @@ export interface Runnable {
 export interface ManagerOptions {
   /** This host's reconciler id: its containers carry it in `highway.reconciler_id`. */
   id: string;
+  /** This database's identity: only containers labelled with it (or unlabelled, made before the label) are events of ours. */
+  clusterId: string;
   pool: Pool;
   databaseUrl: string;
   docker: ContainerClient;
@@ -50,6 +52,7 @@ export interface ManagerOptions {
 
 export class Manager {
   readonly id: string;
+  readonly clusterId: string;
   readonly log: Logger;
   private readonly controllers = new Map<string, Controller>();
   private readonly runnables: Runnable[] = [];
@@ -63,6 +66,7 @@ export class Manager {
 
   constructor(private readonly options: ManagerOptions) {
     this.id = options.id;
+    this.clusterId = options.clusterId;
     this.log = options.logger.child({ reconciler_id: options.id });
   }
 
@@ -124,11 +128,19 @@ export class Manager {
     this.listener = new PgListener(this.options.databaseUrl, channels, this.log);
 
     const dockerSignals$ = new Subject<DockerEventSignal>();
-    const mine = `${LABELS.reconcilerId}`;
     const sources: Sources = {
-      // One subscription for every kind: this host's containers, and image events (which carry no labels of ours).
+      // One subscription for every kind: this host's containers of this cluster (another
+      // database's containers on a shared daemon are none of ours; unlabelled ones predate the
+      // cluster label and are judged by their row), and image events (which carry no labels of ours).
       docker$: dockerSignals$.pipe(
-        filter((s) => s.type !== 'event' || s.event.type === 'image' || (s.event.labels[LABELS.managed] === 'true' && s.event.labels[mine] === this.id)),
+        filter(
+          (s) =>
+            s.type !== 'event' ||
+            s.event.type === 'image' ||
+            (s.event.labels[LABELS.managed] === 'true' &&
+              s.event.labels[LABELS.reconcilerId] === this.id &&
+              (s.event.labels[LABELS.clusterId] ?? this.clusterId) === this.clusterId),
+        ),
       ),
       notifications$: this.listener.signals$,
       resync$: this.resync$,
@@ -162,7 +174,7 @@ export class Manager {
           // Recorded before anything of the daemon's is looked at again: the signals behind
           // this one wait for it (the chain below keeps their order).
           const returned = [...this.controllers.values()].map((c) =>
-            c.kind.daemonReturned?.().catch((err) => this.log.error({ event: 'controller.daemon_returned_error', kind: c.kind.name, err: errorMessage(err) }, 'could not record the daemon outage')),
+            c.kind.daemonReturned?.(signal.awaySince).catch((err) => this.log.error({ event: 'controller.daemon_returned_error', kind: c.kind.name, err: errorMessage(err) }, 'could not record the daemon outage')),
           );
           forwarded = forwarded.then(() => Promise.all(returned)).then(() => {});
         }

@@ -118,8 +118,12 @@ describe('hosts: HostRegistry, listHosts, deadHosts (real PostgreSQL)', function
       ['live-a', true, 5],
       ['live-b', false, 1],
     ]);
-    // With a longer timeout the silent one is alive again: liveness is computed, never stored.
+    // Liveness is computed, never stored, by the timeout the host recorded: a reader's longer
+    // setting does not revive it; it only judges a row that records none (written before 014).
+    expect((await listHosts(db.pool, 60)).find((h) => h.id === 'live-b')!.alive).to.equal(false);
+    await db.pool.query(`UPDATE highway.hosts SET timeout_s = NULL WHERE id = 'live-b'`);
     expect((await listHosts(db.pool, 60)).find((h) => h.id === 'live-b')!.alive).to.equal(true);
+    expect((await listHosts(db.pool, 30)).find((h) => h.id === 'live-b')!.alive).to.equal(false);
 
     const dead = await deadHosts(db.pool, 30);
     expect(dead.map((h) => h.id)).to.include('live-b').and.not.include('live-a');
@@ -149,13 +153,18 @@ describe('hosts: HostRegistry, listHosts, deadHosts (real PostgreSQL)', function
     const line = table.split('\n').find((l) => l.startsWith('cli-host '))!;
     expect(line).to.match(/^cli-host\s+alive\s+1\/2\s+gpu=true\s+/);
     expect(table.split('\n')[0]).to.match(/^HOST\s+STATE\s+RUNNING\s+LABELS/);
-    // Without hostTimeoutS, HIGHWAY_HOST_TIMEOUT_S judges liveness (here: so short that nobody is alive).
+    // The reader's HIGHWAY_HOST_TIMEOUT_S (here: so short that nobody would be alive) judges only
+    // rows that record no timeout of their own; a host that records its own is judged by that.
     const saved = process.env['HIGHWAY_HOST_TIMEOUT_S'];
     process.env['HIGHWAY_HOST_TIMEOUT_S'] = '0.001';
     try {
       await new Promise((r) => setTimeout(r, 5));
       const strict = JSON.parse(await hosts(db.pool, { json: true })) as Array<Record<string, unknown>>;
-      expect(strict.find((x) => x['id'] === 'cli-host')!['alive']).to.equal(false);
+      expect(strict.find((x) => x['id'] === 'cli-host')!['alive']).to.equal(true);
+      expect(strict.find((x) => x['id'] === 'cli-host')!['timeout_s']).to.be.a('number');
+      await db.pool.query(`UPDATE highway.hosts SET timeout_s = NULL WHERE id = 'cli-host'`);
+      const legacy = JSON.parse(await hosts(db.pool, { json: true })) as Array<Record<string, unknown>>;
+      expect(legacy.find((x) => x['id'] === 'cli-host')!['alive']).to.equal(false);
     } finally {
       if (saved === undefined) delete process.env['HIGHWAY_HOST_TIMEOUT_S'];
       else process.env['HIGHWAY_HOST_TIMEOUT_S'] = saved;

@@ -1,21 +1,23 @@
 import type { Queryable } from '../pool.js';
 import { TERMINAL_SQL } from './intent-columns.js';
+import { hostAliveSql, hostExpirySql } from './hosts.js';
 
 /**
- * A dead host's intents that never reached Docker (claimed, no start attempted): back to the
- * pool, announced so a live host claims them now. Returns their ids.
+ * A host's intents that never reached Docker (claimed, no start attempted): back to the pool,
+ * announced so a live host claims them now, with `reason` as their pending reason. For a dead
+ * host (failover), and for a live one that cannot reach its Docker daemon. Returns their ids.
  */
-export async function releaseUnstarted(q: Queryable, hostId: string): Promise<string[]> {
+export async function releaseUnstarted(q: Queryable, hostId: string, reason = `released by dead host ${hostId}`): Promise<string[]> {
   const res = await q.query<{ id: string }>(
     `WITH released AS (
        UPDATE highway.docker_containers
           SET reconciler_id = NULL, status = 'pending', container_id = NULL, short_id = NULL, updated_at = now(),
-              pending_reason = 'released by dead host ' || $1
+              pending_reason = $2
         WHERE reconciler_id = $1 AND removed_at IS NULL AND status IN ('pending', 'pulling')
           AND start_attempted_at IS NULL AND desired_state = 'running'
        RETURNING id)
      SELECT id, pg_notify('highway_docker_intent', id::text) FROM released`,
-    [hostId],
+    [hostId, reason],
   );
   return res.rows.map((r) => r.id);
 }
@@ -39,18 +41,18 @@ export async function endLostOnDeadHost(q: Queryable, hostId: string, timeoutS: 
 
 /**
  * Why unclaimed intents still wait (no live host matches their placement; every matching host
- * is full), recorded where it changed; and a nudge (NOTIFY) for those a live host could take.
+ * cannot reach its Docker daemon, or is full), recorded where it changed; and a nudge (NOTIFY) for those a live host could take.
  * Only intents older than `minAgeMs` (a fresh one is claimed within milliseconds).
  */
 export async function recordPendingReasons(q: Queryable, hostTimeoutS: number, minAgeMs: number): Promise<{ waiting: number; nudged: number }> {
   const res = await q.query<{ id: string; reason: string | null; changed: boolean }>(
     `WITH live AS (
-       SELECT h.id, h.labels, h.capacity,
+       SELECT h.id, h.labels, h.capacity, (h.docker_unreachable_since IS NULL) AS docker_ok, h.docker_error,
               (SELECT count(*) FROM highway.docker_containers c
                 WHERE c.reconciler_id = h.id AND c.removed_at IS NULL
                   AND c.status IN ('pending', 'pulling', 'created', 'running', 'stopping')) AS active
          FROM highway.hosts h
-        WHERE h.stopped_at IS NULL AND h.heartbeat_at > now() - make_interval(secs => $1)
+        WHERE ${hostAliveSql('h', '$1')}
      ),
      waiting AS (
        SELECT c.id, c.spec->'placement' AS p, c.pending_reason
@@ -63,8 +65,12 @@ export async function recordPendingReasons(q: Queryable, hostTimeoutS: number, m
        SELECT w.id, w.pending_reason,
               CASE WHEN count(l.id) = 0 THEN
                      CASE WHEN w.p IS NULL THEN 'no live host' ELSE 'no live host matches placement ' || w.p::text END
-                   WHEN count(l.id) FILTER (WHERE l.capacity IS NULL OR l.active < l.capacity) = 0 THEN
-                     'waiting for capacity: every matching host (' || string_agg(l.id, ', ' ORDER BY l.id) || ') is full'
+                   WHEN count(l.id) FILTER (WHERE l.docker_ok) = 0 THEN
+                     'no matching host can reach its Docker daemon: '
+                       || string_agg(l.id || ' (' || COALESCE(l.docker_error, 'unreachable') || ')', ', ' ORDER BY l.id)
+                   WHEN count(l.id) FILTER (WHERE l.docker_ok AND (l.capacity IS NULL OR l.active < l.capacity)) = 0 THEN
+                     'waiting for capacity: every matching host (' || string_agg(l.id, ', ' ORDER BY l.id) FILTER (WHERE l.docker_ok) || ') is full'
+                       || COALESCE('; ' || string_agg(l.id, ', ' ORDER BY l.id) FILTER (WHERE NOT l.docker_ok) || ' cannot reach its Docker daemon', '')
               END AS reason
          FROM waiting w
          LEFT JOIN live l ON (w.p->>'host' IS NULL OR w.p->>'host' = l.id)
@@ -109,14 +115,14 @@ export async function failPlacementTimeouts(q: Queryable) {
 export async function clusterWork(q: Queryable, timeoutS: number): Promise<{ dead: boolean; waiting: boolean; next_death_ms: number | null }> {
   const res = await q.query<{ dead: boolean; waiting: boolean; next_death_ms: number | null }>(
     `WITH busy AS (
-       SELECT h.id, h.heartbeat_at FROM highway.hosts h
+       SELECT h.id, ${hostExpirySql('h', '$1')} AS expires_at FROM highway.hosts h
         WHERE EXISTS (SELECT 1 FROM highway.docker_containers c
                        WHERE c.reconciler_id = h.id AND c.removed_at IS NULL AND c.status NOT IN ${TERMINAL_SQL}))
      SELECT EXISTS (SELECT 1 FROM highway.docker_containers
                      WHERE reconciler_id IS NULL AND removed_at IS NULL AND status = 'pending') AS waiting,
-            EXISTS (SELECT 1 FROM busy WHERE heartbeat_at <= now() - make_interval(secs => $1)) AS dead,
-            (SELECT (extract(epoch FROM (min(heartbeat_at) + make_interval(secs => $1) - now())) * 1000)::float8
-               FROM busy WHERE heartbeat_at > now() - make_interval(secs => $1)) AS next_death_ms`,
+            EXISTS (SELECT 1 FROM busy WHERE expires_at <= now()) AS dead,
+            (SELECT (extract(epoch FROM (min(expires_at) - now())) * 1000)::float8
+               FROM busy WHERE expires_at > now()) AS next_death_ms`,
     [timeoutS],
   );
   return res.rows[0]!;

@@ -1,13 +1,18 @@
 import type { Queryable } from '../pool.js';
 import type { IntentRow } from '../../model.js';
 
-/** What the GC needs of the intent behind a container. */
-export type GcRow = Pick<IntentRow, 'id' | 'status' | 'removed_at' | 'gc_protected_until' | 'spec'> & { activity_exists: boolean };
+/**
+ * What the GC needs of the intent behind a container. `changed_ms_ago`: how long ago the row
+ * last changed, by the database's clock (a row that ended or was removed moments ago is the
+ * reconciler's to clean up, not an orphan).
+ */
+export type GcRow = Pick<IntentRow, 'id' | 'status' | 'removed_at' | 'gc_protected_until' | 'spec'> & { activity_exists: boolean; changed_ms_ago: number };
 
 export async function gcRowsFor(q: Queryable, intentIds: string[]): Promise<GcRow[]> {
   if (intentIds.length === 0) return [];
   const res = await q.query<GcRow>(
-    `SELECT c.id, c.status, c.removed_at, c.gc_protected_until, c.spec, (a.id IS NOT NULL) AS activity_exists
+    `SELECT c.id, c.status, c.removed_at, c.gc_protected_until, c.spec, (a.id IS NOT NULL) AS activity_exists,
+            (extract(epoch FROM clock_timestamp() - c.updated_at) * 1000)::float8 AS changed_ms_ago
        FROM highway.docker_containers c
        LEFT JOIN highway.activities a ON a.id = c.activity_id
       WHERE c.id = ANY($1::uuid[])`,

@@ -9,6 +9,8 @@ export interface HostIdentity {
   dockerVersion: string | null;
   labels: Record<string, string>;
   capacity: number | null;
+  /** This host's own liveness timeout (HIGHWAY_HOST_TIMEOUT_S): every reader judges it by this, not by its own setting. */
+  timeoutS: number;
 }
 
 /** Statuses of an intent that holds (or is about to hold) a container on its host. */
@@ -20,13 +22,14 @@ export const ACTIVE_STATUSES = ['pulling', 'created', 'running', 'stopping'] as 
  */
 export async function registerHost(q: Queryable, h: HostIdentity): Promise<void> {
   await q.query(
-    `INSERT INTO highway.hosts (id, hostname, docker_id, docker_version, labels, capacity, started_at, heartbeat_at, stopped_at)
-     VALUES ($1, $2, $3, $4, $5, $6, now(), now(), NULL)
+    `INSERT INTO highway.hosts (id, hostname, docker_id, docker_version, labels, capacity, timeout_s, started_at, heartbeat_at, stopped_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, now(), now(), NULL)
      ON CONFLICT (id) DO UPDATE SET
        hostname = EXCLUDED.hostname, docker_id = EXCLUDED.docker_id, docker_version = EXCLUDED.docker_version,
-       labels = EXCLUDED.labels, capacity = EXCLUDED.capacity,
-       started_at = now(), heartbeat_at = now(), stopped_at = NULL`,
-    [h.id, h.hostname, h.dockerId, h.dockerVersion, JSON.stringify(h.labels), h.capacity],
+       labels = EXCLUDED.labels, capacity = EXCLUDED.capacity, timeout_s = EXCLUDED.timeout_s,
+       started_at = now(), heartbeat_at = now(), stopped_at = NULL,
+       docker_unreachable_since = NULL, docker_error = NULL`,
+    [h.id, h.hostname, h.dockerId, h.dockerVersion, JSON.stringify(h.labels), h.capacity, h.timeoutS],
   );
 }
 
@@ -37,15 +40,29 @@ export async function registerHost(q: Queryable, h: HostIdentity): Promise<void>
  */
 export async function heartbeatHost(q: Queryable, h: HostIdentity): Promise<void> {
   await q.query(
-    `INSERT INTO highway.hosts (id, hostname, docker_id, docker_version, labels, capacity, started_at, heartbeat_at, stopped_at)
-     VALUES ($1, $2, $3, $4, $5, $6, now(), now(), NULL)
+    `INSERT INTO highway.hosts (id, hostname, docker_id, docker_version, labels, capacity, timeout_s, started_at, heartbeat_at, stopped_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, now(), now(), NULL)
      ON CONFLICT (id) DO UPDATE SET
        hostname = EXCLUDED.hostname,
        docker_id = COALESCE(EXCLUDED.docker_id, highway.hosts.docker_id),
        docker_version = COALESCE(EXCLUDED.docker_version, highway.hosts.docker_version),
-       labels = EXCLUDED.labels, capacity = EXCLUDED.capacity,
+       labels = EXCLUDED.labels, capacity = EXCLUDED.capacity, timeout_s = EXCLUDED.timeout_s,
        heartbeat_at = now(), stopped_at = NULL`,
-    [h.id, h.hostname, h.dockerId, h.dockerVersion, JSON.stringify(h.labels), h.capacity],
+    [h.id, h.hostname, h.dockerId, h.dockerVersion, JSON.stringify(h.labels), h.capacity, h.timeoutS],
+  );
+}
+
+/**
+ * The host can (error null) or cannot reach its Docker daemon: recorded in its row, so the
+ * leader's pending reasons name it and `hosts` shows it. Keeps the first `since` of an outage.
+ */
+export async function setDaemonReachability(q: Queryable, id: string, error: string | null): Promise<void> {
+  await q.query(
+    `UPDATE highway.hosts
+        SET docker_unreachable_since = CASE WHEN $2::text IS NULL THEN NULL ELSE COALESCE(docker_unreachable_since, now()) END,
+            docker_error = $2
+      WHERE id = $1`,
+    [id, error],
   );
 }
 
@@ -68,12 +85,26 @@ export interface HostInfo {
   docker_version: string | null;
   started_at: Date;
   stopped_at: Date | null;
+  /** The host's own liveness timeout, as it recorded it (null: a row written before migration 014; the reader's setting applies). */
+  timeout_s: number | null;
+  /** Since when the host cannot reach its Docker daemon (it claims nothing meanwhile), and why; null when it can. */
+  docker_unreachable_since: Date | null;
+  docker_error: string | null;
 }
+
+/**
+ * SQL: is host `h` alive? Not stopped, and its heartbeat younger than its own recorded timeout
+ * (`fallback`, the reader's setting, only for rows written before hosts recorded theirs).
+ */
+export const hostAliveSql = (h: string, fallback: string): string =>
+  `(${h}.stopped_at IS NULL AND ${h}.heartbeat_at > now() - make_interval(secs => COALESCE(${h}.timeout_s, ${fallback})))`;
+/** SQL: when host `h` is (or was) dead by the clock: its heartbeat plus its own timeout. */
+export const hostExpirySql = (h: string, fallback: string): string => `(${h}.heartbeat_at + make_interval(secs => COALESCE(${h}.timeout_s, ${fallback})))`;
 
 const HOSTS_WITH_RUNNING = `
   SELECT h.id, h.hostname, h.docker_id, h.docker_version, h.labels, h.capacity,
-         h.started_at, h.heartbeat_at, h.stopped_at,
-         (h.stopped_at IS NULL AND h.heartbeat_at > now() - make_interval(secs => $1)) AS alive,
+         h.started_at, h.heartbeat_at, h.stopped_at, h.timeout_s, h.docker_unreachable_since, h.docker_error,
+         ${hostAliveSql('h', '$1')} AS alive,
          COALESCE(c.running, 0)::int AS running
     FROM highway.hosts h
     LEFT JOIN (
@@ -83,7 +114,7 @@ const HOSTS_WITH_RUNNING = `
        GROUP BY reconciler_id
     ) c ON c.reconciler_id = h.id`;
 
-/** Every registered host with its liveness (against `timeoutS`) and its running count, by id. */
+/** Every registered host with its liveness (by its own recorded timeout; `timeoutS` for rows without one) and its running count, by id. */
 export async function listHosts(q: Queryable, timeoutS: number): Promise<HostInfo[]> {
   const res = await q.query<HostInfo>(`${HOSTS_WITH_RUNNING} ORDER BY h.id`, [timeoutS]);
   return res.rows;
@@ -104,7 +135,7 @@ export async function deadHosts(q: Queryable, timeoutS: number, opts: { withWork
         AND (NOT $2 OR EXISTS (
               SELECT 1 FROM highway.docker_containers c
                WHERE c.reconciler_id = x.id AND c.removed_at IS NULL AND c.status NOT IN ${TERMINAL_SQL}))
-        AND (NOT $3 OR x.heartbeat_at <= now() - make_interval(secs => $1))
+        AND (NOT $3 OR ${hostExpirySql('x', '$1')} <= now())
       ORDER BY x.heartbeat_at, x.id`,
     [timeoutS, opts.withWork === true, opts.heartbeatOnly === true],
   );

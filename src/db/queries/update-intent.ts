@@ -49,13 +49,16 @@ export function patchIntent(q: Queryable, id: string, patch: IntentPatch, audit?
  * older than START_CLAIM_MS, when the container can only still be `created` if that start never
  * reached Docker). Returns false when another process has claimed it: do not start.
  */
-export async function claimStart(q: Queryable, id: string): Promise<boolean> {
+export async function claimStart(q: Queryable, id: string, reconcilerId?: string): Promise<boolean> {
+  // With `reconcilerId`: only while the intent is still this host's (a host that handed its
+  // claims back, its daemon unreachable, must not start one that another host now runs).
   const res = await q.query(
     prepared(
       `UPDATE highway.docker_containers SET start_attempted_at = clock_timestamp(), updated_at = now()
         WHERE id = $1 AND status NOT IN ${TERMINAL_SQL}
+          AND ($3::text IS NULL OR reconciler_id = $3)
           AND (start_attempted_at IS NULL OR start_attempted_at < clock_timestamp() - make_interval(secs => $2))`,
-      [id, START_CLAIM_MS / 1000],
+      [id, START_CLAIM_MS / 1000, reconcilerId ?? null],
     ),
   );
   return res.rowCount === 1;

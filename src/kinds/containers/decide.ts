@@ -6,6 +6,7 @@
  * Level-triggered: decide never asks why it was called. Called again after any action,
  * or after a crash at any point, it looks at the same world and picks up from there.
  */
+import { constants as osConstants } from 'node:os';
 import { START_CLAIM_MS, isTerminal, lifecycleOf, type Lifecycle, type IntentRow, type IntentStatus, type StopReason } from '../../model.js';
 import type { IntentSurroundings } from './queries/load-reconcile-state.js';
 import type { ContainerState } from '../../docker/client.js';
@@ -44,6 +45,8 @@ export interface Observation {
   container: ContainerState | null;
   now: Date;
   workerTimeoutMs: number;
+  /** The container's daemon refused new connections when its death was seen: it is shutting down. */
+  daemonLeaving?: boolean;
 }
 
 /** Why the intent should stop now, if it should: a timeout or a cancellation with its reason. */
@@ -156,6 +159,9 @@ export function decide(o: Observation): Decision {
           : { status: 'timeout', reason: null };
         return { actions: [{ type: 'collect', status: ended.status, reason: ended.reason }, ...removal(life)] };
       }
+      if (killedByDaemon(o, c, life)) {
+        return { actions: [{ type: 'collect', status: 'lost', reason: 'daemon_restart' }, ...removal(life)] };
+      }
       const failed = c.oomKilled || c.exitCode !== 0 || c.status === 'dead';
       return { actions: [{ type: 'collect', status: failed ? 'failed' : 'exited', reason: null }, ...removal(life)] };
     }
@@ -175,6 +181,42 @@ export function decide(o: Observation): Decision {
       return { actions: recorded ? [] : [{ type: 'record_running' }], ...(requeueAfterMs !== undefined ? { requeueAfterMs } : {}) };
     }
   }
+}
+
+/** How much earlier than the moment the daemon was seen going away its kill may be dated (clocks, event latency). */
+export const DAEMON_GONE_SLACK_MS = 5_000;
+
+/**
+ * Did a running intent's container end by a signal a daemon sends when it stops its containers:
+ * its stop signal (SIGTERM by default: exit 143 with init) or SIGKILL after the grace (137)?
+ * Not an OOM kill, and not while we were stopping it ourselves (`stopping`).
+ */
+export function diedBySignal(intent: IntentRow, c: ContainerState, life: Lifecycle): boolean {
+  if (intent.status !== 'running' || c.oomKilled || c.status !== 'exited' || c.exitCode === null) return false;
+  const name = life.stopSignal.toUpperCase();
+  const stopSignal = (osConstants.signals as Record<string, number | undefined>)[name.startsWith('SIG') ? name : `SIG${name}`];
+  return c.exitCode === 128 + 9 || c.exitCode === 128 + 15 || (stopSignal !== undefined && c.exitCode === 128 + stopSignal);
+}
+
+/**
+ * Did the container's own daemon kill it as it shut down (a daemon restart, a stop of the
+ * Docker service), rather than the program failing? It died by such a signal (diedBySignal),
+ * and either
+ *  - its daemon refused new connections when its death was seen (`daemonLeaving`: dockerd
+ *    closes its socket first, then stops its containers, whose `die` events still arrive on
+ *    the open events stream), or
+ *  - it finished after its daemon was seen going away (`output_interrupted_at`, less a slack):
+ *    it was still running when the daemon left, and the daemon killed it on the way out or,
+ *    after a crash, when it started again (without live-restore dockerd kills what it finds
+ *    running).
+ * A program that exits 137 or 143 of its own while its daemon is going away reads as killed by it.
+ */
+export function killedByDaemon(o: Observation, c: ContainerState, life: Lifecycle): boolean {
+  if (!diedBySignal(o.intent, c, life)) return false;
+  if (o.daemonLeaving) return true;
+  const away = o.intent.output_interrupted_at;
+  if (!away) return false;
+  return !c.finishedAt || c.finishedAt.getTime() >= away.getTime() - DAEMON_GONE_SLACK_MS;
 }
 
 /** Remove right after collecting, unless the container is kept (auto_remove false, or protected for a while: the next pass waits). */

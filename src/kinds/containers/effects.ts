@@ -24,6 +24,8 @@ export interface EffectContext {
   docker: ContainerClient;
   logger: Logger;
   reconcilerId: string;
+  /** This database's identity: every container made carries it (`highway.cluster_id`). */
+  clusterId: string;
   resolveSecret: SecretResolver;
   /** Checked again at create time: a row written past the tool (straight into the table) meets the same policy. */
   policy: Policy;
@@ -143,7 +145,7 @@ async function create(s: StepContext, _action: Extract<Action, { type: 'create' 
   const secrets = await resolveSecrets(ctx, w.intent);
   const options = toCreateOptions(spec, {
     name: containerName(w.intent.id),
-    labels: highwayLabels(w.intent, ctx.reconcilerId),
+    labels: highwayLabels(w.intent, ctx.reconcilerId, ctx.clusterId),
     secrets,
     tenantId: w.intent.tenant_id,
     sharedVolumes: ctx.policy.shared_volumes,
@@ -183,7 +185,7 @@ async function start(s: StepContext, _action: Extract<Action, { type: 'start' }>
   // At most once, ever: claim the start in the row first. Another process (a second
   // reconciler with this id, a pass that raced this one) that claimed it wins; this one
   // leaves the container alone, and the next pass records what that start did.
-  if (!(await claimStart(ctx.pool, w.intent.id))) {
+  if (!(await claimStart(ctx.pool, w.intent.id, ctx.reconcilerId))) {
     log.warn({ event: 'container.start_claimed_elsewhere', container_id: id }, 'another process is starting this container; not starting it again');
     return 'stop';
   }
@@ -266,6 +268,8 @@ async function collect(s: StepContext, action: Extract<Action, { type: 'collect'
   const error =
     action.status === 'timeout'
       ? `ran past its timeout of ${life.timeoutMs / 1000} s`
+      : action.reason === 'daemon_restart'
+        ? `killed by its Docker daemon shutting down or restarting (exit code ${c.exitCode}), not by its own failure; running it again may succeed`
       : c.oomKilled
         ? 'container was killed: out of memory (OOM)'
         : action.status === 'failed'
@@ -305,7 +309,7 @@ async function collect(s: StepContext, action: Extract<Action, { type: 'collect'
     logs_truncated: output.truncated || incomplete !== null,
   };
   // A result is info; a stop we were asked for too; a timeout is a warning; a failure an error.
-  const level = action.status === 'failed' ? 'error' : action.status === 'timeout' ? 'warn' : 'info';
+  const level = action.status === 'failed' ? 'error' : action.status === 'timeout' || action.status === 'lost' ? 'warn' : 'info';
   log[level]({ ...fields, error: fullError }, action.status === 'exited' ? 'container exited' : `container ${action.status}: ${fullError ?? action.reason}`);
   if (incomplete) log.warn({ event: 'container.output_incomplete', container_id: c.id, why: incomplete }, incomplete);
   return 'next';
@@ -366,7 +370,7 @@ function runningPatch(intent: IntentRow, c: ContainerState) {
   };
 }
 
-export function highwayLabels(intent: IntentRow, reconcilerId: string): Record<string, string> {
+export function highwayLabels(intent: IntentRow, reconcilerId: string, clusterId: string): Record<string, string> {
   return {
     [LABELS.managed]: 'true',
     [LABELS.intentId]: intent.id,
@@ -375,6 +379,7 @@ export function highwayLabels(intent: IntentRow, reconcilerId: string): Record<s
     [LABELS.activityId]: intent.activity_id,
     [LABELS.workerId]: intent.worker_id ?? '',
     [LABELS.reconcilerId]: reconcilerId,
+    [LABELS.clusterId]: clusterId,
   };
 }
 

@@ -10,15 +10,18 @@ import { CHANNELS } from '../../db/listener.js';
 import { listLiveIntentIds, liveIntentIdsFor, type Related } from '../../db/queries/live-intents.js';
 import { patchLiveIntent } from '../../db/queries/update-intent.js';
 import type { ContainerClient, ContainerState } from '../../docker/client.js';
-import { errorMessage, type TerminalError } from '../../errors.js';
-import { LABELS, containerName, isTerminal, type IntentRow } from '../../model.js';
+import { HighwayError, errorMessage, type TerminalError } from '../../errors.js';
+import { daemonRefusesConnections, daemonUnreachable } from '../../docker/daemon-health.js';
+import { setDaemonReachability } from '../../db/queries/hosts.js';
+import { releaseUnstarted } from '../../db/queries/failover.js';
+import { LABELS, containerName, isTerminal, lifecycleOf, type IntentRow } from '../../model.js';
 import { defaultPolicy, type Policy } from '../../params/policy.js';
 import { intentEventFields } from '../../observability/events.js';
 import type { Metrics } from '../../observability/metrics.js';
 import { envSecretResolver, type SecretResolver } from '../../secrets.js';
 import type { Kind, Sources } from '../../runtime/controller.js';
 import type { Enqueue, ReconcileResult } from '../../runtime/workqueue.js';
-import { decide, nextExpiryMs } from './decide.js';
+import { DAEMON_GONE_SLACK_MS, decide, diedBySignal, nextExpiryMs, type Observation } from './decide.js';
 import { executeActions, readOutputAhead, type EffectContext } from './effects.js';
 import { loadReconcileState } from './queries/load-reconcile-state.js';
 import { claimIntents, type HostOffer } from './queries/claim-intents.js';
@@ -28,6 +31,8 @@ export interface ContainersKindOptions {
   docker: ContainerClient;
   logger: Logger;
   reconcilerId: string;
+  /** This database's identity (`highway.cluster_id` on every container it makes). */
+  clusterId: string;
   workerTimeoutMs?: number;
   concurrency?: number;
   /**
@@ -81,6 +86,12 @@ export class ContainersKind implements Kind {
   /** Intents whose container's die event came and no pass has looked since (intent id -> container id). */
   private readonly died = new Map<string, string>();
   private readonly claimed$ = new Subject<Enqueue<string>>();
+  /** Set while this host cannot reach its Docker daemon: it claims nothing meanwhile. */
+  private daemonDown: { since: Date; reason: string } | null = null;
+  /** The latest outage of this host's daemon (`until` null while it lasts). */
+  private outage: { since: Date; until: Date | null } | null = null;
+  private probing: Promise<void> | null = null;
+  private lastRecheck = 0;
   private claiming: Promise<void> | null = null;
   private claimAgain = false;
   private readonly offer: HostOffer;
@@ -97,6 +108,7 @@ export class ContainersKind implements Kind {
       docker: options.docker,
       logger: options.logger,
       reconcilerId: options.reconcilerId,
+      clusterId: options.clusterId,
       resolveSecret: options.resolveSecret ?? envSecretResolver,
       policy: options.policy ?? defaultPolicy,
       ...(options.metrics ? { metrics: options.metrics } : {}),
@@ -115,6 +127,9 @@ export class ContainersKind implements Kind {
     };
     const fromDocker$ = sources.docker$.pipe(
       mergeMap((signal): Array<Enqueue<string>> => {
+        // The events stream lost (the daemon stopped, crashed, froze): is the daemon still there?
+        if (signal.type === 'disconnected') void this.probeDaemon(signal.reason);
+        else if (signal.type === 'connected') void this.daemonAnswers();
         if (signal.type !== 'event' || signal.event.type !== 'container' || !isNews(signal.event.action)) return [];
         const id = signal.event.labels[LABELS.intentId];
         if (!id || !UUID.test(id) || (signal.event.action === 'destroy' && this.settled.has(id))) return [];
@@ -146,9 +161,15 @@ export class ContainersKind implements Kind {
     return from([fromDocker$, fromPostgres$, this.claimed$]).pipe(mergeMap((s$: Observable<string | Enqueue<string>>) => s$));
   }
 
-  /** Every live intent of ours, plus every container labelled ours: the safety net for lost hints. */
+  /**
+   * Every live intent of ours, plus every container labelled ours (this host's, this cluster's):
+   * the safety net for lost hints. Another cluster's container on a shared daemon is not looked
+   * at; an unlabelled one (made before the cluster label) costs a pass that finds no row if it
+   * is not ours.
+   */
   async list(): Promise<string[]> {
-    const { pool, docker, reconcilerId } = this.options;
+    const { pool, docker, reconcilerId, clusterId } = this.options;
+    if (this.daemonDown) await this.recheckDaemon();
     const [rows, containers] = await Promise.all([
       listLiveIntentIds(pool, reconcilerId),
       docker.list([`${LABELS.managed}=true`, `${LABELS.reconcilerId}=${reconcilerId}`]),
@@ -156,7 +177,8 @@ export class ContainersKind implements Kind {
     const ids = new Set(rows);
     for (const c of containers) {
       const id = c.labels[LABELS.intentId];
-      if (id && UUID.test(id)) ids.add(id);
+      const cluster = c.labels[LABELS.clusterId];
+      if (id && UUID.test(id) && (cluster === undefined || cluster === clusterId)) ids.add(id);
     }
     return [...ids];
   }
@@ -174,18 +196,21 @@ export class ContainersKind implements Kind {
     this.died.delete(id);
     const inspecting = diedId ? docker.inspect(containerName(id)).then((c) => ({ c }), (failed: unknown) => ({ failed })) : null;
     // A host without a capacity limit claims an intent it matches as it loads it (one statement).
-    const state = await loadReconcileState(pool, id, this.offer.capacity === null ? this.offer : undefined);
+    // A host that cannot reach its daemon claims nothing (another host takes the work).
+    const state = await loadReconcileState(pool, id, this.offer.capacity === null && !this.daemonDown ? this.offer : undefined);
     if (!state || state.intent.removed_at) return {};
     if (state.intent.reconciler_id === null) {
       // Unclaimed: claim what this host may take, oldest first. This one, if among them, goes
-      // on in this pass; the others come back as keys.
+      // on in this pass; the others come back as keys. (Not while the daemon is away: look
+      // whether it is back, at most once a second, rather than wait for the events stream.)
+      if (this.daemonDown) void this.recheckDaemon();
       if (state.intent.status !== 'pending' || !(await this.claim(id))) return {};
       state.intent.reconciler_id = reconcilerId;
     }
     // Another host's: never touched, not even inspected (a container that died on this host's
     // daemon, labelled this host's, may have been inspected above).
     if (state.intent.reconciler_id !== reconcilerId) return {};
-    const observation = { ...state, now: state.dbNow, workerTimeoutMs: this.workerTimeoutMs };
+    const observation: Omit<Observation, 'container'> = { ...state, now: state.dbNow, workerTimeoutMs: this.workerTimeoutMs };
     const ahead = diedId && !isTerminal(state.intent.status) ? readOutputAhead(this.effects, state.intent, diedId) : null;
     // An intent that has never had a container (none recorded, no start ever claimed) is not
     // inspected before its create: the create itself finds one that exists (a create of ours
@@ -200,12 +225,30 @@ export class ContainersKind implements Kind {
       } else {
         container = await docker.inspect(containerName(id));
       }
+      // Died by a signal we did not send: is its daemon shutting down (a restart)? Recorded
+      // before anything else, so a pass that fails to collect now still knows it later.
+      // (Or it finished while this host found its daemon away: killed as the daemon left, or
+      // by the daemon starting again after a crash. Known here even when this pass runs before
+      // the outage is recorded on the rows.)
+      if (container && diedBySignal(state.intent, container, lifecycleOf(state.intent.spec))) {
+        const away = (await daemonRefusesConnections(docker.docker)) ? new Date() : this.outageCovering(container.finishedAt);
+        if (away) {
+          observation.daemonLeaving = true;
+          state.intent.output_interrupted_at = await this.noteDaemonLeaving(id, away);
+        }
+      }
       decision = decide({ ...observation, container });
     }
     if (decision.actions.length === 0) return decision.requeueAfterMs !== undefined ? { requeueAfterMs: decision.requeueAfterMs } : {};
     // Our own removal's destroy event is no news (it would only cause a pass that finds it done).
     if (decision.actions.some((a) => a.type === 'remove')) this.rememberSettled(id);
-    const after = await executeActions(this.effects, state.intent, container, decision.actions, ahead);
+    let after: IntentRow;
+    try {
+      after = await executeActions(this.effects, state.intent, container, decision.actions, ahead);
+    } catch (err) {
+      if (err instanceof HighwayError && err.code === 'docker_unavailable') void this.probeDaemon(err.message);
+      throw err;
+    }
     // Something changed: look again right away to see the new level. Except when it is all
     // over, or when this pass has just started the container: then what comes next is its exit
     // (a die event) or a deadline, and a pass now would only confirm what was just recorded.
@@ -226,13 +269,39 @@ export class ContainersKind implements Kind {
    * lost output meanwhile (without live-restore nothing reads their logs while it is down).
    * Their intents record it; collecting them says so.
    */
-  async daemonReturned(): Promise<void> {
+  async daemonReturned(awaySince?: Date): Promise<void> {
+    // The time the daemon was seen going away: a container of these that its daemon killed
+    // (the daemon's shutdown or restart) finished after it (decide: `daemon_restart`).
     const res = await this.options.pool.query(
-      `UPDATE highway.docker_containers SET output_interrupted_at = now()
+      `UPDATE highway.docker_containers SET output_interrupted_at = COALESCE($2::timestamptz, now())
         WHERE reconciler_id = $1 AND removed_at IS NULL AND status IN ('running', 'stopping') AND output_interrupted_at IS NULL`,
-      [this.options.reconcilerId],
+      [this.options.reconcilerId, awaySince ?? null],
     );
     if (res.rowCount) this.options.logger.warn({ event: 'docker.daemon_returned', intents: res.rowCount }, `the Docker daemon was away: output of ${res.rowCount} running containers may be incomplete`);
+  }
+
+  /** The daemon was seen going away while this intent's container ran: its output may be incomplete. */
+  private async noteDaemonLeaving(id: string, at: Date): Promise<Date> {
+    const res = await this.options.pool.query<{ at: Date }>(
+      `UPDATE highway.docker_containers SET output_interrupted_at = COALESCE(output_interrupted_at, $2)
+        WHERE id = $1 RETURNING output_interrupted_at AS at`,
+      [id, at],
+    );
+    this.options.logger.warn(
+      { event: 'docker.daemon_leaving', intent_id: id, away_since: at.toISOString() },
+      'a container died by a signal while its Docker daemon was going away: killed by the daemon, not by its own failure',
+    );
+    return res.rows[0]?.at ?? at;
+  }
+
+  /** When the daemon went away, if `finishedAt` falls in this host's latest outage of its daemon (with slack). */
+  private outageCovering(finishedAt: Date | null): Date | null {
+    const o = this.outage;
+    if (!o || !finishedAt) return null;
+    const t = finishedAt.getTime();
+    if (t < o.since.getTime() - DAEMON_GONE_SLACK_MS) return null;
+    if (o.until && t > o.until.getTime() + DAEMON_GONE_SLACK_MS) return null;
+    return o.since;
   }
 
   /** Record an error that retrying will not fix; the next pass removes whatever is left. */
@@ -254,6 +323,7 @@ export class ContainersKind implements Kind {
    * True when `wanted` was claimed by this call (the caller goes on with it).
    */
   async claim(wanted?: string): Promise<boolean> {
+    if (this.daemonDown) return false;
     if (this.claiming) {
       this.claimAgain = true;
       await this.claiming;
@@ -264,6 +334,7 @@ export class ContainersKind implements Kind {
       try {
         do {
           this.claimAgain = false;
+          if (this.daemonDown) break;
           const ids = await claimIntents(this.options.pool, this.offer, CLAIM_BATCH);
           for (const key of ids) {
             if (key === wanted) got = true;
@@ -279,6 +350,63 @@ export class ContainersKind implements Kind {
     })();
     await this.claiming;
     return got;
+  }
+
+  /**
+   * Something said the daemon may be gone (the events stream lost, a call that found it
+   * unavailable): ping it once. No answer: this host stops claiming, records it in its host row
+   * (the leader's pending reasons name it), and hands back what it claimed but did not start,
+   * so another host runs it now. The events stream's next `connected` ends it.
+   */
+  private probeDaemon(why: string): Promise<void> {
+    this.probing ??= (async () => {
+      const { pool, docker, reconcilerId, logger } = this.options;
+      if (!this.daemonDown) {
+        const unreachable = await daemonUnreachable(docker.docker);
+        if (unreachable === null || this.daemonDown) return;
+        const reason = why === unreachable ? why : `${why}; ${unreachable}`;
+        this.daemonDown = { since: new Date(), reason };
+        this.outage = { since: this.daemonDown.since, until: null };
+        logger.warn({ event: 'host.docker_unreachable', reason }, 'the Docker daemon does not answer: this host claims no work until it does');
+      }
+      // Again on later hints while it is down: a claim that raced the first hand-back goes too.
+      const reason = this.daemonDown.reason;
+      try {
+        await setDaemonReachability(pool, reconcilerId, reason);
+        const released = await releaseUnstarted(pool, reconcilerId, `host ${reconcilerId} cannot reach its Docker daemon: ${reason}`);
+        if (released.length) {
+          logger.warn({ event: 'host.claims_released', intents: released.length, intent_ids: released }, `handed back ${released.length} intents this host claimed but did not start`);
+        }
+      } catch (err) {
+        // Still claiming nothing; the next hint (a failing pass, a resync) records and hands back again.
+        logger.warn({ event: 'host.docker_unreachable_record_error', err: errorMessage(err) }, 'could not record the daemon outage; the next hint tries again');
+      }
+    })().finally(() => (this.probing = null));
+    return this.probing;
+  }
+
+  /** While the daemon is away: does it answer again? (At most once a second.) */
+  private async recheckDaemon(): Promise<void> {
+    if (!this.daemonDown || this.probing || Date.now() - this.lastRecheck < 1_000) return;
+    this.lastRecheck = Date.now();
+    if ((await daemonUnreachable(this.options.docker.docker)) === null) await this.daemonAnswers();
+  }
+
+  /** The daemon answers again (the events stream is connected, or a ping): claim again. */
+  private async daemonAnswers(): Promise<void> {
+    await this.probing;
+    const down = this.daemonDown;
+    if (!down) return;
+    this.daemonDown = null;
+    if (this.outage && this.outage.until === null) this.outage.until = new Date();
+    this.options.logger.info(
+      { event: 'host.docker_reachable', down_ms: Date.now() - down.since.getTime() },
+      'the Docker daemon answers again: this host claims work again',
+    );
+    await setDaemonReachability(this.options.pool, this.options.reconcilerId, null).catch((err) =>
+      this.options.logger.warn({ event: 'host.docker_reachable_record_error', err: errorMessage(err) }, 'could not record that the daemon is back'),
+    );
+    await this.claim();
   }
 
   private noteDied(id: string, containerId: string): void {

@@ -64,7 +64,9 @@ describe('faults: dockerd restarts during a run (second daemon)', function () {
     await daemon.restart();
     const r = await call;
     expect(r.stdout).to.equal('before-restart\n');
-    expect(r.status).to.equal('failed'); // the daemon stopped it, not us: its own exit
+    // The daemon stopped it, not the program: lost, saying why (daemon-outage.test.ts pins it).
+    expect(r.status).to.equal('lost');
+    expect(r.stop_reason).to.equal('daemon_restart');
     expect(r.exit_code).to.equal(143);
     expect(log.events('docker.events_disconnected').length).to.be.at.least(1);
     await eventually(async () => log.events('docker.events_connected').slice(connectsBefore).some((l) => l['reconnect'] === true), 15_000, 'events stream reconnected');

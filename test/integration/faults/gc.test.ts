@@ -12,6 +12,7 @@ import { removeByLabel } from '../../support/docker-env.js';
 import { ensureBuilt, spawnCli, startUp, type CliProcess } from '../../support/processes.js';
 import { DockerGarbageCollector } from '../../../src/gc/collector.js';
 import { LABELS } from '../../../src/model.js';
+import { readClusterId } from '../../../src/db/queries/cluster.js';
 import { eventually, expectConverged, report, sleep, waitContainerGone } from './common.js';
 
 describe('faults: garbage collection', function () {
@@ -36,12 +37,12 @@ describe('faults: garbage collection', function () {
     await removeByLabel(h.docker, h.label).catch(() => {});
   });
 
-  /** A container made behind the reconciler's back, with highway labels. */
+  /** A container made behind the reconciler's back, with highway labels (this cluster's: see clusters.test.ts for the others). */
   async function rogue(labels: Record<string, string>, cmd = ['sleep', '60']): Promise<Docker.Container> {
     const c = await h.docker.createContainer({
       Image: TEST_IMAGE,
       Cmd: cmd,
-      Labels: { [LABELS.managed]: 'true', [LABELS.reconcilerId]: h.reconcilerId, ...labels },
+      Labels: { [LABELS.managed]: 'true', [LABELS.reconcilerId]: h.reconcilerId, [LABELS.clusterId]: await readClusterId(h.db.pool), ...labels },
       HostConfig: { NetworkMode: 'none', Init: true },
     });
     await c.start();

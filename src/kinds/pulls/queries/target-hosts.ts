@@ -5,11 +5,12 @@
  */
 import type { Queryable } from '../../../db/pool.js';
 import { DEFAULT_HOST_TIMEOUT_S, parsePositiveSeconds } from '../../../hosts/settings.js';
+import { hostAliveSql } from '../../../db/queries/hosts.js';
 
 /** The known hosts, sorted. */
 export async function knownHosts(q: Queryable, hostTimeoutS = parsePositiveSeconds(process.env['HIGHWAY_HOST_TIMEOUT_S'], 'HIGHWAY_HOST_TIMEOUT_S', DEFAULT_HOST_TIMEOUT_S)): Promise<string[]> {
   const res = await q.query<{ id: string }>(
-    `SELECT id FROM highway.hosts WHERE stopped_at IS NULL AND heartbeat_at > now() - make_interval(secs => $1)
+    `SELECT id FROM highway.hosts h WHERE ${hostAliveSql('h', '$1')}
      UNION
      SELECT DISTINCT i.reconciler_id FROM highway.docker_images i
       WHERE NOT EXISTS (SELECT 1 FROM highway.hosts h WHERE h.id = i.reconciler_id)
