@@ -12,6 +12,7 @@ import type { OverlapPolicy } from '../kinds/schedules/decide.js';
 import type { ScheduleRow } from '../kinds/schedules/model.js';
 import { settingsFromEnv } from '../config.js';
 import { resolveDatabaseUrl } from './database.js';
+import { assertTenantId } from '../params/tenant.js';
 
 // Loaded when a cron command runs (croner, zod and the parameter schema stay out of other commands' startup).
 const ops = () => import('../kinds/schedules/operations.js');
@@ -80,6 +81,12 @@ async function readParams(source: string | undefined): Promise<Record<string, un
   return parsed as Record<string, unknown>;
 }
 
+/** `--tenant`: the tenant grammar, checked before anything is read or stored. */
+const tenantArg = (v: string): string => {
+  assertTenantId(v, '--tenant');
+  return v;
+};
+
 const int = (field: string) => (v: string) => {
   const n = Number(v);
   if (!Number.isInteger(n)) throw new ValidationError([{ field, message: `"${v}" is not a whole number` }]);
@@ -98,7 +105,7 @@ export function registerCronCommands(program: Command): void {
     }
   };
   const cron = program.command('cron').description('durable cron: containers on a schedule, every tick exactly once');
-  const common = (c: Command) => c.option('--tenant <tenant>', 'tenant id', 'default').option('--json', 'JSON output');
+  const common = (c: Command) => c.option('--tenant <tenant>', 'tenant id (1 to 128 of A-Z a-z 0-9 . _ -)', tenantArg, 'default').option('--json', 'JSON output');
   const who = (o: Common) => ({ tenant_id: o.tenant, actor: 'cli' });
 
   common(
@@ -181,10 +188,15 @@ export function registerCronCommands(program: Command): void {
     );
   }
 
-  common(cron.command('trigger').description('run a tick now').argument('<name>').addOption(new Option('--overlap <policy>', 'overlap policy for this tick (default: the schedule\'s)').choices(OVERLAP_POLICIES))).action(
+  common(cron.command('trigger').description('run a tick now (on a paused schedule: when it is resumed)').argument('<name>').addOption(new Option('--overlap <policy>', 'overlap policy for this tick (default: the schedule\'s)').choices(OVERLAP_POLICIES))).action(
     async (name: string, o: Common & { overlap?: OverlapPolicy }) => {
-      const at = await withPool(async (pool) => (await ops()).triggerSchedule(pool, who(o), name, o.overlap));
-      out(o.json ? JSON.stringify({ name, scheduled_time: at.toISOString() }) : `triggered ${name} at ${at.toISOString()}`);
+      const { at, paused } = await withPool(async (pool) => {
+        const at = await (await ops()).triggerSchedule(pool, who(o), name, o.overlap);
+        return { at, paused: (await (await ops()).getSchedule(pool, o.tenant, name)).paused };
+      });
+      // Nothing starts while a schedule is paused: the tick waits (pending) for the resume.
+      const note = paused ? ` (${name} is paused: the tick starts when it is resumed)` : '';
+      out(o.json ? JSON.stringify({ name, scheduled_time: at.toISOString(), paused }) : `triggered ${name} at ${at.toISOString()}${note}`);
     },
   );
 

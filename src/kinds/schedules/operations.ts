@@ -11,6 +11,7 @@ import { appendAudit } from '../../db/queries/audit.js';
 import { HighwayError, ValidationError } from '../../errors.js';
 import { formatPath, parseRunParams, type RunSpec } from '../../params/schema.js';
 import { checkPolicy, type Policy } from '../../params/policy.js';
+import { assertTenantId } from '../../params/tenant.js';
 import { OVERLAP_POLICIES, compile, fireTimesBetween, neverFires, type OverlapPolicy } from './decide.js';
 import type { ScheduleRow, TickRow } from './model.js';
 
@@ -133,11 +134,22 @@ export interface Actor {
 }
 
 /**
+ * The tenant grammar, checked by every operation (the library tool, the CLI and direct
+ * library calls all come through here): nothing is read or stored under an invalid tenant.
+ */
+function tenantOf(who: Actor | string): string {
+  const tenant = typeof who === 'string' ? who : who?.tenant_id;
+  assertTenantId(tenant, 'tenant_id');
+  return tenant;
+}
+
+/**
  * Create a schedule. `mode: 'add'` (the CLI's `cron add`): a name taken by the same
  * definition is fine (nothing changes), by a different one an error. `mode: 'upsert'`
  * (tools.cron.durable_cron): a different definition updates it, from the next tick on.
  */
 export async function putSchedule(pool: Pool, who: Actor, def: ScheduleDefinition, mode: 'add' | 'upsert'): Promise<{ schedule: ScheduleRow; change: 'created' | 'updated' | 'unchanged' }> {
+  tenantOf(who);
   const inserted = await pool.query<ScheduleRow>(
     `INSERT INTO highway.docker_schedules (id, tenant_id, name, expression, timezone, start_at, end_at, jitter_s, overlap, catchup_window_s,
                                            pause_on_failure, keep_succeeded, keep_failed, params, paused, pause_note)
@@ -160,6 +172,7 @@ export async function putSchedule(pool: Pool, who: Actor, def: ScheduleDefinitio
 
 /** Replace a schedule's definition; it takes effect from the next tick (nothing between its last tick and now is caught up). */
 export async function updateSchedule(pool: Pool, who: Actor, def: ScheduleDefinition): Promise<ScheduleRow> {
+  tenantOf(who);
   const res = await pool.query<ScheduleRow>(
     `UPDATE highway.docker_schedules
         SET expression = $3, timezone = $4, start_at = $5, end_at = $6, jitter_s = $7, overlap = $8, catchup_window_s = $9,
@@ -177,18 +190,21 @@ export async function updateSchedule(pool: Pool, who: Actor, def: ScheduleDefini
 const notFound = (name: string) => new HighwayError('not_found', `schedule "${name}" not found`);
 
 export async function getSchedule(q: Queryable, tenantId: string, name: string): Promise<ScheduleRow> {
+  tenantOf(tenantId);
   const res = await q.query<ScheduleRow>(`SELECT * FROM highway.docker_schedules WHERE tenant_id = $1 AND name = $2`, [tenantId, name]);
   if (!res.rows[0]) throw notFound(name);
   return res.rows[0];
 }
 
 export async function listSchedules(q: Queryable, tenantId: string): Promise<ScheduleRow[]> {
+  tenantOf(tenantId);
   const res = await q.query<ScheduleRow>(`SELECT * FROM highway.docker_schedules WHERE tenant_id = $1 ORDER BY name`, [tenantId]);
   return res.rows;
 }
 
 /** Pause (no fire times are taken while paused) or resume (from now on: the paused time is not caught up). */
 export async function setPaused(pool: Pool, who: Actor, name: string, paused: boolean, note: string | null = null): Promise<ScheduleRow> {
+  tenantOf(who);
   const res = await pool.query<ScheduleRow>(
     `UPDATE highway.docker_schedules
         SET paused = $3, pause_note = $4, updated_at = now(),
