@@ -84,14 +84,14 @@ describe('durable cron (real Docker, real PostgreSQL)', function () {
     return res.rows;
   }
 
-  /** Pause, then wait until every tick's run has ended. */
+  /** Pause, then wait until every started tick's run has ended (buffered and pending ticks wait for a resume). */
   async function settle(name: string, scheduleId: string, timeoutMs = 40_000): Promise<Tick[]> {
     await setPaused(h.db.pool, who, name, true, 'test over');
     let rows: Tick[] = [];
     await until(
       async () => {
         rows = await ticks(scheduleId);
-        return rows.every((t) => t.status !== 'buffered' && t.status !== 'pending' && (t.status !== 'started' || TERMINAL.has(t.intent_status ?? '')));
+        return rows.every((t) => t.status !== 'started' || TERMINAL.has(t.intent_status ?? ''));
       },
       timeoutMs,
       `runs of ${name} to end`,
@@ -239,6 +239,31 @@ describe('durable cron (real Docker, real PostgreSQL)', function () {
     const inPause = rows.filter((t) => t.scheduled_time.getTime() > pausedAt + 1_000 && t.scheduled_time.getTime() < resumedAt - 1_000);
     expect(inPause.map((t) => t.scheduled_time.toISOString())).to.deep.equal([]);
     expect(rows.filter((t) => t.scheduled_time.getTime() >= resumedAt).length).to.be.at.least(1);
+    await remove(name);
+  });
+
+  it('pause holds buffered ticks: nothing starts while paused; they start after resume', async () => {
+    // A run of 3 s every second under buffer_all: ticks pile up buffered behind the running one.
+    const name = `pausebuf-${randomUUID().slice(0, 8)}`;
+    const s = await create(name, { overlap: 'buffer_all', command: ['sleep', '3'] });
+    await until(async () => (await ticks(s.schedule_id)).filter((t) => t.status === 'buffered').length >= 2, 30_000, 'two buffered ticks');
+    await setPaused(h.db.pool, who, name, true, 'hold');
+    const atPause = await ticks(s.schedule_id);
+    const startedAtPause = started(atPause).map((t) => t.intent_id);
+    const bufferedAtPause = atPause.filter((t) => t.status === 'buffered').map((t) => t.scheduled_time.toISOString());
+    expect(bufferedAtPause.length).to.be.at.least(2);
+    // The running one ends within ~3 s; before the fix the next buffered tick started then.
+    await until(async () => started(await ticks(s.schedule_id)).every((t) => TERMINAL.has(t.intent_status ?? '')), 30_000, 'the running tick to end');
+    await sleep(3_000);
+    const during = await ticks(s.schedule_id);
+    expect(started(during).map((t) => t.intent_id), 'ticks started while paused').to.deep.equal(startedAtPause);
+    expect(during.filter((t) => t.status === 'buffered').map((t) => t.scheduled_time.toISOString())).to.deep.equal(bufferedAtPause);
+    const intents = await h.db.pool.query(`SELECT id FROM highway.docker_containers WHERE tenant_id = $1 AND spec->'environment'->>'HIGHWAY_SCHEDULE' = $2`, [tenant, name]);
+    expect(intents.rows.length, 'intents written while paused').to.equal(startedAtPause.length);
+    // Resumed: the oldest buffered tick starts (the paused time itself is not caught up).
+    await setPaused(h.db.pool, who, name, false);
+    await until(async () => (await ticks(s.schedule_id)).some((t) => t.scheduled_time.toISOString() === bufferedAtPause[0] && t.status === 'started'), 20_000, 'the oldest buffered tick to start after resume');
+    await settle(name, s.schedule_id);
     await remove(name);
   });
 
@@ -399,6 +424,28 @@ describe('durable cron (real Docker, real PostgreSQL)', function () {
       expect((await create(name, { schedule: '0 0 2 1 *', params: { image: TEST_IMAGE } })).change).to.equal('updated');
       expect((await getSchedule(h.db.pool, tenant, name)).expression).to.equal('0 0 2 1 *');
       await remove(name);
+    });
+
+    it('an invalid tenant is refused by every entry point (the tool, putSchedule, the other operations); nothing stored', async () => {
+      const name = `tn-${randomUUID().slice(0, 8)}`;
+      const def = validateSchedule({ name, schedule: '0 0 1 1 *', params: { image: TEST_IMAGE } }, defaultPolicy);
+      for (const bad of ['', ' ', 'a\nb', 'x'.repeat(129), 'ten ant', 'tenant/../a']) {
+        const viaTool = await create(name, { schedule: '0 0 1 1 *' }, bad).catch((e: unknown) => e);
+        expect(viaTool, JSON.stringify(bad)).to.be.instanceOf(ValidationError);
+        expect((viaTool as ValidationError).field).to.equal('ctx.tenant_id');
+        const viaLibrary = await putSchedule(h.db.pool, { tenant_id: bad, actor: 'test' }, def, 'add').catch((e: unknown) => e);
+        expect(viaLibrary, JSON.stringify(bad)).to.be.instanceOf(ValidationError);
+        expect((viaLibrary as ValidationError).field).to.equal('tenant_id');
+        for (const op of [() => getSchedule(h.db.pool, bad, name), () => setPaused(h.db.pool, { tenant_id: bad }, name, true), () => triggerSchedule(h.db.pool, { tenant_id: bad }, name), () => deleteSchedule(h.db.pool, { tenant_id: bad }, name)]) {
+          expect(((await op().catch((e: unknown) => e)) as ValidationError).field).to.equal('tenant_id');
+        }
+      }
+      const n = await h.db.pool.query(`SELECT tenant_id FROM highway.docker_schedules WHERE name = $1`, [name]);
+      expect(n.rows).to.deep.equal([]);
+      // 128 characters of the grammar are fine.
+      const long = 'x'.repeat(128);
+      expect((await putSchedule(h.db.pool, { tenant_id: long, actor: 'test' }, def, 'add')).change).to.equal('created');
+      await deleteSchedule(h.db.pool, { tenant_id: long }, name);
     });
 
     it("another tenant's schedule is not found", async () => {

@@ -127,6 +127,11 @@ export interface OpenTick {
 
 export interface PassInput {
   now: Date;
+  /**
+   * The schedule is paused: nothing starts. Buffered and requested (trigger, backfill) ticks
+   * keep waiting, and are decided as usual once it is resumed.
+   */
+  paused?: boolean;
   /** The schedule's own policy (for its fire times). */
   overlap: OverlapPolicy;
   catchupWindowMs: number;
@@ -148,11 +153,12 @@ export type TickAction =
   | { type: 'cancel_running' };
 
 /**
- * One scheduler pass: first a buffered tick starts when nothing runs; then every requested tick
+ * One scheduler pass (none while paused): first a buffered tick starts when nothing runs; then every requested tick
  * and every due fire time, in time order, is missed (a fire time older than the catch-up
  * window), started, buffered or skipped under its policy, each seeing what the ones before did.
  */
 export function planPass(input: PassInput): TickAction[] {
+  if (input.paused) return [];
   const actions: TickAction[] = [];
   let running = input.running;
   const buffered = [...input.buffered];
