@@ -203,7 +203,7 @@ export function registerCronCommands(program: Command): void {
   common(
     cron
       .command('backfill')
-      .description('run every fire time in [from, to) that has no tick yet')
+      .description('run every past fire time in [from, to) that never ran (--to is clipped to now)')
       .argument('<name>')
       .requiredOption('--from <iso>', 'start (inclusive)')
       .requiredOption('--to <iso>', 'end (exclusive)')
@@ -213,8 +213,13 @@ export function registerCronCommands(program: Command): void {
     const to = new Date(o.to);
     if (Number.isNaN(from.getTime())) throw new ValidationError([{ field: '--from', message: `"${o.from}" is not an ISO 8601 date-time` }]);
     if (Number.isNaN(to.getTime())) throw new ValidationError([{ field: '--to', message: `"${o.to}" is not an ISO 8601 date-time` }]);
-    const n = await withPool(async (pool) => (await ops()).backfillSchedule(pool, who(o), name, from, to, o.overlap));
-    out(o.json ? JSON.stringify({ name, ticks: n }) : `backfill of ${name}: ${n} tick(s) requested`);
+    const r = await withPool(async (pool) => (await ops()).backfillSchedule(pool, who(o), name, from, to, o.overlap));
+    if (o.json) return out(JSON.stringify({ name, ...r }));
+    const notes = [
+      r.clipped ? `--to clipped to now (${r.to}): a backfill runs past fire times only` : null,
+      r.already ? `${r.already} fire time(s) of the range left alone: they ran or were decided already` : null,
+    ].filter(Boolean);
+    out(`backfill of ${name}: ${r.ticks} tick(s) requested in [${r.from}, ${r.to})${notes.length ? `; ${notes.join('; ')}` : ''}`);
   });
 
   common(cron.command('rm').description('delete a schedule and its tick history').argument('<name>').option('--cancel', 'also stop its running tick')).action(

@@ -284,7 +284,7 @@ describe('durable cron (real Docker, real PostgreSQL)', function () {
     const s = await create(name, { schedule: '0 0 * * * *', overlap: 'skip', command: ['sh', '-c', 'echo $HIGHWAY_SCHEDULED_TIME; sleep 1'] });
     const to = new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000 - 1);
     const from = new Date(to.getTime() - 3 * 3_600_000);
-    expect(await backfillSchedule(h.db.pool, who, name, from, to)).to.equal(3);
+    expect(await backfillSchedule(h.db.pool, who, name, from, to)).to.include({ ticks: 3, already: 0, clipped: false });
     let rows: Tick[] = [];
     await until(
       async () => {
@@ -299,7 +299,68 @@ describe('durable cron (real Docker, real PostgreSQL)', function () {
     expectSequential(rows);
     const byStart = [...rows].sort((a, b) => a.started_at!.getTime() - b.started_at!.getTime());
     expect(seconds(byStart)).to.deep.equal(seconds(rows));
-    expect(await backfillSchedule(h.db.pool, who, name, from, to)).to.equal(0);
+    expect(await backfillSchedule(h.db.pool, who, name, from, to)).to.include({ ticks: 0, already: 3 });
+    await remove(name);
+  });
+
+  it('backfill runs past fire times only: a range past now is clipped (said in the result), one wholly ahead refused', async () => {
+    const name = `fillfut-${randomUUID().slice(0, 8)}`;
+    const s = await create(name, { schedule: '*/10 * * * * *', overlap: 'allow_all' });
+    const asked = Date.now();
+    const r = await backfillSchedule(h.db.pool, who, name, new Date(asked - 25_000), new Date(asked + 60_000), 'allow_all');
+    expect(r.clipped).to.equal(true);
+    expect(new Date(r.to).getTime()).to.be.within(asked - 5_000, asked + 5_000);
+    expect(r.ticks).to.be.within(2, 3);
+    const ahead = await backfillSchedule(h.db.pool, who, name, new Date(Date.now() + 30_000), new Date(Date.now() + 90_000)).catch((e: unknown) => e);
+    expect(ahead).to.be.instanceOf(ValidationError);
+    expect((ahead as ValidationError).field).to.equal('from');
+    // The next regular fire times stay the schedule's own, and none starts before its time.
+    const cut = new Date(r.to).getTime();
+    await until(async () => (await ticks(s.schedule_id)).filter((t) => t.scheduled_time.getTime() > cut && t.status === 'started').length >= 2, 30_000, 'two regular ticks after the backfill');
+    const rows = await settle(name, s.schedule_id);
+    for (const t of rows) {
+      if (t.scheduled_time.getTime() > cut) expect(t.source, t.scheduled_time.toISOString()).to.equal('schedule');
+      else expect(t.source).to.equal('backfill');
+      if (t.started_at) expect(t.started_at.getTime(), `run of ${t.scheduled_time.toISOString()} started early`).to.be.at.least(t.scheduled_time.getTime());
+    }
+    await remove(name);
+  });
+
+  it('backfill over pruned history runs nothing again: ticks the schedule or a backfill decided stay decided', async () => {
+    const name = `fillprune-${randomUUID().slice(0, 8)}`;
+    // Every second for 3 s, keeping one tick of history.
+    const s = await create(name, { overlap: 'allow_all', keep_succeeded: 1, keep_failed: 1, end_at: new Date(Date.now() + 3_000).toISOString() });
+    const created = await getSchedule(h.db.pool, tenant, name);
+    const t0 = Math.floor(created.created_at.getTime() / 1000) * 1000;
+    const first = await backfillSchedule(h.db.pool, who, name, new Date(t0 - 10_000), new Date(t0 - 5_000), 'allow_all');
+    expect(first).to.include({ ticks: 5, already: 0 });
+    const intents = async () =>
+      (await h.db.pool.query<{ t: string }>(`SELECT spec->'environment'->>'HIGHWAY_SCHEDULED_TIME' AS t FROM highway.docker_containers WHERE tenant_id = $1 AND spec->'environment'->>'HIGHWAY_SCHEDULE' = $2`, [tenant, name])).rows.map((r) => r.t);
+    // Every run ends and the history is pruned to one tick.
+    await until(
+      async () => {
+        const rows = await ticks(s.schedule_id);
+        return Date.now() > t0 + 4_000 && rows.length <= 2 && rows.every((t) => t.status !== 'started' || TERMINAL.has(t.intent_status ?? ''));
+      },
+      40_000,
+      'the runs to end and the history to be pruned',
+    );
+    const ran = (await intents()).sort();
+    expect(ran.length).to.be.at.least(7); // 5 backfilled and the regular ones
+    // The same range again, and one over the whole life of the schedule: nothing that ran is written again.
+    expect(await backfillSchedule(h.db.pool, who, name, new Date(t0 - 10_000), new Date(t0 - 5_000), 'allow_all')).to.include({ ticks: 0, already: 5 });
+    const whole = await backfillSchedule(h.db.pool, who, name, new Date(t0 - 10_000), new Date(), 'allow_all');
+    // Only the fire times between the first backfill and the schedule's creation never ran.
+    const fresh = await h.db.pool.query<{ scheduled_time: Date }>(`SELECT scheduled_time FROM highway.docker_schedule_ticks WHERE schedule_id = $1 AND source = 'backfill' AND status IN ('pending', 'started', 'buffered')`, [s.schedule_id]);
+    for (const r of fresh.rows) {
+      expect(ran, `${r.scheduled_time.toISOString()} ran before`).to.not.include(r.scheduled_time.toISOString());
+      expect(r.scheduled_time.getTime()).to.be.within(t0 - 5_000, created.created_at.getTime());
+    }
+    expect(whole.ticks).to.equal(fresh.rows.length);
+    await until(async () => (await ticks(s.schedule_id)).every((t) => t.status !== 'pending' && (t.status !== 'started' || TERMINAL.has(t.intent_status ?? ''))), 30_000, 'the new backfill to run');
+    const after = (await intents()).sort();
+    expect(after.length, 'each fire time ran once').to.equal(new Set(after).size);
+    expect(after.length).to.equal(ran.length + whole.ticks);
     await remove(name);
   });
 
@@ -361,9 +422,11 @@ describe('durable cron (real Docker, real PostgreSQL)', function () {
 
   it('keeps the history to the last N succeeded ticks', async () => {
     const name = `keep-${randomUUID().slice(0, 8)}`;
-    const s = await create(name, { overlap: 'allow_all', keep_succeeded: 2 });
+    const endAt = Date.now() + 4_500;
+    const s = await create(name, { overlap: 'allow_all', keep_succeeded: 2, end_at: new Date(endAt).toISOString() });
     await until(async () => h.log.events('cron.tick').filter((e) => e['schedule'] === name).length >= 4, 20_000, '4 ticks');
-    await settle(name, s.schedule_id);
+    // Over (end_at; not paused: a paused schedule's trigger would wait for the resume) and every run ended.
+    await until(async () => Date.now() > endAt && started(await ticks(s.schedule_id)).every((t) => TERMINAL.has(t.intent_status ?? '')), 30_000, 'the runs to end');
     // The pass after a run ends prunes: a trigger makes one more run, and after it only the newest 2 succeeded ticks remain.
     await triggerSchedule(h.db.pool, who, name);
     await until(

@@ -96,7 +96,7 @@ export async function schedulerPass(deps: PassDeps, id: string): Promise<PassRes
     const decidedUntil = due.length ? due[due.length - 1]! : null;
     // The first fire time after the decided ones (it may be past already while its jitter runs).
     nextFire = nextFireTime(schedule, decidedUntil ?? schedule.last_tick_at);
-    await advanceSchedule(client, id, decidedUntil ?? schedule.last_tick_at, paused ? null : nextFire);
+    await advanceSchedule(client, id, decidedUntil ?? schedule.last_tick_at, paused ? null : nextFire, decidedUntil ? schedule.last_tick_at : null);
     if (ended.length || actions.length) await pruneTicks(client, id, schedule.keep_succeeded, schedule.keep_failed);
     await client.query('COMMIT');
   } catch (err) {
