@@ -86,6 +86,22 @@ describe('command line: cron', function () {
     expect(JSON.parse((await cli(['cron', 'ls', '--json'], env)).stdout)).to.deep.equal([]);
   });
 
+  it('backfill says when --to was clipped to now, and refuses a range wholly ahead', async () => {
+    const name = `clip-${randomUUID().slice(0, 8)}`;
+    expect((await cli(['cron', 'add', name, '--schedule', '0 0 1 1 *', TEST_IMAGE], env)).code).to.equal(0);
+    const now = Date.now();
+    const iso = (ms: number) => new Date(ms).toISOString();
+    const text = await cli(['cron', 'backfill', name, '--from', iso(now - 3_600_000), '--to', iso(now + 3_600_000)], env);
+    expect(text.code).to.equal(0);
+    expect(text.stdout).to.match(/^backfill of .*: 0 tick\(s\) requested in \[.*\); --to clipped to now \(/);
+    const json = JSON.parse((await cli(['cron', 'backfill', name, '--from', iso(now - 3_600_000), '--to', iso(now + 3_600_000), '--json'], env)).stdout) as Record<string, unknown>;
+    expect(json).to.include({ name, ticks: 0, clipped: true });
+    const ahead = await cli(['cron', 'backfill', name, '--from', iso(now + 3_600_000), '--to', iso(now + 7_200_000)], env);
+    expect(ahead.code).to.not.equal(0);
+    expect(ahead.stderr).to.match(/from: .* is not in the past/);
+    expect((await cli(['cron', 'rm', name], env)).code).to.equal(0);
+  });
+
   it('--tenant follows the tenant grammar on every cron subcommand; nothing is stored', async () => {
     for (const bad of ['', ' ', 'a\nb', 'x'.repeat(129)]) {
       const add = await cli(['cron', 'add', 'tn1', '--schedule', '0 0 1 1 *', '--tenant', bad, TEST_IMAGE], env);

@@ -157,6 +157,13 @@ describe('schedules: one scheduler pass', () => {
     expect(brief(planPass({ ...base, overlap: 'buffer_all', running: 1, buffered, due: [] }))).to.deep.equal([]);
   });
 
+  it('while paused nothing starts: buffered and requested ticks keep waiting', () => {
+    const buffered = [{ time: t(3), overlap: 'buffer_all' as const }];
+    const pending = [{ time: t(5), overlap: 'allow_all' as const }];
+    expect(brief(planPass({ ...base, paused: true, overlap: 'buffer_all', buffered, pending, due: [] }))).to.deep.equal([]);
+    expect(brief(planPass({ ...base, paused: false, overlap: 'buffer_all', buffered, pending, due: [] }))).to.deep.equal(['start@3(buffered)', 'start@5(pending)']);
+  });
+
   it('cancel_other stops the running tick once, drops what was buffered, and buffers the newest', () => {
     expect(brief(planPass({ ...base, overlap: 'cancel_other', running: 1, due: [t(9), t(10)] }))).to.deep.equal(['cancel', 'buffer@9', 'skip@9', 'buffer@10']);
   });
