@@ -101,23 +101,30 @@ function runsOf(cal: Calendar, local: number): number[] {
   return instants;
 }
 
-/** The first fire time strictly after `after` (ms), or null when the expression has none. */
+/**
+ * The first fire time strictly after `after` (ms), or null when the expression has none.
+ * Every run is a local time read with one of the zone's offsets around it (o1 before a change,
+ * o2 after). Per offset o, local times from `after + o` on are walked in order until one read
+ * with o is past the best run found: each walk is a step or two (one period of the expression),
+ * also around a clock change, where local times do not map to instants in order.
+ */
 export function nextInstant(cal: Calendar, after: number): number | null {
   const tz = cal.timezone;
-  const near = (ms: number) => [offsetAt(tz, ms - DAY), offsetAt(tz, ms), offsetAt(tz, ms + DAY)];
-  // A local time at or before `after` read with the smallest offset around can only map to `after` or earlier.
-  let cursor = after + Math.min(...near(after));
   let best: number | null = null;
-  for (;;) {
-    const next = cal.local.nextRun(new Date(cursor));
-    if (!next) return best;
-    cursor = next.getTime();
-    const offsets = near(cursor - offsetAt(tz, cursor));
-    const hi = Math.max(...offsets);
-    // Every later local time runs at or after cursor - hi: nothing can beat `best` any more.
-    if (best !== null && cursor - hi > best) return best;
-    for (const t of runsOf(cal, cursor)) if (t > after && (best === null || t < best)) best = t;
-    // No clock change around: local times map in order, so the first one found is the next.
-    if (best !== null && Math.min(...offsets) === hi) return best;
-  }
+  const walk = (o: number) => {
+    for (let local = after + o; ; ) {
+      const next = cal.local.nextRun(new Date(local));
+      if (!next) return;
+      local = next.getTime();
+      for (const t of runsOf(cal, local)) if (t > after && (best === null || t < best)) best = t;
+      if (best !== null && local - o >= best) return;
+    }
+  };
+  const around = (ms: number) => [offsetAt(tz, ms), offsetAt(tz, ms - DAY), offsetAt(tz, ms + DAY)];
+  const tried = new Set<number>();
+  for (const o of around(after)) if (!tried.has(o)) tried.add(o), walk(o);
+  // A next run more than a day away may be under offsets not in force around `after`.
+  const found = best as number | null;
+  if (found !== null && found - after > DAY / 2) for (const o of around(found)) if (!tried.has(o)) tried.add(o), walk(o);
+  return best;
 }

@@ -81,6 +81,15 @@ describe('schedules: DST, a table of expected local run times', () => {
     expect(day('*/30 * * * *', 'Australia/Lord_Howe', '2026-04-05')).to.have.length(49);
   });
 
+  it('every second through a clock change: one tick per real second, in bounded time', function () {
+    this.timeout(30_000); // a scan per tick near the change once took minutes here
+    for (const [tz, from] of [['Europe/Berlin', '2026-03-29T00:00:00Z'], ['Europe/Berlin', '2026-10-24T22:00:00Z'], ['Australia/Lord_Howe', '2026-10-03T13:00:00Z']] as const) {
+      const times = fireTimesBetween({ expression: '* * * * * *', timezone: tz, start_at: null, end_at: null }, new Date(from), new Date(new Date(from).getTime() + 6 * 3_600_000));
+      expect(times, `${tz} ${from}`).to.have.length(21_600);
+      for (let i = 1; i < times.length; i++) expect(times[i]!.getTime() - times[i - 1]!.getTime()).to.equal(1000);
+    }
+  });
+
   it('never runs a time twice or goes backwards over a year of days, in every zone', () => {
     for (const tz of ['Europe/Berlin', 'America/New_York', 'Australia/Sydney', 'Australia/Lord_Howe', 'Asia/Kolkata', 'UTC']) {
       for (const [expression, perDay] of [['30,45 2 * * *', 2], ['*/15 2 * * *', 4], ['0 2,3 * * *', 2], ['30 1,2 * * *', 2]] as const) {
