@@ -49,7 +49,7 @@ describe('command line: cron', function () {
     await new Promise((r) => setTimeout(r, 1_500));
     const waiting = JSON.parse((await cli(['cron', 'runs', name, '--tenant', 't1', '--json'], env)).stdout) as Array<Record<string, unknown>>;
     expect(waiting.find((r) => r['scheduled_time'] === trig.scheduled_time)).to.include({ status: 'pending', intent_id: null });
-    expect((await cli(['cron', 'resume', name, '--tenant', 't1'], env)).stdout).to.equal(`resumed ${name}\n`);
+    expect((await cli(['cron', 'resume', name, '--tenant', 't1'], env)).stdout).to.equal(`resumed ${name} (1 waiting tick(s) are decided now)\n`);
     let runs: Array<Record<string, unknown>> = [];
     const deadline = Date.now() + 30_000;
     for (;;) {
