@@ -12,6 +12,7 @@ import type { OverlapPolicy } from '../kinds/schedules/decide.js';
 import type { ScheduleRow } from '../kinds/schedules/model.js';
 import { settingsFromEnv } from '../config.js';
 import { resolveDatabaseUrl } from './database.js';
+import { assertTenantId } from '../params/tenant.js';
 
 // Loaded when a cron command runs (croner, zod and the parameter schema stay out of other commands' startup).
 const ops = () => import('../kinds/schedules/operations.js');
@@ -80,6 +81,12 @@ async function readParams(source: string | undefined): Promise<Record<string, un
   return parsed as Record<string, unknown>;
 }
 
+/** `--tenant`: the tenant grammar, checked before anything is read or stored. */
+const tenantArg = (v: string): string => {
+  assertTenantId(v, '--tenant');
+  return v;
+};
+
 const int = (field: string) => (v: string) => {
   const n = Number(v);
   if (!Number.isInteger(n)) throw new ValidationError([{ field, message: `"${v}" is not a whole number` }]);
@@ -98,7 +105,7 @@ export function registerCronCommands(program: Command): void {
     }
   };
   const cron = program.command('cron').description('durable cron: containers on a schedule, every tick exactly once');
-  const common = (c: Command) => c.option('--tenant <tenant>', 'tenant id', 'default').option('--json', 'JSON output');
+  const common = (c: Command) => c.option('--tenant <tenant>', 'tenant id (1 to 128 of A-Z a-z 0-9 . _ -)', tenantArg, 'default').option('--json', 'JSON output');
   const who = (o: Common) => ({ tenant_id: o.tenant, actor: 'cli' });
 
   common(
@@ -173,25 +180,36 @@ export function registerCronCommands(program: Command): void {
   );
 
   for (const paused of [true, false]) {
-    common(cron.command(paused ? 'pause' : 'resume').description(paused ? 'pause a schedule (no ticks until resumed)' : 'resume a schedule (from now on; the paused time is not caught up)').argument('<name>').option('--note <text>', 'why')).action(
+    common(cron.command(paused ? 'pause' : 'resume').description(paused ? 'pause a schedule (nothing starts until resumed; waiting ticks wait)' : 'resume a schedule (from now on; the paused time is not caught up; waiting ticks are decided)').argument('<name>').option('--note <text>', 'why')).action(
       async (name: string, o: Common & { note?: string }) => {
-        const s = await withPool(async (pool) => (await ops()).setPaused(pool, who(o), name, paused, o.note ?? null));
-        out(o.json ? JSON.stringify(await scheduleView(s)) : `${paused ? 'paused' : 'resumed'} ${s.name}`);
+        const { s, waiting } = await withPool(async (pool) => {
+          const s = await (await ops()).setPaused(pool, who(o), name, paused, o.note ?? null);
+          // Buffered and requested ticks wait while paused, and are decided once resumed.
+          const res = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM highway.docker_schedule_ticks WHERE schedule_id = $1 AND status IN ('buffered', 'pending')`, [s.id]);
+          return { s, waiting: res.rows[0]?.n ?? 0 };
+        });
+        const note = !waiting ? '' : paused ? ` (${waiting} waiting tick(s) wait for the resume)` : ` (${waiting} waiting tick(s) are decided now)`;
+        out(o.json ? JSON.stringify({ ...(await scheduleView(s)), waiting }) : `${paused ? 'paused' : 'resumed'} ${s.name}${note}`);
       },
     );
   }
 
-  common(cron.command('trigger').description('run a tick now').argument('<name>').addOption(new Option('--overlap <policy>', 'overlap policy for this tick (default: the schedule\'s)').choices(OVERLAP_POLICIES))).action(
+  common(cron.command('trigger').description('run a tick now (on a paused schedule: when it is resumed)').argument('<name>').addOption(new Option('--overlap <policy>', 'overlap policy for this tick (default: the schedule\'s)').choices(OVERLAP_POLICIES))).action(
     async (name: string, o: Common & { overlap?: OverlapPolicy }) => {
-      const at = await withPool(async (pool) => (await ops()).triggerSchedule(pool, who(o), name, o.overlap));
-      out(o.json ? JSON.stringify({ name, scheduled_time: at.toISOString() }) : `triggered ${name} at ${at.toISOString()}`);
+      const { at, paused } = await withPool(async (pool) => {
+        const at = await (await ops()).triggerSchedule(pool, who(o), name, o.overlap);
+        return { at, paused: (await (await ops()).getSchedule(pool, o.tenant, name)).paused };
+      });
+      // Nothing starts while a schedule is paused: the tick waits (pending) for the resume.
+      const note = paused ? ` (${name} is paused: the tick starts when it is resumed)` : '';
+      out(o.json ? JSON.stringify({ name, scheduled_time: at.toISOString(), paused }) : `triggered ${name} at ${at.toISOString()}${note}`);
     },
   );
 
   common(
     cron
       .command('backfill')
-      .description('run every fire time in [from, to) that has no tick yet')
+      .description('run every past fire time in [from, to) that never ran (--to is clipped to now)')
       .argument('<name>')
       .requiredOption('--from <iso>', 'start (inclusive)')
       .requiredOption('--to <iso>', 'end (exclusive)')
@@ -201,8 +219,13 @@ export function registerCronCommands(program: Command): void {
     const to = new Date(o.to);
     if (Number.isNaN(from.getTime())) throw new ValidationError([{ field: '--from', message: `"${o.from}" is not an ISO 8601 date-time` }]);
     if (Number.isNaN(to.getTime())) throw new ValidationError([{ field: '--to', message: `"${o.to}" is not an ISO 8601 date-time` }]);
-    const n = await withPool(async (pool) => (await ops()).backfillSchedule(pool, who(o), name, from, to, o.overlap));
-    out(o.json ? JSON.stringify({ name, ticks: n }) : `backfill of ${name}: ${n} tick(s) requested`);
+    const r = await withPool(async (pool) => (await ops()).backfillSchedule(pool, who(o), name, from, to, o.overlap));
+    if (o.json) return out(JSON.stringify({ name, ...r }));
+    const notes = [
+      r.clipped ? `--to clipped to now (${r.to}): a backfill runs past fire times only` : null,
+      r.already ? `${r.already} fire time(s) of the range left alone: they ran or were decided already` : null,
+    ].filter(Boolean);
+    out(`backfill of ${name}: ${r.ticks} tick(s) requested in [${r.from}, ${r.to})${notes.length ? `; ${notes.join('; ')}` : ''}`);
   });
 
   common(cron.command('rm').description('delete a schedule and its tick history').argument('<name>').option('--cancel', 'also stop its running tick')).action(

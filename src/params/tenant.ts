@@ -19,8 +19,11 @@ export function tenantIdProblem(value: unknown): string | null {
   return `contains ${shown}; it must be ${TENANT_ID_GRAMMAR}`;
 }
 
-/** Throw a ValidationError naming `ctx.tenant_id` unless it is a tenant id: every tool checks its caller this way. */
-export function assertTenantId(value: unknown): asserts value is string {
+/**
+ * Throw a ValidationError naming `field` (default `ctx.tenant_id`) unless it is a tenant id:
+ * every tool checks its caller this way, and the CLI its `--tenant`.
+ */
+export function assertTenantId(value: unknown, field = 'ctx.tenant_id'): asserts value is string {
   const problem = tenantIdProblem(value);
-  if (problem) throw new ValidationError([{ field: 'ctx.tenant_id', message: problem }]);
+  if (problem) throw new ValidationError([{ field, message: problem }]);
 }

@@ -84,14 +84,14 @@ describe('durable cron (real Docker, real PostgreSQL)', function () {
     return res.rows;
   }
 
-  /** Pause, then wait until every tick's run has ended. */
+  /** Pause, then wait until every started tick's run has ended (buffered and pending ticks wait for a resume). */
   async function settle(name: string, scheduleId: string, timeoutMs = 40_000): Promise<Tick[]> {
     await setPaused(h.db.pool, who, name, true, 'test over');
     let rows: Tick[] = [];
     await until(
       async () => {
         rows = await ticks(scheduleId);
-        return rows.every((t) => t.status !== 'buffered' && t.status !== 'pending' && (t.status !== 'started' || TERMINAL.has(t.intent_status ?? '')));
+        return rows.every((t) => t.status !== 'started' || TERMINAL.has(t.intent_status ?? ''));
       },
       timeoutMs,
       `runs of ${name} to end`,
@@ -242,6 +242,31 @@ describe('durable cron (real Docker, real PostgreSQL)', function () {
     await remove(name);
   });
 
+  it('pause holds buffered ticks: nothing starts while paused; they start after resume', async () => {
+    // A run of 3 s every second under buffer_all: ticks pile up buffered behind the running one.
+    const name = `pausebuf-${randomUUID().slice(0, 8)}`;
+    const s = await create(name, { overlap: 'buffer_all', command: ['sleep', '3'] });
+    await until(async () => (await ticks(s.schedule_id)).filter((t) => t.status === 'buffered').length >= 2, 30_000, 'two buffered ticks');
+    await setPaused(h.db.pool, who, name, true, 'hold');
+    const atPause = await ticks(s.schedule_id);
+    const startedAtPause = started(atPause).map((t) => t.intent_id);
+    const bufferedAtPause = atPause.filter((t) => t.status === 'buffered').map((t) => t.scheduled_time.toISOString());
+    expect(bufferedAtPause.length).to.be.at.least(2);
+    // The running one ends within ~3 s; before the fix the next buffered tick started then.
+    await until(async () => started(await ticks(s.schedule_id)).every((t) => TERMINAL.has(t.intent_status ?? '')), 30_000, 'the running tick to end');
+    await sleep(3_000);
+    const during = await ticks(s.schedule_id);
+    expect(started(during).map((t) => t.intent_id), 'ticks started while paused').to.deep.equal(startedAtPause);
+    expect(during.filter((t) => t.status === 'buffered').map((t) => t.scheduled_time.toISOString())).to.deep.equal(bufferedAtPause);
+    const intents = await h.db.pool.query(`SELECT id FROM highway.docker_containers WHERE tenant_id = $1 AND spec->'environment'->>'HIGHWAY_SCHEDULE' = $2`, [tenant, name]);
+    expect(intents.rows.length, 'intents written while paused').to.equal(startedAtPause.length);
+    // Resumed: the oldest buffered tick starts (the paused time itself is not caught up).
+    await setPaused(h.db.pool, who, name, false);
+    await until(async () => (await ticks(s.schedule_id)).some((t) => t.scheduled_time.toISOString() === bufferedAtPause[0] && t.status === 'started'), 20_000, 'the oldest buffered tick to start after resume');
+    await settle(name, s.schedule_id);
+    await remove(name);
+  });
+
   it('trigger: runs a tick now, outside the schedule', async () => {
     const name = `trig-${randomUUID().slice(0, 8)}`;
     const s = await create(name, { schedule: '0 0 1 1 *', command: ['sh', '-c', 'echo $HIGHWAY_SCHEDULED_TIME'] });
@@ -259,7 +284,7 @@ describe('durable cron (real Docker, real PostgreSQL)', function () {
     const s = await create(name, { schedule: '0 0 * * * *', overlap: 'skip', command: ['sh', '-c', 'echo $HIGHWAY_SCHEDULED_TIME; sleep 1'] });
     const to = new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000 - 1);
     const from = new Date(to.getTime() - 3 * 3_600_000);
-    expect(await backfillSchedule(h.db.pool, who, name, from, to)).to.equal(3);
+    expect(await backfillSchedule(h.db.pool, who, name, from, to)).to.include({ ticks: 3, already: 0, clipped: false });
     let rows: Tick[] = [];
     await until(
       async () => {
@@ -274,7 +299,68 @@ describe('durable cron (real Docker, real PostgreSQL)', function () {
     expectSequential(rows);
     const byStart = [...rows].sort((a, b) => a.started_at!.getTime() - b.started_at!.getTime());
     expect(seconds(byStart)).to.deep.equal(seconds(rows));
-    expect(await backfillSchedule(h.db.pool, who, name, from, to)).to.equal(0);
+    expect(await backfillSchedule(h.db.pool, who, name, from, to)).to.include({ ticks: 0, already: 3 });
+    await remove(name);
+  });
+
+  it('backfill runs past fire times only: a range past now is clipped (said in the result), one wholly ahead refused', async () => {
+    const name = `fillfut-${randomUUID().slice(0, 8)}`;
+    const s = await create(name, { schedule: '*/10 * * * * *', overlap: 'allow_all' });
+    const asked = Date.now();
+    const r = await backfillSchedule(h.db.pool, who, name, new Date(asked - 25_000), new Date(asked + 60_000), 'allow_all');
+    expect(r.clipped).to.equal(true);
+    expect(new Date(r.to).getTime()).to.be.within(asked - 5_000, asked + 5_000);
+    expect(r.ticks).to.be.within(2, 3);
+    const ahead = await backfillSchedule(h.db.pool, who, name, new Date(Date.now() + 30_000), new Date(Date.now() + 90_000)).catch((e: unknown) => e);
+    expect(ahead).to.be.instanceOf(ValidationError);
+    expect((ahead as ValidationError).field).to.equal('from');
+    // The next regular fire times stay the schedule's own, and none starts before its time.
+    const cut = new Date(r.to).getTime();
+    await until(async () => (await ticks(s.schedule_id)).filter((t) => t.scheduled_time.getTime() > cut && t.status === 'started').length >= 2, 30_000, 'two regular ticks after the backfill');
+    const rows = await settle(name, s.schedule_id);
+    for (const t of rows) {
+      if (t.scheduled_time.getTime() > cut) expect(t.source, t.scheduled_time.toISOString()).to.equal('schedule');
+      else expect(t.source).to.equal('backfill');
+      if (t.started_at) expect(t.started_at.getTime(), `run of ${t.scheduled_time.toISOString()} started early`).to.be.at.least(t.scheduled_time.getTime());
+    }
+    await remove(name);
+  });
+
+  it('backfill over pruned history runs nothing again: ticks the schedule or a backfill decided stay decided', async () => {
+    const name = `fillprune-${randomUUID().slice(0, 8)}`;
+    // Every second for 3 s, keeping one tick of history.
+    const s = await create(name, { overlap: 'allow_all', keep_succeeded: 1, keep_failed: 1, end_at: new Date(Date.now() + 3_000).toISOString() });
+    const created = await getSchedule(h.db.pool, tenant, name);
+    const t0 = Math.floor(created.created_at.getTime() / 1000) * 1000;
+    const first = await backfillSchedule(h.db.pool, who, name, new Date(t0 - 10_000), new Date(t0 - 5_000), 'allow_all');
+    expect(first).to.include({ ticks: 5, already: 0 });
+    const intents = async () =>
+      (await h.db.pool.query<{ t: string }>(`SELECT spec->'environment'->>'HIGHWAY_SCHEDULED_TIME' AS t FROM highway.docker_containers WHERE tenant_id = $1 AND spec->'environment'->>'HIGHWAY_SCHEDULE' = $2`, [tenant, name])).rows.map((r) => r.t);
+    // Every run ends and the history is pruned to one tick.
+    await until(
+      async () => {
+        const rows = await ticks(s.schedule_id);
+        return Date.now() > t0 + 4_000 && rows.length <= 2 && rows.every((t) => t.status !== 'started' || TERMINAL.has(t.intent_status ?? ''));
+      },
+      40_000,
+      'the runs to end and the history to be pruned',
+    );
+    const ran = (await intents()).sort();
+    expect(ran.length).to.be.at.least(7); // 5 backfilled and the regular ones
+    // The same range again, and one over the whole life of the schedule: nothing that ran is written again.
+    expect(await backfillSchedule(h.db.pool, who, name, new Date(t0 - 10_000), new Date(t0 - 5_000), 'allow_all')).to.include({ ticks: 0, already: 5 });
+    const whole = await backfillSchedule(h.db.pool, who, name, new Date(t0 - 10_000), new Date(), 'allow_all');
+    // Only the fire times between the first backfill and the schedule's creation never ran.
+    const fresh = await h.db.pool.query<{ scheduled_time: Date }>(`SELECT scheduled_time FROM highway.docker_schedule_ticks WHERE schedule_id = $1 AND source = 'backfill' AND status IN ('pending', 'started', 'buffered')`, [s.schedule_id]);
+    for (const r of fresh.rows) {
+      expect(ran, `${r.scheduled_time.toISOString()} ran before`).to.not.include(r.scheduled_time.toISOString());
+      expect(r.scheduled_time.getTime()).to.be.within(t0 - 5_000, created.created_at.getTime());
+    }
+    expect(whole.ticks).to.equal(fresh.rows.length);
+    await until(async () => (await ticks(s.schedule_id)).every((t) => t.status !== 'pending' && (t.status !== 'started' || TERMINAL.has(t.intent_status ?? ''))), 30_000, 'the new backfill to run');
+    const after = (await intents()).sort();
+    expect(after.length, 'each fire time ran once').to.equal(new Set(after).size);
+    expect(after.length).to.equal(ran.length + whole.ticks);
     await remove(name);
   });
 
@@ -336,9 +422,11 @@ describe('durable cron (real Docker, real PostgreSQL)', function () {
 
   it('keeps the history to the last N succeeded ticks', async () => {
     const name = `keep-${randomUUID().slice(0, 8)}`;
-    const s = await create(name, { overlap: 'allow_all', keep_succeeded: 2 });
+    const endAt = Date.now() + 4_500;
+    const s = await create(name, { overlap: 'allow_all', keep_succeeded: 2, end_at: new Date(endAt).toISOString() });
     await until(async () => h.log.events('cron.tick').filter((e) => e['schedule'] === name).length >= 4, 20_000, '4 ticks');
-    await settle(name, s.schedule_id);
+    // Over (end_at; not paused: a paused schedule's trigger would wait for the resume) and every run ended.
+    await until(async () => Date.now() > endAt && started(await ticks(s.schedule_id)).every((t) => TERMINAL.has(t.intent_status ?? '')), 30_000, 'the runs to end');
     // The pass after a run ends prunes: a trigger makes one more run, and after it only the newest 2 succeeded ticks remain.
     await triggerSchedule(h.db.pool, who, name);
     await until(
@@ -399,6 +487,28 @@ describe('durable cron (real Docker, real PostgreSQL)', function () {
       expect((await create(name, { schedule: '0 0 2 1 *', params: { image: TEST_IMAGE } })).change).to.equal('updated');
       expect((await getSchedule(h.db.pool, tenant, name)).expression).to.equal('0 0 2 1 *');
       await remove(name);
+    });
+
+    it('an invalid tenant is refused by every entry point (the tool, putSchedule, the other operations); nothing stored', async () => {
+      const name = `tn-${randomUUID().slice(0, 8)}`;
+      const def = validateSchedule({ name, schedule: '0 0 1 1 *', params: { image: TEST_IMAGE } }, defaultPolicy);
+      for (const bad of ['', ' ', 'a\nb', 'x'.repeat(129), 'ten ant', 'tenant/../a']) {
+        const viaTool = await create(name, { schedule: '0 0 1 1 *' }, bad).catch((e: unknown) => e);
+        expect(viaTool, JSON.stringify(bad)).to.be.instanceOf(ValidationError);
+        expect((viaTool as ValidationError).field).to.equal('ctx.tenant_id');
+        const viaLibrary = await putSchedule(h.db.pool, { tenant_id: bad, actor: 'test' }, def, 'add').catch((e: unknown) => e);
+        expect(viaLibrary, JSON.stringify(bad)).to.be.instanceOf(ValidationError);
+        expect((viaLibrary as ValidationError).field).to.equal('tenant_id');
+        for (const op of [() => getSchedule(h.db.pool, bad, name), () => setPaused(h.db.pool, { tenant_id: bad }, name, true), () => triggerSchedule(h.db.pool, { tenant_id: bad }, name), () => deleteSchedule(h.db.pool, { tenant_id: bad }, name)]) {
+          expect(((await op().catch((e: unknown) => e)) as ValidationError).field).to.equal('tenant_id');
+        }
+      }
+      const n = await h.db.pool.query(`SELECT tenant_id FROM highway.docker_schedules WHERE name = $1`, [name]);
+      expect(n.rows).to.deep.equal([]);
+      // 128 characters of the grammar are fine.
+      const long = 'x'.repeat(128);
+      expect((await putSchedule(h.db.pool, { tenant_id: long, actor: 'test' }, def, 'add')).change).to.equal('created');
+      await deleteSchedule(h.db.pool, { tenant_id: long }, name);
     });
 
     it("another tenant's schedule is not found", async () => {

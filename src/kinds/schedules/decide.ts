@@ -1,12 +1,12 @@
 /**
- * The schedules kind's pure logic: fire times (croner: 5 or 6 fields, nicknames, IANA time
- * zones with DST), which ticks are due or missed within the catch-up window, and what each
- * tick does under its overlap policy given the ticks running and buffered. No clock and no
- * I/O here: every function takes `now`.
+ * The schedules kind's pure logic: fire times (croner: 5 or 6 fields, nicknames; IANA time
+ * zones with DST by the wall clock, see calendar.ts), which ticks are due or missed within the
+ * catch-up window, and what each tick does under its overlap policy given the ticks running and
+ * buffered. No clock and no I/O here: every function takes `now`.
  */
 import { createHash } from 'node:crypto';
-import { Cron } from 'croner';
 import { ValidationError } from '../../errors.js';
+import { calendar, nextInstant, type Calendar } from './calendar.js';
 
 export const OVERLAP_POLICIES = ['skip', 'buffer_one', 'buffer_all', 'cancel_other', 'allow_all'] as const;
 export type OverlapPolicy = (typeof OVERLAP_POLICIES)[number];
@@ -30,12 +30,12 @@ export function isTimezone(tz: string): boolean {
 }
 
 /** Parse an expression for a time zone; a ValidationError names `schedule` or `timezone`. */
-export function compile(expression: string, timezone: string): Cron {
+export function compile(expression: string, timezone: string): Calendar {
   if (!isTimezone(timezone)) {
     throw new ValidationError([{ field: 'timezone', message: `"${timezone}" is not an IANA time zone; use e.g. "UTC" or "Europe/Berlin"` }]);
   }
   try {
-    return new Cron(expression, { timezone, paused: true, mode: '5-or-6-parts' });
+    return calendar(expression, timezone);
   } catch (err) {
     const why = err instanceof Error ? err.message.replace(/^CronPattern: /, '') : String(err);
     throw new ValidationError([
@@ -44,21 +44,25 @@ export function compile(expression: string, timezone: string): Cron {
   }
 }
 
-/** The first fire time strictly after `after`, within [start_at, end_at); null when there is none. */
-export function nextFireTime(t: Timing, after: Date, cron: Cron = compile(t.expression, t.timezone)): Date | null {
+/**
+ * The first fire time strictly after `after`, within [start_at, end_at); null when there is none.
+ * Each local wall-clock time the expression names runs once a day (calendar.ts: a time in a
+ * spring-forward gap shifted forward by the gap, a repeated time at its first occurrence).
+ */
+export function nextFireTime(t: Timing, after: Date, cal: Calendar = compile(t.expression, t.timezone)): Date | null {
   let from = after;
   if (t.start_at && t.start_at.getTime() > from.getTime()) from = new Date(t.start_at.getTime() - 1);
-  const next = cron.nextRun(from);
-  if (!next) return null;
-  if (t.end_at && next.getTime() >= t.end_at.getTime()) return null;
-  return next;
+  const next = nextInstant(cal, from.getTime());
+  if (next === null) return null;
+  if (t.end_at && next >= t.end_at.getTime()) return null;
+  return new Date(next);
 }
 
 /** Every fire time in (after, until], in order. No cap: a long outage yields every tick it spanned. */
 export function fireTimesBetween(t: Timing, after: Date, until: Date): Date[] {
-  const cron = compile(t.expression, t.timezone);
+  const cal = compile(t.expression, t.timezone);
   const times: Date[] = [];
-  for (let next = nextFireTime(t, after, cron); next && next.getTime() <= until.getTime(); next = nextFireTime(t, next, cron)) {
+  for (let next = nextFireTime(t, after, cal); next && next.getTime() <= until.getTime(); next = nextFireTime(t, next, cal)) {
     times.push(next);
   }
   return times;
@@ -127,6 +131,11 @@ export interface OpenTick {
 
 export interface PassInput {
   now: Date;
+  /**
+   * The schedule is paused: nothing starts. Buffered and requested (trigger, backfill) ticks
+   * keep waiting, and are decided as usual once it is resumed.
+   */
+  paused?: boolean;
   /** The schedule's own policy (for its fire times). */
   overlap: OverlapPolicy;
   catchupWindowMs: number;
@@ -148,11 +157,12 @@ export type TickAction =
   | { type: 'cancel_running' };
 
 /**
- * One scheduler pass: first a buffered tick starts when nothing runs; then every requested tick
+ * One scheduler pass (none while paused): first a buffered tick starts when nothing runs; then every requested tick
  * and every due fire time, in time order, is missed (a fire time older than the catch-up
  * window), started, buffered or skipped under its policy, each seeing what the ones before did.
  */
 export function planPass(input: PassInput): TickAction[] {
+  if (input.paused) return [];
   const actions: TickAction[] = [];
   let running = input.running;
   const buffered = [...input.buffered];

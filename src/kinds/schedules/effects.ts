@@ -78,14 +78,17 @@ export async function schedulerPass(deps: PassDeps, id: string): Promise<PassRes
     running = open.running;
     const due = paused ? [] : dueTimes(schedule, schedule.last_tick_at, now);
     out.due = due.length;
+    // A fire time a backfill asked for already is decided once, as the request.
+    const requested = new Set(open.pending.map((p) => p.time.getTime()));
     const actions = planPass({
       now,
+      paused,
       overlap: schedule.overlap,
       catchupWindowMs: schedule.catchup_window_s * 1000,
       running: open.running.length,
       buffered: open.buffered,
       pending: open.pending,
-      due,
+      due: due.filter((t) => !requested.has(t.getTime())),
     });
     const sources = new Map(open.pending.map((p) => [p.time.getTime(), p.source as TickSource]));
     await apply(client, deps, schedule, now, actions, open.running, sources, out);
@@ -93,7 +96,7 @@ export async function schedulerPass(deps: PassDeps, id: string): Promise<PassRes
     const decidedUntil = due.length ? due[due.length - 1]! : null;
     // The first fire time after the decided ones (it may be past already while its jitter runs).
     nextFire = nextFireTime(schedule, decidedUntil ?? schedule.last_tick_at);
-    await advanceSchedule(client, id, decidedUntil ?? schedule.last_tick_at, paused ? null : nextFire);
+    await advanceSchedule(client, id, decidedUntil ?? schedule.last_tick_at, paused ? null : nextFire, decidedUntil ? schedule.last_tick_at : null);
     if (ended.length || actions.length) await pruneTicks(client, id, schedule.keep_succeeded, schedule.keep_failed);
     await client.query('COMMIT');
   } catch (err) {

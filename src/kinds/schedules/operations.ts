@@ -11,8 +11,10 @@ import { appendAudit } from '../../db/queries/audit.js';
 import { HighwayError, ValidationError } from '../../errors.js';
 import { formatPath, parseRunParams, type RunSpec } from '../../params/schema.js';
 import { checkPolicy, type Policy } from '../../params/policy.js';
+import { assertTenantId } from '../../params/tenant.js';
 import { OVERLAP_POLICIES, compile, fireTimesBetween, neverFires, type OverlapPolicy } from './decide.js';
 import type { ScheduleRow, TickRow } from './model.js';
+import { lockSchedule } from './queries/lock-schedule.js';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const instant = z
@@ -133,11 +135,22 @@ export interface Actor {
 }
 
 /**
+ * The tenant grammar, checked by every operation (the library tool, the CLI and direct
+ * library calls all come through here): nothing is read or stored under an invalid tenant.
+ */
+function tenantOf(who: Actor | string): string {
+  const tenant = typeof who === 'string' ? who : who?.tenant_id;
+  assertTenantId(tenant, 'tenant_id');
+  return tenant;
+}
+
+/**
  * Create a schedule. `mode: 'add'` (the CLI's `cron add`): a name taken by the same
  * definition is fine (nothing changes), by a different one an error. `mode: 'upsert'`
  * (tools.cron.durable_cron): a different definition updates it, from the next tick on.
  */
 export async function putSchedule(pool: Pool, who: Actor, def: ScheduleDefinition, mode: 'add' | 'upsert'): Promise<{ schedule: ScheduleRow; change: 'created' | 'updated' | 'unchanged' }> {
+  tenantOf(who);
   const inserted = await pool.query<ScheduleRow>(
     `INSERT INTO highway.docker_schedules (id, tenant_id, name, expression, timezone, start_at, end_at, jitter_s, overlap, catchup_window_s,
                                            pause_on_failure, keep_succeeded, keep_failed, params, paused, pause_note)
@@ -160,6 +173,7 @@ export async function putSchedule(pool: Pool, who: Actor, def: ScheduleDefinitio
 
 /** Replace a schedule's definition; it takes effect from the next tick (nothing between its last tick and now is caught up). */
 export async function updateSchedule(pool: Pool, who: Actor, def: ScheduleDefinition): Promise<ScheduleRow> {
+  tenantOf(who);
   const res = await pool.query<ScheduleRow>(
     `UPDATE highway.docker_schedules
         SET expression = $3, timezone = $4, start_at = $5, end_at = $6, jitter_s = $7, overlap = $8, catchup_window_s = $9,
@@ -177,18 +191,21 @@ export async function updateSchedule(pool: Pool, who: Actor, def: ScheduleDefini
 const notFound = (name: string) => new HighwayError('not_found', `schedule "${name}" not found`);
 
 export async function getSchedule(q: Queryable, tenantId: string, name: string): Promise<ScheduleRow> {
+  tenantOf(tenantId);
   const res = await q.query<ScheduleRow>(`SELECT * FROM highway.docker_schedules WHERE tenant_id = $1 AND name = $2`, [tenantId, name]);
   if (!res.rows[0]) throw notFound(name);
   return res.rows[0];
 }
 
 export async function listSchedules(q: Queryable, tenantId: string): Promise<ScheduleRow[]> {
+  tenantOf(tenantId);
   const res = await q.query<ScheduleRow>(`SELECT * FROM highway.docker_schedules WHERE tenant_id = $1 ORDER BY name`, [tenantId]);
   return res.rows;
 }
 
 /** Pause (no fire times are taken while paused) or resume (from now on: the paused time is not caught up). */
 export async function setPaused(pool: Pool, who: Actor, name: string, paused: boolean, note: string | null = null): Promise<ScheduleRow> {
+  tenantOf(who);
   const res = await pool.query<ScheduleRow>(
     `UPDATE highway.docker_schedules
         SET paused = $3, pause_note = $4, updated_at = now(),
@@ -215,23 +232,65 @@ export async function triggerSchedule(pool: Pool, who: Actor, name: string, over
   return res.rows[0]!.scheduled_time;
 }
 
+/** What a backfill did. */
+export interface BackfillResult {
+  /** Fire times written as pending ticks (they run under `overlap`). */
+  ticks: number;
+  /** Fire times of the range left alone: they have a tick, or the schedule decided them already (their row may be pruned). */
+  already: number;
+  /** The range taken, [from, to): `to` is clipped to the database's now. */
+  from: string;
+  to: string;
+  /** `to` was later than now and was clipped to it: a backfill never runs a fire time before its time. */
+  clipped: boolean;
+}
+
 /**
- * Backfill: every fire time in [from, to) becomes a pending tick under `overlap` (default
- * buffer_all); a time that already has a tick is not run again. Returns how many were added.
+ * Backfill: every fire time in [from, to) that the schedule never decided becomes a pending
+ * tick under `overlap` (default buffer_all). Only the past: `to` is clipped to the database's
+ * now (said in the result), a range wholly in the future is refused. A fire time that has a tick,
+ * or that the scheduler or an earlier backfill decided (also when retention pruned its row since),
+ * is not run again.
  */
-export async function backfillSchedule(pool: Pool, who: Actor, name: string, from: Date, to: Date, overlap: OverlapPolicy = 'buffer_all'): Promise<number> {
+export async function backfillSchedule(pool: Pool, who: Actor, name: string, from: Date, to: Date, overlap: OverlapPolicy = 'buffer_all'): Promise<BackfillResult> {
   if (!(to > from)) throw new ValidationError([{ field: 'to', message: 'must be after from' }]);
-  const s = await getSchedule(pool, who.tenant_id, name);
-  const times = fireTimesBetween(s, new Date(from.getTime() - 1), new Date(to.getTime() - 1));
-  if (times.length === 0) return 0;
-  const res = await pool.query(
-    `INSERT INTO highway.docker_schedule_ticks (schedule_id, scheduled_time, status, source, overlap)
-     SELECT $1, t, 'pending', 'backfill', $3 FROM unnest($2::timestamptz[]) AS t
-     ON CONFLICT (schedule_id, scheduled_time) DO NOTHING`,
-    [s.id, times, overlap],
-  );
-  await audit(pool, who, 'cron.backfill', { name, from: from.toISOString(), to: to.toISOString(), ticks: res.rowCount });
-  return res.rowCount ?? 0;
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const s = await getSchedule(client, tenantOf(who), name);
+    // The row locked (a scheduler pass adds to `decided` under the same lock), with the database's clock.
+    const locked = await lockSchedule(client, s.id);
+    if (!locked) throw notFound(name);
+    const { now } = locked;
+    if (from.getTime() >= now.getTime()) {
+      throw new ValidationError([{ field: 'from', message: `${from.toISOString()} is not in the past (now is ${now.toISOString()}); a backfill runs past fire times only` }]);
+    }
+    const clipped = to.getTime() > now.getTime();
+    const until = clipped ? now : to;
+    const times = fireTimesBetween(s, new Date(from.getTime() - 1), new Date(until.getTime() - 1));
+    const res = await client.query(
+      `INSERT INTO highway.docker_schedule_ticks (schedule_id, scheduled_time, status, source, overlap)
+       SELECT s.id, t, 'pending', 'backfill', $3
+         FROM highway.docker_schedules s, unnest($2::timestamptz[]) AS t
+        WHERE s.id = $1 AND NOT (s.decided @> t)
+       ON CONFLICT (schedule_id, scheduled_time) DO NOTHING`,
+      [s.id, times, overlap],
+    );
+    const ticks = res.rowCount ?? 0;
+    await client.query(
+      `UPDATE highway.docker_schedules SET decided = decided + tstzmultirange(tstzrange($2, $3, '[)')) WHERE id = $1`,
+      [s.id, from, until],
+    );
+    const result: BackfillResult = { ticks, already: times.length - ticks, from: from.toISOString(), to: until.toISOString(), clipped };
+    await audit(client, who, 'cron.backfill', { name, from: result.from, to: result.to, asked_to: to.toISOString(), clipped, ticks, already: result.already });
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
 }
 
 /** Delete a schedule and its tick history (the audit keeps all); with `cancel`, its running tick is stopped too. */

@@ -55,11 +55,19 @@ export async function writeMissed(q: Queryable, scheduleId: string, times: Date[
   return res.rowCount ?? 0;
 }
 
-/** The scheduler's bookkeeping: fire times up to `lastTickAt` are decided; the next is `nextFireAt`. */
-export async function advanceSchedule(q: Queryable, id: string, lastTickAt: Date, nextFireAt: Date | null): Promise<void> {
+/**
+ * The scheduler's bookkeeping: fire times up to `lastTickAt` are decided; the next is
+ * `nextFireAt`. With `decidedFrom` (the last_tick_at the pass started from), the span
+ * (decidedFrom, lastTickAt] joins the schedule's decided instants: a backfill never writes them again.
+ */
+export async function advanceSchedule(q: Queryable, id: string, lastTickAt: Date, nextFireAt: Date | null, decidedFrom: Date | null = null): Promise<void> {
   await q.query(
-    `UPDATE highway.docker_schedules SET last_tick_at = GREATEST(last_tick_at, $2), next_fire_at = $3 WHERE id = $1`,
-    [id, lastTickAt, nextFireAt],
+    `UPDATE highway.docker_schedules
+        SET last_tick_at = GREATEST(last_tick_at, $2), next_fire_at = $3,
+            decided = CASE WHEN $4::timestamptz IS NULL OR $4::timestamptz >= $2::timestamptz THEN decided
+                           ELSE decided + tstzmultirange(tstzrange($4::timestamptz, $2::timestamptz, '(]')) END
+      WHERE id = $1`,
+    [id, lastTickAt, nextFireAt, decidedFrom],
   );
 }
 

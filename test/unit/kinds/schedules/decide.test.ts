@@ -20,10 +20,10 @@ const iso = (ds: Date[]) => ds.map((d) => d.toISOString());
 const timing = (expression: string, timezone = 'UTC', start_at: Date | null = null, end_at: Date | null = null) => ({ expression, timezone, start_at, end_at });
 
 describe('schedules: fire times (croner)', () => {
-  it('runs a 02:30 Europe/Berlin job once on the spring-forward day, at 03:00 local', () => {
-    // 2026-03-29: 02:00 CET jumps to 03:00 CEST; 02:30 does not exist.
+  it('runs a 02:30 Europe/Berlin job once on the spring-forward day, shifted forward by the gap: 03:30 local', () => {
+    // 2026-03-29: 02:00 CET jumps to 03:00 CEST; 02:30 does not exist (more in dst.test.ts).
     const times = fireTimesBetween(timing('30 2 * * *', 'Europe/Berlin'), at('2026-03-28T12:00:00Z'), at('2026-03-30T12:00:00Z'));
-    expect(iso(times)).to.deep.equal(['2026-03-29T01:00:00.000Z', '2026-03-30T00:30:00.000Z']);
+    expect(iso(times)).to.deep.equal(['2026-03-29T01:30:00.000Z', '2026-03-30T00:30:00.000Z']);
   });
 
   it('runs a 02:30 Europe/Berlin job once on the fall-back day (02:30 happens twice)', () => {
@@ -155,6 +155,13 @@ describe('schedules: one scheduler pass', () => {
     const buffered = [{ time: t(3), overlap: 'buffer_all' as const }, { time: t(4), overlap: 'buffer_all' as const }];
     expect(brief(planPass({ ...base, overlap: 'buffer_all', buffered, due: [t(10)] }))).to.deep.equal(['start@3(buffered)', 'buffer@10']);
     expect(brief(planPass({ ...base, overlap: 'buffer_all', running: 1, buffered, due: [] }))).to.deep.equal([]);
+  });
+
+  it('while paused nothing starts: buffered and requested ticks keep waiting', () => {
+    const buffered = [{ time: t(3), overlap: 'buffer_all' as const }];
+    const pending = [{ time: t(5), overlap: 'allow_all' as const }];
+    expect(brief(planPass({ ...base, paused: true, overlap: 'buffer_all', buffered, pending, due: [] }))).to.deep.equal([]);
+    expect(brief(planPass({ ...base, paused: false, overlap: 'buffer_all', buffered, pending, due: [] }))).to.deep.equal(['start@3(buffered)', 'start@5(pending)']);
   });
 
   it('cancel_other stops the running tick once, drops what was buffered, and buffers the newest', () => {
