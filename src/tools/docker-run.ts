@@ -157,11 +157,12 @@ export function createDockerRun(deps: RunDeps) {
     }
 
     // Wake on the notification that can finish the wait: for a detached run, once it runs; else
-    // at removal, or at the end when the container is kept (auto_remove false, gc protection).
+    // at removal, or at the end when nothing more will come: the container is kept (auto_remove
+    // false, gc protection) or the intent is `lost` (its host is gone: no removal follows soon).
     const kept = !spec.auto_remove || spec.gc_protect_seconds !== null;
     const wakeOn: WakeOn = spec.detach
       ? (status) => status === 'running' || status === 'stopping' || TERMINAL_STATUSES.has(status as IntentStatus)
-      : (status, removed) => removed || (kept && TERMINAL_STATUSES.has(status as IntentStatus));
+      : (status, removed) => removed || status === 'lost' || (kept && TERMINAL_STATUSES.has(status as IntentStatus));
     const settled = await deps.waiter.wait(row.id, spec.detach ? isRunningOrSettled : (r) => isSettled(r), {
       ...(ctx.signal ? { signal: ctx.signal } : {}),
       wakeOn,
