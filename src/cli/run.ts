@@ -4,6 +4,7 @@ import os from 'node:os';
 import { createPool, type Pool } from '../db/pool.js';
 import { registerWorker, heartbeatWorker, setWorkerStatus } from '../db/queries/workers.js';
 import { requestStop } from '../db/queries/request-stop.js';
+import { CALLER_DB_RETRY_MS, withPgRetry } from '../db/retry.js';
 import { HighwayError, ValidationError, errorMessage } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { Settings } from '../config.js';
@@ -133,9 +134,11 @@ export async function run(image: string | undefined, command: string[], opts: Ru
   const workerId = `cli-${os.hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
   // A worker shutdown (SIGINT/SIGTERM) aborts the wait when no reconciler will answer it.
   const shutdown = new AbortController();
+  // A database that is briefly unreachable (a restart) is waited out: each step is idempotent.
+  const dbRetry = { logger, maxRetryTime: CALLER_DB_RETRY_MS, signal: shutdown.signal };
   const ctx = {
     tenant_id: opts.tenant,
-    workflow_run_id: opts.workflowRun ?? (await runOfActivity(pool, opts.activity)) ?? randomUUID(),
+    workflow_run_id: opts.workflowRun ?? (await withPgRetry('activity.read', () => runOfActivity(pool, opts.activity), dbRetry)) ?? randomUUID(),
     activity_id: opts.activity ?? randomUUID(),
     worker_id: workerId,
     signal: shutdown.signal,
@@ -145,7 +148,7 @@ export async function run(image: string | undefined, command: string[], opts: Ru
     shutdownRequested = true;
     void stopOnShutdown(pool, workerId, ctx.activity_id, shutdown, logger);
   });
-  await registerWorker(pool, workerId);
+  await withPgRetry('worker.register', () => registerWorker(pool, workerId), dbRetry);
   const heartbeat = setInterval(
     () => void heartbeatWorker(pool, workerId).catch((err) => logger.warn({ event: 'worker.heartbeat_error', err: errorMessage(err) })),
     (settings.workerTimeoutS * 1000) / 3,

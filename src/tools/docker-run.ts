@@ -5,7 +5,7 @@ import { insertIntent } from '../db/queries/insert-intent.js';
 import { appendAudit } from '../db/queries/audit.js';
 import { PolicyError, ValidationError } from '../errors.js';
 import { TERMINAL_STATUSES, isTerminal, lifecycleOf, type IntentRow, type IntentStatus, type StopReason } from '../model.js';
-import { withPgRetry } from '../db/retry.js';
+import { CALLER_DB_RETRY_MS, withPgRetry } from '../db/retry.js';
 import { checkInput, stringProblem } from '../params/bounds.js';
 import { parseRunParams } from '../params/schema.js';
 import { checkPolicy, resourceWarnings, type Policy } from '../params/policy.js';
@@ -36,6 +36,8 @@ export interface RunDeps {
   waiter: CompletionWaiter;
   logger: Logger;
   policy: Policy;
+  /** How long the intent write is retried while the database is unreachable (default CALLER_DB_RETRY_MS). */
+  databaseRetryMs?: number;
 }
 
 /** A finished intent whose container is gone (or kept on purpose): nothing more will change. */
@@ -134,7 +136,8 @@ export function createDockerRun(deps: RunDeps) {
     const warnings = resourceWarnings(spec);
     // LISTEN before the write: every change after it is notified, so the wait needs no first read.
     await deps.waiter.listening();
-    // Idempotent per activity: a retry after a write that did commit returns that intent.
+    // Idempotent per activity (highway.create_intent returns the activity's intent when it has
+    // one): a retry after a write that did commit returns that intent, never a second one.
     const id = randomUUID();
     const { row, created } = await withPgRetry('intent.write', () => insertIntent(deps.pool, {
       id,
@@ -146,7 +149,7 @@ export function createDockerRun(deps: RunDeps) {
       spec,
       labels: spec.labels ?? {},
       warnings,
-    }), { logger: log });
+    }), { logger: log, maxRetryTime: deps.databaseRetryMs ?? CALLER_DB_RETRY_MS, ...(ctx.signal ? { signal: ctx.signal } : {}) });
 
     const ilog = log.child({ intent_id: row.id });
     if (created) {
