@@ -6,6 +6,7 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { endLostOnDeadHost } from '../../src/db/queries/failover.js';
+import { ClusterDuties } from '../../src/hosts/cluster-duties.js';
 import { Harness } from '../support/harness.js';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -49,5 +50,63 @@ describe('callers: every terminal state wakes its caller at once', function () {
     expect(result.error).to.match(/stopped answering/);
     // The safety poll is 5 s: a wake by the notification takes milliseconds.
     expect(tookMs).to.be.below(2_500);
+  });
+});
+
+describe('callers: an intent no host can take ends when its caller goes away', function () {
+  this.timeout(60_000);
+  let h: Harness;
+  let duties: ClusterDuties;
+
+  before(async () => {
+    // No reconciler, no host: every intent waits unclaimed ("no live host").
+    h = await Harness.start({ withoutReconciler: true });
+    // (`up` wakes the leader on every new intent; here it looks every 300 ms.)
+    duties = new ClusterDuties({ pool: h.db.pool, logger: h.log.logger, isLeader: () => true, hostTimeoutS: 30, workerTimeoutS: 1, intervalMs: 300, idleMs: 300 });
+    duties.start();
+  });
+  after(async () => {
+    await duties?.stop();
+    await h?.endLeftovers().catch(() => {});
+    await h?.stop();
+  });
+
+  it('its worker stops heartbeating: it ends cancelled (worker_lost), saying why it never started, and a waiting caller gets that', async () => {
+    const workerId = `w-gone-${randomUUID().slice(0, 8)}`;
+    await h.db.pool.query(`INSERT INTO highway.workers (id, status, heartbeat_at) VALUES ($1, 'alive', now())`, [workerId]);
+    const ctx = h.ctx({ worker_id: workerId });
+    const result = await h.run({ command: ['true'], placement: { labels: { zone: 'nowhere' } } }, ctx);
+    expect(result.status).to.equal('cancelled');
+    expect(result.stop_reason).to.equal('worker_lost');
+    expect(result.error).to.equal('never started: no live host matches placement {"labels": {"zone": "nowhere"}}');
+    const row = await h.intent(result.intent_id);
+    expect(row!.removed_at).to.be.instanceOf(Date);
+    expect(row!.container_id).to.equal(null);
+    expect(h.log.events('intent.cancelled', result.intent_id)).to.have.length(1);
+  });
+
+  it('its activity is gone: it ends cancelled (activity_gone); a live caller of another intent keeps waiting', async () => {
+    const workerId = `w-alive-${randomUUID().slice(0, 8)}`;
+    await h.db.pool.query(`INSERT INTO highway.workers (id, status, heartbeat_at) VALUES ($1, 'alive', now())`, [workerId]);
+    const beat = setInterval(() => void h.db.pool.query('UPDATE highway.workers SET heartbeat_at = now() WHERE id = $1', [workerId]).catch(() => {}), 200);
+    try {
+      const gone = h.ctx({ worker_id: workerId });
+      const live = h.ctx({ worker_id: workerId });
+      const goneCall = h.run({ command: ['true'] }, gone);
+      const liveCall = h.run({ command: ['true'] }, live);
+      let liveEnded = false;
+      void liveCall.then(() => (liveEnded = true), () => (liveEnded = true));
+      await h.waitFor(gone.activity_id, () => true, 10_000);
+      await h.db.pool.query('DELETE FROM highway.activities WHERE id = $1', [gone.activity_id]);
+      const r = await goneCall;
+      expect(r.status).to.equal('cancelled');
+      expect(r.stop_reason).to.equal('activity_gone');
+      expect(r.error).to.match(/^never started: no live host/);
+      await sleep(3_000); // several passes of the leader
+      expect(liveEnded, 'the intent of a live caller was ended').to.equal(false);
+      expect((await h.intentOfActivity(live.activity_id))!.status).to.equal('pending');
+    } finally {
+      clearInterval(beat);
+    }
   });
 });
