@@ -7,7 +7,8 @@ import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { endLostOnDeadHost } from '../../src/db/queries/failover.js';
 import { ClusterDuties } from '../../src/hosts/cluster-duties.js';
-import { Harness } from '../support/harness.js';
+import { Harness, TEST_IMAGE } from '../support/harness.js';
+import { ensureBuilt, parseRunResult, spawnCli } from '../support/processes.js';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -108,5 +109,58 @@ describe('callers: an intent no host can take ends when its caller goes away', f
     } finally {
       clearInterval(beat);
     }
+  });
+});
+
+describe('callers: `run` says why its intent waits', function () {
+  this.timeout(90_000);
+  let h: Harness;
+  let duties: ClusterDuties;
+  const hosts = [`callers-a-${randomUUID().slice(0, 8)}`, `callers-b-${randomUUID().slice(0, 8)}`];
+  const placement = { labels: { zone: 'nowhere' } };
+  const reason = 'no live host matches placement {"labels": {"zone": "nowhere"}}';
+
+  before(async function () {
+    this.timeout(180_000);
+    ensureBuilt();
+    h = await Harness.start({ withoutReconciler: true });
+    // Two live hosts (rows that heartbeat now), neither matching the placement, and the cluster leader.
+    for (const id of hosts) await h.db.pool.query(`INSERT INTO highway.hosts (id, hostname, labels, started_at, heartbeat_at) VALUES ($1, 'h', '{}', now(), now())`, [id]);
+    duties = new ClusterDuties({ pool: h.db.pool, logger: h.log.logger, isLeader: () => true, hostTimeoutS: 60, intervalMs: 300, idleMs: 300 });
+    duties.start();
+  });
+  after(async () => {
+    await duties?.stop();
+    await h?.db.pool.query('DELETE FROM highway.hosts WHERE id = ANY($1)', [hosts]).catch(() => {});
+    await h?.endLeftovers().catch(() => {});
+    await h?.stop();
+  });
+
+  const runWaiting = (json: boolean) =>
+    spawnCli(['run', ...(json ? ['--json'] : []), '--params', '-', TEST_IMAGE, 'true'], {
+      databaseUrl: h.db.url,
+      reconcilerId: h.reconcilerId,
+      stdin: JSON.stringify({ placement, placement_timeout: 8 }),
+    });
+
+  it('--json: the reason the leader recorded, as a JSON line on stderr, and nothing but JSON there', async () => {
+    const p = runWaiting(true);
+    await p.waitExit(60_000);
+    const result = parseRunResult(p);
+    expect(result['status']).to.equal('failed');
+    expect(String(result['error'])).to.match(/^placement_timeout/);
+    const lines = p.stderr.split('\n').filter((l) => l.trim() !== '');
+    for (const line of lines) expect(() => JSON.parse(line), `stderr line: ${line}`).not.to.throw();
+    const waiting = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l['event'] === 'run.waiting');
+    expect(waiting.length).to.be.at.least(1);
+    expect(waiting[0]).to.include({ intent_id: result['intent_id'], pending_reason: reason });
+    expect(p.stderr).not.to.include('no reconciler has picked this up');
+  });
+
+  it('without --json: one line on stderr with that reason, not "no reconciler"', async () => {
+    const p = runWaiting(false);
+    await p.waitExit(60_000);
+    expect(p.stderr).to.include(`highway-docker: still waiting: ${reason}\n`);
+    expect(p.stderr).not.to.include('no reconciler has picked this up');
   });
 });
