@@ -241,6 +241,8 @@ function waitingHints(pool: Pool, activityId: string, json: boolean): NodeJS.Tim
       )
       .then((res) => {
         const row = res.rows[0];
+        // Once it got past pending/pulling it never waits for a host again: stop looking.
+        if (row && row.status !== 'pending' && row.status !== 'pulling') clearInterval(timer);
         if (!row || row.status !== 'pending' || row.reconciler_id !== null) return;
         const message = row.pending_reason ?? 'no reconciler has picked this up; is `highway-docker up` running against this database?';
         if (message === said) return;

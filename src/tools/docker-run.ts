@@ -73,6 +73,20 @@ export function toResult(row: IntentRow): DockerRunResult {
   };
 }
 
+/** `p`, or the signal's reason as soon as it aborts (a worker shutdown while the database is away). */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return p;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => (signal.removeEventListener('abort', onAbort), resolve(v)),
+      (e: unknown) => (signal.removeEventListener('abort', onAbort), reject(e)),
+    );
+  });
+}
+
 const CONTEXT_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function checkContext(ctx: ActivityContext): void {
@@ -135,7 +149,7 @@ export function createDockerRun(deps: RunDeps) {
 
     const warnings = resourceWarnings(spec);
     // LISTEN before the write: every change after it is notified, so the wait needs no first read.
-    await deps.waiter.listening();
+    await untilAborted(deps.waiter.listening(), ctx.signal);
     // Idempotent per activity (highway.create_intent returns the activity's intent when it has
     // one): a retry after a write that did commit returns that intent, never a second one.
     const id = randomUUID();

@@ -136,4 +136,24 @@ describe('faults: callers while PostgreSQL goes away (own server)', function () 
       await tools.close();
     }
   });
+
+  it('a worker shutdown while the database is down ends the waiting call at once, not after the retry time', async () => {
+    const registry = new ToolRegistry();
+    const tools = registerDockerTools(registry, { databaseUrl: pgServer.url, logger: log.logger });
+    const shutdown = new AbortController();
+    try {
+      await pgServer.stopServer();
+      const ctx = { tenant_id: 't-retry', workflow_run_id: randomUUID(), activity_id: randomUUID(), worker_id: null, signal: shutdown.signal };
+      const call = registry.call<DockerRunResult>('tools.docker.run', { image: TEST_IMAGE, command: ['true'] }, ctx).catch((e: unknown) => e);
+      await sleep(1_000);
+      const t0 = Date.now();
+      shutdown.abort(new Error('worker shutting down'));
+      const err = await call;
+      expect(Date.now() - t0).to.be.below(2_000);
+      expect((err as Error).message).to.equal('worker shutting down');
+    } finally {
+      await pgServer.start();
+      await tools.close();
+    }
+  });
 });
