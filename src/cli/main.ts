@@ -82,7 +82,8 @@ export function buildProgram(): Command {
     .option('-e, --env <KEY=VALUE>', 'environment variable (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .passThroughOptions()
     .action(async (image: string | undefined, command: string[], opts: Omit<RunOptions, 'databaseUrl'>) => {
-      const logger = createLogger({ level: process.env['HIGHWAY_LOG_LEVEL'] ?? 'error', destination: 2 });
+      // With --json, stderr carries JSON lines only (never pretty-printed logs).
+      const logger = createLogger({ level: process.env['HIGHWAY_LOG_LEVEL'] ?? 'error', destination: 2, ...(opts.json ? { pretty: false } : {}) });
       checkTenant(opts.tenant);
       const { run } = await import('./run.js');
       process.exitCode = await run(image, command, { ...opts, databaseUrl: () => resolveDatabaseUrl(dbUrl()) }, settings, logger);

@@ -4,6 +4,7 @@ import os from 'node:os';
 import { createPool, type Pool } from '../db/pool.js';
 import { registerWorker, heartbeatWorker, setWorkerStatus } from '../db/queries/workers.js';
 import { requestStop } from '../db/queries/request-stop.js';
+import { CALLER_DB_RETRY_MS, withPgRetry } from '../db/retry.js';
 import { HighwayError, ValidationError, errorMessage } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { Settings } from '../config.js';
@@ -133,9 +134,11 @@ export async function run(image: string | undefined, command: string[], opts: Ru
   const workerId = `cli-${os.hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
   // A worker shutdown (SIGINT/SIGTERM) aborts the wait when no reconciler will answer it.
   const shutdown = new AbortController();
+  // A database that is briefly unreachable (a restart) is waited out: each step is idempotent.
+  const dbRetry = { logger, maxRetryTime: CALLER_DB_RETRY_MS, signal: shutdown.signal };
   const ctx = {
     tenant_id: opts.tenant,
-    workflow_run_id: opts.workflowRun ?? (await runOfActivity(pool, opts.activity)) ?? randomUUID(),
+    workflow_run_id: opts.workflowRun ?? (await withPgRetry('activity.read', () => runOfActivity(pool, opts.activity), dbRetry)) ?? randomUUID(),
     activity_id: opts.activity ?? randomUUID(),
     worker_id: workerId,
     signal: shutdown.signal,
@@ -145,13 +148,13 @@ export async function run(image: string | undefined, command: string[], opts: Ru
     shutdownRequested = true;
     void stopOnShutdown(pool, workerId, ctx.activity_id, shutdown, logger);
   });
-  await registerWorker(pool, workerId);
+  await withPgRetry('worker.register', () => registerWorker(pool, workerId), dbRetry);
   const heartbeat = setInterval(
     () => void heartbeatWorker(pool, workerId).catch((err) => logger.warn({ event: 'worker.heartbeat_error', err: errorMessage(err) })),
     (settings.workerTimeoutS * 1000) / 3,
   );
 
-  const hint = setTimeout(() => void hintIfUnclaimed(pool, ctx.activity_id), UNCLAIMED_HINT_MS);
+  const hint = waitingHints(pool, ctx.activity_id, opts.json === true);
   try {
     if (shutdown.signal.aborted) throw shutdown.signal.reason;
     const result = await registry.call<DockerRunResult>('tools.docker.run', params, ctx);
@@ -166,7 +169,7 @@ export async function run(image: string | undefined, command: string[], opts: Ru
     reportError(err, opts.json === true);
     return EXIT.tool;
   } finally {
-    clearTimeout(hint);
+    clearInterval(hint);
     clearInterval(heartbeat);
     // A shutdown that came while the intent was being written: that intent is stopped too.
     if (shutdownRequested) await requestStop(pool, { column: 'worker_id', value: workerId }, 'worker_shutdown').catch(() => {});
@@ -218,15 +221,43 @@ async function stopOnShutdown(pool: Pool, workerId: string, activityId: string, 
 
 const UNCLAIMED_HINT_MS = 5_000;
 
-/** Waiting on an intent that no reconciler has claimed usually means none is running: say so. */
-async function hintIfUnclaimed(pool: Pool, activityId: string): Promise<void> {
-  const res = await pool
-    .query<{ status: string; reconciler_id: string | null }>(`SELECT status, reconciler_id FROM highway.docker_containers WHERE activity_id = $1`, [activityId])
-    .catch(() => null);
-  const row = res?.rows[0];
-  if (row && row.status === 'pending' && row.reconciler_id === null) {
-    process.stderr.write('highway-docker: still waiting: no reconciler has picked this up; is `highway-docker up` running against this database?\n');
-  }
+/**
+ * While no reconciler has claimed the intent, say why it waits, every time that changes
+ * (checked every 5 s): the reason the cluster leader recorded (`pending_reason`: no live host
+ * matches the placement, every matching host is full, ...), or, with no reason recorded (no
+ * leader, so no `up` is running), that no reconciler picked it up. With --json, one JSON
+ * line on stderr (`{"event": "run.waiting", ...}`), as everything else there.
+ */
+function waitingHints(pool: Pool, activityId: string, json: boolean): NodeJS.Timeout {
+  let said: string | null = null;
+  let checking = false;
+  const timer = setInterval(() => {
+    if (checking) return;
+    checking = true;
+    void pool
+      .query<{ id: string; status: string; reconciler_id: string | null; pending_reason: string | null }>(
+        `SELECT id, status, reconciler_id, pending_reason FROM highway.docker_containers WHERE activity_id = $1`,
+        [activityId],
+      )
+      .then((res) => {
+        const row = res.rows[0];
+        // Once it got past pending/pulling it never waits for a host again: stop looking.
+        if (row && row.status !== 'pending' && row.status !== 'pulling') clearInterval(timer);
+        if (!row || row.status !== 'pending' || row.reconciler_id !== null) return;
+        const message = row.pending_reason ?? 'no reconciler has picked this up; is `highway-docker up` running against this database?';
+        if (message === said) return;
+        said = message;
+        if (json) {
+          process.stderr.write(`${JSON.stringify({ event: 'run.waiting', intent_id: row.id, pending_reason: row.pending_reason, message: `still waiting: ${message}` })}\n`);
+        } else {
+          process.stderr.write(`highway-docker: still waiting: ${message}\n`);
+        }
+      })
+      .catch(() => {}) // a database that is away: the wait itself reports what matters
+      .finally(() => (checking = false));
+  }, UNCLAIMED_HINT_MS);
+  timer.unref();
+  return timer;
 }
 
 function print(result: DockerRunResult, json: boolean): void {

@@ -75,7 +75,7 @@ export async function up(opts: { databaseUrl?: string }, settings: Settings, log
       hostTimeoutS: hostSettings.hostTimeoutS,
     }),
   );
-  const duties = new ClusterDuties({ pool, logger, metrics, isLeader: isClusterLeader, hostTimeoutS: hostSettings.hostTimeoutS, retentionDays: settings.retentionDays });
+  const duties = new ClusterDuties({ pool, logger, metrics, isLeader: isClusterLeader, hostTimeoutS: hostSettings.hostTimeoutS, workerTimeoutS: settings.workerTimeoutS, retentionDays: settings.retentionDays });
   reconciler.addRunnable(duties);
   try {
     await needs('the reconciler (Docker events, PostgreSQL LISTEN)', () => reconciler.start());

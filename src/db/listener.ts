@@ -1,4 +1,5 @@
-import createSubscriber from 'pg-listen';
+import pg from 'pg';
+import pRetry from 'p-retry';
 import { Subject, type Observable } from 'rxjs';
 import type { Logger } from 'pino';
 import { errorMessage } from '../errors.js';
@@ -19,20 +20,34 @@ export type NotificationSignal =
   | { type: 'connected'; reconnect: boolean }
   | { type: 'notification'; channel: string; payload: string };
 
-type Subscriber = ReturnType<typeof createSubscriber.default>;
+/** How often an idle LISTEN connection is checked (a query), and how long that check may take. */
+const PING_EVERY_MS = 5_000;
+const PING_TIMEOUT_MS = 10_000;
+/** How long stop() waits for the server to acknowledge the goodbye before it drops the socket. */
+const END_TIMEOUT_MS = 2_000;
 
 /**
- * One dedicated LISTEN connection (pg-listen), reconnecting forever with jittered backoff,
- * as a hot Observable of notifications and (re)connections.
+ * One dedicated LISTEN connection (a plain pg.Client), reconnecting with jittered backoff
+ * (p-retry, the project's one backoff mechanism) until stop(), as a hot Observable of
+ * notifications and (re)connections.
+ *
+ * One query at a time on the connection: the LISTENs one after the other, then a periodic
+ * check (`SELECT 1`) that finds a connection that died silently. stop() ends everything it
+ * started, a reconnect in progress included, so a process that stops its listener can exit.
  */
 export class PgListener {
   private readonly subject = new Subject<NotificationSignal>();
   readonly signals$: Observable<NotificationSignal> = this.subject.asObservable();
-  private subscriber: Subscriber | null = null;
+  private client: pg.Client | null = null;
+  /** A connection being set up (stop() cuts it short). */
+  private connecting: pg.Client | null = null;
   private connections = 0;
   private stopped = false;
-  private restartTimer: NodeJS.Timeout | null = null;
+  private stopping: Promise<void> | null = null;
   private listening = false;
+  private reconnecting: Promise<void> | null = null;
+  private readonly abort = new AbortController();
+  private ping: NodeJS.Timeout | null = null;
 
   /** Is the LISTEN connection up (for readiness)? */
   get connected(): boolean {
@@ -45,74 +60,135 @@ export class PgListener {
     private readonly logger: Logger,
   ) {}
 
+  /** Connect and LISTEN; rejects when that fails (the caller decides whether to try again). */
   async start(): Promise<void> {
-    await this.open();
+    if (this.stopped) throw new Error('the LISTEN connection was stopped');
+    await this.connect();
   }
 
-  private async open(): Promise<void> {
-    const sub = createSubscriber.default(
-      { connectionString: this.databaseUrl, application_name: 'highway-docker-listen' },
-      {
-        parse: (s: string) => s,
-        paranoidChecking: 5_000,
-        retryLimit: Infinity,
-        retryTimeout: 0, // never give up (a PostgreSQL restart can take a while)
-        retryInterval: (attempt: number) => Math.min(5_000, 100 * 2 ** attempt) * (0.5 + Math.random() / 2),
-      },
-    );
-    this.subscriber = sub;
-    let listening = false;
-    const announce = () => {
-      this.listening = true;
-      const reconnect = this.connections++ > 0;
-      if (reconnect) this.logger.info({ event: 'postgres.listen_reconnected' }, 'LISTEN connection back');
-      this.subject.next({ type: 'connected', reconnect });
+  /** One connection: connect, LISTEN on each channel in turn, then announce it. */
+  private async connect(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.databaseUrl, application_name: 'highway-docker-listen', keepAlive: true, connectionTimeoutMillis: 10_000 });
+    let ready = false;
+    let gone = false;
+    const onLost = (err?: unknown) => {
+      if (gone) return;
+      gone = true;
+      client.removeAllListeners('notification');
+      void client.end().catch(() => {});
+      // Before it is ready, the connect below fails by itself (its query or connect rejects).
+      if (ready && this.client === client) this.lost(err);
     };
-    // pg-listen says `connected` after a reconnect once it has re-LISTENed; the first time,
-    // we announce only after our own LISTENs, so nothing sent in between goes unseen.
-    sub.events.on('connected', () => {
-      if (listening) announce();
-    });
-    sub.events.on('reconnect', (attempt: number) => {
-      this.listening = false;
-      if (attempt === 1) this.logger.warn({ event: 'postgres.listen_lost' }, 'LISTEN connection lost; reconnecting');
-    });
-    sub.events.on('notification', (n: { channel: string; payload?: unknown }) => {
-      this.subject.next({ type: 'notification', channel: n.channel, payload: String(n.payload ?? '') });
-    });
-    sub.events.on('error', (err: Error) => {
-      // pg-listen gave up on this connection: start a fresh subscriber.
-      this.listening = false;
-      this.logger.error({ event: 'postgres.listen_error', err: errorMessage(err) }, 'LISTEN connection failed');
-      void sub.close().catch(() => {});
-      this.scheduleRestart();
-    });
+    client.on('error', onLost);
+    client.on('end', () => onLost(new Error('connection ended')));
+    client.on('notification', (n) => this.subject.next({ type: 'notification', channel: n.channel, payload: String(n.payload ?? '') }));
+    this.connecting = client;
     try {
-      await sub.connect();
-      for (const channel of this.channels) await sub.listenTo(channel);
-      listening = true;
-      announce();
+      await client.connect();
+      // One at a time: node-postgres queues concurrent queries on one client (deprecated in pg 8).
+      for (const channel of this.channels) await client.query(`LISTEN ${client.escapeIdentifier(channel)}`);
+      if (gone) throw new Error('connection ended while it was set up');
     } catch (err) {
-      if (this.connections === 0) {
-        await sub.close().catch(() => {});
-        throw err;
-      }
-      this.scheduleRestart();
+      gone = true;
+      client.removeAllListeners();
+      client.on('error', () => {});
+      await client.end().catch(() => {});
+      throw err;
+    } finally {
+      this.connecting = null;
     }
+    if (this.stopped) {
+      gone = true;
+      await client.end().catch(() => {});
+      return;
+    }
+    this.client = client;
+    ready = true;
+    this.startPing(client, onLost);
+    this.listening = true;
+    const reconnect = this.connections++ > 0;
+    if (reconnect) this.logger.info({ event: 'postgres.listen_reconnected' }, 'LISTEN connection back');
+    this.subject.next({ type: 'connected', reconnect });
   }
 
-  private scheduleRestart(): void {
-    if (this.stopped || this.restartTimer) return;
-    this.restartTimer = setTimeout(() => {
-      this.restartTimer = null;
-      if (!this.stopped) void this.open().catch(() => this.scheduleRestart());
-    }, 1_000);
+  /** A query now and then, never two at once: a dead connection fails it, or it takes too long. */
+  private startPing(client: pg.Client, onLost: (err?: unknown) => void): void {
+    let inFlight = false;
+    this.ping = setInterval(() => {
+      if (inFlight) return;
+      inFlight = true;
+      const timer = setTimeout(() => onLost(new Error(`no answer to a check within ${PING_TIMEOUT_MS} ms`)), PING_TIMEOUT_MS);
+      client
+        .query('SELECT 1')
+        .catch((err: unknown) => onLost(err))
+        .finally(() => {
+          clearTimeout(timer);
+          inFlight = false;
+        });
+    }, PING_EVERY_MS);
+    this.ping.unref();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.restartTimer) clearTimeout(this.restartTimer);
-    await this.subscriber?.close().catch(() => {});
-    this.subject.complete();
+  private stopPing(): void {
+    if (this.ping) clearInterval(this.ping);
+    this.ping = null;
   }
+
+  /** The connection went away: reconnect with backoff until it is back or we stop. */
+  private lost(err: unknown): void {
+    this.listening = false;
+    this.stopPing();
+    this.client = null;
+    if (this.stopped || this.reconnecting) return;
+    this.logger.warn({ event: 'postgres.listen_lost', err: errorMessage(err) }, 'LISTEN connection lost; reconnecting');
+    this.reconnecting = pRetry(() => this.connect(), {
+      retries: Infinity,
+      minTimeout: 100,
+      maxTimeout: 5_000,
+      randomize: true,
+      signal: this.abort.signal,
+      onFailedAttempt: ({ error, attemptNumber }) => {
+        this.logger.debug({ event: 'postgres.listen_retry', attempt: attemptNumber, err: errorMessage(error) }, 'LISTEN reconnect failed; trying again');
+      },
+    })
+      .catch(() => {}) // stopped
+      .finally(() => {
+        this.reconnecting = null;
+      });
+  }
+
+  /** Idempotent: ends the connection and any reconnect in progress; nothing of ours stays alive. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.stopped = true;
+      this.listening = false;
+      this.abort.abort();
+      this.stopPing();
+      if (this.connecting) dropSocket(this.connecting);
+      await this.reconnecting;
+      const client = this.client;
+      this.client = null;
+      if (client) {
+        client.removeAllListeners();
+        client.on('error', () => {});
+        let timer: NodeJS.Timeout | undefined;
+        const ended = client.end().catch(() => {});
+        const late = new Promise<void>((resolve) => {
+          timer = setTimeout(() => {
+            dropSocket(client); // the server did not acknowledge the goodbye
+            resolve();
+          }, END_TIMEOUT_MS);
+        });
+        await Promise.race([ended, late]);
+        clearTimeout(timer);
+      }
+      this.subject.complete();
+    })();
+    return this.stopping;
+  }
+}
+
+/** Close a client's socket at once (a connect in progress fails; an end waiting on the server completes). */
+function dropSocket(client: pg.Client): void {
+  (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
 }

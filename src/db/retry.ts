@@ -23,10 +23,21 @@ export function isTransientPgError(err: unknown): boolean {
   return err instanceof Error && /Connection terminated|connection timeout|Client has encountered a connection error/i.test(err.message);
 }
 
+/**
+ * How long a caller (a tool call) rides out a database it cannot reach (a restart, a failover,
+ * a dropped connection): its LISTEN and its idempotent writes are retried this long.
+ */
+export const CALLER_DB_RETRY_MS = 30_000;
+
 export interface PgRetryOptions {
   logger?: Logger;
+  /** At most this many retries (default 5; unbounded when `maxRetryTime` is given). */
   retries?: number;
   minTimeout?: number;
+  /** Retry for at most this long (ms) since the first attempt. */
+  maxRetryTime?: number;
+  /** Stop retrying when this aborts (the caller's own deadline or shutdown). */
+  signal?: AbortSignal;
 }
 
 /** Run `fn`, retrying it on transient PostgreSQL errors; any other error is thrown at once. */
@@ -41,9 +52,11 @@ export function withPgRetry<T>(op: string, fn: () => Promise<T>, options: PgRetr
       }
     },
     {
-      retries: options.retries ?? 5,
+      retries: options.retries ?? (options.maxRetryTime !== undefined ? Infinity : 5),
       minTimeout: options.minTimeout ?? 100,
       maxTimeout: 2_000,
+      ...(options.maxRetryTime !== undefined ? { maxRetryTime: options.maxRetryTime } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
       onFailedAttempt: ({ error, attemptNumber, retriesLeft }) => {
         if (retriesLeft > 0) options.logger?.warn({ event: 'db.retry', op, attempt: attemptNumber, err: errorMessage(error) }, `retrying ${op}`);
       },

@@ -15,6 +15,8 @@ import type { Pool } from '../db/pool.js';
 import { deadHosts } from '../db/queries/hosts.js';
 import { clusterWork, endLostOnDeadHost, failPlacementTimeouts, recordPendingReasons, releaseUnstarted } from '../db/queries/failover.js';
 import { deleteEndedIntents } from '../db/queries/retention.js';
+import { endUnclaimed, unclaimedIntents } from '../db/queries/unclaimed-stops.js';
+import { stopWanted } from '../kinds/containers/decide.js';
 import { errorMessage } from '../errors.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Runnable } from '../runtime/manager.js';
@@ -26,6 +28,8 @@ export interface ClusterDutiesOptions {
   isLeader: () => boolean;
   /** For host rows that do not record their own timeout (written before migration 014). */
   hostTimeoutS: number;
+  /** A worker whose heartbeat is older than this is gone (HIGHWAY_WORKER_TIMEOUT_S, default 30). */
+  workerTimeoutS?: number;
   /** How often the leader looks while there is work (default 1.5 s). */
   intervalMs?: number;
   /** The longest an idle leader sleeps (default 30 s): it wakes earlier for a host's expiry or a new intent. */
@@ -117,6 +121,7 @@ export class ClusterDuties implements Runnable {
         this.options.metrics?.transition('failed', null);
         this.log.error({ event: 'intent.failed', intent_id: row.id, tenant_id: row.tenant_id, status: 'failed', error: row.error }, row.error);
       }
+      if (work.waiting) await this.endAbandoned();
       const every = this.options.retentionEveryMs ?? 3_600_000;
       if (Date.now() - this.lastRetention >= every) {
         this.lastRetention = Date.now();
@@ -130,5 +135,26 @@ export class ClusterDuties implements Runnable {
       this.log.warn({ event: 'cluster.pass_error', err: errorMessage(err) }, 'cluster duties failed; the next pass retries');
     }
     return next;
+  }
+
+  /**
+   * Unclaimed intents whose caller went away (its worker is dead or silent, its activity gone
+   * or timed out, its run cancelled, a stop asked for) end now, with that reason, by the same
+   * rules a host applies to its own (stopWanted), instead of waiting for a host forever.
+   */
+  private async endAbandoned(): Promise<void> {
+    const workerTimeoutMs = (this.options.workerTimeoutS ?? 30) * 1000;
+    for (const { intent, around, dbNow } of await unclaimedIntents(this.options.pool, 2_000)) {
+      const stop = stopWanted({ intent, around, container: null, now: dbNow, workerTimeoutMs });
+      if (!stop) continue;
+      const error = intent.pending_reason ? `never started: ${intent.pending_reason}` : null;
+      const row = await endUnclaimed(this.options.pool, intent.id, stop.status, stop.reason, error);
+      if (!row) continue; // a host took it meanwhile: it ends it there
+      this.options.metrics?.transition(stop.status, stop.reason);
+      this.log.info(
+        { event: `intent.${stop.status}`, intent_id: row.id, tenant_id: row.tenant_id, workflow_run_id: row.workflow_run_id, activity_id: row.activity_id, status: stop.status, stop_reason: stop.reason, error },
+        `intent ${stop.status} before any host took it${stop.reason ? `: ${stop.reason}` : ''}`,
+      );
+    }
   }
 }

@@ -5,7 +5,7 @@ import { insertIntent } from '../db/queries/insert-intent.js';
 import { appendAudit } from '../db/queries/audit.js';
 import { PolicyError, ValidationError } from '../errors.js';
 import { TERMINAL_STATUSES, isTerminal, lifecycleOf, type IntentRow, type IntentStatus, type StopReason } from '../model.js';
-import { withPgRetry } from '../db/retry.js';
+import { CALLER_DB_RETRY_MS, withPgRetry } from '../db/retry.js';
 import { checkInput, stringProblem } from '../params/bounds.js';
 import { parseRunParams } from '../params/schema.js';
 import { checkPolicy, resourceWarnings, type Policy } from '../params/policy.js';
@@ -36,6 +36,8 @@ export interface RunDeps {
   waiter: CompletionWaiter;
   logger: Logger;
   policy: Policy;
+  /** How long the intent write is retried while the database is unreachable (default CALLER_DB_RETRY_MS). */
+  databaseRetryMs?: number;
 }
 
 /** A finished intent whose container is gone (or kept on purpose): nothing more will change. */
@@ -69,6 +71,20 @@ export function toResult(row: IntentRow): DockerRunResult {
     error: row.error,
     warnings: row.warnings ?? [],
   };
+}
+
+/** `p`, or the signal's reason as soon as it aborts (a worker shutdown while the database is away). */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return p;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => (signal.removeEventListener('abort', onAbort), resolve(v)),
+      (e: unknown) => (signal.removeEventListener('abort', onAbort), reject(e)),
+    );
+  });
 }
 
 const CONTEXT_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -133,8 +149,9 @@ export function createDockerRun(deps: RunDeps) {
 
     const warnings = resourceWarnings(spec);
     // LISTEN before the write: every change after it is notified, so the wait needs no first read.
-    await deps.waiter.listening();
-    // Idempotent per activity: a retry after a write that did commit returns that intent.
+    await untilAborted(deps.waiter.listening(), ctx.signal);
+    // Idempotent per activity (highway.create_intent returns the activity's intent when it has
+    // one): a retry after a write that did commit returns that intent, never a second one.
     const id = randomUUID();
     const { row, created } = await withPgRetry('intent.write', () => insertIntent(deps.pool, {
       id,
@@ -146,7 +163,7 @@ export function createDockerRun(deps: RunDeps) {
       spec,
       labels: spec.labels ?? {},
       warnings,
-    }), { logger: log });
+    }), { logger: log, maxRetryTime: deps.databaseRetryMs ?? CALLER_DB_RETRY_MS, ...(ctx.signal ? { signal: ctx.signal } : {}) });
 
     const ilog = log.child({ intent_id: row.id });
     if (created) {
@@ -157,11 +174,12 @@ export function createDockerRun(deps: RunDeps) {
     }
 
     // Wake on the notification that can finish the wait: for a detached run, once it runs; else
-    // at removal, or at the end when the container is kept (auto_remove false, gc protection).
+    // at removal, or at the end when nothing more will come: the container is kept (auto_remove
+    // false, gc protection) or the intent is `lost` (its host is gone: no removal follows soon).
     const kept = !spec.auto_remove || spec.gc_protect_seconds !== null;
     const wakeOn: WakeOn = spec.detach
       ? (status) => status === 'running' || status === 'stopping' || TERMINAL_STATUSES.has(status as IntentStatus)
-      : (status, removed) => removed || (kept && TERMINAL_STATUSES.has(status as IntentStatus));
+      : (status, removed) => removed || status === 'lost' || (kept && TERMINAL_STATUSES.has(status as IntentStatus));
     const settled = await deps.waiter.wait(row.id, spec.detach ? isRunningOrSettled : (r) => isSettled(r), {
       ...(ctx.signal ? { signal: ctx.signal } : {}),
       wakeOn,

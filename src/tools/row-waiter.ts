@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { PgListener } from '../db/listener.js';
 import { HighwayError, errorMessage } from '../errors.js';
-import { isTransientPgError } from '../db/retry.js';
+import { CALLER_DB_RETRY_MS, isTransientPgError, withPgRetry } from '../db/retry.js';
 
 /** One wait for rows to reach a condition. */
 export interface RowWait<R> {
@@ -45,7 +45,9 @@ interface Watch {
  * written before the wait began is seen by that read, and one written after it by a
  * notification. Each wait reads one at a time, with at most one more read queued. After a
  * (re)connect (notifications may have been lost) and every safety poll of its channel, every
- * wait re-reads. A failed LISTEN start is not cached: the next wait tries again.
+ * wait re-reads. A LISTEN that cannot start (the database is unreachable) is retried for
+ * `connectRetryMs` (default CALLER_DB_RETRY_MS); a failure after that is not cached: the next
+ * wait tries again.
  */
 export class RowWaiter {
   private readonly listener: PgListener;
@@ -53,12 +55,14 @@ export class RowWaiter {
   private readonly all = new Set<Watch>();
   private started: Promise<void> | null = null;
   private polls: NodeJS.Timeout[] = [];
+  private readonly stopping = new AbortController();
 
   /** `channels`: each channel with its safety-poll interval in ms. */
   constructor(
     databaseUrl: string,
     private readonly logger: Logger,
     private readonly channels: Readonly<Record<string, number>>,
+    private readonly options: { connectRetryMs?: number } = {},
   ) {
     this.listener = new PgListener(databaseUrl, Object.keys(channels), logger);
     this.listener.signals$.subscribe((signal) => {
@@ -71,7 +75,11 @@ export class RowWaiter {
   }
 
   private ensureStarted(): Promise<void> {
-    this.started ??= this.listener.start().then(
+    this.started ??= withPgRetry('listen', () => this.listener.start(), {
+      logger: this.logger,
+      maxRetryTime: this.options.connectRetryMs ?? CALLER_DB_RETRY_MS,
+      signal: this.stopping.signal,
+    }).then(
       () => {
         this.polls = Object.entries(this.channels).map(([channel, ms]) => {
           const poll = setInterval(() => this.checkAll(channel), ms);
@@ -174,6 +182,7 @@ export class RowWaiter {
 
   /** Ends every wait (`shutdown`) and closes the LISTEN connection. */
   async stop(): Promise<void> {
+    this.stopping.abort(new HighwayError('shutdown', 'stopped waiting: shutting down'));
     for (const poll of this.polls) clearInterval(poll);
     for (const w of [...this.all]) w.cancel(new HighwayError('shutdown', `stopped waiting for ${w.what}: shutting down`));
     await this.listener.stop();

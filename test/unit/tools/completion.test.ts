@@ -11,7 +11,7 @@ import type { Pool } from '../../../src/db/pool.js';
 describe('tools/CompletionWaiter', () => {
   afterEach(() => sinon.restore());
 
-  it('a failed LISTEN start is an error for that wait, and the next wait connects again', async () => {
+  it('a LISTEN that cannot start for a moment (the database restarts) is retried: the wait gets its result', async () => {
     const start = sinon.stub(PgListener.prototype, 'start');
     start.onCall(0).rejects(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }));
     start.onCall(1).resolves();
@@ -21,13 +21,32 @@ describe('tools/CompletionWaiter', () => {
     const rows = new RowWaiter('postgres://nowhere', pino({ level: 'silent' }), { [INTENT_WAIT.channel]: INTENT_WAIT.safetyPollMs });
     const waiter = new CompletionWaiter(pool, rows);
 
+    const first = await waiter.wait('i1', (r) => r.status === 'exited');
+    expect(first.status).to.equal('exited');
+    expect(start.callCount).to.equal(2);
+    await rows.stop();
+  });
+
+  it('a LISTEN that cannot start within its retry time is an error for that wait (database_unavailable), and the next wait connects again', async function () {
+    this.timeout(10_000);
+    const start = sinon.stub(PgListener.prototype, 'start');
+    start.rejects(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }));
+    sinon.stub(PgListener.prototype, 'stop').resolves();
+    const row = { id: 'i1', status: 'exited', removed_at: new Date() };
+    const pool = { query: sinon.stub().resolves({ rows: [row] }) } as unknown as Pool;
+    const rows = new RowWaiter('postgres://nowhere', pino({ level: 'silent' }), { [INTENT_WAIT.channel]: INTENT_WAIT.safetyPollMs }, { connectRetryMs: 500 });
+    const waiter = new CompletionWaiter(pool, rows);
+
     const first = await waiter.wait('i1', () => true).catch((e: unknown) => e);
     expect(first).to.be.instanceOf(HighwayError);
     expect((first as HighwayError).code).to.equal('database_unavailable');
+    const failedStarts = start.callCount;
+    expect(failedStarts).to.be.above(1);
 
+    start.resolves();
     const second = await waiter.wait('i1', (r) => r.status === 'exited');
     expect(second.status).to.equal('exited');
-    expect(start.callCount).to.equal(2);
+    expect(start.callCount).to.equal(failedStarts + 1);
     await rows.stop();
   });
 

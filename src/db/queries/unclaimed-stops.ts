@@ -1,0 +1,68 @@
+import type { Queryable } from '../pool.js';
+import type { IntentRow, IntentStatus, StopReason } from '../../model.js';
+import { INTENT_COLUMNS_WITHOUT_OUTPUT } from './intent-columns.js';
+import type { IntentSurroundings } from '../../kinds/containers/queries/load-reconcile-state.js';
+
+export interface UnclaimedIntent {
+  intent: IntentRow;
+  around: IntentSurroundings;
+  dbNow: Date;
+}
+
+/**
+ * Unclaimed pending intents (no host took them) older than `minAgeMs`, with their run,
+ * activity and worker, oldest first: the cluster leader judges whether their caller went away.
+ */
+export async function unclaimedIntents(q: Queryable, minAgeMs: number, limit = 1000): Promise<UnclaimedIntent[]> {
+  const res = await q.query<IntentRow & IntentSurroundings & { db_now: Date }>(
+    `SELECT ${INTENT_COLUMNS_WITHOUT_OUTPUT('c')},
+            r.status               AS run_status,
+            (a.id IS NOT NULL)     AS activity_exists,
+            a.status               AS activity_status,
+            a.heartbeat_at         AS activity_heartbeat_at,
+            a.heartbeat_timeout_s  AS activity_heartbeat_timeout_s,
+            a.created_at           AS activity_created_at,
+            (w.id IS NOT NULL)     AS worker_exists,
+            w.status               AS worker_status,
+            w.heartbeat_at         AS worker_heartbeat_at,
+            clock_timestamp()      AS db_now
+       FROM highway.docker_containers c
+       LEFT JOIN highway.workflow_runs r ON r.id = c.workflow_run_id
+       LEFT JOIN highway.activities a ON a.id = c.activity_id
+       LEFT JOIN highway.workers w ON w.id = c.worker_id
+      WHERE c.reconciler_id IS NULL AND c.removed_at IS NULL AND c.status = 'pending'
+        AND c.created_at < now() - make_interval(secs => $1 / 1000.0)
+      ORDER BY c.created_at
+      LIMIT $2`,
+    [minAgeMs, limit],
+  );
+  return res.rows.map((row) => {
+    const {
+      run_status, activity_exists, activity_status, activity_heartbeat_at, activity_heartbeat_timeout_s,
+      activity_created_at, worker_exists, worker_status, worker_heartbeat_at, db_now, ...intent
+    } = row;
+    return {
+      intent: intent as IntentRow,
+      around: {
+        run_status, activity_exists, activity_status, activity_heartbeat_at, activity_heartbeat_timeout_s,
+        activity_created_at, worker_exists, worker_status, worker_heartbeat_at,
+      },
+      dbNow: db_now,
+    };
+  });
+}
+
+/**
+ * End an intent no host took (it had no container: nothing to collect or remove), if it is
+ * still unclaimed and pending. Returns the row, or null when a host took it meanwhile.
+ */
+export async function endUnclaimed(q: Queryable, id: string, status: IntentStatus, stopReason: StopReason | null, error: string | null) {
+  const res = await q.query<{ id: string; tenant_id: string; workflow_run_id: string; activity_id: string; error: string | null }>(
+    `UPDATE highway.docker_containers
+        SET status = $2, stop_reason = $3, error = $4, finished_at = now(), removed_at = now(), updated_at = now()
+      WHERE id = $1 AND reconciler_id IS NULL AND removed_at IS NULL AND status = 'pending'
+      RETURNING id, tenant_id, workflow_run_id, activity_id, error`,
+    [id, status, stopReason, error],
+  );
+  return res.rows[0] ?? null;
+}
