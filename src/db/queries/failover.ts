@@ -64,7 +64,7 @@ export async function recordPendingReasons(q: Queryable, hostTimeoutS: number, m
      judged AS (
        SELECT w.id, w.pending_reason,
               CASE WHEN count(l.id) = 0 THEN
-                     CASE WHEN w.p IS NULL THEN 'no live host' ELSE 'no live host matches placement ' || w.p::text END
+                     CASE WHEN w.p IS NULL OR jsonb_typeof(w.p) = 'null' THEN 'no live host' ELSE 'no live host matches placement ' || w.p::text END
                    WHEN count(l.id) FILTER (WHERE l.docker_ok) = 0 THEN
                      'no matching host can reach its Docker daemon: '
                        || string_agg(l.id || ' (' || COALESCE(l.docker_error, 'unreachable') || ')', ', ' ORDER BY l.id)
