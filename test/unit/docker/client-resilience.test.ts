@@ -70,6 +70,30 @@ describe('docker/client: retries, typed errors, circuit breaker', () => {
     expect(docker.createContainer.callCount).to.equal(1);
   });
 
+  it('a 500 that says the request is wrong (Go field "StopTimeout") is terminal at once, and does not open the circuit', async () => {
+    const { docker, client } = stubDocker();
+    const refusal = http(500, 'json: cannot unmarshal number 1e30 into Go struct field ContainerConfigWrapper.StopTimeout of type int');
+    docker.createContainer.rejects(refusal);
+    for (let i = 0; i < 12; i++) {
+      const err = await client.create({ Image: 'alpine' }).catch((e: unknown) => e);
+      expect(err).to.be.instanceOf(TerminalError);
+      expect((err as TerminalError).code).to.equal('create_failed');
+      expect((err as Error).message).to.equal(`create failed: ${refusal.json.message}`);
+    }
+    expect(docker.createContainer.callCount).to.equal(12); // never retried
+    expect(client.breakerOpen()).to.equal(false);
+  });
+
+  it('a 500 that does not say the request is wrong is retried, then docker_unavailable with the status and message', async () => {
+    const { container, client } = stubDocker(2);
+    container.start.rejects(http(500, 'containerd: connection reset by peer while doing something'));
+    const err = await client.start('c'.repeat(64)).catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(HighwayError).and.not.instanceOf(TerminalError);
+    expect((err as HighwayError).code).to.equal('docker_unavailable');
+    expect((err as Error).message).to.equal('Docker daemon failed start (HTTP 500): containerd: connection reset by peer while doing something');
+    expect(container.start.callCount).to.equal(3);
+  });
+
   it('a name conflict on create is an answer to adopt, not an error', async () => {
     const { docker, client } = stubDocker();
     docker.createContainer.rejects(http(409, 'Conflict. The container name "/highway-x" is already in use'));
