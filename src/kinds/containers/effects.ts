@@ -7,7 +7,7 @@ import type { Pool } from '../../db/pool.js';
 import { claimStart, patchIntent, patchLiveIntent, releaseStart } from '../../db/queries/update-intent.js';
 import type { AuditEntry } from '../../db/queries/audit.js';
 import { dockerMessage, type ContainerClient, type ContainerState } from '../../docker/client.js';
-import { HighwayError, TerminalError } from '../../errors.js';
+import { HighwayError, TerminalError, errorMessage } from '../../errors.js';
 import { LABELS, containerName, lifecycleOf, type IntentRow } from '../../model.js';
 import { toCreateOptions } from '../../params/container-config.js';
 import { readStoredSpec } from '../../params/versions.js';
@@ -193,6 +193,13 @@ async function start(s: StepContext, _action: Extract<Action, { type: 'start' }>
     // Docker refused or did not answer: if the container is still `created`, it never ran.
     const now = await ctx.docker.inspect(id).catch(() => undefined);
     if (now?.status === 'created') await releaseStart(ctx.pool, w.intent.id).catch(() => {});
+    // The container exists: its id stays on the row (and in the result), whatever the start
+    // did, so a failed start shows which container (kept when auto_remove is false) it was.
+    if (w.intent.container_id !== id) {
+      await patchLive({ container_id: id, short_id: id.slice(0, 12), status: 'created' }, w.createAudit ?? undefined).catch((e: unknown) =>
+        log.warn({ event: 'intent.record_error', container_id: id, err: errorMessage(e) }, 'could not record the container of a failed start'),
+      );
+    }
     throw err;
   }
   // Not inspected here: right after start, an inspect waits on the daemon for as long as a
