@@ -297,10 +297,10 @@ export const extremeValidParamsArbitrary: fc.Arbitrary<Record<string, unknown>> 
     memory_limit: fc.constantFrom(6 * 1024 * 1024, AT_BOUND.exactInteger, '8191t'),
     shm_size: fc.constantFrom(1, 64 * 1024 * 1024, AT_BOUND.exactInteger),
     max_output_bytes: fc.constantFrom(0, 1, 64 * 1024 * 1024),
-    cpu_limit: fc.constantFrom(0.01, 1, 1000, AT_BOUND.dockerDurationSeconds),
+    cpu_limit: fc.constantFrom(0.01, 0.5, 1, 2, 1000, AT_BOUND.dockerDurationSeconds),
     pids_limit: fc.constantFrom(1, -1, 64, AT_BOUND.pidMax),
     user: fc.constantFrom('0', 2147483647, '0:2147483647'),
-    ulimits: fc.constantFrom({ nofile: 0 }, { nofile: { soft: 1024, hard: AT_BOUND.exactInteger } }, { core: -1 }, { nproc: AT_BOUND.exactInteger }),
+    ulimits: fc.constantFrom({ core: 0 }, { core: -1 }, { nofile: { soft: 1024, hard: 1024 } }, { nofile: { soft: 1024, hard: AT_BOUND.exactInteger } }, { nproc: AT_BOUND.exactInteger }),
     healthcheck: fc.constantFrom(
       { test: 'true', interval: AT_BOUND.dockerDurationSeconds, timeout: AT_BOUND.dockerDurationSeconds, start_period: AT_BOUND.dockerDurationSeconds, retries: AT_BOUND.int32 },
       { test: ['CMD', 'true'], interval: 0.001, timeout: 0.001, retries: 0 },

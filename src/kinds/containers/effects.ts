@@ -148,7 +148,9 @@ async function create(s: StepContext, _action: Extract<Action, { type: 'create' 
     tenantId: w.intent.tenant_id,
     sharedVolumes: ctx.policy.shared_volumes,
   });
-  const result = await ctx.docker.create(options);
+  const result = await ctx.docker.create(options).catch((err: unknown) => {
+    throw explainCreateFailure(err, spec);
+  });
   let id: string;
   if ('conflict' in result) {
     // The name is taken: a create of ours that succeeded before a crash. Adopt it, as it is.
@@ -169,6 +171,17 @@ async function create(s: StepContext, _action: Extract<Action, { type: 'create' 
     return 'next';
   }
   return patchLive({ container_id: id, short_id: id.slice(0, 12), status: 'created' }, audit);
+}
+
+/**
+ * Docker's refusal, said in the caller's terms where the caller could not have known: a
+ * cpu_limit above what this host has (the caller does not know the host) names the parameter.
+ */
+function explainCreateFailure(err: unknown, spec: ReturnType<typeof readStoredSpec>): unknown {
+  if (!(err instanceof TerminalError) || spec.cpu_limit === null || !/Range of CPUs is from/.test(err.message)) return err;
+  return new TerminalError(err.code, `cpu_limit: ${spec.cpu_limit} CPUs is more than this Docker host has (${err.message}); ask for fewer, or set placement to a larger host`, {
+    cause: err,
+  });
 }
 
 /** Start it, at most once ever (the claim in the row), and record `running` with its deadline. */

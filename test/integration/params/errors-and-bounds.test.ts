@@ -56,6 +56,15 @@ describe('params: a failed start keeps its container id; transient failures are 
     expect(await h.containerGone(result.container_id)).to.equal(true);
   });
 
+  it('a cpu_limit above what the host has: failed at the reconciler, the error naming cpu_limit and what Docker said; no container', async () => {
+    const ctx = h.ctx();
+    const result = await h.run({ command: ['true'], cpu_limit: 1000, pull_policy: 'never' }, ctx);
+    expect(result.status).to.equal('failed');
+    expect(result.error).to.match(/^cpu_limit: 1000 CPUs is more than this Docker host has \(create failed: Range of CPUs is from 0\.01 to \d+\.00, as there are only \d+ CPUs available\); ask for fewer/);
+    expect(result.container_id).to.equal(null);
+    expect(await h.containers()).to.deep.equal([]);
+  });
+
   it('a row written past the tool with stop_grace_period 1e30 ends failed at once, saying why (never pending for ever)', async () => {
     const ctx = h.ctx();
     const id = randomUUID();
