@@ -10,6 +10,8 @@ import { ValidationError } from '../../../src/errors.js';
 import { lifecycleOf } from '../../../src/model.js';
 import { toCreateOptions } from '../../../src/params/container-config.js';
 import { parseExecParams } from '../../../src/params/exec.js';
+import { validateSchedule } from '../../../src/kinds/schedules/operations.js';
+import { defaultPolicy } from '../../../src/params/policy.js';
 import { parseRunParams } from '../../../src/params/schema.js';
 import { extremeInvalidParamsArbitrary, extremeValidParamsArbitrary } from '../../support/invalid-params.js';
 
@@ -126,6 +128,29 @@ describe('params: numeric bounds (huge, NaN-producing and boundary numbers)', ()
       }
       expect(err, `${field}=${String(value)}`).to.be.instanceOf(ValidationError);
       expect((err as ValidationError).field).to.equal(field);
+    }
+  });
+});
+
+describe('params: cron dates and numbers are bounded', () => {
+  it('a start_at before 4713 BC (valid in JavaScript, not in PostgreSQL) and huge numbers are refused naming the field', () => {
+    const base = { name: 'n', schedule: '* * * * *', params: { image: 'alpine' } };
+    for (const [field, value, message] of [
+      ['start_at', '-100000-01-01T00:00:00Z', /before 4713 BC/],
+      ['end_at', 'not a date', /ISO 8601/],
+      ['jitter', 1e30, /at most 86400/],
+      ['catchup_window', NaN, /./],
+      ['keep_failed', 2 ** 40, /./],
+    ] as const) {
+      let err: unknown;
+      try {
+        validateSchedule({ ...base, [field]: value }, defaultPolicy);
+      } catch (e) {
+        err = e;
+      }
+      expect(err, `${field}=${String(value)}`).to.be.instanceOf(ValidationError);
+      expect((err as ValidationError).field).to.equal(field);
+      expect((err as ValidationError).message).to.match(message);
     }
   });
 });
