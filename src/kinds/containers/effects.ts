@@ -407,9 +407,12 @@ async function readOutput(ctx: EffectContext, id: string, maxBytes: number) {
   try {
     return { output: await ctx.docker.logs(id, maxBytes), unreadable: null };
   } catch (err) {
-    if (err instanceof HighwayError && err.code === 'docker_unavailable') throw err;
-    if ((err as { statusCode?: number }).statusCode === undefined) throw err;
-    return { output: { stdout: '', stderr: '', truncated: false }, unreadable: dockerMessage(err) };
+    // A 500 the daemon kept giving through the client's retries is its answer about these logs
+    // (as it was before 500s were retried); a daemon away or unavailable (503) is waited for.
+    const cause = err instanceof HighwayError && err.code === 'docker_unavailable' ? err.cause : err;
+    if (err instanceof HighwayError && err.code === 'docker_unavailable' && (cause as { statusCode?: number })?.statusCode !== 500) throw err;
+    if ((cause as { statusCode?: number })?.statusCode === undefined) throw err;
+    return { output: { stdout: '', stderr: '', truncated: false }, unreadable: dockerMessage(cause) };
   }
 }
 

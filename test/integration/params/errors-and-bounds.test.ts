@@ -114,3 +114,33 @@ describe('params: a daemon that keeps failing does not keep an intent pending pa
     expect(row?.error).to.equal(result.error);
   });
 });
+
+describe('params: a daemon that answers 500 to every logs read does not keep a finished intent from ending', function () {
+  this.timeout(120_000);
+  let h: Harness;
+
+  before(async () => {
+    h = await startHarness({ withoutReconciler: true });
+    const real = h.docker;
+    const failing = Object.create(real) as Docker;
+    (failing as unknown as { getContainer: (id: string) => Docker.Container }).getContainer = (id: string) => {
+      const container = real.getContainer(id);
+      container.logs = (() =>
+        Promise.reject(Object.assign(new Error('(HTTP code 500) server error - failed to read the log file'), { statusCode: 500, json: { message: 'failed to read the log file' } }))) as never;
+      return container;
+    };
+    await h.startReconciler({ docker: createDockerClient({ logger: h.log.logger, docker: failing, retries: 1 }) });
+  });
+  after(async () => {
+    await h?.stop();
+  });
+
+  it('ends with its exit code, the output said to be unavailable with what Docker said, and the container removed', async () => {
+    const result = await h.run({ command: ['sh', '-c', 'echo hi; exit 4'], pull_policy: 'never' });
+    expect(result.status).to.equal('failed');
+    expect(result.exit_code).to.equal(4);
+    expect(result.error).to.equal('exited with code 4; output unavailable: failed to read the log file');
+    expect(result.logs_truncated).to.equal(true);
+    expect(await h.containerGone(result.container_id)).to.equal(true);
+  });
+});
