@@ -204,7 +204,8 @@ export class ContainersKind implements Kind {
     if (now < bound) return err;
     const code = err instanceof HighwayError ? err.code : 'docker_unavailable';
     const seconds = Math.round((bound.getTime() - intent.created_at.getTime()) / 1000);
-    return new TerminalError(code, `could not be started within ${seconds} s (its placement_timeout + timeout); last error: ${errorMessage(err)}`, { cause: err });
+    const what = typeof intent.spec['placement_timeout'] === 'number' ? 'its placement_timeout + timeout' : 'its timeout';
+    return new TerminalError(code, `could not be started within ${seconds} s (${what}); last error: ${errorMessage(err)}`, { cause: err });
   }
 
   private async reconcileClaimed(

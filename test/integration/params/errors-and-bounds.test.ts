@@ -104,7 +104,7 @@ describe('params: a daemon that keeps failing does not keep an intent pending pa
     const result: DockerRunResult = await h.run({ command: ['true'], timeout: 2, pull_policy: 'never' });
     const elapsed = Date.now() - started;
     expect(result.status).to.equal('failed');
-    expect(result.error).to.match(/^could not be started within 2 s \(its placement_timeout \+ timeout\); last error: Docker daemon failed create \(HTTP 503\): the daemon is busy$/);
+    expect(result.error).to.match(/^could not be started within 2 s \(its timeout\); last error: Docker daemon failed create \(HTTP 503\): the daemon is busy$/);
     expect(result.container_id).to.equal(null);
     // Retried meanwhile (several passes), and ended within the timeout plus one backoff (30 s at most).
     expect(h.log.events('reconcile.error', result.intent_id).length).to.be.at.least(1);
