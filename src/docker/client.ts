@@ -161,9 +161,27 @@ export function isTransient(err: unknown): boolean {
  * an invalid argument or mount, a value out of range, a container configuration the OCI runtime
  * refuses. The same request fails the same way every time.
  */
-const REQUEST_IS_WRONG = /cannot unmarshal|json: |invalid character|unexpected end of JSON|\binvalid\b|out of range|must be in range|OCI runtime (?:create|start|exec) failed|runc create failed|not supported|not permitted/i;
+const REQUEST_IS_WRONG = new RegExp(
+  [
+    'cannot unmarshal', 'json: ', 'invalid character', 'unexpected end of JSON', '\\binvalid\\b', 'out of range', 'must be in range',
+    'OCI runtime (?:create|start|exec) failed', 'runc create failed', 'not supported', 'not permitted',
+    // The container's own configuration, refused at start (Engine 20.10's wording).
+    'unable to find (?:user|group)', 'no matching entries in (?:passwd|group) file', 'error gathering device information', 'is not a directory',
+  ].join('|'),
+  'i',
+);
 export function requestIsWrong(err: unknown): boolean {
   return statusOf(err) === 500 && REQUEST_IS_WRONG.test(dockerMessage(err));
+}
+
+/**
+ * The cause of a `docker_unavailable` error when the daemon kept answering 500 through every
+ * retry of a create or start: not a hiccup but its answer about this container (a daemon that
+ * is away gives no answer, or 503). Null otherwise.
+ */
+function persistent500(err: unknown): unknown {
+  if (!(err instanceof HighwayError) || err.code !== 'docker_unavailable') return null;
+  return statusOf(err.cause) === 500 ? err.cause : null;
 }
 
 /** The daemon's own message (dockerode puts it in json.message). */
@@ -375,6 +393,8 @@ export function createDockerClient(options: DockerClientOptions): ContainerClien
           knownImages.delete(String(createOptions.Image));
           throw new HighwayError('create_failed', `create failed: ${dockerMessage(err)}`, { cause: err });
         }
+        const answer = persistent500(err);
+        if (answer) throw new TerminalError('create_failed', `create failed: ${dockerMessage(answer)}`, { cause: answer });
         if (err instanceof HighwayError) throw err;
         throw new TerminalError('create_failed', `create failed: ${dockerMessage(err)}`, { cause: err });
       }
@@ -385,6 +405,8 @@ export function createDockerClient(options: DockerClientOptions): ContainerClien
         await call('start', (abortSignal) => docker.getContainer(id).start({ abortSignal }));
       } catch (err) {
         if (statusOf(err) === 304) return; // already started
+        const answer = persistent500(err);
+        if (answer) throw new TerminalError('start_failed', `start failed: ${dockerMessage(answer)}`, { cause: answer });
         if (err instanceof HighwayError) throw err;
         throw new TerminalError('start_failed', `start failed: ${dockerMessage(err)}`, { cause: err });
       }

@@ -84,14 +84,39 @@ describe('docker/client: retries, typed errors, circuit breaker', () => {
     expect(client.breakerOpen()).to.equal(false);
   });
 
-  it('a 500 that does not say the request is wrong is retried, then docker_unavailable with the status and message', async () => {
+  it('a 503 (the daemon unavailable) is retried, then docker_unavailable with the status and message: the reconciler retries it', async () => {
     const { container, client } = stubDocker(2);
-    container.start.rejects(http(500, 'containerd: connection reset by peer while doing something'));
+    container.start.rejects(http(503, 'the daemon is shutting down'));
     const err = await client.start('c'.repeat(64)).catch((e: unknown) => e);
     expect(err).to.be.instanceOf(HighwayError).and.not.instanceOf(TerminalError);
     expect((err as HighwayError).code).to.equal('docker_unavailable');
-    expect((err as Error).message).to.equal('Docker daemon failed start (HTTP 500): containerd: connection reset by peer while doing something');
+    expect((err as Error).message).to.equal('Docker daemon failed start (HTTP 503): the daemon is shutting down');
     expect(container.start.callCount).to.equal(3);
+  });
+
+  it('a 500 on start is retried; one the daemon keeps giving through the retries is its answer: start_failed, terminal', async () => {
+    const { container, client } = stubDocker(2);
+    container.start.onCall(0).rejects(http(500, 'containerd: connection reset by peer'));
+    container.start.onCall(1).resolves();
+    await client.start('c'.repeat(64));
+    expect(container.start.callCount).to.equal(2);
+
+    const again = stubDocker(2);
+    again.container.start.rejects(http(500, 'something this engine says of this container'));
+    const err = await again.client.start('c'.repeat(64)).catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(TerminalError);
+    expect((err as TerminalError).code).to.equal('start_failed');
+    expect((err as Error).message).to.equal('start failed: something this engine says of this container');
+    expect(again.container.start.callCount).to.equal(3);
+  });
+
+  it('a start refused for the container\'s own configuration (unknown user) is terminal at once', async () => {
+    const { container, client } = stubDocker(2);
+    container.start.rejects(http(500, 'unable to find user no-such-user: no matching entries in passwd file'));
+    const err = await client.start('c'.repeat(64)).catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(TerminalError);
+    expect((err as Error).message).to.equal('start failed: unable to find user no-such-user: no matching entries in passwd file');
+    expect(container.start.callCount).to.equal(1);
   });
 
   it('a name conflict on create is an answer to adopt, not an error', async () => {
