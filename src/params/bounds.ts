@@ -256,9 +256,6 @@ export function within(bound: NumberBound) {
   };
 }
 
-/** -0 as 0 (JSON writes both as 0; a -0 kept in memory would compare and print oddly). */
-export const noNegativeZero = (n: number): number => (Object.is(n, -0) ? 0 : n);
-
 /** PostgreSQL's timestamptz runs from 4713 BC; JavaScript's Date ends (275760) before PostgreSQL's (294276). */
 const PG_MIN_DATE_MS = Date.UTC(-4712, 0, 1);
 /** What is wrong with `d` as a date PostgreSQL can store, or null. */
