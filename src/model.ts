@@ -1,4 +1,5 @@
 /** The intent lifecycle, shared by the tools, the reconciler and the GC. */
+import { MAX_SECONDS_FROM_NOW } from './params/bounds.js';
 
 export const INTENT_STATUSES = [
   'pending',
@@ -93,13 +94,15 @@ const num = (v: unknown, fallback: number): number => (typeof v === 'number' && 
 export function lifecycleOf(spec: Record<string, unknown>): Lifecycle {
   const pull = spec['pull_policy'];
   return {
-    timeoutMs: num(spec['timeout'], 3600) * 1000,
+    timeoutMs: Math.min(num(spec['timeout'], 3600), MAX_SECONDS_FROM_NOW) * 1000,
     stopSignal: typeof spec['stop_signal'] === 'string' ? spec['stop_signal'] : 'SIGTERM',
-    stopGraceMs: num(spec['stop_grace_period'], 10) * 1000,
+    stopGraceMs: Math.min(num(spec['stop_grace_period'], 10), MAX_SECONDS_FROM_NOW) * 1000,
     autoRemove: spec['auto_remove'] !== false,
     pullPolicy: pull === 'always' || pull === 'never' ? pull : 'if_not_present',
     maxOutputBytes: num(spec['max_output_bytes'], 1024 * 1024),
-    gcProtectMs: typeof spec['gc_protect_seconds'] === 'number' ? spec['gc_protect_seconds'] * 1000 : null,
+    // Bounded however the row came to be (written before the bound, or past the tool): the
+    // date computed from it must stay valid, or every later pass would fail on it.
+    gcProtectMs: typeof spec['gc_protect_seconds'] === 'number' ? Math.min(num(spec['gc_protect_seconds'], 0), MAX_SECONDS_FROM_NOW) * 1000 : null,
   };
 }
 

@@ -127,15 +127,61 @@ interface DockerodeError extends Error {
 
 const statusOf = (err: unknown): number | undefined => (err as DockerodeError)?.statusCode;
 
-/** Transport-level failures (daemon restarting, socket gone): retry them. HTTP errors are answers: do not. */
-const TRANSIENT_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ENOENT', 'ETIMEDOUT', 'EAI_AGAIN', 'ESOCKETTIMEDOUT']);
+/**
+ * Is this failure worth retrying? Classified by what the error is, never by words that merely
+ * appear in it (a Go field named `StopTimeout` in a refusal is not a timeout):
+ * - no HTTP status (the daemon did not answer): transient when it is a transport failure
+ *   (ECONNREFUSED, ECONNRESET, EPIPE, ENOENT on the socket, socket hang up, ...);
+ * - an HTTP answer: 4xx is about the request, permanent; 501/505 permanent; other 5xx
+ *   (the daemon or containerd hiccupped) transient, except a 500 that says the request itself
+ *   is wrong (`requestIsWrong`), which no retry can fix.
+ * A transient failure is retried here a few times, then again by the reconciler, bounded by
+ * the intent's own deadlines.
+ */
+const TRANSIENT_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ENOENT', 'ETIMEDOUT', 'EAI_AGAIN', 'ESOCKETTIMEDOUT', 'ECONNABORTED', 'EHOSTUNREACH', 'ENETUNREACH']);
+/** Node's transport errors that come without a code. */
+const TRANSPORT_MESSAGE = /^(?:socket hang up|(?:unexpected )?EOF|read ECONNRESET|aborted)$/i;
 export function isTransient(err: unknown): boolean {
+  if (err === null || typeof err !== 'object') return false;
   const e = err as DockerodeError;
-  if (e?.code && TRANSIENT_CODES.has(e.code)) return true;
-  if (statusOf(err) === undefined && /socket hang up|EOF|connection reset/i.test(errorMessage(err))) return true;
-  // 500s that say the daemon itself hiccupped (not that our request is wrong).
-  if (statusOf(err) === 500 && /connection reset|EOF|timeout|i\/o timeout/i.test(dockerMessage(err))) return true;
-  return false;
+  const status = statusOf(err);
+  if (status === undefined) {
+    if (e.code && TRANSIENT_CODES.has(e.code)) return true;
+    // Programming errors are never transient, whatever they say.
+    if (err instanceof TypeError || err instanceof RangeError || err instanceof SyntaxError || err instanceof ReferenceError) return false;
+    return TRANSPORT_MESSAGE.test(errorMessage(err).trim());
+  }
+  if (status < 500 || status === 501 || status === 505) return false;
+  return !requestIsWrong(err);
+}
+
+/**
+ * Docker answers some refusals of the request itself with 500 (its errdefs "unknown"): a body
+ * it cannot decode (`json: cannot unmarshal number 1e30 into Go struct field ...StopTimeout`),
+ * an invalid argument or mount, a value out of range, a container configuration the OCI runtime
+ * refuses. The same request fails the same way every time.
+ */
+const REQUEST_IS_WRONG = new RegExp(
+  [
+    'cannot unmarshal', 'json: ', 'invalid character', 'unexpected end of JSON', '\\binvalid\\b', 'out of range', 'must be in range',
+    'OCI runtime (?:create|start|exec) failed', 'runc create failed', 'not supported', 'not permitted',
+    // The container's own configuration, refused at start (Engine 20.10's wording).
+    'unable to find (?:user|group)', 'no matching entries in (?:passwd|group) file', 'error gathering device information', 'is not a directory',
+  ].join('|'),
+  'i',
+);
+export function requestIsWrong(err: unknown): boolean {
+  return statusOf(err) === 500 && REQUEST_IS_WRONG.test(dockerMessage(err));
+}
+
+/**
+ * The cause of a `docker_unavailable` error when the daemon kept answering 500 through every
+ * retry of a create or start: not a hiccup but its answer about this container (a daemon that
+ * is away gives no answer, or 503). Null otherwise.
+ */
+function persistent500(err: unknown): unknown {
+  if (!(err instanceof HighwayError) || err.code !== 'docker_unavailable') return null;
+  return statusOf(err.cause) === 500 ? err.cause : null;
 }
 
 /** The daemon's own message (dockerode puts it in json.message). */
@@ -169,7 +215,8 @@ export function isUnavailable(err: unknown): boolean {
   if ((err as { registryAnswer?: boolean })?.registryAnswer) return false;
   if (err instanceof HighwayError) return err.code === 'docker_unavailable';
   const status = statusOf(err);
-  if (status !== undefined) return status >= 500;
+  // A daemon that decodes our request and says it is wrong is answering, and healthy.
+  if (status !== undefined) return status >= 500 && !requestIsWrong(err);
   return isTransient(err) || (err as { name?: string })?.name === 'AbortError' || (err as { name?: string })?.name === 'TimeoutError';
 }
 
@@ -245,7 +292,9 @@ export function createDockerClient(options: DockerClientOptions): ContainerClien
         throw new HighwayError('docker_unavailable', `Docker daemon unavailable (circuit open) during ${op}`, { cause: err });
       }
       if (isTransient(err)) {
-        throw new HighwayError('docker_unavailable', `Docker daemon unreachable during ${op}: ${errorMessage(err)}`, { cause: err });
+        const status = statusOf(err);
+        const what = status === undefined ? `Docker daemon unreachable during ${op}: ${errorMessage(err)}` : `Docker daemon failed ${op} (HTTP ${status}): ${dockerMessage(err)}`;
+        throw new HighwayError('docker_unavailable', what, { cause: err });
       }
       throw err;
     }
@@ -344,6 +393,8 @@ export function createDockerClient(options: DockerClientOptions): ContainerClien
           knownImages.delete(String(createOptions.Image));
           throw new HighwayError('create_failed', `create failed: ${dockerMessage(err)}`, { cause: err });
         }
+        const answer = persistent500(err);
+        if (answer) throw new TerminalError('create_failed', `create failed: ${dockerMessage(answer)}`, { cause: answer });
         if (err instanceof HighwayError) throw err;
         throw new TerminalError('create_failed', `create failed: ${dockerMessage(err)}`, { cause: err });
       }
@@ -354,6 +405,8 @@ export function createDockerClient(options: DockerClientOptions): ContainerClien
         await call('start', (abortSignal) => docker.getContainer(id).start({ abortSignal }));
       } catch (err) {
         if (statusOf(err) === 304) return; // already started
+        const answer = persistent500(err);
+        if (answer) throw new TerminalError('start_failed', `start failed: ${dockerMessage(answer)}`, { cause: answer });
         if (err instanceof HighwayError) throw err;
         throw new TerminalError('start_failed', `start failed: ${dockerMessage(err)}`, { cause: err });
       }

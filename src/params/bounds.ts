@@ -12,8 +12,8 @@
  * - strings (values and keys): no NUL character, no lone surrogate (invalid Unicode).
  * - nesting at most 32 levels deep.
  */
+import type { z } from 'zod';
 import { ValidationError } from '../errors.js';
-import { formatPath } from './schema.js';
 
 export interface InputLimits {
   /** The whole parameter set, in bytes of its JSON (UTF-8). */
@@ -167,4 +167,101 @@ export function formatBytes(n: number): string {
   if (n >= 1024 * 1024 && n % (1024 * 1024) === 0) return `${n / (1024 * 1024)} MiB`;
   if (n >= 1024 && n % 1024 === 0) return `${n / 1024} KiB`;
   return `${n} bytes`;
+}
+
+/** ["volumes", 0] -> "volumes[0]"; ["ulimits", "nofile", "soft"] -> "ulimits.nofile.soft"; ["tmpfs", "/tmp"] -> 'tmpfs["/tmp"]'. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  return path
+    .map((segment, i) => {
+      if (typeof segment === 'number') return `[${segment}]`;
+      const key = String(segment);
+      if (!/^[A-Za-z_][A-Za-z0-9_-]*$/.test(key)) return `[${JSON.stringify(key)}]`;
+      return i === 0 ? key : `.${key}`;
+    })
+    .join('');
+}
+
+// ---------------------------------------------------------------- numbers Docker and PostgreSQL accept
+
+/**
+ * Every number of the parameters has an upper bound that Docker (int64 nanoseconds and bytes,
+ * Go `int` taken as int32) and PostgreSQL (dates, int4/int8 columns) accept, checked before
+ * the intent is written: a value past it would be refused by Docker only at create time, or
+ * make a date computation fail on every later pass (`0NaN-NaN-...`).
+ */
+/** Go's `int` in Docker's API, taken as int32 (its size on 32-bit builds). */
+export const INT32_MAX = 2_147_483_647;
+/** Whole numbers JavaScript and JSON carry exactly; below int64's maximum, so Docker's int64 fields take them. */
+export const MAX_EXACT_INTEGER = Number.MAX_SAFE_INTEGER;
+/** Docker's durations (health check interval, timeout, start period) are int64 nanoseconds: at most this many seconds (292 years). */
+export const MAX_DOCKER_DURATION_SECONDS = 9_223_372_036;
+/** A duration added to the current time (gc_protect_seconds, placement_timeout): 68 years keeps the date valid in JavaScript and PostgreSQL. */
+export const MAX_SECONDS_FROM_NOW = INT32_MAX;
+/** Linux refuses a pids.max above PID_MAX_LIMIT (4194304). */
+export const PID_MAX_LIMIT = 4_194_304;
+/** Docker refuses uids and gids above int32 ("uids and gids must be in range 0-2147483647"). */
+export const MAX_UID = INT32_MAX;
+/** Docker's NanoCpus is int64 nanoCPUs. */
+export const MAX_CPUS = MAX_DOCKER_DURATION_SECONDS;
+
+export interface NumberBound {
+  /** Inclusive. */
+  min?: number;
+  /** Inclusive. */
+  max: number;
+  /** Whole numbers only. */
+  integer?: boolean;
+  /** The unit, as the message says it ("seconds", "bytes", "" for a count). */
+  unit: string;
+  /** Why this is the bound (named in the error). */
+  why: string;
+}
+
+export const BOUNDS = {
+  /** Docker's StopTimeout: a Go int of seconds. */
+  stopTimeoutSeconds: { min: 0, max: INT32_MAX, unit: 'seconds', why: "Docker's StopTimeout is a Go int of seconds" },
+  /** A duration the reconciler adds to now. */
+  secondsFromNow: { min: 0, max: MAX_SECONDS_FROM_NOW, unit: 'seconds', why: 'about 68 years, so the date stays valid in JavaScript and PostgreSQL' },
+  /** Docker's time.Duration: int64 nanoseconds. */
+  dockerDurationSeconds: { min: 0, max: MAX_DOCKER_DURATION_SECONDS, unit: 'seconds', why: "Docker's durations are int64 nanoseconds" },
+  /** A count Docker reads into a Go int. */
+  goInt: { min: 0, max: INT32_MAX, integer: true, unit: '', why: "Docker reads it into a Go int (int32)" },
+  /** Bytes Docker reads as int64. */
+  bytes: { min: 0, max: MAX_EXACT_INTEGER, integer: true, unit: 'bytes', why: 'the largest whole number JSON carries exactly (Docker takes int64 bytes)' },
+  /** CPUs, as Docker's int64 NanoCpus. */
+  cpus: { min: 0.01, max: MAX_CPUS, unit: 'CPUs', why: "Docker's NanoCpus is int64 nanoCPUs" },
+  /** pids.max. */
+  pids: { min: -1, max: PID_MAX_LIMIT, integer: true, unit: 'processes', why: "Linux's PID_MAX_LIMIT" },
+  /** uid or gid. */
+  uid: { min: 0, max: MAX_UID, integer: true, unit: '', why: 'Docker takes uids and gids in 0-2147483647' },
+} as const satisfies Record<string, NumberBound>;
+
+const withUnit = (n: number, unit: string): string => (unit ? `${n} ${unit}` : String(n));
+
+/** What is wrong with `n` for `bound` (naming the bound), or null. NaN, infinities and non-integers where integers are required included. */
+export function numberProblem(n: number, bound: NumberBound): string | null {
+  if (typeof n !== 'number' || Number.isNaN(n)) return 'is not a number (NaN)';
+  if (!Number.isFinite(n)) return `is ${n > 0 ? 'infinite' : 'negative infinity'}; at most ${withUnit(bound.max, bound.unit)} (${bound.why})`;
+  if (bound.integer && !Number.isInteger(n)) return `must be a whole number${bound.unit ? ` of ${bound.unit}` : ''}, not ${n}`;
+  if (bound.min !== undefined && n < bound.min) return `must be at least ${withUnit(bound.min, bound.unit)}, not ${n}`;
+  if (n > bound.max) return `must be at most ${withUnit(bound.max, bound.unit)} (${bound.why}), not ${n}`;
+  return null;
+}
+
+/** A zod refinement for `bound`: `schema.superRefine(within(BOUNDS.bytes))`. */
+export function within(bound: NumberBound) {
+  return (n: number, ctx: z.RefinementCtx): void => {
+    const problem = numberProblem(n, bound);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  };
+}
+
+/** PostgreSQL's timestamptz runs from 4713 BC; JavaScript's Date ends (275760) before PostgreSQL's (294276). */
+const PG_MIN_DATE_MS = Date.UTC(-4712, 0, 1);
+/** What is wrong with `d` as a date PostgreSQL can store, or null. */
+export function dateProblem(d: Date): string | null {
+  const ms = d.getTime();
+  if (Number.isNaN(ms)) return 'is not a valid date';
+  if (ms < PG_MIN_DATE_MS) return `is before 4713 BC, the earliest date PostgreSQL stores`;
+  return null;
 }

@@ -11,6 +11,7 @@ import { constants as osConstants } from 'node:os';
 import { posix } from 'node:path';
 import { z } from 'zod';
 import { LINUX_CAPABILITIES, normalizeCapability } from './capabilities.js';
+import { BOUNDS, numberProblem, within } from './bounds.js';
 import { parseDuration, parseSize, shellSplit } from './units.js';
 
 type Path = (string | number)[];
@@ -166,6 +167,10 @@ export const user = z.union([z.string(), z.number().int().nonnegative()], { erro
     if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*(?::[A-Za-z0-9_][A-Za-z0-9_.-]*)?$/.test(text)) {
       throw new Error(`${quote(value)} is not a user; use e.g. "1000", "1000:1000", "nobody"`);
     }
+    for (const id of text.split(':')) {
+      const problem = /^\d+$/.test(id) ? numberProblem(Number(id), BOUNDS.uid) : null;
+      if (problem) throw new Error(`uid/gid ${id} ${problem}`);
+    }
     return text;
   }),
 );
@@ -185,12 +190,13 @@ export const size = z.union([z.number(), z.string()], { error: 'must be bytes or
 export const cpus = z
   .union([z.number(), z.string().regex(/^\d+(?:\.\d+)?$/, 'must be a number of CPUs, e.g. 0.5 or 2')], { error: 'must be a number of CPUs, e.g. 0.5 or 2' })
   .transform(Number)
-  .refine((n) => n >= 0.01, 'must be at least 0.01 CPUs');
+  .superRefine(within(BOUNDS.cpus));
 
 export const pidsLimit = z
   .number()
   .int()
-  .refine((n) => n > 0 || n === -1, 'must be a positive number of processes, or -1 for unlimited');
+  .refine((n) => n > 0 || n === -1, 'must be a positive number of processes, or -1 for unlimited')
+  .superRefine(within(BOUNDS.pids));
 
 // ---------------------------------------------------------------- capabilities, signals
 
@@ -542,14 +548,14 @@ function healthcheckTest(test: string | string[]): string[] {
 }
 
 /** Docker refuses health check durations between 0 (inherit the image's) and 1 ms. */
-const healthDuration = duration.refine((s) => s === 0 || s >= 0.001, 'must be 0 or at least 1ms');
+const healthDuration = duration.refine((s) => s === 0 || s >= 0.001, 'must be 0 or at least 1ms').superRefine(within(BOUNDS.dockerDurationSeconds));
 
 export const healthcheck = z
   .strictObject({
     test: z.union([z.string(), z.array(z.string())], { error: 'must be a shell command string or a list such as ["CMD", "true"]' }).transform(normalizedBy(healthcheckTest)),
     interval: healthDuration.nullish(),
     timeout: healthDuration.nullish(),
-    retries: z.number().int().nonnegative().nullish(),
+    retries: z.number().int().nonnegative().superRefine(within(BOUNDS.goInt)).nullish(),
     start_period: healthDuration.nullish(),
   })
   .transform((h) => ({
@@ -561,13 +567,14 @@ export const healthcheck = z
   }));
 
 const RESTART_POLICY_NAMES = ['no', 'always', 'on-failure', 'unless-stopped'] as const;
+const retryCount = z.number().int().nonnegative().superRefine(within(BOUNDS.goInt));
 
 export const restartPolicy = z
   .union(
     [
-      z.strictObject({ name: z.enum(RESTART_POLICY_NAMES), maximum_retry_count: z.number().int().nonnegative().optional() }),
+      z.strictObject({ name: z.enum(RESTART_POLICY_NAMES), maximum_retry_count: retryCount.optional() }),
       // docker-py's spelling
-      z.strictObject({ Name: z.enum(RESTART_POLICY_NAMES), MaximumRetryCount: z.number().int().nonnegative().optional() }),
+      z.strictObject({ Name: z.enum(RESTART_POLICY_NAMES), MaximumRetryCount: retryCount.optional() }),
     ],
     { error: `must be {"name": ${RESTART_POLICY_NAMES.map(quote).join(' | ')}, "maximum_retry_count": n}` },
   )

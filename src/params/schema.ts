@@ -12,7 +12,10 @@
  */
 import { z } from 'zod';
 import { ValidationError } from '../errors.js';
+import { BOUNDS, formatPath, within } from './bounds.js';
 import * as field from './fields.js';
+
+export { formatPath };
 
 export interface ParameterDoc {
   /** The shapes a caller may write. */
@@ -179,7 +182,7 @@ export const PARAMETERS = {
     default: '"SIGTERM"',
     description: 'Signal that stops the container (`"TERM"`, `"SIGTERM"`, `15`).',
   }),
-  stop_grace_period: withDefault(field.duration, 10, {
+  stop_grace_period: withDefault(field.duration.superRefine(within(BOUNDS.stopTimeoutSeconds)), 10, {
     accepts: 'seconds | duration',
     default: '10',
     description: 'Time between the stop signal and SIGKILL.',
@@ -188,11 +191,11 @@ export const PARAMETERS = {
     accepts: '{"host": "<id>"} | {"labels": {"k": "v"}}',
     description: 'Which Docker host runs it: a host id, or labels the host must have (`HIGHWAY_HOST_LABELS`). Default: any live host with room.',
   }),
-  placement_timeout: optional(field.duration, {
+  placement_timeout: optional(field.duration.superRefine(within(BOUNDS.secondsFromNow)), {
     accepts: 'seconds | duration',
     description: 'End `failed` if no live host has taken it after this long (default: wait, with the reason visible).',
   }),
-  gc_protect_seconds: optional(field.duration, {
+  gc_protect_seconds: optional(field.duration.superRefine(within(BOUNDS.secondsFromNow)), {
     accepts: 'seconds | duration',
     description: 'Keep the finished container this long (for debugging) before it is removed.',
   }),
@@ -294,18 +297,6 @@ function fieldIssues(issue: z.core.$ZodIssue): { field: string; message: string 
       ? `expected ${parameter.accepts}`
       : issue.message.replace(/^Invalid input: /, '');
   return [{ field: formatPath(issue.path), message }];
-}
-
-/** ["volumes", 0] -> "volumes[0]"; ["ulimits", "nofile", "soft"] -> "ulimits.nofile.soft"; ["tmpfs", "/tmp"] -> 'tmpfs["/tmp"]'. */
-export function formatPath(path: readonly PropertyKey[]): string {
-  return path
-    .map((segment, i) => {
-      if (typeof segment === 'number') return `[${segment}]`;
-      const key = String(segment);
-      if (!/^[A-Za-z_][A-Za-z0-9_-]*$/.test(key)) return `[${JSON.stringify(key)}]`;
-      return i === 0 ? key : `.${key}`;
-    })
-    .join('');
 }
 
 function unknownParameterMessage(key: string): string {

@@ -16,18 +16,24 @@ const BINARY_UNITS: Readonly<Record<string, number>> = {
 // "512m", "1.5G", "64kb", "2GiB", "100b", "100" (docker-py / go-units shapes; k/m/g/t are 1024-based).
 const SIZE_PATTERN = /^(\d+(?:\.\d+)?)\s*(?:([kmgt])(?:i?b)?|b)?$/i;
 
+/** Sizes are int64 bytes in Docker; JSON carries whole numbers exactly up to this. */
+const MAX_BYTES = Number.MAX_SAFE_INTEGER;
+
 /** Parses a size (bytes as a number, or a string such as "512m", "1g", "1.5G") to whole bytes. */
 export function parseSize(value: number | string): number {
   const hint = 'use bytes or e.g. "512m", "1g"';
   if (typeof value === 'number') {
-    if (!Number.isSafeInteger(value) || value < 0) throw new Error(`${value} is not a size; ${hint}`);
-    return value;
+    if (Number.isNaN(value)) throw new Error(`NaN is not a size; ${hint}`);
+    if (value < 0) throw new Error(`${value} is not a size (negative); ${hint}`);
+    if (value > MAX_BYTES) throw new Error(`${value} bytes is more than the largest size, ${MAX_BYTES} bytes (the largest whole number JSON carries exactly)`);
+    if (!Number.isInteger(value)) throw new Error(`${value} is not a size (not a whole number of bytes); ${hint}`);
+    return value + 0; // -0 as 0
   }
   const match = SIZE_PATTERN.exec(value.trim());
   if (!match) throw new Error(`${JSON.stringify(value)} is not a size; ${hint}`);
   const [, amount, unit] = match;
   const bytes = Math.floor(Number(amount) * BINARY_UNITS[(unit ?? 'b').toLowerCase()]!);
-  if (!Number.isSafeInteger(bytes)) throw new Error(`${JSON.stringify(value)} is too large`);
+  if (!(bytes <= MAX_BYTES)) throw new Error(`${JSON.stringify(value)} is more than the largest size, ${MAX_BYTES} bytes (the largest whole number JSON carries exactly)`);
   return bytes;
 }
 
@@ -51,13 +57,17 @@ export function parseDuration(value: number | string): number {
   const hint = 'use seconds or e.g. "30s", "1m30s", "500ms", "2h"';
   if (typeof value === 'number') {
     if (!Number.isFinite(value) || value < 0) throw new Error(`${value} is not a duration; ${hint}`);
-    return value;
+    return value + 0; // -0 as 0
   }
   const text = value.trim();
-  if (/^\d+(?:\.\d+)?$/.test(text)) return Number(text);
-  if (!DURATION_PATTERN.test(text)) throw new Error(`${JSON.stringify(value)} is not a duration; ${hint}`);
   let seconds = 0;
-  for (const [, amount, unit] of text.matchAll(DURATION_PART)) seconds += Number(amount) * SECONDS_PER_UNIT[unit!]!;
+  if (/^\d+(?:\.\d+)?$/.test(text)) seconds = Number(text);
+  else {
+    if (!DURATION_PATTERN.test(text)) throw new Error(`${JSON.stringify(value)} is not a duration; ${hint}`);
+    for (const [, amount, unit] of text.matchAll(DURATION_PART)) seconds += Number(amount) * SECONDS_PER_UNIT[unit!]!;
+  }
+  // "9999...9" (hundreds of digits) reads as Infinity.
+  if (!Number.isFinite(seconds)) throw new Error(`${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value)} is too long a duration to compute with`);
   return seconds;
 }
 

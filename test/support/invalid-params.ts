@@ -96,6 +96,47 @@ const BAD_VALUES: [string, fc.Arbitrary<unknown>][] = [
   ['max_output_bytes', fc.oneof(fc.integer({ min: 64 * 1024 * 1024 + 1 }), fc.constantFrom(-1, '65m', 'lots'))],
 ];
 
+// ---------------------------------------------------------------- extreme numbers (issue 16 item 6)
+
+const INT32_MAX = 2 ** 31 - 1;
+/** Docker's durations are int64 nanoseconds: 9223372036 s is the most; this is past it in seconds and in nanoseconds. */
+const PAST_INT64_NS = 1e19;
+/** Strings that read as Infinity when turned into a number. */
+const INFINITE_DIGITS = '9'.repeat(400);
+/** Numbers no parameter takes: huge, NaN-producing, infinite (a library caller can pass NaN and Infinity; JSON cannot). */
+const nonFinite = fc.constantFrom(NaN, Infinity, -Infinity);
+const huge = fc.constantFrom(1e30, 1e300, Number.MAX_VALUE, 2 ** 63, 2 ** 64, PAST_INT64_NS);
+
+/**
+ * [parameter, huge / NaN-producing / just-past-the-bound values]: every numeric field. Each must be
+ * refused naming its field, before anything is stored (they used to reach Docker as a 500 the
+ * client retried for ever, or a date that failed every later pass).
+ */
+export const EXTREME_BAD_VALUES: [string, fc.Arbitrary<unknown>][] = [
+  ['timeout', fc.oneof(huge, nonFinite, fc.constantFrom(INFINITE_DIGITS, `${INFINITE_DIGITS}s`, 7 * 86400 + 0.001, -0))],
+  ['stop_grace_period', fc.oneof(huge, nonFinite, fc.constantFrom(INFINITE_DIGITS, `${INFINITE_DIGITS}h`, INT32_MAX + 1, 1e10))],
+  ['gc_protect_seconds', fc.oneof(huge, nonFinite, fc.constantFrom(INFINITE_DIGITS, INT32_MAX + 1, '100000000000d'))],
+  ['placement_timeout', fc.oneof(huge, nonFinite, fc.constantFrom(INFINITE_DIGITS, INT32_MAX + 1))],
+  ['memory_limit', fc.oneof(huge, nonFinite, fc.constantFrom(INFINITE_DIGITS, '99999999999999t', 2 ** 53, 6 * 1024 * 1024 + 0.5))],
+  ['shm_size', fc.oneof(huge, nonFinite, fc.constantFrom(INFINITE_DIGITS, -0, 2 ** 53, 1.5))],
+  ['max_output_bytes', fc.oneof(huge, nonFinite, fc.constantFrom(INFINITE_DIGITS, 0.5))],
+  ['cpu_limit', fc.oneof(huge, nonFinite, fc.constantFrom(INFINITE_DIGITS, 9_223_372_037, 1e10))],
+  ['pids_limit', fc.oneof(huge, nonFinite, fc.constantFrom(4_194_305, 2 ** 53, -0, 64.5))],
+  ['user', fc.oneof(huge, nonFinite, fc.constantFrom(INT32_MAX + 1, 4_294_967_294, '4294967295', '1000:2147483648', 1.5))],
+  ['ulimits', fc.oneof(huge, nonFinite).chain((n) => fc.constantFrom({ nofile: n }, { nofile: { soft: 1024, hard: n } }, [{ name: 'nproc', soft: n }]))],
+  [
+    'healthcheck',
+    fc.oneof(huge, nonFinite, fc.constant(INFINITE_DIGITS)).chain((n) =>
+      fc.constantFrom({ test: 'true', interval: n }, { test: 'true', timeout: n }, { test: 'true', start_period: n }, { test: 'true', retries: n }),
+    ),
+  ],
+  ['healthcheck', fc.constantFrom({ test: 'true', retries: INT32_MAX + 1 }, { test: 'true', timeout: PAST_INT64_NS }, { test: 'true', retries: 2.5 })],
+  ['restart_policy', fc.oneof(huge, nonFinite, fc.constantFrom(INT32_MAX + 1, 1.5)).map((n) => ({ name: 'on-failure', maximum_retry_count: n }))],
+  ['stop_signal', fc.oneof(huge, nonFinite, fc.constantFrom(1.5, -0))],
+  ['ports', fc.oneof(huge, nonFinite).map((n) => ({ '8080/tcp': n }))],
+  ['environment', nonFinite.map((n) => ({ N: n }))],
+];
+
 /** [field named by the error, parameters that contradict each other]. */
 const CONTRADICTIONS: [string, Record<string, unknown>][] = [
   ['network_mode', { network: 'backend', network_mode: 'bridge' }],
@@ -116,7 +157,7 @@ const CONTRADICTIONS: [string, Record<string, unknown>][] = [
 const image = fc.constantFrom('alpine', 'highway-test/busybox:latest', 'registry.local:5000/team/app:1.2');
 
 const badValueCase: fc.Arbitrary<InvalidParamsCase> = fc
-  .constantFrom(...BAD_VALUES)
+  .constantFrom(...BAD_VALUES, ...EXTREME_BAD_VALUES)
   .chain(([field, values]) => fc.record({ field: fc.constant(field), value: values }))
   .map(({ field, value }) => ({ field, patch: { [field]: value } }))
   .chain(({ field, patch }) => withBase(field, patch));
@@ -224,3 +265,48 @@ const tooDeepCase: fc.Arbitrary<AbusiveParamsCase> = fc.integer({ min: 40, max: 
 export const abusiveParamsArbitrary: fc.Arbitrary<AbusiveParamsCase> = fc
   .oneof(unstorableCase, hugeStringCase, prototypeKeyCase, hugeMapCase, tooDeepCase)
   .chain((c) => withBase(c.field, c.params).map((withBaseCase) => ({ ...withBaseCase, kind: c.kind })));
+
+/** One parameter set with a huge, NaN-producing or just-past-the-bound number, and the field its error must name. */
+export const extremeInvalidParamsArbitrary: fc.Arbitrary<InvalidParamsCase> = fc
+  .constantFrom(...EXTREME_BAD_VALUES)
+  .chain(([field, values]) => values.map((value) => ({ field, patch: { [field]: value, ...(field === 'restart_policy' ? { auto_remove: false } : {}), ...(field === 'ports' ? { network_mode: 'bridge' } : {}) } })))
+  .chain(({ field, patch }) => withBase(field, patch));
+
+// ---------------------------------------------------------------- valid, but at the bounds
+
+/** The bounds, as src/params/bounds.ts has them (repeated here: the test states the contract). */
+const AT_BOUND = {
+  int32: INT32_MAX,
+  dockerDurationSeconds: 9_223_372_036,
+  exactInteger: Number.MAX_SAFE_INTEGER,
+  pidMax: 4_194_304,
+};
+
+/**
+ * Parameter sets that are valid but extreme: every numeric field at (or near) its bound or its
+ * smallest value. Each must either be refused naming its field, or run to a terminal state
+ * within its own deadlines (commands end at once or within `timeout`).
+ */
+export const extremeValidParamsArbitrary: fc.Arbitrary<Record<string, unknown>> = fc.record(
+  {
+    command: fc.constantFrom(['true'], ['sh', '-c', 'exit 3'], ['sleep', '30']),
+    timeout: fc.constantFrom(1, 2, '1500ms'),
+    stop_grace_period: fc.constantFrom(0, 1, AT_BOUND.int32, `${AT_BOUND.int32}s`),
+    gc_protect_seconds: fc.constantFrom(0, AT_BOUND.int32),
+    placement_timeout: fc.constantFrom(60, AT_BOUND.int32),
+    memory_limit: fc.constantFrom(6 * 1024 * 1024, AT_BOUND.exactInteger, '8191t'),
+    shm_size: fc.constantFrom(1, 64 * 1024 * 1024, AT_BOUND.exactInteger),
+    max_output_bytes: fc.constantFrom(0, 1, 64 * 1024 * 1024),
+    cpu_limit: fc.constantFrom(0.01, 0.5, 1, 2, 1000, AT_BOUND.dockerDurationSeconds),
+    pids_limit: fc.constantFrom(1, -1, 64, AT_BOUND.pidMax),
+    user: fc.constantFrom('0', 2147483647, '0:2147483647'),
+    ulimits: fc.constantFrom({ core: 0 }, { core: -1 }, { nofile: { soft: 1024, hard: 1024 } }, { nofile: { soft: 1024, hard: AT_BOUND.exactInteger } }, { nproc: AT_BOUND.exactInteger }),
+    healthcheck: fc.constantFrom(
+      { test: 'true', interval: AT_BOUND.dockerDurationSeconds, timeout: AT_BOUND.dockerDurationSeconds, start_period: AT_BOUND.dockerDurationSeconds, retries: AT_BOUND.int32 },
+      { test: ['CMD', 'true'], interval: 0.001, timeout: 0.001, retries: 0 },
+    ),
+    restart_policy: fc.constantFrom({ name: 'on-failure', maximum_retry_count: AT_BOUND.int32 }, { name: 'no' }),
+    stop_signal: fc.constantFrom(15, 'SIGTERM', 9),
+  },
+  { requiredKeys: ['command', 'timeout'] },
+).map((p) => ('restart_policy' in p ? { ...p, auto_remove: false } : p));

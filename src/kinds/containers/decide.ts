@@ -93,6 +93,24 @@ export function nextExpiryMs(o: Observation): number | undefined {
   return Math.max(0, Math.min(...times));
 }
 
+/**
+ * Until when an intent may keep trying to get its container running through failures that
+ * look transient (the daemon answering 5xx, or not answering): its `placement_timeout` (the
+ * wait for a host, when set) plus its own `timeout`, from its creation. Past it, the next
+ * failure ends the intent `failed` with that error; a retried failure never keeps it
+ * `pending` for ever.
+ */
+export function startBoundAt(intent: IntentRow): Date {
+  const placement = intent.spec['placement_timeout'];
+  const placementMs = typeof placement === 'number' && Number.isFinite(placement) && placement > 0 ? placement * 1000 : 0;
+  return new Date(intent.created_at.getTime() + Math.min(placementMs + lifecycleOf(intent.spec).timeoutMs, MAX_START_BOUND_MS));
+}
+/** However the row came to be: a start is never retried for more than this (the longest run timeout, 7 days, and a day of placement). */
+const MAX_START_BOUND_MS = 8 * 24 * 3600 * 1000;
+
+/** Is the intent still on its way to a running container (nothing ran yet)? */
+export const notYetRunning = (intent: IntentRow): boolean => intent.status === 'pending' || intent.status === 'pulling' || intent.status === 'created';
+
 /** Has Docker's restart policy still a restart to make for this exited container? */
 function willRestart(o: Observation, c: ContainerState): boolean {
   const policy = o.intent.spec['restart_policy'] as { name?: string; maximum_retry_count?: number } | undefined;

@@ -7,7 +7,7 @@ import type { Pool } from '../../db/pool.js';
 import { claimStart, patchIntent, patchLiveIntent, releaseStart } from '../../db/queries/update-intent.js';
 import type { AuditEntry } from '../../db/queries/audit.js';
 import { dockerMessage, type ContainerClient, type ContainerState } from '../../docker/client.js';
-import { HighwayError, TerminalError } from '../../errors.js';
+import { HighwayError, TerminalError, errorMessage } from '../../errors.js';
 import { LABELS, containerName, lifecycleOf, type IntentRow } from '../../model.js';
 import { toCreateOptions } from '../../params/container-config.js';
 import { readStoredSpec } from '../../params/versions.js';
@@ -150,7 +150,9 @@ async function create(s: StepContext, _action: Extract<Action, { type: 'create' 
     tenantId: w.intent.tenant_id,
     sharedVolumes: ctx.policy.shared_volumes,
   });
-  const result = await ctx.docker.create(options);
+  const result = await ctx.docker.create(options).catch((err: unknown) => {
+    throw explainCreateFailure(err, spec);
+  });
   let id: string;
   if ('conflict' in result) {
     // The name is taken: a create of ours that succeeded before a crash. Adopt it, as it is.
@@ -171,6 +173,17 @@ async function create(s: StepContext, _action: Extract<Action, { type: 'create' 
     return 'next';
   }
   return patchLive({ container_id: id, short_id: id.slice(0, 12), status: 'created' }, audit);
+}
+
+/**
+ * Docker's refusal, said in the caller's terms where the caller could not have known: a
+ * cpu_limit above what this host has (the caller does not know the host) names the parameter.
+ */
+function explainCreateFailure(err: unknown, spec: ReturnType<typeof readStoredSpec>): unknown {
+  if (!(err instanceof TerminalError) || spec.cpu_limit === null || !/Range of CPUs is from/.test(err.message)) return err;
+  return new TerminalError(err.code, `cpu_limit: ${spec.cpu_limit} CPUs is more than this Docker host has (${err.message}); ask for fewer, or set placement to a larger host`, {
+    cause: err,
+  });
 }
 
 /** Start it, at most once ever (the claim in the row), and record `running` with its deadline. */
@@ -195,6 +208,13 @@ async function start(s: StepContext, _action: Extract<Action, { type: 'start' }>
     // Docker refused or did not answer: if the container is still `created`, it never ran.
     const now = await ctx.docker.inspect(id).catch(() => undefined);
     if (now?.status === 'created') await releaseStart(ctx.pool, w.intent.id).catch(() => {});
+    // The container exists: its id stays on the row (and in the result), whatever the start
+    // did, so a failed start shows which container (kept when auto_remove is false) it was.
+    if (w.intent.container_id !== id) {
+      await patchLive({ container_id: id, short_id: id.slice(0, 12), status: 'created' }, w.createAudit ?? undefined).catch((e: unknown) =>
+        log.warn({ event: 'intent.record_error', container_id: id, err: errorMessage(e) }, 'could not record the container of a failed start'),
+      );
+    }
     throw err;
   }
   // Not inspected here: right after start, an inspect waits on the daemon for as long as a
@@ -392,9 +412,12 @@ async function readOutput(ctx: EffectContext, id: string, maxBytes: number) {
   try {
     return { output: await ctx.docker.logs(id, maxBytes), unreadable: null };
   } catch (err) {
-    if (err instanceof HighwayError && err.code === 'docker_unavailable') throw err;
-    if ((err as { statusCode?: number }).statusCode === undefined) throw err;
-    return { output: { stdout: '', stderr: '', truncated: false }, unreadable: dockerMessage(err) };
+    // A 500 the daemon kept giving through the client's retries is its answer about these logs
+    // (as it was before 500s were retried); a daemon away or unavailable (503) is waited for.
+    const cause = err instanceof HighwayError && err.code === 'docker_unavailable' ? err.cause : err;
+    if (err instanceof HighwayError && err.code === 'docker_unavailable' && (cause as { statusCode?: number })?.statusCode !== 500) throw err;
+    if ((cause as { statusCode?: number })?.statusCode === undefined) throw err;
+    return { output: { stdout: '', stderr: '', truncated: false }, unreadable: dockerMessage(cause) };
   }
 }
 

@@ -10,7 +10,7 @@ import { CHANNELS } from '../../db/listener.js';
 import { listLiveIntentIds, liveIntentIdsFor, type Related } from '../../db/queries/live-intents.js';
 import { patchLiveIntent } from '../../db/queries/update-intent.js';
 import type { ContainerClient, ContainerState } from '../../docker/client.js';
-import { HighwayError, errorMessage, type TerminalError } from '../../errors.js';
+import { HighwayError, TerminalError, errorMessage } from '../../errors.js';
 import { daemonRefusesConnections, daemonUnreachable } from '../../docker/daemon-health.js';
 import { setDaemonReachability } from '../../db/queries/hosts.js';
 import { releaseUnstarted } from '../../db/queries/failover.js';
@@ -21,7 +21,7 @@ import type { Metrics } from '../../observability/metrics.js';
 import { envSecretResolver, type SecretResolver } from '../../secrets.js';
 import type { Kind, Sources } from '../../runtime/controller.js';
 import type { Enqueue, ReconcileResult } from '../../runtime/workqueue.js';
-import { DAEMON_GONE_SLACK_MS, decide, diedBySignal, nextExpiryMs, type Observation } from './decide.js';
+import { DAEMON_GONE_SLACK_MS, decide, diedBySignal, nextExpiryMs, notYetRunning, startBoundAt, type Observation } from './decide.js';
 import { executeActions, readOutputAhead, type EffectContext } from './effects.js';
 import { loadReconcileState } from './queries/load-reconcile-state.js';
 import { claimIntents, type HostOffer } from './queries/claim-intents.js';
@@ -210,6 +210,36 @@ export class ContainersKind implements Kind {
     // Another host's: never touched, not even inspected (a container that died on this host's
     // daemon, labelled this host's, may have been inspected above).
     if (state.intent.reconciler_id !== reconcilerId) return {};
+    const passStarted = performance.now();
+    try {
+      return await this.reconcileClaimed(id, state, diedId, inspecting);
+    } catch (err) {
+      throw this.boundedFailure(state.intent, new Date(state.dbNow.getTime() + (performance.now() - passStarted)), err);
+    }
+  }
+
+  /**
+   * A failure that a retry may fix (the daemon failing or away) is retried by the work queue,
+   * but not for ever: an intent still on its way to running that is past its start bound
+   * (`placement_timeout` + `timeout` from its creation) ends `failed` with the last error.
+   */
+  private boundedFailure(intent: IntentRow, now: Date, err: unknown): unknown {
+    if (err instanceof TerminalError || isTerminal(intent.status) || !notYetRunning(intent)) return err;
+    const bound = startBoundAt(intent);
+    if (now < bound) return err;
+    const code = err instanceof HighwayError ? err.code : 'docker_unavailable';
+    const seconds = Math.round((bound.getTime() - intent.created_at.getTime()) / 1000);
+    const what = typeof intent.spec['placement_timeout'] === 'number' ? 'its placement_timeout + timeout' : 'its timeout';
+    return new TerminalError(code, `could not be started within ${seconds} s (${what}); last error: ${errorMessage(err)}`, { cause: err });
+  }
+
+  private async reconcileClaimed(
+    id: string,
+    state: NonNullable<Awaited<ReturnType<typeof loadReconcileState>>>,
+    diedId: string | undefined,
+    inspecting: Promise<{ c: ContainerState | null } | { failed: unknown }> | null,
+  ): Promise<ReconcileResult> {
+    const { docker } = this.options;
     const observation: Omit<Observation, 'container'> = { ...state, now: state.dbNow, workerTimeoutMs: this.workerTimeoutMs };
     const ahead = diedId && !isTerminal(state.intent.status) ? readOutputAhead(this.effects, state.intent, diedId) : null;
     // An intent that has never had a container (none recorded, no start ever claimed) is not

@@ -12,6 +12,7 @@ import { HighwayError, ValidationError } from '../../errors.js';
 import { formatPath, parseRunParams, type RunSpec } from '../../params/schema.js';
 import { checkPolicy, type Policy } from '../../params/policy.js';
 import { assertTenantId } from '../../params/tenant.js';
+import { dateProblem } from '../../params/bounds.js';
 import { OVERLAP_POLICIES, compile, fireTimesBetween, neverFires, type OverlapPolicy } from './decide.js';
 import type { ScheduleRow, TickRow } from './model.js';
 import { lockSchedule } from './queries/lock-schedule.js';
@@ -21,13 +22,14 @@ const instant = z
   .union([z.string(), z.date()])
   .transform((v, ctx) => {
     const d = v instanceof Date ? v : new Date(v);
-    if (Number.isNaN(d.getTime())) {
-      ctx.addIssue({ code: 'custom', message: 'must be an ISO 8601 date-time, e.g. "2026-12-01T00:00:00Z"' });
+    if (dateProblem(d) !== null) {
+      ctx.addIssue({ code: 'custom', message: `must be an ISO 8601 date-time, e.g. "2026-12-01T00:00:00Z"${Number.isNaN(d.getTime()) ? '' : ` (${dateProblem(d)})`}` });
       return z.NEVER;
     }
     return d;
   });
-const seconds = (max: number) => z.number({ error: 'must be a number of seconds' }).int('must be whole seconds').min(0, 'must be 0 or more').max(max, `must be at most ${max}`);
+// The bound first: 1e30 is "at most ...", not "whole seconds" (zod's int check also refuses unsafe integers).
+const seconds = (max: number) => z.number({ error: 'must be a number of seconds' }).min(0, 'must be 0 or more').max(max, `must be at most ${max}`).int('must be whole seconds');
 
 /** What tools.cron.durable_cron and `cron add` take. */
 export const scheduleInputSchema = z.strictObject({

@@ -10,11 +10,17 @@ import { randomUUID } from 'node:crypto';
 import { ValidationError } from '../../../src/errors.js';
 import { PARAMETER_NAMES } from '../../../src/params/schema.js';
 import type { Harness } from '../../support/harness.js';
-import { abusiveParamsArbitrary, invalidParamsArbitrary, type InvalidParamsCase } from '../../support/invalid-params.js';
+import { abusiveParamsArbitrary, extremeInvalidParamsArbitrary, extremeValidParamsArbitrary, invalidParamsArbitrary, type InvalidParamsCase } from '../../support/invalid-params.js';
+import { isTerminal } from '../../../src/model.js';
+import { removeByLabel } from '../../support/docker-env.js';
 import { expectNoContainers, PARAMS_IMAGE, startHarness } from './helpers.js';
 
 const RUNS = 520;
 const ABUSE_RUNS = 500;
+const EXTREME_INVALID_RUNS = 200;
+const EXTREME_VALID_RUNS = 24;
+/** What a run may take past its own timeout: the stop, the grace of a process that obeys SIGTERM, a retry's backoff. */
+const SLACK_MS = 30_000;
 
 /** "ulimits.nofile.soft" -> "ulimits", "volumes[0]" -> "volumes", 'tmpfs["/x"]' -> "tmpfs". */
 function topLevel(field: string): string {
@@ -100,6 +106,19 @@ describe('params: generated invalid parameter sets (property, real stack)', func
     expect(seen.size).to.be.at.least(25);
   });
 
+  it(`${EXTREME_INVALID_RUNS} sets with a huge, NaN-producing or past-the-bound number: each rejected naming its field; nothing stored`, async () => {
+    const seen = new Set<string>();
+    await fc.assert(
+      fc.asyncProperty(extremeInvalidParamsArbitrary, async (testCase) => {
+        await expectRejected(testCase);
+        seen.add(testCase.field);
+      }),
+      { numRuns: EXTREME_INVALID_RUNS },
+    );
+    await expectNothingAnywhere();
+    expect(seen.size).to.be.at.least(14);
+  });
+
   it(`${ABUSE_RUNS} abusive sets (20 MB strings, NUL, lone surrogates, __proto__ keys, huge maps, deep nesting): each rejected naming its field; nothing stored`, async () => {
     const kinds = new Set<string>();
     await fc.assert(
@@ -111,5 +130,55 @@ describe('params: generated invalid parameter sets (property, real stack)', func
     );
     await expectNothingAnywhere();
     expect([...kinds].sort()).to.deep.equal(['huge_map', 'huge_string', 'lone_surrogate', 'nul', 'prototype_key', 'too_deep']);
+  });
+});
+
+describe('params: valid sets at the numeric bounds (property, real reconciler)', function () {
+  this.timeout(600_000);
+  let h: Harness;
+
+  before(async () => {
+    h = await startHarness();
+  });
+  after(async () => {
+    await h?.stop();
+  });
+
+  it(`${EXTREME_VALID_RUNS} valid sets at the numeric bounds, on the real reconciler: each refused naming its field, or terminal within its timeout + ${SLACK_MS / 1000} s`, async () => {
+    let ran = 0;
+    try {
+      await fc.assert(
+        fc.asyncProperty(extremeValidParamsArbitrary, async (generated) => {
+          const params: Record<string, unknown> = { ...generated, image: PARAMS_IMAGE, pull_policy: 'never' };
+          const ctx = h.ctx({ tenant_id: `prop-${randomUUID()}` });
+          const timeoutS = typeof params.timeout === 'number' ? params.timeout : 1.5;
+          const started = Date.now();
+          const outcome = await Promise.race([
+            h.registry.call<{ status: string; error: string | null }>('tools.docker.run', params, ctx).then(
+              (result) => ({ result }),
+              (error: unknown) => ({ error }),
+            ),
+            new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), timeoutS * 1000 + SLACK_MS).unref()),
+          ]);
+          const shown = JSON.stringify(params);
+          expect(outcome, `not terminal within ${timeoutS} s + ${SLACK_MS / 1000} s: ${shown}`).to.not.equal('hung');
+          if (outcome === 'hung') return;
+          if ('error' in outcome) {
+            expect(outcome.error, shown).to.be.instanceOf(ValidationError);
+            return;
+          }
+          ran++;
+          expect(isTerminal(outcome.result.status as never), `${outcome.result.status} for ${shown}`).to.equal(true);
+          const row = await h.intentOfActivity(ctx.activity_id);
+          expect(isTerminal(row!.status), `row ${row!.status} for ${shown}`).to.equal(true);
+          expect(Date.now() - started).to.be.below(timeoutS * 1000 + SLACK_MS);
+        }),
+        { numRuns: EXTREME_VALID_RUNS },
+      );
+    } finally {
+      // Kept containers (auto_remove false, gc_protect_seconds) go with the test.
+      await removeByLabel(h.docker, h.label).catch(() => {});
+    }
+    expect(ran, 'most valid extreme sets reach Docker').to.be.at.least(EXTREME_VALID_RUNS / 2);
   });
 });

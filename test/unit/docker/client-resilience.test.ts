@@ -70,6 +70,55 @@ describe('docker/client: retries, typed errors, circuit breaker', () => {
     expect(docker.createContainer.callCount).to.equal(1);
   });
 
+  it('a 500 that says the request is wrong (Go field "StopTimeout") is terminal at once, and does not open the circuit', async () => {
+    const { docker, client } = stubDocker();
+    const refusal = http(500, 'json: cannot unmarshal number 1e30 into Go struct field ContainerConfigWrapper.StopTimeout of type int');
+    docker.createContainer.rejects(refusal);
+    for (let i = 0; i < 12; i++) {
+      const err = await client.create({ Image: 'alpine' }).catch((e: unknown) => e);
+      expect(err).to.be.instanceOf(TerminalError);
+      expect((err as TerminalError).code).to.equal('create_failed');
+      expect((err as Error).message).to.equal(`create failed: ${refusal.json.message}`);
+    }
+    expect(docker.createContainer.callCount).to.equal(12); // never retried
+    expect(client.breakerOpen()).to.equal(false);
+  });
+
+  it('a 503 (the daemon unavailable) is retried, then docker_unavailable with the status and message: the reconciler retries it', async () => {
+    const { container, client } = stubDocker(2);
+    container.start.rejects(http(503, 'the daemon is shutting down'));
+    const err = await client.start('c'.repeat(64)).catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(HighwayError).and.not.instanceOf(TerminalError);
+    expect((err as HighwayError).code).to.equal('docker_unavailable');
+    expect((err as Error).message).to.equal('Docker daemon failed start (HTTP 503): the daemon is shutting down');
+    expect(container.start.callCount).to.equal(3);
+  });
+
+  it('a 500 on start is retried; one the daemon keeps giving through the retries is its answer: start_failed, terminal', async () => {
+    const { container, client } = stubDocker(2);
+    container.start.onCall(0).rejects(http(500, 'containerd: connection reset by peer'));
+    container.start.onCall(1).resolves();
+    await client.start('c'.repeat(64));
+    expect(container.start.callCount).to.equal(2);
+
+    const again = stubDocker(2);
+    again.container.start.rejects(http(500, 'something this engine says of this container'));
+    const err = await again.client.start('c'.repeat(64)).catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(TerminalError);
+    expect((err as TerminalError).code).to.equal('start_failed');
+    expect((err as Error).message).to.equal('start failed: something this engine says of this container');
+    expect(again.container.start.callCount).to.equal(3);
+  });
+
+  it('a start refused for the container\'s own configuration (unknown user) is terminal at once', async () => {
+    const { container, client } = stubDocker(2);
+    container.start.rejects(http(500, 'unable to find user no-such-user: no matching entries in passwd file'));
+    const err = await client.start('c'.repeat(64)).catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(TerminalError);
+    expect((err as Error).message).to.equal('start failed: unable to find user no-such-user: no matching entries in passwd file');
+    expect(container.start.callCount).to.equal(1);
+  });
+
   it('a name conflict on create is an answer to adopt, not an error', async () => {
     const { docker, client } = stubDocker();
     docker.createContainer.rejects(http(409, 'Conflict. The container name "/highway-x" is already in use'));

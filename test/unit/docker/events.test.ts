@@ -208,7 +208,22 @@ describe('docker/events', () => {
       ['400 invalid parameter', httpError(400, 'invalid reference format'), false],
       ['500 create config error (bind source missing)', httpError(500, 'invalid mount config for type "bind": bind source path does not exist: /nope'), false],
       ['500 start error (executable not found)', httpError(500, 'failed to create task for container: OCI runtime create failed: exec: "nope": executable file not found in $PATH: unknown'), false],
+      // Issue 16: a Go field name in a refusal is not a timeout (it used to be retried for ever).
+      ['500 json unmarshal naming StopTimeout', httpError(500, 'json: cannot unmarshal number 1e30 into Go struct field ContainerConfigWrapper.StopTimeout of type int'), false],
+      ['500 json unmarshal naming Healthcheck.Timeout', httpError(500, 'json: cannot unmarshal number 1e19 into Go struct field HealthConfig.Healthcheck.Timeout of type time.Duration'), false],
+      ['500 uid out of range', httpError(500, 'uids and gids must be in range 0-2147483647'), false],
+      ['500 pids.max invalid argument', httpError(500, 'OCI runtime create failed: failed to write "9007199254740991": pids.max: invalid argument: unknown'), false],
+      ['500 unknown user (Engine 20.10)', httpError(500, 'unable to find user no-such-user: no matching entries in passwd file'), false],
+      ['500 missing device', httpError(500, 'error gathering device information while adding custom device "/dev/nope": no such file or directory'), false],
+      ['500 working_dir on a file', httpError(500, 'Cannot mkdir: /etc/passwd is not a directory'), false],
+      ['500 that says nothing of the request (the daemon failing)', httpError(500, 'something went wrong in the daemon'), true],
+      ['503 service unavailable', httpError(503, 'the daemon is shutting down'), true],
+      ['502 bad gateway', httpError(502, 'bad gateway'), true],
+      ['501 not implemented (a log driver that cannot be read)', httpError(501, 'configured logging driver does not support reading'), false],
+      ['400 whose message says "timeout"', httpError(400, 'invalid value for Timeout: request timeout'), false],
+      ['a plain error that mentions a timeout', new Error('healthcheck timeout too long'), false],
       ['a plain programming error', new TypeError('cannot read properties of undefined'), false],
+      ['a programming error mentioning EOF', new TypeError('EOF'), false],
       ['not an error at all', undefined, false],
     ];
     for (const [name, err, transient] of cases) {
