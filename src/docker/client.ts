@@ -581,9 +581,8 @@ class OutputCollector {
     if (this.done) return this.done;
     this.masks.stdout.end();
     this.masks.stderr.end();
-    this.done = { stdout: this.stdout.toString(), stderr: this.stderr.toString(), truncated: this.stdout.truncated || this.stderr.truncated };
-    this.stdout.release();
-    this.stderr.release();
+    const truncated = this.stdout.truncated || this.stderr.truncated;
+    this.done = { stdout: this.stdout.takeString(), stderr: this.stderr.takeString(), truncated };
     return this.done;
   }
 }

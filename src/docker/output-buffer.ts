@@ -86,7 +86,17 @@ export class TailBuffer implements ByteSink {
 
   /** The kept bytes as text. Invalid UTF-8 (or a code point cut at the start) becomes U+FFFD; NUL, which PostgreSQL text cannot hold, too. */
   toString(): string {
-    return this.toBuffer().toString('utf8').replaceAll('\u0000', '\uFFFD');
+    const buf = this.toBuffer();
+    const text = buf.toString('utf8');
+    return buf.includes(0) ? text.replaceAll('\u0000', '\uFFFD') : text;
+  }
+
+  /** The kept bytes as text (as toString), letting go of them first: one copy of the tail at a time. */
+  takeString(): string {
+    const buf = this.toBuffer();
+    this.release();
+    const text = buf.toString('utf8');
+    return buf.includes(0) ? text.replaceAll('\u0000', '\uFFFD') : text;
   }
 
   /** Let go of the kept bytes (after they were read): a finished read holds nothing. */
