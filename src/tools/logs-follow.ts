@@ -132,10 +132,8 @@ export async function followLogs(
         continue;
       }
       // Continue after the last bytes printed, where they are found in the recorded tail.
-      const seen = printedTail[stream];
-      const at = seen ? recorded.lastIndexOf(seen) : -1;
-      if (at >= 0) {
-        const restText = recorded.slice(at + seen.length);
+      const restText = continuation(printedTail[stream], recorded);
+      if (restText !== null) {
         if (restText) write({ stream, text: restText, timestamp: null });
       } else {
         write({ stream: null, gap: { after: lastTs, before: null, reason: `the container was removed and its recorded ${stream} (cut to max_output_bytes) does not reach back to the last line printed; lines between were skipped` } });
@@ -143,6 +141,26 @@ export async function followLogs(
       }
     }
   }
+}
+
+/**
+ * What `recorded` (a tail of the whole output) holds after `printed` (the end of what was
+ * printed), or null when they cannot be lined up. Where the printed end occurs in it, the first
+ * occurrence counts (repetitive output may then be printed twice, never skipped); else the
+ * recorded tail may start inside the printed end (an overlap of at least 16 characters, or all
+ * of the recorded tail).
+ */
+export function continuation(printed: string, recorded: string): string | null {
+  if (!printed) return null;
+  const at = recorded.indexOf(printed);
+  if (at >= 0) return recorded.slice(at + printed.length);
+  const least = Math.min(16, recorded.length);
+  for (let j = 1; printed.length - j >= Math.max(1, least); j++) {
+    const overlap = printed.slice(j);
+    if (recorded.startsWith(overlap)) return recorded.slice(overlap.length);
+    if (overlap.startsWith(recorded)) return '';
+  }
+  return null;
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
