@@ -264,6 +264,7 @@ export async function killExecProcesses(
     // Another pass: as the users of the processes not killed yet, or to catch what was started meanwhile.
     users = next.size ? [...next] : alive > 0 ? [user] : [];
   }
+  if (users.length > 0) left.push('its processes were still being found after the last pass (they may keep starting new ones)');
   for (const [pid, uid] of failed) left.push(`process ${pid} (uid ${uid || '?'}) could not be killed`);
   let output: CollectedOutput | null = null;
   if (exec) {
