@@ -107,7 +107,11 @@ export interface ExecStartOptions {
 export interface ExecState {
   running: boolean;
   exitCode: number | null;
+  /** The host's PID of the exec's process. */
   pid: number;
+  /** What the exec runs (entrypoint and arguments) and as whom ('' for the container's user). */
+  command: string[];
+  user: string;
 }
 
 export interface LogLinesOptions {
@@ -467,7 +471,14 @@ export function createDockerClient(options: DockerClientOptions): ContainerClien
     async execInspect(execId) {
       try {
         const info = await call('exec.inspect', () => docker.getExec(execId).inspect());
-        return { running: info.Running, exitCode: info.Running ? null : info.ExitCode ?? null, pid: info.Pid };
+        const pc = info.ProcessConfig;
+        return {
+          running: info.Running,
+          exitCode: info.Running ? null : info.ExitCode ?? null,
+          pid: info.Pid,
+          command: pc ? [pc.entrypoint, ...(pc.arguments ?? [])] : [],
+          user: pc?.user ?? '',
+        };
       } catch (err) {
         if (statusOf(err) === 404) return null;
         throw err;

@@ -204,7 +204,7 @@ export async function killExecProcesses(
   operationId: string,
   user: string | null,
   log: Logger,
-  exec?: { execId: string; done: Promise<CollectedOutput> },
+  exec?: { execId: string; done?: Promise<CollectedOutput> },
 ): Promise<ExecKillReport> {
   const sids = new Set<string>();
   const pids = new Set<string>();
@@ -270,8 +270,10 @@ export async function killExecProcesses(
   if (exec) {
     const state = await ctx.docker.execInspect(exec.execId).catch(() => null);
     if (state?.running) left.push(`its main process still runs`);
-    output = await settled(exec);
-    if (!output) left.push('its output stream is still held open, so a process of it may still run (one that left its session and cleared its environment)');
+    if (exec.done) {
+      output = await settled(exec);
+      if (!output) left.push('its output stream is still held open, so a process of it may still run (one that left its session and cleared its environment)');
+    }
   }
   const complete = left.length === 0;
   const what = `killed ${killed.size} process(es) of it`;
@@ -329,9 +331,25 @@ async function findExecSession(ctx: OperationContext, containerId: string, execI
   return best;
 }
 
+/**
+ * The Docker exec of an operation whose exec id was not kept (its reconciler died while it ran):
+ * the container's running execs (inspect's ExecIDs) with the operation's command and user. Only
+ * a unique match counts (two identical execs cannot be told apart).
+ */
+export async function findRunningExec(ctx: OperationContext, containerId: string, spec: { command: string[]; user: string | null }): Promise<string | null> {
+  const info = await ctx.docker.inspectRaw(containerId);
+  const ids = (info as { ExecIDs?: string[] | null } | null)?.ExecIDs ?? [];
+  const matches: string[] = [];
+  for (const id of ids) {
+    const state = await ctx.docker.execInspect(id).catch(() => null);
+    if (state?.running && state.user === (spec.user ?? '') && JSON.stringify(state.command) === JSON.stringify(spec.command)) matches.push(id);
+  }
+  return matches.length === 1 ? matches[0]! : null;
+}
+
 /** The exec's output once its stream ends (shortly after its processes are killed), or null. */
-async function settled(exec: { done: Promise<CollectedOutput> } | undefined): Promise<CollectedOutput | null> {
-  if (!exec) return null;
+async function settled(exec: { done?: Promise<CollectedOutput> } | undefined): Promise<CollectedOutput | null> {
+  if (!exec?.done) return null;
   return Promise.race([exec.done, new Promise<null>((r) => setTimeout(() => r(null), 5_000))]).catch(() => null);
 }
 

@@ -92,6 +92,39 @@ describe('exec and logs at the seams (real Docker, real PostgreSQL)', function (
     });
   });
 
+  describe('an exec whose reconciler was SIGKILLed while it ran (item 5)', () => {
+    it('the next start ends its processes (non-root, environment cleared), found by its Docker exec and session', async function () {
+      this.timeout(180_000);
+      ensureBuilt();
+      const own = await Harness.start({ withoutReconciler: true });
+      const up = await startUp({ databaseUrl: own.db.url, reconcilerId: own.reconcilerId });
+      try {
+        const ctx = own.ctx({ tenant_id: A });
+        const run = await own.run({ detach: true, command: ['sleep', '600'] }, ctx);
+        const command = ['sh', '-c', 'env -i sleep 176 & exec env -i sleep 177'];
+        const outcome = own.registry.call<ExecResult>('tools.docker.exec', { target: run.intent_id, user: '1000', command, timeout: 300 }, ctx).then(
+          () => null,
+          (err: unknown) => err as HighwayError,
+        );
+        await up.waitForEvent('exec.started', undefined, 20_000);
+        const deadline = Date.now() + 10_000;
+        while (!/sleep 177/.test(await top(run.container_id!)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+        await up.kill();
+        await own.startReconciler();
+        const err = await outcome;
+        expect(err?.code).to.equal('exec_failed');
+        expect(err?.message).to.match(/in flight/);
+        const left = await top(run.container_id!);
+        expect(left).to.not.match(/sleep 17[67]/);
+        expect(left).to.match(/sleep 600/);
+        await own.registry.call('tools.docker.stop', { target: run.intent_id, time: 0 }, ctx);
+      } finally {
+        await up.kill();
+        await own.stop();
+      }
+    });
+  });
+
   describe('a secret the output cut falls into (item 19)', () => {
     it('exec: masked whole before the cut, so no tail of it is kept', async () => {
       const run = await detached({ environment: { TOKEN: { secret: 'execlogs_test' } } });
