@@ -145,8 +145,10 @@ export interface ExecKillReport {
  * (readable by their own user), every process in their sessions (Docker starts each exec as a
  * session leader, and children stay in it even when they clear their environment or lose their
  * parent), and every descendant of those by PPid. Sessions and PIDs found earlier come in as $S
- * and $P. Prints `s SID` and `p PID` for what it found, `k PID UID` per process killed and
- * `f PID UID` per process it could not kill. PID 1 and the script's own session are never touched.
+ * and $P. Prints `s SID` per session found, `k PID UID` per process killed and `f PID UID` per
+ * process it could not kill, then `end`. PID 1, session 1 (the container's own processes) and the
+ * script's own session are never touched. With $L set it only lists the processes of the other
+ * sessions (`q PID SID EUID ARGS`), for findExecSession.
  */
 const KILL_SCRIPT = `
 me=$$; S=" $S "; P=" $P "
