@@ -178,7 +178,7 @@ while [ $n -gt 0 ]; do
     p=\${d#/proc/}; [ "$p" = "$me" ] || [ "$p" = 1 ] && continue
     case "$P" in *" $p "*) continue;; esac
     info "$p" || continue
-    [ "$sid" = "$me" ] && continue
+    [ "$sid" = "$me" ] || [ "$sid" = 1 ] && continue
     case "$S$P" in *" $sid "*|*" $pp "*) P="$P$p "; n=1;; esac
   done
 done
