@@ -64,15 +64,21 @@ export async function secretValuesOf(environment: unknown, resolve: SecretResolv
   return values;
 }
 
+/** The values that are masked: long enough, each once, longest first. */
+export function maskableSecrets(values: readonly string[]): string[] {
+  return [...new Set(values)].filter((v) => v.length >= MIN_MASKED_LENGTH).sort((a, b) => b.length - a.length);
+}
+
 /**
  * Output with every secret value the container was given replaced by `***`, as CI systems
  * mask them: a container that prints its token does not put it in the row, the logs or the
- * result. (A value cut in two by the output cap at the very start of the kept tail is not
- * recognized.) Longest values first, so one secret inside another is masked whole.
+ * result. Longest values first, so one secret inside another is masked whole. Output that is
+ * cut to a cap is masked as a stream before the cut (docker/output-buffer.ts SecretMasker), so a
+ * value the cut falls into is masked whole too.
  */
 export function maskSecrets(text: string, values: readonly string[]): string {
   let out = text;
-  for (const v of [...values].filter((v) => v.length >= MIN_MASKED_LENGTH).sort((a, b) => b.length - a.length)) {
+  for (const v of maskableSecrets(values)) {
     if (out.includes(v)) out = out.split(v).join(SECRET_MASK);
   }
   return out;

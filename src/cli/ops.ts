@@ -167,11 +167,27 @@ export function registerOpsCommands(program: Command): void {
         const { followLogs } = await import('../tools/logs-follow.js');
         const abort = new AbortController();
         process.once('SIGINT', () => abort.abort());
-        await followLogs(t.tools.operations, params, ctx(opts), (c) => {
-          const text = opts.timestamps && c.timestamp ? `${c.timestamp} ${c.text}` : c.text;
-          if (opts.json) process.stdout.write(JSON.stringify(c) + '\n');
-          else (c.stream === 'stderr' ? process.stderr : process.stdout).write(text);
-        }, { signal: abort.signal });
+        // The reader went away (`logs -f | head -1`): stop following, and end cleanly.
+        const readerGone = (err: NodeJS.ErrnoException) => {
+          if (err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED') abort.abort();
+        };
+        process.stdout.on('error', readerGone);
+        const out = (text: string) => {
+          if (!abort.signal.aborted) process.stdout.write(text);
+        };
+        try {
+          await followLogs(t.tools.operations, params, ctx(opts), (c) => {
+            if (opts.json) out(JSON.stringify(c.gap ? { gap: c.gap } : c) + '\n');
+            else if (c.gap) process.stderr.write(`highway-docker: gap in the log${c.gap.after ? ` after ${c.gap.after}` : ''}${c.gap.before ? ` before ${c.gap.before}` : ''}: ${c.gap.reason}\n`);
+            else {
+              const text = opts.timestamps && c.timestamp ? `${c.timestamp} ${c.text}` : c.text;
+              if (c.stream === 'stderr') process.stderr.write(text);
+              else out(text);
+            }
+          }, { signal: abort.signal });
+        } finally {
+          process.stdout.off('error', readerGone);
+        }
         return 0;
       }
       const r = await t.tools.operations.logs(params, ctx(opts));

@@ -4,7 +4,10 @@ import pRetry, { AbortError } from 'p-retry';
 import CircuitBreaker from 'opossum';
 import type { Logger } from 'pino';
 import { HighwayError, TerminalError, errorMessage } from '../errors.js';
-import { LogDemuxer, TailBuffer } from './output-buffer.js';
+import { LineWindow, LogDemuxer, SecretMasker, TailBuffer, framePayloadLines, type KeepLines, type LogLine } from './output-buffer.js';
+import { maskSecrets } from '../secrets.js';
+
+export type { KeepLines, LogLine } from './output-buffer.js';
 import type { Metrics } from '../observability/metrics.js';
 import { pullErrorMessage } from './pull-errors.js';
 import type { RegistryAuth } from './registry-auth.js';
@@ -53,7 +56,8 @@ export interface ContainerClient {
   start(id: string): Promise<void>;
   kill(id: string, signal: string): Promise<void>;
   remove(id: string): Promise<void>;
-  logs(id: string, maxBytesPerStream: number): Promise<CollectedOutput>;
+  /** A container's whole output, each stream masked (`secrets`) and cut to its last `maxBytesPerStream` bytes as it streams. */
+  logs(id: string, maxBytesPerStream: number, options?: { secrets?: readonly string[] }): Promise<CollectedOutput>;
   list(labelFilters: string[]): Promise<ContainerSummary[]>;
   /** Is the circuit breaker open (the daemon failing)? For readiness. */
   breakerOpen(): boolean;
@@ -66,8 +70,10 @@ export interface ContainerClient {
   execStart(containerId: string, options: ExecStartOptions): Promise<{ execId: string; done: Promise<CollectedOutput> }>;
   /** An exec's state (exit code once it ended); null when the daemon no longer knows it. */
   execInspect(execId: string): Promise<ExecState | null>;
-  /** Log lines (with Docker's timestamps) of a container, not following; null when it is gone. */
-  logLines(containerId: string, options: LogLinesOptions): Promise<LogLine[] | null>;
+  /** `docker top` with these `ps` arguments: the container's processes as its host sees them; null when it is gone. */
+  top(containerId: string, psArgs: string): Promise<{ titles: string[]; processes: string[][] } | null>;
+  /** Log lines (with Docker's timestamps) of a container, not following, masked and bounded as they stream; null when it is gone. */
+  logLines(containerId: string, options: LogLinesOptions): Promise<{ lines: LogLine[]; truncated: boolean } | null>;
   /** Docker's full inspect of a container, or null when it is gone. */
   inspectRaw(nameOrId: string): Promise<Docker.ContainerInspectInfo | null>;
 }
@@ -94,29 +100,36 @@ export interface ExecStartOptions {
   privileged: boolean;
   /** Per stream: the tail is kept. */
   maxBytes: number;
+  /** Values masked in the output (before it is cut to `maxBytes`). */
+  secrets?: readonly string[];
 }
 
 export interface ExecState {
   running: boolean;
   exitCode: number | null;
+  /** The host's PID of the exec's process. */
   pid: number;
+  /** What the exec runs (entrypoint and arguments) and as whom ('' for the container's user). */
+  command: string[];
+  user: string;
 }
 
 export interface LogLinesOptions {
   /** Unix seconds ("sec.nanos"). */
   since?: string | null;
   until?: string | null;
+  /** The last N lines of each selected stream (applied here, per selection, not by Docker). */
   tail?: number | 'all';
   stdout: boolean;
   stderr: boolean;
-}
-
-export interface LogLine {
-  stream: 'stdout' | 'stderr';
-  /** Docker's RFC 3339 timestamp (nanoseconds). */
-  timestamp: string;
-  /** The line, with its newline when it had one. */
-  text: string;
+  /** At most this many bytes of lines are kept (default: no cap). */
+  maxBytes?: number;
+  /** Which lines the caps keep (default `newest`); an `oldest` read stops reading once full. */
+  keep?: KeepLines;
+  /** Count each line's timestamp (and a space) against maxBytes. */
+  countTimestamps?: boolean;
+  /** Values masked in each line (before the caps apply). */
+  secrets?: readonly string[];
 }
 
 interface DockerodeError extends Error {
@@ -432,20 +445,18 @@ export function createDockerClient(options: DockerClientOptions): ContainerClien
       }
     },
 
-    async logs(id, maxBytesPerStream) {
+    async logs(id, maxBytesPerStream, options = {}) {
       // The buffers live inside the retried call: a retry after a broken stream starts over.
       return call('logs', async (abortSignal) => {
-        const stdout = new TailBuffer(maxBytesPerStream);
-        const stderr = new TailBuffer(maxBytesPerStream);
-        const demux = new LogDemuxer({ stdout, stderr });
+        const output = new OutputCollector(maxBytesPerStream, options.secrets ?? []);
         // follow: true on a stopped container streams what was logged and ends: memory stays bounded.
         const stream = (await docker.getContainer(id).logs({ stdout: true, stderr: true, follow: true, abortSignal })) as NodeJS.ReadableStream;
         await new Promise<void>((resolve, reject) => {
-          stream.on('data', (chunk: Buffer) => demux.write(chunk));
+          stream.on('data', (chunk: Buffer) => output.write(chunk));
           stream.on('end', resolve);
           stream.on('error', reject);
         });
-        return { stdout: stdout.toString(), stderr: stderr.toString(), truncated: stdout.truncated || stderr.truncated };
+        return output.finish();
       }, LOGS_TIMEOUT_MS);
     },
 
@@ -500,13 +511,11 @@ export function createDockerClient(options: DockerClientOptions): ContainerClien
         if (statusOf(err) === 409) throw new HighwayError('not_running', `container ${containerId.slice(0, 12)} is not running`, { cause: err });
         throw new HighwayError('exec_failed', `exec failed to start: ${dockerMessage(err)}`, { cause: err });
       }
-      const stdout = new TailBuffer(o.maxBytes);
-      const stderr = new TailBuffer(o.maxBytes);
-      const demux = new LogDemuxer({ stdout, stderr });
+      const output = new OutputCollector(o.maxBytes, o.secrets ?? []);
       const done = new Promise<CollectedOutput>((resolve, reject) => {
-        stream.on('data', (chunk: Buffer) => demux.write(chunk));
-        stream.on('end', () => resolve({ stdout: stdout.toString(), stderr: stderr.toString(), truncated: stdout.truncated || stderr.truncated }));
-        stream.on('close', () => resolve({ stdout: stdout.toString(), stderr: stderr.toString(), truncated: stdout.truncated || stderr.truncated }));
+        stream.on('data', (chunk: Buffer) => output.write(chunk));
+        stream.on('end', () => resolve(output.finish()));
+        stream.on('close', () => resolve(output.finish()));
         stream.on('error', reject);
       });
       return { execId: exec.id, done };
@@ -515,33 +524,87 @@ export function createDockerClient(options: DockerClientOptions): ContainerClien
     async execInspect(execId) {
       try {
         const info = await call('exec.inspect', () => docker.getExec(execId).inspect());
-        return { running: info.Running, exitCode: info.Running ? null : info.ExitCode ?? null, pid: info.Pid };
+        const pc = info.ProcessConfig;
+        return {
+          running: info.Running,
+          exitCode: info.Running ? null : info.ExitCode ?? null,
+          pid: info.Pid,
+          command: pc ? [pc.entrypoint, ...(pc.arguments ?? [])] : [],
+          user: pc?.user ?? '',
+        };
       } catch (err) {
         if (statusOf(err) === 404) return null;
         throw err;
       }
     },
 
-    async logLines(containerId, o) {
-      let buf: Buffer;
+    async top(containerId, psArgs) {
       try {
-        buf = (await call('logs', () =>
-          docker.getContainer(containerId).logs({
-            follow: false,
-            stdout: o.stdout,
-            stderr: o.stderr,
-            timestamps: true,
-            ...(typeof o.tail === 'number' ? { tail: o.tail } : {}),
-            ...(o.since ? { since: o.since as unknown as number } : {}),
-            ...(o.until ? { until: o.until as unknown as number } : {}),
-          }),
-        )) as unknown as Buffer;
+        const t = (await call('top', (abortSignal) => docker.getContainer(containerId).top({ ps_args: psArgs, abortSignal }))) as { Titles?: string[]; Processes?: string[][] };
+        return { titles: t.Titles ?? [], processes: t.Processes ?? [] };
+      } catch (err) {
+        if (statusOf(err) === 404 || statusOf(err) === 409) return null;
+        throw err;
+      }
+    },
+
+    async logLines(containerId, o) {
+      const query = {
+        follow: false,
+        stdout: o.stdout,
+        stderr: o.stderr,
+        timestamps: true,
+        // Docker applies `tail` before the stream selection: with one stream it is applied here.
+        ...(typeof o.tail === 'number' && o.stdout && o.stderr ? { tail: o.tail } : {}),
+        ...(o.since ? { since: o.since } : {}),
+        ...(o.until ? { until: o.until } : {}),
+      };
+      try {
+        // Streamed (not buffered whole): what is held is the window, whatever the log's size.
+        return await call('logs', async (abortSignal) => {
+          const window = new LineWindow({
+            maxBytes: o.maxBytes ?? Number.POSITIVE_INFINITY,
+            maxLines: typeof o.tail === 'number' ? o.tail : Number.POSITIVE_INFINITY,
+            keep: o.keep ?? 'newest',
+            countTimestamps: o.countTimestamps ?? false,
+          });
+          const secrets = o.secrets ?? [];
+          const stream = await new Promise<NodeJS.ReadableStream & { destroy(): void }>((resolve, reject) =>
+            docker.modem.dial(
+              {
+                path: `/containers/${containerId}/logs?`,
+                method: 'GET',
+                abortSignal,
+                isStream: true,
+                statusCodes: { 200: true, 404: 'no such container', 409: 'container is dead or being removed', 500: 'server error' },
+                options: query,
+              },
+              (err: unknown, data: unknown) => (err ? reject(err) : resolve(data as NodeJS.ReadableStream & { destroy(): void })),
+            ),
+          );
+          const demux = new LogDemuxer((stream, payload) => {
+            for (const line of framePayloadLines(stream, payload)) window.add(secrets.length ? { ...line, text: maskSecrets(line.text, secrets) } : line);
+          });
+          await new Promise<void>((resolve, reject) => {
+            stream.on('data', (chunk: Buffer) => {
+              demux.write(chunk);
+              if (window.full) {
+                // An `oldest` window took all it can: the rest is for the next read.
+                stream.destroy();
+                resolve();
+              }
+            });
+            stream.on('end', resolve);
+            stream.on('close', resolve);
+            stream.on('error', (err) => (window.full ? resolve() : reject(err)));
+          });
+          return { lines: window.result(), truncated: window.truncated };
+        }, LOGS_TIMEOUT_MS);
       } catch (err) {
         // 404: gone; 409: dead or being removed (Docker will not give its logs): either way, no live logs.
         if (statusOf(err) === 404 || statusOf(err) === 409) return null;
         throw err;
       }
-      return parseLogFrames(buf);
     },
 
     async inspectRaw(nameOrId) {
@@ -556,23 +619,36 @@ export function createDockerClient(options: DockerClientOptions): ContainerClien
   return client;
 }
 
-/** Docker's multiplexed, timestamped log frames to lines (a frame may hold several lines). */
-export function parseLogFrames(buf: Buffer): LogLine[] {
-  const lines: LogLine[] = [];
-  let offset = 0;
-  while (offset + 8 <= buf.length) {
-    const stream = buf[offset] === 2 ? 'stderr' : 'stdout';
-    const size = buf.readUInt32BE(offset + 4);
-    const payload = buf.subarray(offset + 8, offset + 8 + size).toString('utf8');
-    offset += 8 + size;
-    for (const piece of payload.split(/(?<=\n)/)) {
-      if (piece === '') continue;
-      const space = piece.indexOf(' ');
-      const timestamp = space > 0 ? piece.slice(0, space) : '';
-      lines.push({ stream, timestamp, text: space > 0 ? piece.slice(space + 1) : piece });
-    }
+/**
+ * One container's (or exec's) output as it streams: demultiplexed, each stream masked before it
+ * is cut to its tail. Holds the caps plus a small buffer; `finish()` gives the text once and lets go.
+ */
+class OutputCollector {
+  private readonly stdout: TailBuffer;
+  private readonly stderr: TailBuffer;
+  private readonly masks: { stdout: SecretMasker; stderr: SecretMasker };
+  private readonly demux: LogDemuxer;
+  private done: CollectedOutput | null = null;
+
+  constructor(maxBytes: number, secrets: readonly string[]) {
+    this.stdout = new TailBuffer(maxBytes);
+    this.stderr = new TailBuffer(maxBytes);
+    this.masks = { stdout: new SecretMasker(secrets, this.stdout), stderr: new SecretMasker(secrets, this.stderr) };
+    this.demux = new LogDemuxer(this.masks);
   }
-  return lines;
+
+  write(chunk: Buffer): void {
+    if (!this.done) this.demux.write(chunk);
+  }
+
+  finish(): CollectedOutput {
+    if (this.done) return this.done;
+    this.masks.stdout.end();
+    this.masks.stderr.end();
+    const truncated = this.stdout.truncated || this.stderr.truncated;
+    this.done = { stdout: this.stdout.takeString(), stderr: this.stderr.takeString(), truncated };
+    return this.done;
+  }
 }
 
 function toDate(s: string | undefined): Date | null {

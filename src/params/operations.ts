@@ -87,6 +87,11 @@ export const logsParams = z.strictObject({
     .refine((n) => n > 0 && n <= 64 * 1024 * 1024, 'must be more than 0 and at most 64m')
     .nullish()
     .transform((v) => v ?? 1024 * 1024),
+  /**
+   * Which lines the caps (tail, max_bytes) keep: `newest` (default, a tail) or `oldest` (a page
+   * from `since`; `truncated` then says more follows: read on from the last line's timestamp).
+   */
+  keep: z.enum(['newest', 'oldest'], { error: 'must be "newest" or "oldest"' }).nullish().transform((v) => v ?? 'newest'),
 }).refine((p) => p.stdout || p.stderr, { message: 'at least one of stdout and stderr must be selected', path: ['stdout'] });
 
 export const inspectParams = z.strictObject({ target });

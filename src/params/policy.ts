@@ -152,12 +152,25 @@ export function checkImagePolicy(image: string, policy: Policy): void {
  * The policy for tools.docker.exec: the rules of run that apply to an exec (privileged), and
  * `allow_exec_root` (false: the exec must name a user that is not root). Throws a PolicyError.
  */
-export function checkExecPolicy(spec: { privileged: boolean; user: string | null }, policy: Policy): void {
+export function checkExecPolicy(spec: { privileged: boolean; user: string | null; max_output_bytes?: number }, policy: Policy): void {
+  outputCeiling('max_output_bytes', spec.max_output_bytes, policy);
   if (spec.privileged && !policy.allow_privileged) throw new PolicyError('privileged', 'privileged', 'privileged execs are not allowed');
   if (!policy.allow_exec_root) {
     if (spec.user === null) throw new PolicyError('exec_root', 'user', 'execs as root are not allowed: name a non-root user, e.g. "1000" or "nobody"');
     const name = spec.user.split(':')[0];
     if (name === 'root' || name === '0') throw new PolicyError('exec_root', 'user', `execs as root are not allowed ("${spec.user}"): name a non-root user`);
+  }
+}
+
+/** A logs read's byte cap meets the same ceiling as the output kept of a run or an exec. */
+export function checkLogsPolicy(spec: { max_bytes: number }, policy: Policy): void {
+  outputCeiling('max_bytes', spec.max_bytes, policy);
+}
+
+/** Output held in memory (per stream) is bounded by the policy's max_output_bytes. */
+function outputCeiling(field: string, value: number | undefined, policy: Policy): void {
+  if (value !== undefined && value > policy.max_output_bytes) {
+    throw new PolicyError('max_output_bytes', field, `${value} exceeds the maximum of ${policy.max_output_bytes} (${formatBytes(policy.max_output_bytes)})`);
   }
 }
 

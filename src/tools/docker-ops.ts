@@ -18,7 +18,7 @@ import { HighwayError, PolicyError, ValidationError, type ErrorCode } from '../e
 import { isTerminal, lifecycleOf, type IntentRow } from '../model.js';
 import { parseExecParams } from '../params/exec.js';
 import { inspectParams, logsParams, parseParams, removeParams, stopParams, waitParams, type LogsParams } from '../params/operations.js';
-import { checkExecPolicy, type Policy } from '../params/policy.js';
+import { checkExecPolicy, checkLogsPolicy, type Policy } from '../params/policy.js';
 import type { CompletionWaiter } from './completion.js';
 import { isSettled, toResult, type DockerRunResult } from './docker-run.js';
 import type { OperationWaiter } from './operation-waiter.js';
@@ -47,6 +47,11 @@ export interface ExecResult {
   duration_ms: number;
   logs_truncated: boolean;
   error: string | null;
+  /**
+   * A timeout only: what ending the exec's processes achieved. `complete` false means something
+   * could not be ended (`left` says what); the error says the same.
+   */
+  kill?: { killed: number; complete: boolean; left: string[] };
 }
 
 export interface LogLineResult {
@@ -185,7 +190,11 @@ export function createOperationTools(deps: OperationDeps) {
   }
 
   async function logs(params: unknown, ctx: CallerContext, options: { audit?: boolean } = {}): Promise<LogsResult> {
-    const { p, intent } = await resolve('tools.docker.logs', ctx, () => parseParams(logsParams, params));
+    const { p, intent } = await resolve('tools.docker.logs', ctx, () => {
+      const l = parseParams(logsParams, params);
+      checkLogsPolicy(l, deps.policy);
+      return l;
+    });
     if (LIVE.has(intent.status) && intent.container_id) {
       const op = await operate('logs', ctx, intent, p, 30_000, options.audit !== false);
       if (op.status === 'done') return hostLogs(intent, p, op.result as { lines: Array<[LogLineResult['stream'], string, string]>; truncated: boolean; running: boolean });

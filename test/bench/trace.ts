@@ -189,11 +189,12 @@ export class HighwayTracer {
       start: (id) => timed('start', id, () => client.start(id)),
       kill: (id, signal) => timed('kill', id, () => client.kill(id, signal)),
       remove: (id) => timed('remove', id, () => client.remove(id)),
-      logs: (id, max) => timed('logs', id, () => client.logs(id, max)),
+      logs: (id, max, o) => timed('logs', id, () => client.logs(id, max, o)),
       list: (labels) => timed('list', undefined, () => client.list(labels)),
       listImages: () => timed('list_images', undefined, () => client.listImages()),
       execStart: (id, o) => timed('exec_start', id, () => client.execStart(id, o)),
       execInspect: (execId) => timed('exec_inspect', undefined, () => client.execInspect(execId)),
+      top: (id, psArgs) => timed('top', id, () => client.top(id, psArgs)),
       logLines: (id, o) => timed('log_lines', id, () => client.logLines(id, o)),
       inspectRaw: (nameOrId) => timed('inspect_raw', nameOrId, () => client.inspectRaw(nameOrId)),
     };

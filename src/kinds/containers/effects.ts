@@ -13,7 +13,7 @@ import { toCreateOptions } from '../../params/container-config.js';
 import { readStoredSpec } from '../../params/versions.js';
 import { checkPolicy, type Policy } from '../../params/policy.js';
 import type { Action } from './decide.js';
-import { maskSecrets, secretValuesOf, type SecretResolver } from '../../secrets.js';
+import { secretValuesOf, type SecretResolver } from '../../secrets.js';
 import { resolveRegistryAuth } from '../../docker/registry-auth.js';
 import { intentEventFields } from '../../observability/events.js';
 import type { Metrics } from '../../observability/metrics.js';
@@ -53,7 +53,7 @@ export interface OutputAhead {
 
 /** Start reading a container's output now, for a collect this pass may decide on (never rejects). */
 export function readOutputAhead(ctx: EffectContext, intent: IntentRow, containerId: string): OutputAhead {
-  const read = readOutput(ctx, containerId, lifecycleOf(intent.spec).maxOutputBytes).catch((failed: unknown) => ({ failed }));
+  const read = readOutput(ctx, intent, containerId, lifecycleOf(intent.spec).maxOutputBytes).catch((failed: unknown) => ({ failed }));
   return { containerId, read };
 }
 
@@ -279,9 +279,8 @@ async function collect(s: StepContext, action: Extract<Action, { type: 'collect'
   const c = w.container!;
   const ahead = w.ahead?.containerId === c.id ? await w.ahead.read : null;
   if (ahead && 'failed' in ahead) throw ahead.failed;
-  const { output: raw, unreadable } = ahead ?? (await readOutput(ctx, c.id, life.maxOutputBytes));
-  const secrets = await secretValuesOf(w.intent.spec['environment'], ctx.resolveSecret, w.intent);
-  const output = { ...raw, stdout: maskSecrets(raw.stdout, secrets), stderr: maskSecrets(raw.stderr, secrets) };
+  // Secrets are masked as the output streams, before it is cut to max_output_bytes.
+  const { output, unreadable } = ahead ?? (await readOutput(ctx, w.intent, c.id, life.maxOutputBytes));
   const finishedAt = c.finishedAt ?? new Date();
   const startedAt = c.startedAt ?? w.intent.started_at;
   const duration = startedAt ? Math.max(0, finishedAt.getTime() - startedAt.getTime()) : null;
@@ -408,9 +407,10 @@ export function highwayLabels(intent: IntentRow, reconcilerId: string, clusterId
  * container stays until its output is read). The daemon answering that it cannot give the
  * logs (a logging driver it cannot read back): the intent still ends, with that said.
  */
-async function readOutput(ctx: EffectContext, id: string, maxBytes: number) {
+async function readOutput(ctx: EffectContext, intent: IntentRow, id: string, maxBytes: number) {
+  const secrets = await secretValuesOf(intent.spec['environment'], ctx.resolveSecret, intent);
   try {
-    return { output: await ctx.docker.logs(id, maxBytes), unreadable: null };
+    return { output: await ctx.docker.logs(id, maxBytes, { secrets }), unreadable: null };
   } catch (err) {
     // A 500 the daemon kept giving through the client's retries is its answer about these logs
     // (as it was before 500s were retried); a daemon away or unavailable (503) is waited for.

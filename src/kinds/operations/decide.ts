@@ -24,6 +24,9 @@ export interface OperationView {
 
 export const ABANDONED_EXEC_ERROR =
   'the reconciler stopped while this exec was in flight; its processes were ended and it was not run again (its outcome is unknown)';
+/** The same, when not all of its processes could be ended (the detail follows). */
+export const ABANDONED_EXEC_ERROR_UNKILLED =
+  'the reconciler stopped while this exec was in flight; it was not run again (its outcome is unknown), and its processes could not all be ended';
 
 export function decideOperation(op: OperationView | null, reconcilerId: string): OperationDecision {
   if (!op || op.reconciler_id !== reconcilerId) return { type: 'none' };

@@ -5,14 +5,14 @@
  */
 import type { Logger } from 'pino';
 import type Docker from 'dockerode';
-import type { ContainerClient, LogLine } from '../../docker/client.js';
+import type { CollectedOutput, ContainerClient } from '../../docker/client.js';
 import type { OperationOutcome, OperationRow } from '../../db/queries/operations.js';
 import { HighwayError, errorMessage } from '../../errors.js';
 import type { IntentRow } from '../../model.js';
 import { parseExecParams } from '../../params/exec.js';
 import { logsParams, parseParams } from '../../params/operations.js';
-import { checkExecPolicy, type Policy } from '../../params/policy.js';
-import { maskSecrets, secretValuesOf, type SecretResolver } from '../../secrets.js';
+import { checkExecPolicy, checkLogsPolicy, type Policy } from '../../params/policy.js';
+import { secretValuesOf, type SecretResolver } from '../../secrets.js';
 
 export interface OperationContext {
   docker: ContainerClient;
@@ -51,14 +51,13 @@ export async function performExec(ctx: OperationContext, op: OperationRow, inten
   checkExecPolicy(spec, ctx.policy); // again on the host: a row written past the tool meets the same policy
   const containerId = await runningContainer(ctx, intent);
   const env: string[] = [];
-  // Every secret the container or this exec was given is masked in what the exec prints.
+  // Every secret the container or this exec was given is masked in what the exec prints (as it streams, before the cut).
   const secrets = await secretValuesOf(intent.spec['environment'], ctx.resolveSecret, intent);
   for (const [name, value] of Object.entries(spec.environment)) {
     const resolved = typeof value === 'string' ? value : await ctx.resolveSecret(value.secret, intent);
     if (typeof value !== 'string') secrets.push(resolved);
     env.push(`${name}=${resolved}`);
   }
-  const mask = (o: { stdout: string; stderr: string }) => ({ stdout: maskSecrets(o.stdout, secrets), stderr: maskSecrets(o.stderr, secrets) });
   env.push(`${EXEC_MARKER}=${op.id}`);
   const log = ctx.logger.child({ operation_id: op.id, intent_id: intent.id, tenant_id: intent.tenant_id, container_id: containerId });
   const started = performance.now();
@@ -69,6 +68,7 @@ export async function performExec(ctx: OperationContext, op: OperationRow, inten
     env,
     privileged: spec.privileged,
     maxBytes: spec.max_output_bytes,
+    secrets,
   });
   log.info({ event: 'exec.started', exec_id: execId }, 'exec started');
   let timer: NodeJS.Timeout | undefined;
@@ -88,20 +88,24 @@ export async function performExec(ctx: OperationContext, op: OperationRow, inten
     throw new ExecLeftAtShutdown(`exec ${op.id} left at shutdown`);
   }
   if (first === 'timeout') {
-    await killExecProcesses(ctx, containerId, op.id, log);
-    const output = await Promise.race([done, new Promise<null>((r) => setTimeout(() => r(null), 5_000))]).catch(() => null);
+    const kill = await killExecProcesses(ctx, containerId, op.id, spec.user, log, { execId, done });
     const duration = Math.round(performance.now() - started);
-    log.warn({ event: 'exec.timeout', exec_id: execId, duration_ms: duration }, `exec ran past its timeout of ${spec.timeout} s: killed`);
+    log.warn(
+      { event: 'exec.timeout', exec_id: execId, duration_ms: duration, killed: kill.killed, complete: kill.complete },
+      `exec ran past its timeout of ${spec.timeout} s: ${kill.summary}`,
+    );
     return {
       status: 'timeout',
       result: {
         status: 'timeout',
         exit_code: null,
-        ...mask({ stdout: output?.stdout ?? '', stderr: output?.stderr ?? '' }),
+        stdout: kill.output?.stdout ?? '',
+        stderr: kill.output?.stderr ?? '',
         duration_ms: duration,
-        logs_truncated: output?.truncated ?? false,
+        logs_truncated: kill.output?.truncated ?? false,
+        kill: { killed: kill.killed, complete: kill.complete, left: kill.left },
       },
-      error: `exec ran past its timeout of ${spec.timeout} s; its processes were killed`,
+      error: `exec ran past its timeout of ${spec.timeout} s; ${kill.summary}`,
       error_code: 'timeout',
     };
   }
@@ -113,67 +117,268 @@ export async function performExec(ctx: OperationContext, op: OperationRow, inten
     result: {
       status: 'exited',
       exit_code: state?.exitCode ?? null,
-      ...mask(first),
+      stdout: first.stdout,
+      stderr: first.stderr,
       duration_ms: duration,
       logs_truncated: first.truncated,
     },
   };
 }
 
+/** What ending an exec's processes achieved: the result says exactly this, never more. */
+export interface ExecKillReport {
+  /** Processes killed (SIGKILL delivered). */
+  killed: number;
+  /** Everything found was killed, its main process is gone and nothing holds its output open. */
+  complete: boolean;
+  /** Processes found that could not be killed ("pid (uid N): why"), and other signs something is left. */
+  left: string[];
+  /** One sentence for the error and the log. */
+  summary: string;
+  /** The exec's output, when it ended after the kill. */
+  output: CollectedOutput | null;
+}
+
 /**
- * Kill every process of an exec inside the container: those whose environment carries the
- * exec's marker (its command and everything it started). Done from a second exec, since the
- * PID Docker reports for an exec is the host's, not the container's. Repeated until none is left.
+ * The kill script, run inside the container (the PID Docker reports for an exec is the host's,
+ * not the container's). An exec's processes are: those whose environment carries its marker
+ * (readable by their own user), every process in their sessions (Docker starts each exec as a
+ * session leader, and children stay in it even when they clear their environment or lose their
+ * parent), and every descendant of those by PPid. Sessions and PIDs found earlier come in as $S
+ * and $P. Prints `s SID` per session found, `k PID UID` per process killed and `f PID UID` per
+ * process it could not kill, then `end`. PID 1, session 1 (the container's own processes) and the
+ * script's own session are never touched. With $L set it only lists the processes of the other
+ * sessions (`q PID SID EUID ARGS`), for findExecSession.
  */
-export async function killExecProcesses(ctx: OperationContext, containerId: string, operationId: string, log: Logger): Promise<void> {
-  const script =
-    `n=0; for d in /proc/[0-9]*; do ` +
-    `if tr '\\0' '\\n' < "$d/environ" 2>/dev/null | grep -qx '${EXEC_MARKER}=${operationId}'; then kill -KILL "\${d#/proc/}" 2>/dev/null && n=$((n+1)); fi; ` +
-    `done; echo $n`;
-  for (let attempt = 0; attempt < 5; attempt++) {
-    try {
-      const { done } = await ctx.docker.execStart(containerId, { cmd: ['sh', '-c', script], user: '0', workingDir: null, env: [], privileged: false, maxBytes: 4096 });
-      const out = await done;
-      const killed = Number(out.stdout.trim());
-      log.info({ event: 'exec.killed', operation_id: operationId, processes: killed }, `killed ${killed} process(es) of the exec`);
-      if (!(killed > 0)) return;
-    } catch (err) {
-      if (err instanceof HighwayError && (err.code === 'not_running' || err.code === 'not_found')) return; // the container is gone: so are its processes
-      log.error({ event: 'exec.kill_failed', operation_id: operationId, err: errorMessage(err) }, 'could not kill the processes of the exec');
-      throw new HighwayError('exec_failed', `could not end the exec's processes: ${errorMessage(err)}`, { cause: err });
+const KILL_SCRIPT = `
+me=$$; S=" $S "; P=" $P "
+info() { read -r l < /proc/$1/stat 2>/dev/null || return 1; r=\${l##*) }; set -- $r; st=$1; pp=$2; sid=$4; }
+if [ -n "$L" ]; then
+  for d in /proc/[0-9]*; do
+    p=\${d#/proc/}; [ "$p" = "$me" ] || [ "$p" = 1 ] && continue
+    info "$p" || continue
+    [ "$sid" = "$me" ] || [ "$sid" = 1 ] || [ "$st" = Z ] && continue
+    e=; while read -r k r e2 _; do [ "$k" = Uid: ] && e=$e2 && break; done < $d/status
+    echo "q $p $sid $e $(tr '\\0' ' ' < $d/cmdline 2>/dev/null)"
+  done
+  echo end; exit 0
+fi
+for d in /proc/[0-9]*; do
+  p=\${d#/proc/}; [ "$p" = "$me" ] || [ "$p" = 1 ] && continue
+  if tr '\\0' '\\n' < "$d/environ" 2>/dev/null | grep -qx "$M"; then
+    info "$p" || continue
+    [ "$sid" = "$me" ] || [ "$sid" = 1 ] || case "$S" in *" $sid "*) ;; *) S="$S$sid ";; esac
+    case "$P" in *" $p "*) ;; *) P="$P$p ";; esac
+  fi
+done
+n=1
+while [ $n -gt 0 ]; do
+  n=0
+  for d in /proc/[0-9]*; do
+    p=\${d#/proc/}; [ "$p" = "$me" ] || [ "$p" = 1 ] && continue
+    case "$P" in *" $p "*) continue;; esac
+    info "$p" || continue
+    [ "$sid" = "$me" ] || [ "$sid" = 1 ] && continue
+    case "$S$P" in *" $sid "*|*" $pp "*) P="$P$p "; n=1;; esac
+  done
+done
+for s in $S; do echo "s $s"; done
+for p in $P; do
+  info "$p" || continue
+  [ "$st" = Z ] && continue
+  u=; while read -r k v _; do [ "$k" = Uid: ] && u=$v && break; done < /proc/$p/status
+  if kill -KILL "$p" 2>/dev/null; then echo "k $p $u"; else echo "f $p $u"; fi
+done
+echo end
+`;
+
+/**
+ * End every process of an exec inside the container, whatever user it runs as and whatever it
+ * does to its environment: the kill script runs as the exec's own user (which may read its
+ * processes' environments and signal them even in a container without CAP_KILL), then as the
+ * user of each process that user could not kill, until a pass finds nothing alive. Then the
+ * exec's main process (exec inspect) and its output stream (held open by any process that
+ * inherited it) tell whether anything is left. Never claims more than it saw.
+ */
+export async function killExecProcesses(
+  ctx: OperationContext,
+  containerId: string,
+  operationId: string,
+  user: string | null,
+  log: Logger,
+  exec?: { execId: string; done?: Promise<CollectedOutput> },
+): Promise<ExecKillReport> {
+  const sids = new Set<string>();
+  const pids = new Set<string>();
+  const killed = new Set<string>();
+  const failed = new Map<string, string>(); // pid -> uid, not killed by the users tried so far
+  const triedAs = new Set<string>();
+  const left: string[] = [];
+  if (exec) {
+    // The exec's session as its host sees it (exec inspect's PID is the host's, and it leads the
+    // session), matched to the container's view: this finds processes that carry no marker.
+    const sid = await findExecSession(ctx, containerId, exec.execId, user, log).catch((err: unknown) => {
+      log.warn({ event: 'exec.session_unknown', operation_id: operationId, err: errorMessage(err) }, 'could not match the exec to its session');
+      return null;
+    });
+    if (sid) sids.add(sid);
+  }
+  let users: Array<string | null> = [user];
+  for (let pass = 0; pass < 6 && users.length > 0; pass++) {
+    const next = new Set<string>();
+    let alive = 0;
+    for (const as of users) {
+      triedAs.add(as ?? '');
+      let out: string;
+      try {
+        const env = [`M=${EXEC_MARKER}=${operationId}`, `S=${[...sids].join(' ')}`, `P=${[...pids].join(' ')}`];
+        const { done } = await ctx.docker.execStart(containerId, { cmd: ['sh', '-c', KILL_SCRIPT], user: as, workingDir: '/', env, privileged: false, maxBytes: 1 << 20 });
+        const r = await done;
+        out = r.stdout;
+        if (!/^end$/m.test(out)) throw new Error(`the kill script did not run: ${(r.stderr || r.stdout).trim().slice(0, 200) || 'no output'}`);
+      } catch (err) {
+        if (err instanceof HighwayError && (err.code === 'not_running' || err.code === 'not_found')) {
+          // The container is gone: so are its processes.
+          return { killed: killed.size, complete: true, left: [], summary: `the container stopped, and its processes with it`, output: await settled(exec) };
+        }
+        log.error({ event: 'exec.kill_failed', operation_id: operationId, user: as, err: errorMessage(err) }, 'could not kill the processes of the exec');
+        left.push(`the kill as user ${as ?? '(default)'} failed: ${errorMessage(err)}`);
+        continue;
+      }
+      for (const line of out.split('\n')) {
+        const [tag, id, uid = ''] = line.split(' ');
+        if (!id) continue;
+        if (tag === 's') sids.add(id);
+        else if (tag === 'k') {
+          pids.add(id);
+          killed.add(id);
+          failed.delete(id);
+          alive++;
+        } else if (tag === 'f') {
+          pids.add(id);
+          alive++;
+          if (!killed.has(id)) failed.set(id, uid);
+          if (uid && !triedAs.has(uid)) next.add(uid);
+        }
+      }
+    }
+    log.info({ event: 'exec.killed', operation_id: operationId, processes: killed.size, pass }, `killed ${killed.size} process(es) of the exec`);
+    // Another pass: as the users of the processes not killed yet, or to catch what was started meanwhile.
+    users = next.size ? [...next] : alive > 0 ? [user] : [];
+  }
+  if (users.length > 0) left.push('its processes were still being found after the last pass (they may keep starting new ones)');
+  for (const [pid, uid] of failed) left.push(`process ${pid} (uid ${uid || '?'}) could not be killed`);
+  let output: CollectedOutput | null = null;
+  if (exec) {
+    const state = await ctx.docker.execInspect(exec.execId).catch(() => null);
+    if (state?.running) left.push(`its main process still runs`);
+    if (exec.done) {
+      output = await settled(exec);
+      if (!output) left.push('its output stream is still held open, so a process of it may still run (one that left its session and cleared its environment)');
     }
   }
+  const complete = left.length === 0;
+  const what = `killed ${killed.size} process(es) of it`;
+  const summary = complete ? `${what}; none is left` : `${what}; NOT all could be ended: ${left.join('; ')}`;
+  return { killed: killed.size, complete, left, summary, output };
+}
+
+/** Whitespace collapsed, as `docker top` prints a command line. */
+const argsKey = (uid: string, args: string) => `${uid} ${args.trim().split(/\s+/).join(' ').slice(0, 200)}`;
+
+/**
+ * The exec's session in the container (its container-side session id), or null: Docker reports
+ * the exec's host PID, which leads its session (runc starts each exec with setsid), so `docker
+ * top` lists the session's processes as the host sees them (uid, command line); the container
+ * session holding the same processes is the exec's. Only a unique best match counts.
+ */
+async function findExecSession(ctx: OperationContext, containerId: string, execId: string, user: string | null, log: Logger): Promise<string | null> {
+  const hostPid = (await ctx.docker.execInspect(execId))?.pid;
+  if (!hostPid) return null;
+  const top = await ctx.docker.top(containerId, '-o pid,sid,uid,args');
+  if (!top) return null;
+  const col = (name: string) => top.titles.findIndex((t) => t.toUpperCase() === name);
+  const [sidCol, uidCol, argsCol] = [col('SID'), col('UID'), col('COMMAND')];
+  if (sidCol < 0 || uidCol < 0 || argsCol < 0) return null;
+  const wanted = top.processes.filter((p) => p[sidCol] === String(hostPid)).map((p) => argsKey(p[uidCol]!, p[argsCol]!));
+  if (wanted.length === 0) return null;
+  const { done } = await ctx.docker.execStart(containerId, { cmd: ['sh', '-c', KILL_SCRIPT], user, workingDir: '/', env: ['L=1'], privileged: false, maxBytes: 1 << 20 });
+  const out = (await done).stdout;
+  const sessions = new Map<string, string[]>();
+  for (const line of out.split('\n')) {
+    const m = /^q (\d+) (\d+) (\d*) ?(.*)$/.exec(line);
+    if (!m) continue;
+    sessions.set(m[2]!, [...(sessions.get(m[2]!) ?? []), argsKey(m[3]!, m[4]!)]);
+  }
+  let best: string | null = null;
+  let bestScore = 0;
+  let tie = false;
+  for (const [sid, members] of sessions) {
+    const pool = [...members];
+    let score = 0;
+    for (const w of wanted) {
+      const i = pool.indexOf(w);
+      if (i >= 0) {
+        score++;
+        pool.splice(i, 1);
+      }
+    }
+    if (score > bestScore) [best, bestScore, tie] = [sid, score, false];
+    else if (score === bestScore && score > 0) tie = true;
+  }
+  if (tie) {
+    log.warn({ event: 'exec.session_ambiguous', exec_id: execId }, 'several sessions in the container look like the exec; only its marked processes are killed');
+    return null;
+  }
+  return best;
+}
+
+/**
+ * The Docker exec of an operation whose exec id was not kept (its reconciler died while it ran):
+ * the container's running execs (inspect's ExecIDs) with the operation's command and user. Only
+ * a unique match counts (two identical execs cannot be told apart).
+ */
+export async function findRunningExec(ctx: OperationContext, containerId: string, spec: { command: string[]; user: string | null }): Promise<string | null> {
+  const info = await ctx.docker.inspectRaw(containerId);
+  const ids = (info as { ExecIDs?: string[] | null } | null)?.ExecIDs ?? [];
+  const matches: string[] = [];
+  for (const id of ids) {
+    const state = await ctx.docker.execInspect(id).catch(() => null);
+    if (state?.running && state.user === (spec.user ?? '') && JSON.stringify(state.command) === JSON.stringify(spec.command)) matches.push(id);
+  }
+  return matches.length === 1 ? matches[0]! : null;
+}
+
+/** The exec's output once its stream ends (shortly after its processes are killed), or null. */
+async function settled(exec: { done?: Promise<CollectedOutput> } | undefined): Promise<CollectedOutput | null> {
+  if (!exec?.done) return null;
+  return Promise.race([exec.done, new Promise<null>((r) => setTimeout(() => r(null), 5_000))]).catch(() => null);
 }
 
 // ------------------------------------------------------------------------------------ logs
 
 export async function performLogs(ctx: OperationContext, op: OperationRow, intent: IntentRow): Promise<OperationOutcome> {
   const p = parseParams(logsParams, op.params);
+  checkLogsPolicy(p, ctx.policy);
   const id = intent.container_id;
-  // Docker applies `tail` before the stream selection: with one stream, the tail is cut here.
-  const both = p.stdout && p.stderr;
-  const read = id ? await ctx.docker.logLines(id, { since: p.since, until: p.until, tail: both ? p.tail : 'all', stdout: p.stdout, stderr: p.stderr }) : null;
-  if (!read) throw new HighwayError('not_running', `container of intent ${intent.id} does not exist any more`);
-  const lines = both || p.tail === 'all' ? read : read.slice(Math.max(0, read.length - p.tail), p.tail === 0 ? 0 : undefined);
+  // Masked line by line before the caps apply; streamed, so the host holds the window, not the log.
   const secrets = await secretValuesOf(intent.spec['environment'], ctx.resolveSecret, intent);
-  const masked = secrets.length ? lines.map((l) => ({ ...l, text: maskSecrets(l.text, secrets) })) : lines;
-  const { kept, truncated } = capLines(masked, p.max_bytes, p.timestamps);
+  const read = id
+    ? await ctx.docker.logLines(id, {
+        since: p.since,
+        until: p.until,
+        tail: p.tail,
+        stdout: p.stdout,
+        stderr: p.stderr,
+        maxBytes: p.max_bytes,
+        keep: p.keep,
+        countTimestamps: p.timestamps,
+        secrets,
+      })
+    : null;
+  if (!read) throw new HighwayError('not_running', `container of intent ${intent.id} does not exist any more`);
   const state = await ctx.docker.inspect(id!);
-  return { status: 'done', result: { lines: kept.map((l) => [l.stream, l.timestamp, l.text]), truncated, running: state?.status === 'running' } };
-}
-
-/** The newest lines within `maxBytes` (counting timestamps when they are shown). */
-export function capLines(lines: LogLine[], maxBytes: number, timestamps: boolean): { kept: LogLine[]; truncated: boolean } {
-  let bytes = 0;
-  let i = lines.length;
-  while (i > 0) {
-    const l = lines[i - 1]!;
-    const size = Buffer.byteLength(l.text) + (timestamps ? l.timestamp.length + 1 : 0);
-    if (bytes + size > maxBytes) break;
-    bytes += size;
-    i--;
-  }
-  return { kept: lines.slice(i), truncated: i > 0 };
+  return { status: 'done', result: { lines: read.lines.map((l) => [l.stream, l.timestamp, l.text]), truncated: read.truncated, running: state?.status === 'running' } };
 }
 
 // ------------------------------------------------------------------------------------ inspect

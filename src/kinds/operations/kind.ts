@@ -17,13 +17,14 @@ import {
   type OperationRow,
 } from '../../db/queries/operations.js';
 import type { ContainerClient } from '../../docker/client.js';
-import { HighwayError } from '../../errors.js';
+import { HighwayError, errorMessage } from '../../errors.js';
 import { defaultPolicy, type Policy } from '../../params/policy.js';
+import { parseExecParams } from '../../params/exec.js';
 import { envSecretResolver, type SecretResolver } from '../../secrets.js';
 import type { Kind, Sources } from '../../runtime/controller.js';
 import type { ReconcileResult } from '../../runtime/workqueue.js';
-import { decideOperation } from './decide.js';
-import { ExecLeftAtShutdown, failure, killExecProcesses, performExec, performInspect, performLogs, type OperationContext } from './effects.js';
+import { ABANDONED_EXEC_ERROR_UNKILLED, decideOperation } from './decide.js';
+import { ExecLeftAtShutdown, failure, findRunningExec, killExecProcesses, performExec, performInspect, performLogs, type OperationContext } from './effects.js';
 
 export const OPERATION_CHANNELS = { requested: 'highway_docker_op', done: 'highway_docker_op_done' } as const;
 
@@ -92,8 +93,18 @@ export class OperationsKind implements Kind {
     const intent = await getIntent(pool, op.intent_id);
 
     if (decision.type === 'abandon') {
-      if (intent?.container_id) await killExecProcesses(this.ctx, intent.container_id, op.id, this.options.logger).catch(() => {});
-      await this.record(op, { status: 'failed', error: decision.error, error_code: 'exec_failed' });
+      let error = decision.error;
+      if (intent?.container_id) {
+        const containerId = intent.container_id;
+        const kill = await (async () => {
+          const spec = parseExecParams(op.params);
+          // Its Docker exec, found by command and user: its session is then known as the host sees it.
+          const execId = await findRunningExec(this.ctx, containerId, spec).catch(() => null);
+          return killExecProcesses(this.ctx, containerId, op.id, spec.user, this.options.logger, execId ? { execId } : undefined);
+        })().catch((err: unknown) => ({ complete: false, summary: errorMessage(err) }));
+        if (!kill.complete) error = `${ABANDONED_EXEC_ERROR_UNKILLED}: ${kill.summary}`;
+      }
+      await this.record(op, { status: 'failed', error, error_code: 'exec_failed' });
       return {};
     }
 

@@ -63,7 +63,7 @@ describe('docker/client: logLines of a container that is going away', () => {
     [409, 'can not get logs from container which is dead or marked for removal'],
   ] as const) {
     it(`${status} (${message.slice(0, 30)}...): no live logs (null), so the caller reads the row instead`, async () => {
-      const docker = { getContainer: () => ({ logs: async () => Promise.reject(http(status, message)) }) } as unknown as Docker;
+      const docker = { modem: { dial: (_o: unknown, cb: (err: unknown) => void) => setImmediate(() => cb(http(status, message))) } } as unknown as Docker;
       const client = createDockerClient({ logger: pino({ level: 'silent' }), docker, retries: 0 });
       expect(await client.logLines('x', { stdout: true, stderr: true })).to.equal(null);
     });

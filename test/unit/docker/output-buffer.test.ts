@@ -2,7 +2,8 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { LogDemuxer, TailBuffer } from '../../../src/docker/output-buffer.js';
+import { LogDemuxer, SecretMasker, TailBuffer } from '../../../src/docker/output-buffer.js';
+import { maskSecrets } from '../../../src/secrets.js';
 
 /** A full garbage collection, so retained memory can be measured. */
 v8.setFlagsFromString('--expose-gc');
@@ -239,6 +240,71 @@ describe('docker/output-buffer', () => {
       expect(kept.stdout.totalBytes).to.equal(1000);
       expect(kept.stderr.toString()).to.equal('e'.repeat(1024));
       expect(bytes, `retained ${(bytes / MiB).toFixed(1)} MiB for two 1 KiB tails`).to.be.below(4 * MiB);
+    });
+  });
+
+  describe('SecretMasker (mask as the bytes stream, before any cut)', () => {
+    const masked = (secrets: string[], chunks: Buffer[], limit = 1 << 20) => {
+      const tail = new TailBuffer(limit);
+      const m = new SecretMasker(secrets, tail);
+      for (const c of chunks) m.write(c);
+      m.end();
+      return tail;
+    };
+
+    it('a secret that straddles the output cut is masked whole: no tail of it is kept', () => {
+      const secret = 'hunter2-SECRET-tail';
+      const text = `${'x'.repeat(50)}${secret}done\n`;
+      // The cut (the last 20 bytes) falls inside the secret: masking after the cut would keep "SECRET-tail".
+      const tail = masked([secret], [Buffer.from(text)], 20);
+      expect(tail.toString()).to.equal(`${'x'.repeat(13)}***done\n`.slice(-20));
+      expect(tail.toString()).to.not.match(/tail|SECRET/);
+      expect(maskSecrets(Buffer.from(text).subarray(-20).toString(), [secret]), 'masking after the cut leaks').to.include('-tail');
+    });
+
+    it('any chunking masks every value: as masking the whole text does, and no value shows (property)', () => {
+      const alphabet = fc.constantFrom('a', 'b', 'c', 'x', '\n');
+      fc.assert(
+        fc.property(
+          fc.array(fc.string({ unit: alphabet, minLength: 4, maxLength: 8 }), { minLength: 1, maxLength: 3 }),
+          fc.string({ unit: alphabet, maxLength: 120 }),
+          fc.array(fc.nat(), { maxLength: 10 }),
+          (secrets, text, cutSeeds) => {
+            const whole = Buffer.from(text);
+            const cuts = [...new Set(cutSeeds.map((c) => c % (whole.length + 1)))].sort((a, b) => a - b);
+            const chunks: Buffer[] = [];
+            let from = 0;
+            for (const c of [...cuts, whole.length]) {
+              chunks.push(whole.subarray(from, c));
+              from = c;
+            }
+            const out = masked(secrets, chunks).toString();
+            // One value: exactly what masking the whole text gives. Several (they may overlap): none shows.
+            if (secrets.length === 1) expect(out).to.equal(maskSecrets(text, secrets));
+            for (const v of secrets) expect(out).to.not.include(v);
+          },
+        ),
+        { numRuns: 1000 },
+      );
+    });
+
+    it('one byte at a time, a secret split over every boundary is still masked', () => {
+      const text = 'a token=s3cr3t-value; again s3cr3t-value.';
+      const tail = masked(['s3cr3t-value'], [...Buffer.from(text)].map((b) => Buffer.from([b])));
+      expect(tail.toString()).to.equal('a token=***; again ***.');
+    });
+  });
+
+  describe('TailBuffer memory', () => {
+    it('holds at most the cap plus one block while a stream far larger than the cap goes through', () => {
+      const t = new TailBuffer(1 << 20);
+      let most = 0;
+      for (let i = 0; i < 2000; i++) {
+        t.write(Buffer.alloc(7 * 1024 + (i % 13), i % 256));
+        most = Math.max(most, (t as unknown as { blocks: Buffer[] }).blocks.reduce((n, b) => n + b.length, 0));
+      }
+      expect(most).to.be.at.most((1 << 20) + 2 * 64 * 1024);
+      expect(t.toBuffer().length).to.equal(1 << 20);
     });
   });
 });

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
+import { LineWindow } from '../../../src/docker/output-buffer.js';
 import { PolicyError, ValidationError } from '../../../src/errors.js';
-import { capLines, containerView, secretEnvNames, REDACTED } from '../../../src/kinds/operations/effects.js';
+import { containerView, secretEnvNames, REDACTED } from '../../../src/kinds/operations/effects.js';
 import { parseExecParams } from '../../../src/params/exec.js';
 import { logsParams, parseParams, unixFromRfc3339 } from '../../../src/params/operations.js';
 import { checkExecPolicy, defaultPolicy } from '../../../src/params/policy.js';
@@ -88,11 +89,19 @@ describe('logs parameters and helpers', () => {
     expect(timestampKey('2026-01-02T03:04:05.1Z') > timestampKey('2026-01-02T03:04:05.09Z')).to.equal(true);
     expect(timestampKey('2026-01-02T03:04:05Z')).to.equal(timestampKey('2026-01-02T03:04:05.000000000Z'));
   });
-  it('capLines keeps the newest lines within the byte cap', () => {
+  it('LineWindow keeps the newest lines within the byte and line caps (a tail), or the oldest (a page that stops when full)', () => {
     const lines = ['a\n', 'bb\n', 'ccc\n'].map((text, i) => ({ stream: 'stdout' as const, timestamp: `2026-01-01T00:00:0${i}Z`, text }));
-    expect(capLines(lines, 7, false)).to.deep.equal({ kept: lines.slice(1), truncated: true });
-    expect(capLines(lines, 100, false)).to.deep.equal({ kept: lines, truncated: false });
-    expect(capLines(lines, 7 + 21, true).kept).to.deep.equal(lines.slice(2));
+    const window = (o: { maxBytes: number; maxLines?: number; keep: 'newest' | 'oldest'; countTimestamps?: boolean }) => {
+      const w = new LineWindow({ maxLines: Infinity, countTimestamps: false, ...o });
+      lines.forEach((l) => w.add(l));
+      return { kept: w.result(), truncated: w.truncated, full: w.full };
+    };
+    expect(window({ maxBytes: 7, keep: 'newest' })).to.deep.equal({ kept: lines.slice(1), truncated: true, full: false });
+    expect(window({ maxBytes: 100, keep: 'newest' })).to.deep.equal({ kept: lines, truncated: false, full: false });
+    expect(window({ maxBytes: 7 + 21, keep: 'newest', countTimestamps: true }).kept).to.deep.equal(lines.slice(2));
+    expect(window({ maxBytes: 100, maxLines: 1, keep: 'newest' }).kept).to.deep.equal(lines.slice(2));
+    expect(window({ maxBytes: 5, keep: 'oldest' })).to.deep.equal({ kept: lines.slice(0, 2), truncated: true, full: true });
+    expect(window({ maxBytes: 100, keep: 'oldest' })).to.deep.equal({ kept: lines, truncated: false, full: false });
   });
   it('rowLogs: tail per stream, stream selection, byte cap', () => {
     const row = intentRow({ status: 'exited', stdout: 'one\ntwo\nthree\n', stderr: 'e1\ne2\n' });
