@@ -4,6 +4,7 @@
  *   cron ls | show NAME | runs NAME | pause NAME | resume NAME | trigger NAME | backfill NAME | rm NAME
  * All with --tenant T and --json.
  */
+import { cliActor } from './actor.js';
 import { readFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import { createPool, type Pool } from '../db/pool.js';
@@ -99,7 +100,7 @@ export function registerCronCommands(program: Command): void {
   };
   const cron = program.command('cron').description('durable cron: containers on a schedule, every tick exactly once');
   const common = (c: Command) => c.option('--tenant <tenant>', 'tenant id', 'default').option('--json', 'JSON output');
-  const who = (o: Common) => ({ tenant_id: o.tenant, actor: 'cli' });
+  const who = (o: Common) => ({ tenant_id: o.tenant, actor: cliActor() });
 
   common(
     cron
