@@ -48,6 +48,10 @@ describe('audit trail: append-only, bounded, partitioned (real PostgreSQL)', fun
     const last = (await partitions()).filter((p) => p !== 'docker_audit_default').pop()!;
     expect((await db.pool.query(`TRUNCATE highway.${last}`).catch((e: Error) => e)) as Error).to.be.instanceOf(Error);
     expect(await count()).to.equal(1);
+    // Archiving is the operator's: a detached month still refuses TRUNCATE, and can be dropped.
+    await db.pool.query(`ALTER TABLE highway.docker_audit DETACH PARTITION highway.${last}`);
+    expect(((await db.pool.query(`TRUNCATE highway.${last}`).catch((e: Error) => e)) as Error).message).to.contain('append-only');
+    await db.pool.query(`DROP TABLE highway.${last}`);
     // UPDATE and DELETE stay refused.
     for (const sql of ['UPDATE highway.docker_audit SET outcome = \'error\'', 'DELETE FROM highway.docker_audit']) {
       expect(((await db.pool.query(sql).catch((e: Error) => e)) as Error).message).to.contain('append-only');
@@ -107,6 +111,28 @@ describe('audit trail: append-only, bounded, partitioned (real PostgreSQL)', fun
     await db.pool.query(`INSERT INTO highway.docker_audit (at, tenant_id, operation, outcome) VALUES (now() + interval '5 years', 't', 'far', 'ok')`);
     expect(((await db.pool.query(`DELETE FROM highway.docker_audit_default`).catch((e: Error) => e)) as Error).message).to.contain('append-only');
     expect(await count()).to.equal(3);
+  });
+
+  it('a month made earlier in another session time zone does not make the next one fail: the UTC month is clipped to it', async () => {
+    const next = await monthAhead(1);
+    const after = await monthAhead(2);
+    for (const { name } of [next, after]) {
+      await db.pool.query(`ALTER TABLE highway.docker_audit DETACH PARTITION highway.${name}`);
+      await db.pool.query(`DROP TABLE highway.${name}`);
+    }
+    // As migration 012's function made it in a New York session: local midnights.
+    const client = await db.pool.connect();
+    try {
+      await client.query(`SET timezone = 'America/New_York'`);
+      const lo = next.at.slice(0, 10);
+      await client.query(`CREATE TABLE highway.${next.name} PARTITION OF highway.docker_audit FOR VALUES FROM ('${lo}') TO (('${lo}'::date + interval '1 month')::date)`);
+    } finally {
+      client.release();
+    }
+    expect((await db.pool.query(`SELECT highway.ensure_audit_partitions(2) AS made`)).rows[0].made).to.equal(1);
+    const bounds = (await db.pool.query(`SELECT part::text, lower_at, upper_at FROM highway.docker_audit_partition_bounds() WHERE part::text = ANY($1) ORDER BY lower_at`, [[`highway.${next.name}`, `highway.${after.name}`]])).rows;
+    expect(bounds.map((b) => b.part)).to.deep.equal([`highway.${next.name}`, `highway.${after.name}`]);
+    expect(bounds[1].lower_at.getTime()).to.equal(bounds[0].upper_at.getTime());
   });
 
   it('the leader keeps retention running when the partitions cannot be made, and makes them when they can', async () => {
