@@ -166,39 +166,54 @@ describe('audit: a container Docker made and started before a crash kept the row
     await h?.stop();
   });
 
-  it('the next pass records its container id on the row and its create and start rows, then collects it', async () => {
-    // The state a reconciler leaves when it dies right after Docker's start: the start claimed
-    // in the row, the container made and started, nothing else recorded.
-    const ctx = h.ctx({ tenant_id: 'tenant-crash' });
-    const { row } = await insertIntent(h.db.pool, {
-      id: randomUUID(),
-      activity_id: ctx.activity_id,
-      workflow_run_id: ctx.workflow_run_id,
-      tenant_id: ctx.tenant_id,
-      worker_id: null,
-      image: TEST_IMAGE,
-      spec: { image: TEST_IMAGE, command: ['echo', 'made before the crash'] },
-      labels: {},
-      warnings: [],
-    });
-    await h.db.pool.query(`UPDATE highway.docker_containers SET reconciler_id = $2, start_attempted_at = now() WHERE id = $1`, [row.id, h.reconcilerId]);
-    const container = await h.docker.createContainer({
-      name: containerName(row.id),
-      Image: TEST_IMAGE,
-      Cmd: ['echo', 'made before the crash'],
-      Labels: highwayLabels(row, h.reconcilerId),
-      HostConfig: { NetworkMode: 'none' },
-    });
-    await container.start();
-    expect((await h.intent(row.id))!.container_id).to.equal(null);
+  // Where the reconciler died: after Docker's create (no start claimed yet); after the start
+  // claim and the create (the claim long expired); after Docker's start.
+  const phases = [
+    { phase: 'created, no start claimed', claim: null, start: false, late: [] as string[] },
+    { phase: 'created, start claimed long ago', claim: '10 minutes', start: false, late: ['container.create'] },
+    { phase: 'started', claim: '0 seconds', start: true, late: ['container.create', 'container.start'] },
+  ];
+  for (const { phase, claim, start, late } of phases) {
+    it(`${phase}: the row ends with its container id and one create and one start row each, then it is collected`, async () => {
+      await h.stopReconciler();
+      // The state a reconciler leaves when it dies there: the container made (and started),
+      // the row knowing nothing of it.
+      const ctx = h.ctx({ tenant_id: 'tenant-crash' });
+      const { row } = await insertIntent(h.db.pool, {
+        id: randomUUID(),
+        activity_id: ctx.activity_id,
+        workflow_run_id: ctx.workflow_run_id,
+        tenant_id: ctx.tenant_id,
+        worker_id: null,
+        image: TEST_IMAGE,
+        spec: { image: TEST_IMAGE, command: ['echo', 'made before the crash'] },
+        labels: {},
+        warnings: [],
+      });
+      await h.db.pool.query(
+        `UPDATE highway.docker_containers SET reconciler_id = $2, start_attempted_at = now() - $3::interval WHERE id = $1`,
+        [row.id, h.reconcilerId, claim],
+      );
+      const container = await h.docker.createContainer({
+        name: containerName(row.id),
+        Image: TEST_IMAGE,
+        Cmd: ['echo', 'made before the crash'],
+        Labels: highwayLabels(row, h.reconcilerId),
+        HostConfig: { NetworkMode: 'none' },
+      });
+      if (start) await container.start();
+      expect((await h.intent(row.id))!.container_id).to.equal(null);
 
-    await h.startReconciler();
-    const done = await h.waitSettled(ctx.activity_id);
-    expect(done).to.include({ status: 'exited', container_id: container.id, stdout: 'made before the crash\n' });
-    const rows = (await h.db.pool.query<AuditRow>(`SELECT actor, operation, outcome, detail FROM highway.docker_audit WHERE intent_id = $1 ORDER BY id`, [row.id])).rows;
-    expect(rows.map((r) => r.operation)).to.deep.equal(['tools.docker.run', 'container.create', 'container.start', 'container.remove']);
-    for (const r of rows.slice(1, 3)) expect(r.detail).to.include({ container_id: container.id, recorded_late: true });
-    expect(await h.containerGone(container.id)).to.equal(true);
-    expect(h.log.events('container.recorded_late', row.id)).to.have.length(1);
-  });
+      await h.startReconciler();
+      const done = await h.waitSettled(ctx.activity_id);
+      expect(done).to.include({ status: 'exited', container_id: container.id, stdout: 'made before the crash\n' });
+      const rows = (await h.db.pool.query<AuditRow>(`SELECT actor, operation, outcome, detail FROM highway.docker_audit WHERE intent_id = $1 ORDER BY id`, [row.id])).rows;
+      expect(rows.map((r) => r.operation)).to.deep.equal(['tools.docker.run', 'container.create', 'container.start', 'container.remove']);
+      for (const r of rows.slice(1, 3)) {
+        expect(r.detail).to.include({ container_id: container.id });
+        expect(r.detail['recorded_late'] === true, `${r.operation} recorded_late`).to.equal(late.includes(r.operation));
+      }
+      expect(await h.containerGone(container.id)).to.equal(true);
+    });
+  }
 });
