@@ -12,7 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { Pool } from '../db/pool.js';
+import type { Pool, Queryable } from '../db/pool.js';
 import { appendAudit, boundAuditText } from '../db/queries/audit.js';
 import { HighwayError, PolicyError, ValidationError, errorMessage } from '../errors.js';
 import { stringProblem } from '../params/bounds.js';
@@ -34,6 +34,11 @@ export interface AuditCall {
    * the outcome; a later failure is not a second row.
    */
   ok(detail?: Record<string, unknown>): Promise<void>;
+  /**
+   * Do the act and write its `ok` row in one transaction (a crash leaves both or neither);
+   * `detail` may depend on the act's result.
+   */
+  okWith<T>(act: (q: Queryable) => Promise<T>, detail?: (result: T) => Record<string, unknown>): Promise<T>;
   /** The act's own statement wrote this call's row, atomically with the change: write none. */
   recorded(): void;
   /** This call is not audited (a poll of `logs --follow` after its first, audited, call). */
@@ -132,6 +137,24 @@ export async function audited<C extends { tenant_id?: unknown; worker_id?: unkno
     intent: (id) => void (intentId = id),
     note: (more) => void (detail = { ...detail, ...more }),
     ok: (more) => (done ? Promise.resolve() : write('ok', more)),
+    async okWith(act, more) {
+      const client = await deps.pool.connect();
+      try {
+        await client.query('BEGIN');
+        const result = await act(client);
+        if (!done) {
+          await appendAudit(client, { tenant_id: caller.tenant_id, actor: caller.actor, intent_id: intentId, operation, outcome: 'ok', detail: { ...detail, ...more?.(result) } });
+        }
+        await client.query('COMMIT');
+        done = true;
+        return result;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => {});
+        throw err;
+      } finally {
+        client.release();
+      }
+    },
     recorded: () => void (done = true),
     skip: () => void (done = true),
   };

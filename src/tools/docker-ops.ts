@@ -160,8 +160,7 @@ export function createOperationTools(deps: OperationDeps) {
     return audited(auditDeps, 'tools.docker.stop', ctx, async (call) => {
       const p = parseParams(stopParams, params);
       const intent = await resolve(call, ctx, p.target);
-      const changed = await requestStopOf(deps.pool, intent.id, p.time);
-      await call.ok({ grace_s: p.time, already: !changed });
+      await call.okWith((q) => requestStopOf(q, intent.id, p.time), (changed) => ({ grace_s: p.time, already: !changed }));
       const grace = p.time ?? lifecycleOf(intent.spec).stopGraceMs / 1000;
       const row = await waitIntent(intent.id, (r) => isSettled(r), (p.wait_timeout ?? grace + 60) * 1000, ctx.signal);
       return toResult(row);
@@ -177,8 +176,7 @@ export function createOperationTools(deps: OperationDeps) {
         if (!isTerminal(intent.status) && !p.force) {
           throw new HighwayError('not_ended', `container of intent ${intent.id} has not ended (it is ${intent.status}); stop it first, or use force`);
         }
-        await requestRemoval(deps.pool, intent.id, p.force);
-        await call.ok();
+        await call.okWith((q) => requestRemoval(q, intent.id, p.force));
       } else {
         await call.ok({ already: true });
       }

@@ -97,6 +97,23 @@ describe('audit: every tool call, allowed, refused or failed, leaves one row (re
     ]);
   });
 
+  it('a stop and its row are one transaction: when the row cannot be written, the stop does not happen either', async () => {
+    const a = await runningOfA();
+    // Fault injection (this test's database only): the audit refuses this stop's row.
+    await h.db.pool.query(`CREATE FUNCTION highway.test_refuse_stop_row() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF NEW.operation = 'tools.docker.stop' AND NEW.outcome = 'ok' THEN RAISE EXCEPTION 'audit: injected failure'; END IF; RETURN NEW; END $$`);
+    await h.db.pool.query(`CREATE TRIGGER test_refuse_stop_row BEFORE INSERT ON highway.docker_audit FOR EACH ROW EXECUTE FUNCTION highway.test_refuse_stop_row()`);
+    try {
+      const err = await fails(h.tools.operations.stop({ target: a.id }, { tenant_id: 'tenant-a' }));
+      expect((err as Error).message).to.contain('injected failure');
+      expect((await h.intent(a.id))!).to.include({ desired_state: 'running', status: 'running' });
+    } finally {
+      await h.db.pool.query(`DROP TRIGGER test_refuse_stop_row ON highway.docker_audit`);
+      await h.db.pool.query(`DROP FUNCTION highway.test_refuse_stop_row()`);
+    }
+    await h.tools.operations.stop({ target: a.id }, { tenant_id: 'tenant-a' });
+  });
+
   it('images is audited (ok, and invalid input denied), with its tenant and actor', async () => {
     const worker = `w-i-${randomUUID()}`;
     const images = (params: unknown) => h.registry.call('tools.docker.images', params, { tenant_id: 'tenant-a', worker_id: worker, workflow_run_id: '', activity_id: '' });
