@@ -101,6 +101,20 @@ export function registerCronCommands(program: Command): void {
   const cron = program.command('cron').description('durable cron: containers on a schedule, every tick exactly once');
   const common = (c: Command) => c.option('--tenant <tenant>', 'tenant id', 'default').option('--json', 'JSON output');
   const who = (o: Common) => ({ tenant_id: o.tenant, actor: cliActor() });
+  /**
+   * A change to a schedule through the audit wrapper (src/tools/audited.ts): a refusal or a
+   * failure is an audit row too; a success has the row the change writes itself (`wrote`).
+   */
+  const change = <T>(o: Common, operation: string, fn: (pool: Pool) => Promise<T>, wrote: (r: T) => boolean = () => true): Promise<T> =>
+    withPool(async (pool) => {
+      const { audited } = await import('../tools/audited.js');
+      const caller = { tenant_id: o.tenant, worker_id: cliActor() };
+      return audited({ pool }, operation, caller, async (call) => {
+        const r = await fn(pool);
+        if (wrote(r)) call.recorded();
+        return r;
+      }, { checkCaller: () => {} });
+    });
 
   common(
     cron
@@ -141,10 +155,12 @@ export function registerCronCommands(program: Command): void {
       params,
     };
     const { loadPolicy } = await import('../params/policy.js');
-    const def = (await ops()).validateSchedule(input, loadPolicy(settingsFromEnv().policyFile));
-    const { schedule, change } = await withPool(async (pool) => (await ops()).putSchedule(pool, who(o), def, 'add'));
+    const { schedule, change: made } = await change(o, 'cron.create', async (pool) => {
+      const def = (await ops()).validateSchedule(input, loadPolicy(settingsFromEnv().policyFile));
+      return (await ops()).putSchedule(pool, who(o), def, 'add');
+    }, (r) => r.change !== 'unchanged');
     const view = await scheduleView(schedule);
-    out(o.json ? JSON.stringify({ ...view, change }) : `${change} ${schedule.name}: ${schedule.expression} (${schedule.timezone}), next ${view.next_fire_at ?? '-'}`);
+    out(o.json ? JSON.stringify({ ...view, change: made }) : `${made} ${schedule.name}: ${schedule.expression} (${schedule.timezone}), next ${view.next_fire_at ?? '-'}`);
   });
 
   common(cron.command('ls').description('list schedules')).action(async (o: Common) => {
@@ -176,7 +192,7 @@ export function registerCronCommands(program: Command): void {
   for (const paused of [true, false]) {
     common(cron.command(paused ? 'pause' : 'resume').description(paused ? 'pause a schedule (no ticks until resumed)' : 'resume a schedule (from now on; the paused time is not caught up)').argument('<name>').option('--note <text>', 'why')).action(
       async (name: string, o: Common & { note?: string }) => {
-        const s = await withPool(async (pool) => (await ops()).setPaused(pool, who(o), name, paused, o.note ?? null));
+        const s = await change(o, paused ? 'cron.pause' : 'cron.resume', async (pool) => (await ops()).setPaused(pool, who(o), name, paused, o.note ?? null));
         out(o.json ? JSON.stringify(await scheduleView(s)) : `${paused ? 'paused' : 'resumed'} ${s.name}`);
       },
     );
@@ -184,7 +200,7 @@ export function registerCronCommands(program: Command): void {
 
   common(cron.command('trigger').description('run a tick now').argument('<name>').addOption(new Option('--overlap <policy>', 'overlap policy for this tick (default: the schedule\'s)').choices(OVERLAP_POLICIES))).action(
     async (name: string, o: Common & { overlap?: OverlapPolicy }) => {
-      const at = await withPool(async (pool) => (await ops()).triggerSchedule(pool, who(o), name, o.overlap));
+      const at = await change(o, 'cron.trigger', async (pool) => (await ops()).triggerSchedule(pool, who(o), name, o.overlap));
       out(o.json ? JSON.stringify({ name, scheduled_time: at.toISOString() }) : `triggered ${name} at ${at.toISOString()}`);
     },
   );
@@ -202,13 +218,13 @@ export function registerCronCommands(program: Command): void {
     const to = new Date(o.to);
     if (Number.isNaN(from.getTime())) throw new ValidationError([{ field: '--from', message: `"${o.from}" is not an ISO 8601 date-time` }]);
     if (Number.isNaN(to.getTime())) throw new ValidationError([{ field: '--to', message: `"${o.to}" is not an ISO 8601 date-time` }]);
-    const n = await withPool(async (pool) => (await ops()).backfillSchedule(pool, who(o), name, from, to, o.overlap));
+    const n = await change(o, 'cron.backfill', async (pool) => (await ops()).backfillSchedule(pool, who(o), name, from, to, o.overlap));
     out(o.json ? JSON.stringify({ name, ticks: n }) : `backfill of ${name}: ${n} tick(s) requested`);
   });
 
   common(cron.command('rm').description('delete a schedule and its tick history').argument('<name>').option('--cancel', 'also stop its running tick')).action(
     async (name: string, o: Common & { cancel?: boolean }) => {
-      const { cancelled } = await withPool(async (pool) => (await ops()).deleteSchedule(pool, who(o), name, { cancel: o.cancel === true }));
+      const { cancelled } = await change(o, 'cron.delete', async (pool) => (await ops()).deleteSchedule(pool, who(o), name, { cancel: o.cancel === true }));
       out(o.json ? JSON.stringify({ name, deleted: true, cancelled }) : `deleted ${name}${cancelled.length ? `; stopping ${cancelled.length} run(s)` : ''}`);
     },
   );

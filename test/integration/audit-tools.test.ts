@@ -170,6 +170,20 @@ describe('audit: every tool call, allowed, refused or failed, leaves one row (re
       { actor, operation: 'tools.docker.inspect', outcome: 'denied' },
     ]);
   });
+
+  it('cron changes from the command line: a refusal is a row too (cron.pause of a missing schedule, cron.create of a bad expression)', async () => {
+    const env = { DATABASE_URL: h.db.url };
+    const pause = await runCli(['cron', 'pause', '--tenant', 'tenant-cron', 'nope'], env, undefined, ['--import', 'tsx', MAIN]);
+    expect(pause.code).to.not.equal(0);
+    const add = await runCli(['cron', 'add', '--tenant', 'tenant-cron', '--schedule', 'not a schedule', 'nightly', TEST_IMAGE], env, undefined, ['--import', 'tsx', MAIN]);
+    expect(add.code).to.not.equal(0);
+    const rows = (await h.db.pool.query<AuditRow>(`SELECT actor, operation, outcome, detail FROM highway.docker_audit WHERE tenant_id = 'tenant-cron' ORDER BY id`)).rows;
+    const actor = `cli:${os.userInfo().username}@${os.hostname()}`;
+    expect(rows.map((r) => [r.actor, r.operation, r.outcome, r.detail['code']])).to.deep.equal([
+      [actor, 'cron.pause', 'denied', 'not_found'],
+      [actor, 'cron.create', 'denied', 'invalid_params'],
+    ]);
+  });
 });
 
 describe('audit: a container Docker made and started before a crash kept the row from knowing it (real Docker, real PostgreSQL)', function () {
