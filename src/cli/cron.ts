@@ -4,6 +4,7 @@
  *   cron ls | show NAME | runs NAME | pause NAME | resume NAME | trigger NAME | backfill NAME | rm NAME
  * All with --tenant T and --json.
  */
+import { cliActor } from './actor.js';
 import { readFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import { createPool, type Pool } from '../db/pool.js';
@@ -106,7 +107,21 @@ export function registerCronCommands(program: Command): void {
   };
   const cron = program.command('cron').description('durable cron: containers on a schedule, every tick exactly once');
   const common = (c: Command) => c.option('--tenant <tenant>', 'tenant id (1 to 128 of A-Z a-z 0-9 . _ -)', tenantArg, 'default').option('--json', 'JSON output');
-  const who = (o: Common) => ({ tenant_id: o.tenant, actor: 'cli' });
+  const who = (o: Common) => ({ tenant_id: o.tenant, actor: cliActor() });
+  /**
+   * A change to a schedule through the audit wrapper (src/tools/audited.ts): a refusal or a
+   * failure is an audit row too; a success has the row the change writes itself (`wrote`).
+   */
+  const change = <T>(o: Common, operation: string, fn: (pool: Pool) => Promise<T>, wrote: (r: T) => boolean = () => true): Promise<T> =>
+    withPool(async (pool) => {
+      const { audited } = await import('../tools/audited.js');
+      const caller = { tenant_id: o.tenant, worker_id: cliActor() };
+      return audited({ pool }, operation, caller, async (call) => {
+        const r = await fn(pool);
+        if (wrote(r)) call.recorded();
+        return r;
+      }, { checkCaller: () => {} });
+    });
 
   common(
     cron
@@ -147,10 +162,12 @@ export function registerCronCommands(program: Command): void {
       params,
     };
     const { loadPolicy } = await import('../params/policy.js');
-    const def = (await ops()).validateSchedule(input, loadPolicy(settingsFromEnv().policyFile));
-    const { schedule, change } = await withPool(async (pool) => (await ops()).putSchedule(pool, who(o), def, 'add'));
+    const { schedule, change: made } = await change(o, 'cron.create', async (pool) => {
+      const def = (await ops()).validateSchedule(input, loadPolicy(settingsFromEnv().policyFile));
+      return (await ops()).putSchedule(pool, who(o), def, 'add');
+    }, (r) => r.change !== 'unchanged');
     const view = await scheduleView(schedule);
-    out(o.json ? JSON.stringify({ ...view, change }) : `${change} ${schedule.name}: ${schedule.expression} (${schedule.timezone}), next ${view.next_fire_at ?? '-'}`);
+    out(o.json ? JSON.stringify({ ...view, change: made }) : `${made} ${schedule.name}: ${schedule.expression} (${schedule.timezone}), next ${view.next_fire_at ?? '-'}`);
   });
 
   common(cron.command('ls').description('list schedules')).action(async (o: Common) => {
@@ -182,11 +199,11 @@ export function registerCronCommands(program: Command): void {
   for (const paused of [true, false]) {
     common(cron.command(paused ? 'pause' : 'resume').description(paused ? 'pause a schedule (nothing starts until resumed; waiting ticks wait)' : 'resume a schedule (from now on; the paused time is not caught up; waiting ticks are decided)').argument('<name>').option('--note <text>', 'why')).action(
       async (name: string, o: Common & { note?: string }) => {
-        const { s, waiting } = await withPool(async (pool) => {
-          const s = await (await ops()).setPaused(pool, who(o), name, paused, o.note ?? null);
-          // Buffered and requested ticks wait while paused, and are decided once resumed.
+        const s = await change(o, paused ? 'cron.pause' : 'cron.resume', async (pool) => (await ops()).setPaused(pool, who(o), name, paused, o.note ?? null));
+        // Buffered and requested ticks wait while paused, and are decided once resumed.
+        const waiting = await withPool(async (pool) => {
           const res = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM highway.docker_schedule_ticks WHERE schedule_id = $1 AND status IN ('buffered', 'pending')`, [s.id]);
-          return { s, waiting: res.rows[0]?.n ?? 0 };
+          return res.rows[0]?.n ?? 0;
         });
         const note = !waiting ? '' : paused ? ` (${waiting} waiting tick(s) wait for the resume)` : ` (${waiting} waiting tick(s) are decided now)`;
         out(o.json ? JSON.stringify({ ...(await scheduleView(s)), waiting }) : `${paused ? 'paused' : 'resumed'} ${s.name}${note}`);
@@ -196,10 +213,8 @@ export function registerCronCommands(program: Command): void {
 
   common(cron.command('trigger').description('run a tick now (on a paused schedule: when it is resumed)').argument('<name>').addOption(new Option('--overlap <policy>', 'overlap policy for this tick (default: the schedule\'s)').choices(OVERLAP_POLICIES))).action(
     async (name: string, o: Common & { overlap?: OverlapPolicy }) => {
-      const { at, paused } = await withPool(async (pool) => {
-        const at = await (await ops()).triggerSchedule(pool, who(o), name, o.overlap);
-        return { at, paused: (await (await ops()).getSchedule(pool, o.tenant, name)).paused };
-      });
+      const at = await change(o, 'cron.trigger', async (pool) => (await ops()).triggerSchedule(pool, who(o), name, o.overlap));
+      const paused = await withPool(async (pool) => (await (await ops()).getSchedule(pool, o.tenant, name)).paused);
       // Nothing starts while a schedule is paused: the tick waits (pending) for the resume.
       const note = paused ? ` (${name} is paused: the tick starts when it is resumed)` : '';
       out(o.json ? JSON.stringify({ name, scheduled_time: at.toISOString(), paused }) : `triggered ${name} at ${at.toISOString()}${note}`);
@@ -219,7 +234,7 @@ export function registerCronCommands(program: Command): void {
     const to = new Date(o.to);
     if (Number.isNaN(from.getTime())) throw new ValidationError([{ field: '--from', message: `"${o.from}" is not an ISO 8601 date-time` }]);
     if (Number.isNaN(to.getTime())) throw new ValidationError([{ field: '--to', message: `"${o.to}" is not an ISO 8601 date-time` }]);
-    const r = await withPool(async (pool) => (await ops()).backfillSchedule(pool, who(o), name, from, to, o.overlap));
+    const r = await change(o, 'cron.backfill', async (pool) => (await ops()).backfillSchedule(pool, who(o), name, from, to, o.overlap));
     if (o.json) return out(JSON.stringify({ name, ...r }));
     const notes = [
       r.clipped ? `--to clipped to now (${r.to}): a backfill runs past fire times only` : null,
@@ -230,7 +245,7 @@ export function registerCronCommands(program: Command): void {
 
   common(cron.command('rm').description('delete a schedule and its tick history').argument('<name>').option('--cancel', 'also stop its running tick')).action(
     async (name: string, o: Common & { cancel?: boolean }) => {
-      const { cancelled } = await withPool(async (pool) => (await ops()).deleteSchedule(pool, who(o), name, { cancel: o.cancel === true }));
+      const { cancelled } = await change(o, 'cron.delete', async (pool) => (await ops()).deleteSchedule(pool, who(o), name, { cancel: o.cancel === true }));
       out(o.json ? JSON.stringify({ name, deleted: true, cancelled }) : `deleted ${name}${cancelled.length ? `; stopping ${cancelled.length} run(s)` : ''}`);
     },
   );

@@ -4,6 +4,7 @@
  * `--tenant T` (default `default`) and `--json` (the result, or the error, as one JSON document
  * on stdout). `pull` exits 0 when every host pulled, 125 otherwise.
  */
+import { cliActor } from './actor.js';
 import type { Command } from 'commander';
 import { errorMessage } from '../errors.js';
 import { silentLogger } from '../observability/logger.js';
@@ -83,7 +84,7 @@ async function callTool<R>(databaseUrl: string | undefined, name: string, params
     process.once('SIGINT', onSignal);
     try {
       // pull and images need only the caller's tenant (no workflow run or activity).
-      const ctx = { tenant_id: opts.tenant, worker_id: 'cli', signal: controller.signal } as Partial<ActivityContext> as ActivityContext;
+      const ctx = { tenant_id: opts.tenant, worker_id: cliActor(), signal: controller.signal } as Partial<ActivityContext> as ActivityContext;
       return await registry.call<R>(name, params, ctx);
     } finally {
       process.off('SIGINT', onSignal);

@@ -4,6 +4,7 @@
  * id or a container id (full or short). All take `--tenant T` (default `default`) and `--json`
  * (the result as one JSON document on stdout, errors too). Errors exit 125 (124 for a timeout).
  */
+import { cliActor } from './actor.js';
 import type { Command } from 'commander';
 import { ValidationError, errorMessage } from '../errors.js';
 import { reportError } from './output.js';
@@ -59,7 +60,7 @@ function action<A extends unknown[]>(program: Command, fn: (t: Tools, ...args: A
   };
 }
 
-const ctx = (opts: Common) => ({ tenant_id: opts.tenant });
+const ctx = (opts: Common) => ({ tenant_id: opts.tenant, worker_id: cliActor() });
 const collect = (v: string, acc: string[]) => [...acc, v];
 /** A number when the flag is one (else the text, so the tool names the field). */
 const num = (v: string | undefined) => (v === undefined ? undefined : Number.isFinite(Number(v)) && v.trim() !== '' ? Number(v) : v);

@@ -122,17 +122,23 @@ export class ClusterDuties implements Runnable {
         this.log.error({ event: 'intent.failed', intent_id: row.id, tenant_id: row.tenant_id, status: 'failed', error: row.error }, row.error);
       }
       if (work.waiting) await this.endAbandoned();
-      const every = this.options.retentionEveryMs ?? 3_600_000;
-      if (Date.now() - this.lastRetention >= every) {
-        this.lastRetention = Date.now();
-        // The audit trail is never deleted from: its monthly partitions are made ahead (archiving is detaching one).
-        await pool.query('SELECT highway.ensure_audit_partitions(2)');
-        const deleted = await deleteEndedIntents(pool, { olderThanDays: this.options.retentionDays ?? 30, maxBatches: 100 });
-        if (deleted) this.log.info({ event: 'retention.deleted', rows: deleted }, `deleted ${deleted} ended intents past retention`);
-      }
     } catch (err) {
       next = interval;
       this.log.warn({ event: 'cluster.pass_error', err: errorMessage(err) }, 'cluster duties failed; the next pass retries');
+    }
+    const every = this.options.retentionEveryMs ?? 3_600_000;
+    if (Date.now() - this.lastRetention >= every) {
+      this.lastRetention = Date.now();
+      // Two chores, each on its own: a failure of one never keeps the other from running.
+      await this.chore('audit.partitions_failed', 'could not make the audit partitions; the next round retries', async () => {
+        // The audit trail is never deleted from: its monthly partitions are made ahead (archiving is detaching one).
+        const made = (await pool.query<{ made: number }>('SELECT highway.ensure_audit_partitions(2) AS made')).rows[0]?.made ?? 0;
+        if (made) this.log.info({ event: 'audit.partitions_made', partitions: made }, `made ${made} audit partitions`);
+      });
+      await this.chore('retention.failed', 'retention failed; the next round retries', async () => {
+        const deleted = await deleteEndedIntents(pool, { olderThanDays: this.options.retentionDays ?? 30, maxBatches: 100 });
+        if (deleted) this.log.info({ event: 'retention.deleted', rows: deleted }, `deleted ${deleted} ended intents past retention`);
+      });
     }
     return next;
   }
@@ -155,6 +161,15 @@ export class ClusterDuties implements Runnable {
         { event: `intent.${stop.status}`, intent_id: row.id, tenant_id: row.tenant_id, workflow_run_id: row.workflow_run_id, activity_id: row.activity_id, status: stop.status, stop_reason: stop.reason, error },
         `intent ${stop.status} before any host took it${stop.reason ? `: ${stop.reason}` : ''}`,
       );
+    }
+  }
+
+  /** One periodic chore: its failure is logged (with its own event) and retried next round. */
+  private async chore(event: string, message: string, fn: () => Promise<void>): Promise<void> {
+    try {
+      await fn();
+    } catch (err) {
+      this.log.error({ event, err: errorMessage(err) }, message);
     }
   }
 }

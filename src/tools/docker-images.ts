@@ -3,9 +3,10 @@
  * by each host's `images` kind). A call never waits on Docker. Images belong to a host, not to
  * a tenant: every tenant sees the same inventory (the tenant is still required and checked).
  */
-import { assertTenantId } from '../params/tenant.js';
 import { z } from 'zod';
+import type { Logger } from 'pino';
 import type { Pool } from '../db/pool.js';
+import { audited } from './audited.js';
 import { HighwayError, ValidationError } from '../errors.js';
 import { listImageRows } from '../kinds/images/queries/list-images.js';
 import { matchesReference } from '../kinds/images/reference.js';
@@ -47,27 +48,26 @@ export function parseImagesParams(params: unknown): ImagesParams {
   );
 }
 
-export function createDockerImages(deps: { pool: Pool }) {
-  return async function dockerImages(params: unknown, ctx: { tenant_id: string }): Promise<DockerImagesResult> {
-    {
-      assertTenantId(ctx?.tenant_id);
-    }
-    const spec = parseImagesParams(params);
-    const [rows, hosts] = await Promise.all([listImageRows(deps.pool, { host: spec.host ?? null }), knownHosts(deps.pool)]);
-    if (spec.host && !hosts.includes(spec.host)) {
-      throw new HighwayError('not_found', `host: "${spec.host}" is not a known Docker host (known: ${hosts.join(', ') || 'none'})`);
-    }
-    const byHost = new Map<string, ImageInfo[]>((spec.host ? [spec.host] : hosts).map((h) => [h, []]));
-    for (const row of rows) {
-      if (spec.reference && !matchesReference(spec.reference, row)) continue;
-      byHost.get(row.reconciler_id)?.push({
-        id: row.image_id,
-        tags: row.repo_tags,
-        digests: row.repo_digests,
-        size: Number(row.size),
-        created: row.created ? row.created.toISOString() : null,
-      });
-    }
-    return { hosts: [...byHost].map(([host, images]) => ({ host, images })) };
-  };
+export function createDockerImages(deps: { pool: Pool; logger?: Logger }) {
+  return (params: unknown, ctx: { tenant_id: string; worker_id?: string | null }): Promise<DockerImagesResult> =>
+    audited(deps, 'tools.docker.images', ctx, async (call) => {
+      const spec = parseImagesParams(params);
+      call.note({ reference: spec.reference ?? null, host: spec.host ?? null });
+      const [rows, hosts] = await Promise.all([listImageRows(deps.pool, { host: spec.host ?? null }), knownHosts(deps.pool)]);
+      if (spec.host && !hosts.includes(spec.host)) {
+        throw new HighwayError('not_found', `host: "${spec.host}" is not a known Docker host (known: ${hosts.join(', ') || 'none'})`);
+      }
+      const byHost = new Map<string, ImageInfo[]>((spec.host ? [spec.host] : hosts).map((h) => [h, []]));
+      for (const row of rows) {
+        if (spec.reference && !matchesReference(spec.reference, row)) continue;
+        byHost.get(row.reconciler_id)?.push({
+          id: row.image_id,
+          tags: row.repo_tags,
+          digests: row.repo_digests,
+          size: Number(row.size),
+          created: row.created ? row.created.toISOString() : null,
+        });
+      }
+      return { hosts: [...byHost].map(([host, images]) => ({ host, images })) };
+    });
 }

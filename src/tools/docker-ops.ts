@@ -6,15 +6,13 @@
  * notification (stop, remove, wait), or writes an operation row that the container's host
  * performs (exec, logs and inspect of a live container) and awaits its outcome.
  */
-import { assertTenantId } from '../params/tenant.js';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Pool } from '../db/pool.js';
-import { appendAudit } from '../db/queries/audit.js';
-import { findTarget } from '../db/queries/find-target.js';
+import { existsForAnotherTenant, findTarget } from '../db/queries/find-target.js';
 import { requestRemoval, requestStopOf } from '../db/queries/intent-requests.js';
 import { finishOperation, insertOperation, type OperationKind, type OperationRow } from '../db/queries/operations.js';
-import { HighwayError, PolicyError, ValidationError, type ErrorCode } from '../errors.js';
+import { HighwayError, type ErrorCode } from '../errors.js';
 import { isTerminal, lifecycleOf, type IntentRow } from '../model.js';
 import { parseExecParams } from '../params/exec.js';
 import { inspectParams, logsParams, parseParams, removeParams, stopParams, waitParams, type LogsParams } from '../params/operations.js';
@@ -23,6 +21,7 @@ import type { CompletionWaiter } from './completion.js';
 import { isSettled, toResult, type DockerRunResult } from './docker-run.js';
 import type { OperationWaiter } from './operation-waiter.js';
 import type { ActivityContext } from './registry.js';
+import { audited, type AuditCall } from './audited.js';
 
 export interface OperationDeps {
   pool: Pool;
@@ -84,34 +83,27 @@ export interface InspectResult {
 
 const LIVE = new Set(['running', 'stopping']);
 
-function checkTenant(ctx: CallerContext): void {
-  {
-    assertTenantId(ctx?.tenant_id);
-  }
-}
-
 export function createOperationTools(deps: OperationDeps) {
-  const audit = (ctx: CallerContext, intentId: string | null, operation: string, outcome: 'ok' | 'denied' | 'error', detail: Record<string, unknown> = {}) =>
-    appendAudit(deps.pool, { tenant_id: ctx?.tenant_id ?? null, actor: ctx?.worker_id ?? null, intent_id: intentId, operation, outcome, detail });
-
-  /** Validate, resolve the target for the tenant; invalid input and denials are audited. */
-  async function resolve<P extends { target: string }>(tool: string, ctx: CallerContext, parse: () => P): Promise<{ p: P; intent: IntentRow }> {
-    let p: P;
+  /**
+   * Resolve the target for the caller's tenant, noting it for the audit row. Another tenant's
+   * intent is "not found" to the caller; its audit row says it was a cross-tenant attempt.
+   */
+  async function resolve(call: AuditCall, ctx: CallerContext, target: string): Promise<IntentRow> {
+    call.note({ target });
     try {
-      checkTenant(ctx);
-      p = parse();
+      const intent = await findTarget(deps.pool, ctx.tenant_id, target);
+      call.intent(intent.id);
+      return intent;
     } catch (err) {
-      if (err instanceof ValidationError || err instanceof PolicyError) {
-        await audit(ctx, null, tool, 'denied', { code: err.code, field: err.field, error: err.message }).catch(() => {});
+      if (err instanceof HighwayError && err.code === 'not_found' && (await existsForAnotherTenant(deps.pool, ctx.tenant_id, target).catch(() => false))) {
+        call.note({ cross_tenant: true });
       }
       throw err;
     }
-    const intent = await findTarget(deps.pool, ctx.tenant_id, p.target);
-    return { p, intent };
   }
 
-  /** Write an operation for the intent's host and await its outcome. */
-  async function operate(kind: OperationKind, ctx: CallerContext, intent: IntentRow, params: unknown, timeoutMs: number, auditIt = true): Promise<OperationRow> {
+  /** Write an operation for the intent's host (its audit row with it) and await its outcome. */
+  async function operate(kind: OperationKind, call: AuditCall, ctx: CallerContext, intent: IntentRow, params: unknown, timeoutMs: number, auditIt = true): Promise<OperationRow> {
     if (!intent.reconciler_id) throw new HighwayError('not_running', `container of intent ${intent.id} is not running (it is ${intent.status})`);
     const id = randomUUID();
     await insertOperation(deps.pool, {
@@ -124,6 +116,7 @@ export function createOperationTools(deps: OperationDeps) {
       params,
       audit: auditIt,
     });
+    if (auditIt) call.recorded();
     try {
       return await deps.operations.wait(id, timeoutMs);
     } catch (err) {
@@ -151,79 +144,94 @@ export function createOperationTools(deps: OperationDeps) {
     }
   }
 
-  async function exec(params: unknown, ctx: CallerContext): Promise<ExecResult> {
-    const { p: spec, intent } = await resolve('tools.docker.exec', ctx, () => {
-      const s = parseExecParams(params);
-      checkExecPolicy(s, deps.policy);
-      return s;
-    });
-    if (!LIVE.has(intent.status) || !intent.container_id) {
-      throw new HighwayError('not_running', `container of intent ${intent.id} is not running (it is ${intent.status})`);
-    }
-    const op = await operate('exec', ctx, intent, spec, (spec.timeout + 30) * 1000);
-    if (op.status === 'failed') raise(op);
-    const r = op.result as Omit<ExecResult, 'operation_id' | 'intent_id' | 'container_id' | 'error'>;
-    return { operation_id: op.id, intent_id: intent.id, container_id: intent.container_id, ...r, error: op.error };
-  }
+  const auditDeps = { pool: deps.pool, logger: deps.logger };
 
-  async function stop(params: unknown, ctx: CallerContext): Promise<DockerRunResult> {
-    const { p, intent } = await resolve('tools.docker.stop', ctx, () => parseParams(stopParams, params));
-    const changed = await requestStopOf(deps.pool, intent.id, p.time);
-    await audit(ctx, intent.id, 'tools.docker.stop', 'ok', { grace_s: p.time, already: !changed });
-    const grace = p.time ?? lifecycleOf(intent.spec).stopGraceMs / 1000;
-    const row = await waitIntent(intent.id, (r) => isSettled(r), (p.wait_timeout ?? grace + 60) * 1000, ctx.signal);
-    return toResult(row);
-  }
-
-  async function remove(params: unknown, ctx: CallerContext): Promise<RemoveResult> {
-    const { p, intent } = await resolve('tools.docker.remove', ctx, () => parseParams(removeParams, params));
-    if (!intent.removed_at) {
-      if (!isTerminal(intent.status) && !p.force) {
-        throw new HighwayError('not_ended', `container of intent ${intent.id} has not ended (it is ${intent.status}); stop it first, or use force`);
+  function exec(params: unknown, ctx: CallerContext): Promise<ExecResult> {
+    return audited(auditDeps, 'tools.docker.exec', ctx, async (call) => {
+      const spec = parseExecParams(params);
+      checkExecPolicy(spec, deps.policy);
+      const intent = await resolve(call, ctx, spec.target);
+      if (!LIVE.has(intent.status) || !intent.container_id) {
+        throw new HighwayError('not_running', `container of intent ${intent.id} is not running (it is ${intent.status})`);
       }
-      await requestRemoval(deps.pool, intent.id, p.force);
-      await audit(ctx, intent.id, 'tools.docker.remove', 'ok', { force: p.force });
-    }
-    const grace = lifecycleOf(intent.spec).stopGraceMs / 1000;
-    const row = await waitIntent(intent.id, (r) => r.removed_at !== null, (p.wait_timeout ?? grace + 60) * 1000, ctx.signal);
-    return { ...toResult(row), removed_at: row.removed_at!.toISOString() };
-  }
-
-  async function logs(params: unknown, ctx: CallerContext, options: { audit?: boolean } = {}): Promise<LogsResult> {
-    const { p, intent } = await resolve('tools.docker.logs', ctx, () => {
-      const l = parseParams(logsParams, params);
-      checkLogsPolicy(l, deps.policy);
-      return l;
+      const op = await operate('exec', call, ctx, intent, spec, (spec.timeout + 30) * 1000);
+      if (op.status === 'failed') raise(op);
+      const r = op.result as Omit<ExecResult, 'operation_id' | 'intent_id' | 'container_id' | 'error'>;
+      return { operation_id: op.id, intent_id: intent.id, container_id: intent.container_id, ...r, error: op.error };
     });
-    if (LIVE.has(intent.status) && intent.container_id) {
-      const op = await operate('logs', ctx, intent, p, 30_000, options.audit !== false);
-      if (op.status === 'done') return hostLogs(intent, p, op.result as { lines: Array<[LogLineResult['stream'], string, string]>; truncated: boolean; running: boolean });
-      if (op.error_code !== 'not_running') raise(op);
-      // It ended meanwhile: what it wrote is (or is about to be) recorded in the row.
-      return rowLogs(await waitIntent(intent.id, (r) => isTerminal(r.status), 30_000, ctx.signal), p);
-    }
-    if (options.audit !== false) await audit(ctx, intent.id, 'tools.docker.logs', 'ok', { source: 'row' });
-    return rowLogs(intent, p);
   }
 
-  async function inspect(params: unknown, ctx: CallerContext): Promise<InspectResult> {
-    const { intent } = await resolve('tools.docker.inspect', ctx, () => parseParams(inspectParams, params));
-    let container: Record<string, unknown> | null = null;
-    if (intent.container_id && !intent.removed_at && intent.reconciler_id) {
-      const op = await operate('inspect', ctx, intent, { target: intent.id }, 30_000);
-      if (op.status === 'done') container = op.result;
-      else if (op.error_code !== 'not_running') raise(op);
-    } else {
-      await audit(ctx, intent.id, 'tools.docker.inspect', 'ok');
-    }
-    return { intent: intentView(intent), container };
+  function stop(params: unknown, ctx: CallerContext): Promise<DockerRunResult> {
+    return audited(auditDeps, 'tools.docker.stop', ctx, async (call) => {
+      const p = parseParams(stopParams, params);
+      const intent = await resolve(call, ctx, p.target);
+      await call.okWith((q) => requestStopOf(q, intent.id, p.time), (changed) => ({ grace_s: p.time, already: !changed }));
+      const grace = p.time ?? lifecycleOf(intent.spec).stopGraceMs / 1000;
+      const row = await waitIntent(intent.id, (r) => isSettled(r), (p.wait_timeout ?? grace + 60) * 1000, ctx.signal);
+      return toResult(row);
+    });
   }
 
-  async function wait(params: unknown, ctx: CallerContext): Promise<DockerRunResult> {
-    const { p, intent } = await resolve('tools.docker.wait', ctx, () => parseParams(waitParams, params));
-    await audit(ctx, intent.id, 'tools.docker.wait', 'ok');
-    const row = await waitIntent(intent.id, (r) => isTerminal(r.status), p.timeout * 1000, ctx.signal);
-    return toResult(row);
+  function remove(params: unknown, ctx: CallerContext): Promise<RemoveResult> {
+    return audited(auditDeps, 'tools.docker.remove', ctx, async (call) => {
+      const p = parseParams(removeParams, params);
+      const intent = await resolve(call, ctx, p.target);
+      call.note({ force: p.force });
+      if (!intent.removed_at) {
+        if (!isTerminal(intent.status) && !p.force) {
+          throw new HighwayError('not_ended', `container of intent ${intent.id} has not ended (it is ${intent.status}); stop it first, or use force`);
+        }
+        await call.okWith((q) => requestRemoval(q, intent.id, p.force));
+      } else {
+        await call.ok({ already: true });
+      }
+      const grace = lifecycleOf(intent.spec).stopGraceMs / 1000;
+      const row = await waitIntent(intent.id, (r) => r.removed_at !== null, (p.wait_timeout ?? grace + 60) * 1000, ctx.signal);
+      return { ...toResult(row), removed_at: row.removed_at!.toISOString() };
+    });
+  }
+
+  function logs(params: unknown, ctx: CallerContext, options: { audit?: boolean } = {}): Promise<LogsResult> {
+    return audited(auditDeps, 'tools.docker.logs', ctx, async (call) => {
+      // A poll of `logs --follow` after its first call: not audited again.
+      if (options.audit === false) call.skip();
+      const p = parseParams(logsParams, params);
+      checkLogsPolicy(p, deps.policy);
+      const intent = await resolve(call, ctx, p.target);
+      if (LIVE.has(intent.status) && intent.container_id) {
+        const op = await operate('logs', call, ctx, intent, p, 30_000, options.audit !== false);
+        if (op.status === 'done') return hostLogs(intent, p, op.result as { lines: Array<[LogLineResult['stream'], string, string]>; truncated: boolean; running: boolean });
+        if (op.error_code !== 'not_running') raise(op);
+        // It ended meanwhile: what it wrote is (or is about to be) recorded in the row.
+        return rowLogs(await waitIntent(intent.id, (r) => isTerminal(r.status), 30_000, ctx.signal), p);
+      }
+      call.note({ source: 'row' });
+      return rowLogs(intent, p);
+    });
+  }
+
+  function inspect(params: unknown, ctx: CallerContext): Promise<InspectResult> {
+    return audited(auditDeps, 'tools.docker.inspect', ctx, async (call) => {
+      const p = parseParams(inspectParams, params);
+      const intent = await resolve(call, ctx, p.target);
+      let container: Record<string, unknown> | null = null;
+      if (intent.container_id && !intent.removed_at && intent.reconciler_id) {
+        const op = await operate('inspect', call, ctx, intent, { target: intent.id }, 30_000);
+        if (op.status === 'done') container = op.result;
+        else if (op.error_code !== 'not_running') raise(op);
+      }
+      return { intent: intentView(intent), container };
+    });
+  }
+
+  function wait(params: unknown, ctx: CallerContext): Promise<DockerRunResult> {
+    return audited(auditDeps, 'tools.docker.wait', ctx, async (call) => {
+      const p = parseParams(waitParams, params);
+      const intent = await resolve(call, ctx, p.target);
+      await call.ok();
+      const row = await waitIntent(intent.id, (r) => isTerminal(r.status), p.timeout * 1000, ctx.signal);
+      return toResult(row);
+    });
   }
 
   return { exec, stop, remove, logs, inspect, wait };

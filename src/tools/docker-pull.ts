@@ -3,12 +3,11 @@
  * of highway.docker_pulls that the host's reconciler pulls (`pulls` kind); the tool writes the
  * rows and awaits their completion, and never talks to Docker itself.
  */
-import { assertTenantId } from '../params/tenant.js';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Pool } from '../db/pool.js';
-import { appendAudit } from '../db/queries/audit.js';
+import { audited, type AuditCall } from './audited.js';
 import { HighwayError, PolicyError, ValidationError } from '../errors.js';
 import { knownHosts } from '../kinds/pulls/queries/target-hosts.js';
 import { expirePendingPulls, insertPulls, type PullStatus } from '../kinds/pulls/queries/pull-rows.js';
@@ -89,28 +88,23 @@ export async function resolveTargets(pool: Pool, params: Pick<PullParams, 'host'
 }
 
 export function createDockerPull(deps: PullDeps) {
-  return async function dockerPull(params: unknown, ctx: PullContext): Promise<DockerPullResult> {
-    const tenant = ctx?.tenant_id;
+  return (params: unknown, ctx: PullContext): Promise<DockerPullResult> => audited(deps, 'tools.docker.pull', ctx, (call) => pull(params, ctx, call));
+
+  async function pull(params: unknown, ctx: PullContext, call: AuditCall): Promise<DockerPullResult> {
+    const tenant = ctx.tenant_id;
     const log = deps.logger.child({ tenant_id: tenant });
     let spec: PullParams;
     try {
-      assertTenantId(tenant);
       spec = parsePullParams(params);
       checkImagePolicy(spec.image, deps.policy);
     } catch (err) {
       if (err instanceof ValidationError || err instanceof PolicyError) {
         const denied = err instanceof PolicyError;
         log.warn({ event: denied ? 'pull.denied' : 'pull.invalid', field: err.field, ...(denied ? { rule: err.rule } : {}), error: err.message }, err.message);
-        await appendAudit(deps.pool, {
-          tenant_id: typeof tenant === 'string' ? tenant : null,
-          actor: ctx?.worker_id ?? null,
-          operation: 'tools.docker.pull',
-          outcome: 'denied',
-          detail: { code: err.code, field: err.field, ...(denied ? { rule: err.rule } : {}), error: err.message },
-        }).catch(() => {});
       }
       throw err;
     }
+    call.note({ image: spec.image });
 
     const hosts = await resolveTargets(deps.pool, spec);
     const pulls = hosts.map((host) => ({ id: randomUUID(), reconciler_id: host }));
@@ -121,6 +115,7 @@ export function createDockerPull(deps: PullDeps) {
       registry_auth: spec.registry_auth?.secret ?? null,
       pulls,
     });
+    call.recorded(); // the request's audit row is written with its rows
     log.info({ event: 'pull.requested', image: spec.image, hosts, pull_ids: pulls.map((p) => p.id) }, `pull of ${spec.image} requested`);
 
     const timeoutS = spec.timeout ?? 600;
@@ -151,5 +146,5 @@ export function createDockerPull(deps: PullDeps) {
         };
       }),
     };
-  };
+  }
 }

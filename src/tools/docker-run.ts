@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Pool } from '../db/pool.js';
 import { insertIntent } from '../db/queries/insert-intent.js';
-import { appendAudit } from '../db/queries/audit.js';
 import { PolicyError, ValidationError } from '../errors.js';
 import { TERMINAL_STATUSES, isTerminal, lifecycleOf, type IntentRow, type IntentStatus, type StopReason } from '../model.js';
 import { CALLER_DB_RETRY_MS, withPgRetry } from '../db/retry.js';
@@ -12,6 +11,7 @@ import { checkPolicy, resourceWarnings, type Policy } from '../params/policy.js'
 import { tenantIdProblem } from '../params/tenant.js';
 import type { CompletionWaiter, WakeOn } from './completion.js';
 import type { ActivityContext } from './registry.js';
+import { audited, auditedCaller, type AuditCall } from './audited.js';
 
 /** What tools.docker.run returns. */
 export interface DockerRunResult {
@@ -103,24 +103,19 @@ function checkContext(ctx: ActivityContext): void {
   if (issues.length) throw new ValidationError(issues);
 }
 
-/** The context's ids as the audit trail may record them: only those that are valid (an invalid one may not be storable). */
-function auditableContext(ctx: ActivityContext): { tenant_id: string | null; actor: string | null } {
-  const tenant = tenantIdProblem(ctx?.tenant_id) === null ? ctx.tenant_id : null;
-  const worker = ctx?.worker_id;
-  const actor = typeof worker === 'string' && worker.length <= 200 && stringProblem(worker) === null ? worker : null;
-  return { tenant_id: tenant, actor };
-}
-
 /**
  * tools.docker.run: validate, check the operator policy, write the intent (once per
  * activity), and await its result. It never talks to Docker: the reconciler does.
  */
 export function createDockerRun(deps: RunDeps) {
-  return async function dockerRun(params: unknown, ctx: ActivityContext): Promise<DockerRunResult> {
-    const who = auditableContext(ctx);
-    const log = deps.logger.child({ tenant_id: who.tenant_id ?? undefined, workflow_run_id: ctx?.workflow_run_id, activity_id: ctx?.activity_id });
+  return (params: unknown, ctx: ActivityContext): Promise<DockerRunResult> =>
+    audited(deps, 'tools.docker.run', ctx, (call) => run(params, ctx, call), { checkCaller: () => {} });
+
+  async function run(params: unknown, ctx: ActivityContext, call: AuditCall): Promise<DockerRunResult> {
+    const log = deps.logger.child({ tenant_id: auditedCaller(ctx).tenant_id ?? undefined, workflow_run_id: ctx?.workflow_run_id, activity_id: ctx?.activity_id });
     let spec;
     try {
+      // The caller is checked here, with the rest (every problem in one error, logged).
       checkContext(ctx);
       checkInput(params, deps.policy);
       spec = parseRunParams(params);
@@ -137,12 +132,6 @@ export function createDockerRun(deps: RunDeps) {
           },
           err.message,
         );
-        await appendAudit(deps.pool, {
-          ...who,
-          operation: 'tools.docker.run',
-          outcome: 'denied',
-          detail: { code: err.code, field: err.field, ...(denied ? { rule: err.rule } : {}), error: err.message },
-        }).catch(() => {});
       }
       throw err;
     }
@@ -166,6 +155,10 @@ export function createDockerRun(deps: RunDeps) {
     }), { logger: log, maxRetryTime: deps.databaseRetryMs ?? CALLER_DB_RETRY_MS, ...(ctx.signal ? { signal: ctx.signal } : {}) });
 
     const ilog = log.child({ intent_id: row.id });
+    call.intent(row.id);
+    // A new intent's audit row is written with it; a re-attach is a call of its own.
+    if (created) call.recorded();
+    else await call.ok({ reattached: true, image: row.image });
     if (created) {
       ilog.info({ event: 'intent.created', image: row.image, status: row.status }, `intent created for ${row.image}`);
       for (const warning of warnings) ilog.warn({ event: 'intent.warning', warning }, warning);
@@ -186,5 +179,5 @@ export function createDockerRun(deps: RunDeps) {
       initial: row,
     });
     return toResult(settled);
-  };
+  }
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Queryable } from '../pool.js';
 
 export interface AuditEntry {
@@ -9,18 +10,68 @@ export interface AuditEntry {
   detail?: Record<string, unknown>;
 }
 
-/** Append to the audit trail (the table refuses updates and deletes). */
+/**
+ * The bounds of an audit row (the table's insert trigger enforces the same, for rows written
+ * in SQL): tenant_id and actor 200 characters, operation 100, each string inside detail 1024,
+ * detail as a whole 8192 characters of JSON. See docs/audit.md.
+ */
+export const AUDIT_BOUNDS = { id: 200, operation: 100, string: 1024, detail: 8192, items: 50, depth: 6 } as const;
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+
+/** A string as the audit trail keeps it: NUL written `\u0000` (text cannot hold it), and cut with a marker past `max` characters. */
+export function boundAuditText(value: string, max: number): string {
+  const s = value.includes('\u0000') ? value.replaceAll('\u0000', '\\u0000') : value;
+  if (s.length <= max) return s;
+  let keep = max - 64;
+  // Never split a surrogate pair.
+  if (/[\uD800-\uDBFF]/.test(s[keep - 1] ?? '')) keep -= 1;
+  return `${s.slice(0, keep)}...[truncated: ${s.length} chars, sha256:${sha256(s).slice(0, 16)}]`;
+}
+
+function boundValue(value: unknown, depth: number): unknown {
+  if (typeof value === 'string') return boundAuditText(value, AUDIT_BOUNDS.string);
+  if (value === null || typeof value !== 'object') return value;
+  if (value instanceof Date) return value.toISOString();
+  if (depth >= AUDIT_BOUNDS.depth) return '[nested too deep]';
+  if (Array.isArray(value)) {
+    const items = value.slice(0, AUDIT_BOUNDS.items).map((v) => boundValue(v, depth + 1));
+    return value.length > AUDIT_BOUNDS.items ? [...items, `[${value.length - AUDIT_BOUNDS.items} more]`] : items;
+  }
+  const out: Record<string, unknown> = {};
+  const keys = Object.keys(value);
+  for (const key of keys.slice(0, AUDIT_BOUNDS.items)) out[boundAuditText(key, 100)] = boundValue((value as Record<string, unknown>)[key], depth + 1);
+  if (keys.length > AUDIT_BOUNDS.items) out['[more keys]'] = keys.length - AUDIT_BOUNDS.items;
+  return out;
+}
+
+/** An audit detail within its bounds (each string cut with a marker; the whole replaced by a digest when still too large). */
+export function boundAuditDetail(detail: Record<string, unknown> | undefined): Record<string, unknown> {
+  const bounded = boundValue(detail ?? {}, 0) as Record<string, unknown>;
+  const text = JSON.stringify(bounded);
+  if (text.length <= AUDIT_BOUNDS.detail) return bounded;
+  return { truncated: true, chars: text.length, sha256: sha256(text), prefix: text.slice(0, 2048) };
+}
+
+/** An entry within the audit trail's bounds. */
+export function boundAuditEntry(entry: AuditEntry): AuditEntry {
+  const text = (v: string | null | undefined, max: number) => (typeof v === 'string' ? boundAuditText(v, max) : null);
+  return {
+    tenant_id: text(entry.tenant_id, AUDIT_BOUNDS.id),
+    actor: text(entry.actor, AUDIT_BOUNDS.id),
+    intent_id: entry.intent_id ?? null,
+    operation: boundAuditText(entry.operation, AUDIT_BOUNDS.operation),
+    outcome: entry.outcome,
+    detail: boundAuditDetail(entry.detail),
+  };
+}
+
+/** Append to the audit trail (the table refuses updates, deletes and TRUNCATE); every field bounded. */
 export async function appendAudit(q: Queryable, entry: AuditEntry): Promise<void> {
+  const e = boundAuditEntry(entry);
   await q.query(
     `INSERT INTO highway.docker_audit (tenant_id, actor, intent_id, operation, outcome, detail)
      VALUES ($1, $2, $3, $4, $5, $6)`,
-    [
-      entry.tenant_id ?? null,
-      entry.actor ?? null,
-      entry.intent_id ?? null,
-      entry.operation,
-      entry.outcome,
-      JSON.stringify(entry.detail ?? {}),
-    ],
+    [e.tenant_id, e.actor, e.intent_id, e.operation, e.outcome, JSON.stringify(e.detail)],
   );
 }

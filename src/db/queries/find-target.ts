@@ -25,3 +25,16 @@ export async function findTarget(q: Queryable, tenantId: string, target: string)
   }
   return res.rows[0]!;
 }
+
+/**
+ * Does TARGET name an intent or container of another tenant? Only for the audit trail (a
+ * cross-tenant attempt is recorded as such); the caller is told "not found" either way.
+ */
+export async function existsForAnotherTenant(q: Queryable, tenantId: string, target: string): Promise<boolean> {
+  const t = target.toLowerCase();
+  if (!UUID.test(t) && !/^[0-9a-f]{1,64}$/.test(t)) return false;
+  const res = UUID.test(t)
+    ? await q.query(`SELECT 1 FROM highway.docker_containers WHERE tenant_id <> $1 AND id = $2::uuid`, [tenantId, t])
+    : await q.query(`SELECT 1 FROM highway.docker_containers WHERE tenant_id <> $1 AND container_id LIKE $2 || '%' LIMIT 1`, [tenantId, t]);
+  return (res.rowCount ?? 0) > 0;
+}

@@ -1,7 +1,7 @@
 import { prepared, type Queryable } from '../pool.js';
 import { START_CLAIM_MS, type IntentRow } from '../../model.js';
 import { INTENT_COLUMNS_WITHOUT_OUTPUT, patchAssignments, TERMINAL_SQL, type IntentPatch } from './intent-columns.js';
-import type { AuditEntry } from './audit.js';
+import { boundAuditDetail, type AuditEntry } from './audit.js';
 
 /**
  * What an update returns: the row without its output (stdout, stderr null, as the reconcile
@@ -9,20 +9,26 @@ import type { AuditEntry } from './audit.js';
  */
 const RETURNED = INTENT_COLUMNS_WITHOUT_OUTPUT('docker_containers');
 
+/** What a row update records in the audit trail: one entry, or several (a create and its start). */
+export type IntentAudit = AuditEntry | AuditEntry[];
+
 /**
- * UPDATE one intent and, when `audit` is given, append the audit entry in the same statement
+ * UPDATE one intent and, when `audit` is given, append the audit entries in the same statement
  * (only if the update matched): one round trip for a transition and its audit trail.
  */
-async function update(q: Queryable, id: string, patch: IntentPatch, where: string, audit?: AuditEntry): Promise<IntentRow | null> {
+async function update(q: Queryable, id: string, patch: IntentPatch, where: string, audit?: IntentAudit): Promise<IntentRow | null> {
   const { sql, values } = patchAssignments(patch, 2);
   const params: unknown[] = [id, ...values];
   let auditSql = '';
-  if (audit) {
+  const entries = audit === undefined ? [] : Array.isArray(audit) ? audit : [audit];
+  if (entries.length) {
     const n = params.length;
-    params.push(audit.actor ?? null, audit.operation, audit.outcome, JSON.stringify(audit.detail ?? {}));
+    params.push(JSON.stringify(entries.map((e) => ({ actor: e.actor ?? null, operation: e.operation, outcome: e.outcome, detail: boundAuditDetail(e.detail) }))));
     auditSql = `, audit AS (
       INSERT INTO highway.docker_audit (tenant_id, actor, intent_id, operation, outcome, detail)
-      SELECT tenant_id, $${n + 1}, id, $${n + 2}, $${n + 3}, $${n + 4} FROM updated)`;
+      SELECT u.tenant_id, a.actor, u.id, a.operation, a.outcome, a.detail
+        FROM updated u CROSS JOIN ROWS FROM (jsonb_to_recordset($${n + 1}::jsonb) AS (actor text, operation text, outcome text, detail jsonb)) WITH ORDINALITY AS a(actor, operation, outcome, detail, n)
+       ORDER BY a.n)`;
   }
   const res = await q.query<IntentRow>(
     prepared(
@@ -35,12 +41,12 @@ async function update(q: Queryable, id: string, patch: IntentPatch, where: strin
 }
 
 /** Patch a live (non-terminal) intent. Returns the new row (without output), or null if it had already ended. */
-export function patchLiveIntent(q: Queryable, id: string, patch: IntentPatch, audit?: AuditEntry): Promise<IntentRow | null> {
+export function patchLiveIntent(q: Queryable, id: string, patch: IntentPatch, audit?: IntentAudit): Promise<IntentRow | null> {
   return update(q, id, patch, `AND status NOT IN ${TERMINAL_SQL}`, audit);
 }
 
 /** Patch an intent whatever its status (bookkeeping after the end: removal, protection). */
-export function patchIntent(q: Queryable, id: string, patch: IntentPatch, audit?: AuditEntry): Promise<IntentRow | null> {
+export function patchIntent(q: Queryable, id: string, patch: IntentPatch, audit?: IntentAudit): Promise<IntentRow | null> {
   return update(q, id, patch, '', audit);
 }
 

@@ -66,6 +66,7 @@ export async function executeActions(
   ahead: OutputAhead | null = null,
 ): Promise<IntentRow> {
   const w: Working = { intent, container, createdId: null, createAudit: null, ahead };
+  await recordUnrecorded(ctx, w);
   for (const [i, action] of actions.entries()) {
     const ended = await run(ctx, w, action, actions[i + 1]);
     if (ended === 'stop') break;
@@ -75,6 +76,35 @@ export async function executeActions(
 
 type Step = 'next' | 'stop';
 
+/**
+ * The container Docker has that the row does not know of: a crash between Docker's create (or
+ * start) and the row write that records it. Found by its name (the intent's), it is recorded now,
+ * the container id on the row and the audit rows its create and start did not get
+ * (`detail.recorded_late`), whatever the decision of this pass.
+ */
+async function recordUnrecorded(ctx: EffectContext, w: Working): Promise<void> {
+  const c = w.container;
+  if (!c || w.intent.removed_at) return;
+  const unknownId = w.intent.container_id === null;
+  const unknownStart = c.startedAt !== null && w.intent.started_at === null;
+  if (!unknownId && !unknownStart) return;
+  const audit: AuditEntry[] = [];
+  if (unknownId) audit.push({ actor: ctx.reconcilerId, operation: 'container.create', outcome: 'ok', detail: { container_id: c.id, image: w.intent.image, recorded_late: true } });
+  if (unknownStart) audit.push({ actor: ctx.reconcilerId, operation: 'container.start', outcome: 'ok', detail: { container_id: c.id, started_at: c.startedAt!.toISOString(), recorded_late: true } });
+  const row = await patchIntent(
+    ctx.pool,
+    w.intent.id,
+    { container_id: c.id, short_id: c.id.slice(0, 12), ...(unknownStart ? { started_at: c.startedAt! } : {}) },
+    audit,
+  );
+  if (!row) return;
+  w.intent = row;
+  ctx.logger.warn(
+    { ...intentEventFields(row), event: 'container.recorded_late', container_id: c.id, state: c.status, create: unknownId, start: unknownStart },
+    'recorded a container the row did not know of (a crash between Docker and the row write)',
+  );
+}
+
 /** What every effect works with: the context, the working row and container, and helpers. */
 interface StepContext {
   ctx: EffectContext;
@@ -83,8 +113,10 @@ interface StepContext {
   life: ReturnType<typeof lifecycleOf>;
   next: Action | undefined;
   /** Apply a patch to a live intent (with its audit entry); 'stop' when someone else ended it meanwhile. */
-  patchLive(patch: Parameters<typeof patchLiveIntent>[2], audit?: Omit<AuditEntry, 'tenant_id' | 'intent_id' | 'actor'>): Promise<Step>;
+  patchLive(patch: Parameters<typeof patchLiveIntent>[2], audit?: StepAudit | StepAudit[]): Promise<Step>;
 }
+
+type StepAudit = Omit<AuditEntry, 'tenant_id' | 'intent_id' | 'actor'>;
 
 /** One action: the effect of its type (one function per action type, below). */
 function run(ctx: EffectContext, w: Working, action: Action, next: Action | undefined): Promise<Step> {
@@ -95,7 +127,8 @@ function run(ctx: EffectContext, w: Working, action: Action, next: Action | unde
     log: ctx.logger.child(intentEventFields(w.intent)),
     life: lifecycleOf(w.intent.spec),
     async patchLive(patch, audit) {
-      const row = await patchLiveIntent(ctx.pool, w.intent.id, patch, audit && { ...audit, actor: ctx.reconcilerId });
+      const entries = audit === undefined ? undefined : (Array.isArray(audit) ? audit : [audit]).map((a) => ({ ...a, actor: ctx.reconcilerId }));
+      const row = await patchLiveIntent(ctx.pool, w.intent.id, patch, entries);
       if (!row) return 'stop';
       if (patch.status && patch.status !== w.intent.status) ctx.metrics?.transition(patch.status, row.stop_reason);
       w.intent = row;
@@ -165,7 +198,7 @@ async function create(s: StepContext, _action: Extract<Action, { type: 'create' 
     w.createdId = id = result.id;
     log.info({ event: 'container.created', container_id: id, status: 'created' }, 'container created');
   }
-  const audit = { operation: 'container.create', outcome: 'ok' as const, detail: { container_id: id, image: w.intent.image } };
+  const audit: Omit<AuditEntry, 'tenant_id' | 'intent_id' | 'actor'> = { operation: 'container.create', outcome: 'ok', detail: { container_id: id, image: w.intent.image } };
   // Starting right away: one row update for both. A crash in between loses nothing: the
   // container's name is the intent's, so the next pass finds and adopts it.
   if (next?.type === 'start') {
@@ -228,7 +261,7 @@ async function start(s: StepContext, _action: Extract<Action, { type: 'start' }>
       started_at: startedAt,
       deadline_at: new Date(startedAt.getTime() + life.timeoutMs),
     },
-    w.createAudit ?? undefined,
+    [...(w.createAudit ? [w.createAudit] : []), { operation: 'container.start', outcome: 'ok', detail: { container_id: id } }],
   );
   log.info({ event: 'container.started', container_id: id, status: 'running' }, 'container started');
   return step;
