@@ -12,12 +12,24 @@ import { parseRunParams, type RunSpec } from './schema.js';
 
 /** The key of the version inside a stored spec (no parameter name starts with `$`). */
 export const SPEC_VERSION_KEY = '$version';
-export const RUN_SPEC_VERSION = 1;
+export const RUN_SPEC_VERSION = 2;
 
 type Stored = Record<string, unknown>;
 
 /** UPGRADES[n] turns a version-n stored spec into a version-(n+1) one. */
-const UPGRADES: Record<number, (spec: Stored) => Stored> = {};
+const UPGRADES: Record<number, (spec: Stored) => Stored> = {
+  // Version 2: healthcheck durations are nanoseconds (docker-py's unit), no longer seconds.
+  1: (spec) => {
+    const health = spec['healthcheck'];
+    if (health === null || typeof health !== 'object') return spec;
+    const upgraded: Record<string, unknown> = { ...(health as Record<string, unknown>) };
+    for (const key of ['interval', 'timeout', 'start_period']) {
+      const seconds = upgraded[key];
+      if (typeof seconds === 'number') upgraded[key] = Math.round(seconds * 1e9);
+    }
+    return { ...spec, healthcheck: upgraded };
+  },
+};
 
 /** The spec to store: the validated parameters with their schema version. */
 export function versioned(spec: RunSpec | Stored): Stored {

@@ -288,7 +288,7 @@ describe('tools.docker.run (real Docker, real PostgreSQL)', function () {
     it('a stored spec carries its schema version', async () => {
       const result = await h.run({ command: ['true'] });
       const row = await h.intent(result.intent_id);
-      expect(row!.spec['$version']).to.equal(1);
+      expect(row!.spec['$version']).to.equal(2);
     });
 
     it('a spec written by a newer highway-docker is refused clearly at create time, and never reaches Docker', async () => {

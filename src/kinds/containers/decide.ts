@@ -164,7 +164,7 @@ export function decide(o: Observation): Decision {
       // running, restarting, paused, removing
       if (stop) {
         if (intent.status !== 'stopping') {
-          return { actions: [{ type: 'signal', signal: life.stopSignal, reason: stop.reason }], requeueAfterMs: life.stopGraceMs };
+          return { actions: [{ type: 'signal', signal: life.stopSignal ?? c.stopSignal ?? 'SIGTERM', reason: stop.reason }], requeueAfterMs: life.stopGraceMs };
         }
         const graceEnds = (intent.stop_requested_at ?? intent.updated_at).getTime() + life.stopGraceMs;
         if (now.getTime() >= graceEnds) return { actions: [{ type: 'kill' }], requeueAfterMs: 1_000 };
