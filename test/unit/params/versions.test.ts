@@ -12,6 +12,14 @@ describe('params/versions: a stored spec runs as it was accepted', () => {
     expect(readStoredSpec(stored)).to.deep.equal(parseRunParams(params));
   });
 
+  it('a version-1 spec (healthcheck durations in seconds) runs as accepted: its durations become nanoseconds', () => {
+    const v1 = { image: 'busybox', healthcheck: { test: ['CMD', 'true'], interval: 30, timeout: 0.5, retries: 3, start_period: null }, stop_signal: 'SIGTERM', stop_grace_period: 10, [SPEC_VERSION_KEY]: 1 };
+    const spec = readStoredSpec(v1);
+    expect(spec.healthcheck).to.deep.equal({ test: ['CMD', 'true'], interval: 30e9, timeout: 5e8, retries: 3, start_period: null });
+    // Accepted then with SIGTERM and 10 s as defaults: kept as they were.
+    expect(spec).to.include({ stop_signal: 'SIGTERM', stop_grace_period: 10 });
+  });
+
   it('a spec from before versioning is version 1', () => {
     expect(storedVersion({ image: 'x' })).to.equal(1);
   });
