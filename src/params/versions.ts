@@ -48,6 +48,21 @@ export function storedVersion(stored: Stored): number {
  * longer parses.
  */
 export function readStoredSpec(stored: Stored, upgrades: Record<number, (spec: Stored) => Stored> = UPGRADES, current = RUN_SPEC_VERSION): RunSpec {
+  const spec = upgradedSpec(stored, upgrades, current);
+  try {
+    return parseRunParams(spec);
+  } catch (err) {
+    if (err instanceof HighwayError) throw new TerminalError(err.code, err.message, { cause: err });
+    throw err;
+  }
+}
+
+/**
+ * A stored spec's parameters as the current schema reads them (its version key removed, upgraded
+ * step by step), not yet validated: for stores that validate themselves (cron schedules). Throws a
+ * TerminalError for a spec of a newer version.
+ */
+export function upgradedSpec(stored: Stored, upgrades: Record<number, (spec: Stored) => Stored> = UPGRADES, current = RUN_SPEC_VERSION): Stored {
   const version = storedVersion(stored);
   if (version > current) {
     throw new TerminalError('invalid_params', `spec: written by a newer highway-docker (parameter schema version ${version}; this reconciler reads up to ${current}): upgrade this reconciler`);
@@ -59,10 +74,5 @@ export function readStoredSpec(stored: Stored, upgrades: Record<number, (spec: S
     if (!step) throw new TerminalError('internal', `spec: no upgrade from parameter schema version ${v} to ${v + 1}`);
     spec = step(spec);
   }
-  try {
-    return parseRunParams(spec);
-  } catch (err) {
-    if (err instanceof HighwayError) throw new TerminalError(err.code, err.message, { cause: err });
-    throw err;
-  }
+  return spec;
 }

@@ -11,6 +11,7 @@ import { appendAudit } from '../../db/queries/audit.js';
 import { HighwayError, ValidationError } from '../../errors.js';
 import { formatPath, parseRunParams, type RunSpec } from '../../params/schema.js';
 import { checkPolicy, type Policy } from '../../params/policy.js';
+import { versioned } from '../../params/versions.js';
 import { OVERLAP_POLICIES, compile, fireTimesBetween, neverFires, type OverlapPolicy } from './decide.js';
 import type { ScheduleRow, TickRow } from './model.js';
 
@@ -62,7 +63,8 @@ export interface ScheduleDefinition {
   keep_failed: number;
   paused: boolean;
   pause_note: string | null;
-  params: RunSpec;
+  /** The validated parameters with their schema version (the tick reads them by it). */
+  params: Record<string, unknown>;
 }
 
 /** Validate everything (expression, time zone, that it fires, the run parameters and the policy); throws naming the field. */
@@ -106,7 +108,7 @@ export function validateSchedule(input: unknown, policy: Policy, now = new Date(
     keep_failed: p.keep_failed,
     paused: p.paused,
     pause_note: p.note,
-    params,
+    params: versioned(params),
   };
 }
 

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { TerminalError } from '../../../src/errors.js';
 import { parseRunParams } from '../../../src/params/schema.js';
-import { RUN_SPEC_VERSION, SPEC_VERSION_KEY, readStoredSpec, storedVersion, versioned } from '../../../src/params/versions.js';
+import { RUN_SPEC_VERSION, SPEC_VERSION_KEY, readStoredSpec, storedVersion, upgradedSpec, versioned } from '../../../src/params/versions.js';
 
 describe('params/versions: a stored spec runs as it was accepted', () => {
   const params = { image: 'busybox', command: ['echo', 'hi'], memory_limit: '64m' };
@@ -18,6 +18,13 @@ describe('params/versions: a stored spec runs as it was accepted', () => {
     expect(spec.healthcheck).to.deep.equal({ test: ['CMD', 'true'], interval: 30e9, timeout: 5e8, retries: 3, start_period: null });
     // Accepted then with SIGTERM and 10 s as defaults: kept as they were.
     expect(spec).to.include({ stop_signal: 'SIGTERM', stop_grace_period: 10 });
+  });
+
+  it('upgradedSpec: an unversioned stored spec (a cron schedule\'s from before) is read as version 1; a versioned one as it is', () => {
+    const old = { image: 'busybox', healthcheck: { test: ['CMD', 'true'], interval: 30, timeout: null, retries: null, start_period: null } };
+    expect(parseRunParams(upgradedSpec(old)).healthcheck?.interval).to.equal(30e9);
+    const now = versioned(parseRunParams({ image: 'busybox', healthcheck: { test: ['CMD', 'true'], interval: '30s' } }));
+    expect(parseRunParams(upgradedSpec(now)).healthcheck?.interval).to.equal(30e9);
   });
 
   it('a spec from before versioning is version 1', () => {
