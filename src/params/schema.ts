@@ -226,7 +226,7 @@ export const PARAMETERS = {
     default: '{}',
     description: 'Namespaced kernel parameters (`--sysctl`); only those the policy `allowed_sysctls` lists (default: the namespaced safe set).',
   }),
-  mem_reservation: optional(host.memoryBytes, { accepts: 'bytes | size', description: 'Memory soft limit (`--memory-reservation`).' }),
+  mem_reservation: optional(host.memoryBytes.refine((b) => b >= MIN_MEMORY_BYTES, 'must be at least 6m (Docker\'s minimum)'), { accepts: 'bytes | size', description: 'Memory soft limit (`--memory-reservation`).' }),
   memswap_limit: optional(host.memorySwap, {
     accepts: 'bytes | size | -1',
     default: 'memory_limit (no swap)',

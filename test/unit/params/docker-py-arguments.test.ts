@@ -134,6 +134,7 @@ describe('params: docker-py names and shapes', () => {
       [{ mem_swappiness: 101 }, 'mem_swappiness'],
       [{ blkio_weight: 1001 }, 'blkio_weight'],
       [{ mem_reservation: 1e30 }, 'mem_reservation'],
+      [{ mem_reservation: '1m' }, 'mem_reservation'],
       [{ device_read_iops: [{ Path: '/dev/vda', Rate: 1e30 }] }, 'device_read_iops[0].rate'],
       [{ device_requests: [{ count: 1e30 }] }, 'device_requests[0].count'],
       [{ mounts: [{ type: 'tmpfs', target: '/x', tmpfs_mode: 1e30 }] }, 'mounts[0].tmpfs_mode'],
