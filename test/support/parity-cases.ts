@@ -149,11 +149,11 @@ export const PARITY_CASES: readonly ParityCase[] = [
  */
 export const NOT_IN_PARITY: Readonly<Record<string, string>> = {
   image: 'every case (Config.Image)',
-  detach: 'test/integration/run.test.ts (detach returns once running)',
+  detach: 'test/integration/params/lifecycle.test.ts "detach: returns once the container runs, ..."',
   auto_remove: 'test/unit/params/container-config.test.ts "never sets Docker\'s AutoRemove" (done by the reconciler after collecting output)',
-  remove: 'test/unit/params/docker-py-arguments.test.ts (alias of auto_remove)',
-  ports: 'test/unit/params/container-config.test.ts (PortBindings; publishing needs a bridge network this daemon does not have)',
-  publish_all_ports: 'test/unit/params/docker-py-arguments.test.ts (create body; needs a bridge network this daemon does not have)',
-  mac_address: 'test/unit/params/docker-py-arguments.test.ts (create body; needs a bridge network this daemon does not have)',
-  network: 'test/unit/params/container-config.test.ts (user-defined networks; none may be created here)',
+  remove: 'test/unit/params/docker-py-arguments.test.ts "mem_limit, nano_cpus and remove are memory_limit, cpu_limit (CPUs) and auto_remove"',
+  ports: 'test/unit/params/container-config.test.ts "ports become ExposedPorts and PortBindings" (publishing needs a bridge network this daemon does not have)',
+  publish_all_ports: 'test/unit/params/docker-py-arguments.test.ts "publish_all_ports and mac_address in the create body" (needs a bridge network this daemon does not have)',
+  mac_address: 'test/unit/params/docker-py-arguments.test.ts "publish_all_ports and mac_address in the create body" (needs a bridge network this daemon does not have)',
+  network: 'test/unit/params/container-config.test.ts "network connects to the named network at create" (no network may be created here)',
 };
