@@ -9,7 +9,8 @@ import { expect } from 'chai';
 import { defaultPolicy } from '../../../src/params/policy.js';
 import type { Harness } from '../../support/harness.js';
 import { TEST_IMAGE } from '../../support/test-image.js';
-import { inspectWhileRunning, sleepy, useHarness } from './helpers.js';
+import { expectNothingStored, inspectWhileRunning, rejection, sleepy, useHarness } from './helpers.js';
+import { PolicyError } from '../../../src/errors.js';
 
 const run = promisify(execFile);
 const STOPSIGNAL_IMAGE = 'highway-test/stopsignal:latest';
@@ -84,6 +85,23 @@ describe('params: docker-py arguments end to end (real Docker)', function () {
         await stray.remove({ force: true });
       }
     });
+  });
+
+  describe('the operator policy, through the tool', () => {
+    for (const [what, params, rule, field] of [
+      ['the host PID namespace', { pid_mode: 'host' }, 'host_namespaces', 'pid_mode'],
+      ['seccomp turned off', { security_opt: ['seccomp=unconfined'] }, 'security_opt', 'security_opt[0]'],
+      ['a docker-py bind Mount of /etc', { mounts: [{ Type: 'bind', Source: '/etc', Target: '/host-etc', ReadOnly: true }] }, 'bind_mounts', 'mounts[0]'],
+      ['a sysctl outside the safe set', { sysctls: { 'kernel.msgmax': 65536 } }, 'sysctls', 'sysctls.kernel.msgmax'],
+    ] as const) {
+      it(`${what}: denied by rule ${rule} before anything is stored`, async () => {
+        const ctx = h.ctx();
+        const err = await rejection(h.run({ ...LIMITED, ...params, command: ['true'] }, ctx));
+        expect(err).to.be.instanceOf(PolicyError);
+        expect(err).to.include({ rule, field });
+        await expectNothingStored(h, ctx);
+      });
+    }
   });
 
   it('the new arguments, seen from inside: sysctls, domainname, dns_search, dns_opt, a tmpfs mount, oom_score_adj, cpu_shares, healthcheck in nanoseconds', async () => {
