@@ -45,6 +45,7 @@ function volumeMountOf(v: RunSpec['volumes'][number], ctx: CreateContext): Docke
 function mountOf(m: MountSpec, ctx: CreateContext): Docker.MountSettings {
   const mount: Record<string, unknown> = { Type: m.type, Target: m.target, ReadOnly: m.read_only };
   if (m.source !== null) mount['Source'] = m.source;
+  if (m.consistency !== null) mount['Consistency'] = m.consistency;
   if (m.type === 'bind' && m.propagation !== null) mount['BindOptions'] = { Propagation: m.propagation };
   if (m.type === 'tmpfs' && (m.tmpfs_size !== null || m.tmpfs_mode !== null)) {
     mount['TmpfsOptions'] = { ...(m.tmpfs_size !== null ? { SizeBytes: m.tmpfs_size } : {}), ...(m.tmpfs_mode !== null ? { Mode: m.tmpfs_mode } : {}) };

@@ -159,23 +159,25 @@ export const labels = z
     error: 'must be an object {"name": "value"} or a list of names (empty values)',
   })
   .transform(
-  normalizedBy((input: Record<string, string> | string[]) => {
-    if (Array.isArray(input)) {
-      input.forEach((name, i) => {
-        // docker-py would make "a=b" a label *named* "a=b": refuse the ambiguity.
-        if (name.includes('=')) throw new FieldProblem(`${quote(name)}: a list gives label names (with empty values, as docker-py does); for a value use the object form {"name": "value"}`, [i]);
-      });
-    }
-    const userLabels: Record<string, string> = Array.isArray(input) ? Object.fromEntries(input.map((name) => [name, ''])) : input;
-    for (const key of Object.keys(userLabels)) {
-      if (key.length === 0) throw new FieldProblem('label keys must not be empty');
-      if (key.toLowerCase().startsWith(RESERVED_LABEL_PREFIX)) {
-        throw new FieldProblem(`the "${RESERVED_LABEL_PREFIX}" prefix is reserved for highway-docker's own labels`, [key]);
+    normalizedBy((input: Record<string, string> | string[]) => {
+      if (Array.isArray(input)) {
+        input.forEach((name, i) => {
+          // docker-py would make "a=b" a label *named* "a=b": refuse the ambiguity.
+          if (name.includes('=')) {
+            throw new FieldProblem(`${quote(name)}: a list gives label names (with empty values, as docker-py does); for a value use the object form {"name": "value"}`, [i]);
+          }
+        });
       }
-    }
-    return userLabels;
-  }),
-);
+      const userLabels: Record<string, string> = Array.isArray(input) ? Object.fromEntries(input.map((name) => [name, ''])) : input;
+      for (const key of Object.keys(userLabels)) {
+        if (key.length === 0) throw new FieldProblem('label keys must not be empty');
+        if (key.toLowerCase().startsWith(RESERVED_LABEL_PREFIX)) {
+          throw new FieldProblem(`the "${RESERVED_LABEL_PREFIX}" prefix is reserved for highway-docker's own labels`, [Array.isArray(input) ? input.indexOf(key) : key]);
+        }
+      }
+      return userLabels;
+    }),
+  );
 
 /**
  * Where a run may go: a host id, labels the host must have, or both. A host's labels come from

@@ -225,6 +225,8 @@ export interface MountSpec {
   /** tmpfs: size in bytes, and mode (permission bits). */
   tmpfs_size: number | null;
   tmpfs_mode: number | null;
+  /** Docker Desktop's file sharing consistency (ignored by Linux engines, kept as the CLI keeps it). */
+  consistency: string | null;
 }
 
 const VOLUME_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
@@ -246,7 +248,7 @@ const mountObject = acceptingApiKeys(
     source: z.string().nullish(),
     target: z.string(),
     read_only: z.boolean().optional(),
-    consistency: z.enum(['default', 'consistent', 'cached', 'delegated']).optional(),
+    consistency: z.enum(['default', 'consistent', 'cached', 'delegated']).nullish(),
     // docker-py's Mount() keyword arguments
     propagation: z.enum(PROPAGATIONS).nullish(),
     no_copy: z.boolean().optional(),
@@ -315,6 +317,7 @@ function mountFrom(m: z.output<typeof mountObject>): MountSpec {
     driver_config: driver,
     tmpfs_size: sizeInput === null ? null : parseSize(sizeInput),
     tmpfs_mode: mode,
+    consistency: m.consistency ?? null,
   };
 }
 

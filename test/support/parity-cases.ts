@@ -100,6 +100,7 @@ export const PARITY_CASES: readonly ParityCase[] = [
   { argument: 'volumes', params: { volumes: { '/tmp': { bind: '/host-tmp', mode: 'ro' } } }, cli: ['--mount', 'type=bind,src=/tmp,dst=/host-tmp,readonly'] },
   { argument: 'volumes (named)', params: { volumes: ['hw-parity-vol:/data'] }, cli: ['--mount', 'type=volume,src=hw-parity-vol,dst=/data'] },
   { argument: 'mounts (bind)', params: { mounts: [{ type: 'bind', source: '/tmp', target: '/t', read_only: true, propagation: 'rslave' }] }, cli: ['--mount', 'type=bind,src=/tmp,dst=/t,readonly,bind-propagation=rslave'] },
+  { argument: 'mounts (bind, consistency)', params: { mounts: [{ Type: 'bind', Source: '/tmp', Target: '/c', Consistency: 'cached' }] }, cli: ['--mount', 'type=bind,src=/tmp,dst=/c,consistency=cached'] },
   { argument: 'mounts (volume, API keys)', params: { mounts: [{ Type: 'volume', Source: 'hw-parity-vol2', Target: '/v', ReadOnly: false, VolumeOptions: { NoCopy: true } }] }, cli: ['--mount', 'type=volume,src=hw-parity-vol2,dst=/v,volume-nocopy'] },
   { argument: 'mounts (tmpfs)', params: { mounts: [{ type: 'tmpfs', target: '/run/x', tmpfs_size: '8m', tmpfs_mode: 0o700 }] }, cli: ['--mount', 'type=tmpfs,dst=/run/x,tmpfs-size=8388608,tmpfs-mode=0700'] },
   { argument: 'network_mode', params: { network_mode: 'host' }, cli: [], base: ['--network', 'host', '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges', '--init'] },

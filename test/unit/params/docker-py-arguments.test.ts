@@ -54,6 +54,13 @@ describe("params: every docker-py containers.run() argument", () => {
     }
   }
 
+  it('every parity case\'s normal form parses back to itself (as the reconciler reads a stored spec)', () => {
+    for (const c of PARITY_CASES) {
+      const spec = parseRunParams({ image: IMAGE, ...JSON.parse(JSON.stringify(c.params).replaceAll('{target}', 'abc123')) });
+      expect(parseRunParams(JSON.parse(JSON.stringify(spec))), c.argument).to.deep.equal(spec);
+    }
+  });
+
   it('an unknown name is still "not a parameter" (with a suggestion)', () => {
     expect(refusal({ memroy_limit: '1g' }).issues[0]!.message).to.equal('is not a parameter; did you mean memory_limit?');
   });
