@@ -187,7 +187,7 @@ export const PARAMETERS = {
   }),
   stop_signal: optional(field.signal, {
     accepts: 'string | number',
-    default: "the image's STOPSIGNAL, else SIGTERM",
+    default: "the image's `STOPSIGNAL`, else `SIGTERM`",
     description: 'Signal that stops the container (`"TERM"`, `"SIGTERM"`, `15`).',
   }),
   stop_grace_period: optional(field.duration, {
@@ -229,7 +229,7 @@ export const PARAMETERS = {
   mem_reservation: optional(host.memoryBytes.refine((b) => b >= MIN_MEMORY_BYTES, 'must be at least 6m (Docker\'s minimum)'), { accepts: 'bytes | size', description: 'Memory soft limit (`--memory-reservation`).' }),
   memswap_limit: optional(host.memorySwap, {
     accepts: 'bytes | size | -1',
-    default: 'memory_limit (no swap)',
+    default: '`memory_limit` (no swap)',
     description: 'Memory plus swap (`--memory-swap`); `-1` for unlimited swap. Needs memory_limit.',
   }),
   mem_swappiness: optional(host.memSwappiness, { accepts: '0..100', description: 'Swappiness (`--memory-swappiness`).' }),
