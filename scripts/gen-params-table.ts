@@ -1,20 +1,20 @@
 /**
- * Regenerates the parameter table in README.md (between `<!-- params:start -->` and
- * `<!-- params:end -->`) from the run parameter schema. Without a README or the
- * markers, prints the table to stdout.
+ * Regenerates the parameter tables in docs/parameters.md (between `<!-- params:start -->` and
+ * `<!-- params:end -->`) from the run parameter schema. Without the file or the markers, prints
+ * the tables to stdout.
  *
- * Usage: npx tsx scripts/gen-params-table.ts
+ * Usage: npm run docs:params
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { parameterTableMarkdown, withParameterTable } from '../src/params/docs.js';
+import { parameterTablesMarkdown, withParameterTable } from '../src/params/docs.js';
 
-const readmePath = fileURLToPath(new URL('../README.md', import.meta.url));
-const updated = existsSync(readmePath) ? withParameterTable(readFileSync(readmePath, 'utf8')) : null;
+const docPath = fileURLToPath(new URL('../docs/parameters.md', import.meta.url));
+const updated = existsSync(docPath) ? withParameterTable(readFileSync(docPath, 'utf8')) : null;
 
 if (updated === null) {
-  process.stdout.write(`${parameterTableMarkdown()}\n`);
+  process.stdout.write(`${parameterTablesMarkdown()}\n`);
 } else {
-  writeFileSync(readmePath, updated);
-  console.error(`updated the parameter table in ${readmePath}`);
+  writeFileSync(docPath, updated);
+  console.error(`updated the parameter tables in ${docPath}`);
 }

@@ -81,7 +81,8 @@ export const START_CLAIM_MS = 60_000;
 /** The lifecycle knobs of an intent, read from its validated spec. */
 export interface Lifecycle {
   timeoutMs: number;
-  stopSignal: string;
+  /** The caller's stop_signal; null: the container's own (its image's STOPSIGNAL, else SIGTERM). */
+  stopSignal: string | null;
   stopGraceMs: number;
   autoRemove: boolean;
   pullPolicy: 'always' | 'if_not_present' | 'never';
@@ -95,7 +96,7 @@ export function lifecycleOf(spec: Record<string, unknown>): Lifecycle {
   const pull = spec['pull_policy'];
   return {
     timeoutMs: Math.min(num(spec['timeout'], 3600), MAX_SECONDS_FROM_NOW) * 1000,
-    stopSignal: typeof spec['stop_signal'] === 'string' ? spec['stop_signal'] : 'SIGTERM',
+    stopSignal: typeof spec['stop_signal'] === 'string' ? spec['stop_signal'] : null,
     stopGraceMs: Math.min(num(spec['stop_grace_period'], 10), MAX_SECONDS_FROM_NOW) * 1000,
     autoRemove: spec['auto_remove'] !== false,
     pullPolicy: pull === 'always' || pull === 'never' ? pull : 'if_not_present',

@@ -105,13 +105,18 @@ export async function buildParams(image: string | undefined, command: string[], 
     throw new ValidationError([{ field: 'detach', message: 'is not supported by `highway-docker run`: its worker ends when the command exits; use tools.docker.run from a long-lived worker' }]);
   }
   if (opts.env.length) {
-    const env: Record<string, unknown> = { ...((params['environment'] as Record<string, unknown>) ?? {}) };
     for (const pair of opts.env) {
-      const eq = pair.indexOf('=');
-      if (eq <= 0) throw new ValidationError([{ field: '-e', message: `"${pair}" is not KEY=VALUE` }]);
-      env[pair.slice(0, eq)] = pair.slice(eq + 1);
+      if (pair.indexOf('=') <= 0) throw new ValidationError([{ field: '-e', message: `"${pair}" is not KEY=VALUE` }]);
     }
-    params['environment'] = env;
+    const given = params['environment'];
+    if (Array.isArray(given)) {
+      // docker-py's list form ["K=V"]: -e entries come after, so they win (the schema keeps the last of a name).
+      params['environment'] = [...given, ...opts.env];
+    } else {
+      const env: Record<string, unknown> = { ...((given as Record<string, unknown>) ?? {}) };
+      for (const pair of opts.env) env[pair.slice(0, pair.indexOf('='))] = pair.slice(pair.indexOf('=') + 1);
+      params['environment'] = env;
+    }
   }
   return params;
 }

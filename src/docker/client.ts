@@ -27,6 +27,8 @@ export interface ContainerState {
   restartCount: number;
   restartPolicy: string;
   health: string | null;
+  /** The container's stop signal (the image's STOPSIGNAL unless the create set one); null: Docker's default, SIGTERM. */
+  stopSignal?: string | null;
 }
 
 export interface ContainerSummary {
@@ -672,6 +674,7 @@ function toState(info: Docker.ContainerInspectInfo): ContainerState {
     restartCount: info.RestartCount ?? 0,
     restartPolicy: info.HostConfig?.RestartPolicy?.Name ?? 'no',
     health: (s as { Health?: { Status?: string } }).Health?.Status ?? null,
+    stopSignal: (info.Config as { StopSignal?: string }).StopSignal || null,
   };
 }
 

@@ -51,6 +51,24 @@ export function normalizedBy<I, O>(normalize: (input: I) => O) {
 
 const quote = (value: unknown): string => JSON.stringify(value);
 
+/**
+ * A preprocess step renaming the Docker API's mixed-case keys that docker-py passes through
+ * (`Name`, `Soft`, `Type`, ...) to this tool's snake_case names. A key given in both spellings is
+ * left as it is, so the strict object refuses the duplicate by name.
+ */
+export function apiKeys(aliases: Readonly<Record<string, string>>) {
+  return (input: unknown): unknown => {
+    if (input === null || typeof input !== 'object' || Array.isArray(input)) return input;
+    const record = input as Record<string, unknown>;
+    const out: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(record)) {
+      const name = aliases[key];
+      out[name !== undefined && !(name in record) ? name : key] = value;
+    }
+    return out;
+  };
+}
+
 function absolutePath(value: string, what: string): string {
   if (!posix.isAbsolute(value)) throw new FieldProblem(`${what} ${quote(value)} must be an absolute path`);
   const normalized = posix.normalize(value);
@@ -136,17 +154,31 @@ export const environment = z
 
 export const RESERVED_LABEL_PREFIX = 'highway.';
 
-export const labels = z.record(z.string(), z.string({ error: 'label values must be strings' })).transform(
-  normalizedBy((userLabels: Record<string, string>) => {
-    for (const key of Object.keys(userLabels)) {
-      if (key.length === 0) throw new FieldProblem('label keys must not be empty');
-      if (key.toLowerCase().startsWith(RESERVED_LABEL_PREFIX)) {
-        throw new FieldProblem(`the "${RESERVED_LABEL_PREFIX}" prefix is reserved for highway-docker's own labels`, [key]);
+/** Labels as an object, or as docker-py's list of names (each with an empty value). */
+export const labels = z
+  .union([z.record(z.string(), z.string({ error: 'label values must be strings' })), z.array(z.string())], {
+    error: 'must be an object {"name": "value"} or a list of names (empty values)',
+  })
+  .transform(
+    normalizedBy((input: Record<string, string> | string[]) => {
+      if (Array.isArray(input)) {
+        input.forEach((name, i) => {
+          // docker-py would make "a=b" a label *named* "a=b": refuse the ambiguity.
+          if (name.includes('=')) {
+            throw new FieldProblem(`${quote(name)}: a list gives label names (with empty values, as docker-py does); for a value use the object form {"name": "value"}`, [i]);
+          }
+        });
       }
-    }
-    return userLabels;
-  }),
-);
+      const userLabels: Record<string, string> = Array.isArray(input) ? Object.fromEntries(input.map((name) => [name, ''])) : input;
+      for (const key of Object.keys(userLabels)) {
+        if (key.length === 0) throw new FieldProblem('label keys must not be empty');
+        if (key.toLowerCase().startsWith(RESERVED_LABEL_PREFIX)) {
+          throw new FieldProblem(`the "${RESERVED_LABEL_PREFIX}" prefix is reserved for highway-docker's own labels`, [Array.isArray(input) ? input.indexOf(key) : key]);
+        }
+      }
+      return userLabels;
+    }),
+  );
 
 /**
  * Where a run may go: a host id, labels the host must have, or both. A host's labels come from
@@ -498,7 +530,7 @@ function ulimit(name: string, soft: number, hard: number = soft): Ulimit {
 }
 
 export const ulimits = z
-  .union([z.record(z.string(), z.union([ulimitValue, ulimitLimits])), z.array(z.strictObject({ name: z.string(), ...ulimitLimits.shape }))], {
+  .union([z.record(z.string(), z.union([ulimitValue, ulimitLimits])), z.array(z.preprocess(apiKeys({ Name: 'name', Soft: 'soft', Hard: 'hard' }), z.strictObject({ name: z.string(), ...ulimitLimits.shape })))], {
     error: 'must be an object {"nofile": {"soft": 1024, "hard": 2048}} or {"nofile": 1024}, or a list of {"name", "soft", "hard"}',
   })
   .transform(
@@ -519,13 +551,14 @@ export const ulimits = z
 const READABLE_LOG_DRIVERS = ['json-file', 'local', 'journald'];
 
 export const logConfig = z
-  .strictObject({
+  .preprocess(apiKeys({ Type: 'type', Config: 'config' }), z.strictObject({
     type: z.string().regex(/^[a-z0-9][a-z0-9_.\/:-]*$/, 'must be a logging driver name such as "json-file"'),
     config: z
       .record(z.string(), z.union([z.string(), z.number(), z.boolean()]))
       .optional()
+      .nullish()
       .transform((config) => Object.fromEntries(Object.entries(config ?? {}).map(([k, v]) => [k, String(v)]))),
-  })
+  }))
   .transform(({ type, config }) => ({ type, config }))
   // Output is collected through Docker's logs endpoint; a driver it cannot read from would leave
   // the intent waiting forever for output that never comes.
@@ -547,17 +580,39 @@ function healthcheckTest(test: string | string[]): string[] {
   return test;
 }
 
-/** Docker refuses health check durations between 0 (inherit the image's) and 1 ms. */
-const healthDuration = duration.refine((s) => s === 0 || s >= 0.001, 'must be 0 or at least 1ms').superRefine(within(BOUNDS.dockerDurationSeconds));
+/** The largest health check duration kept exact: Docker's int64 nanoseconds, limited to JavaScript's safe integers (~104 days). */
+export const MAX_HEALTH_NANOSECONDS = Number.MAX_SAFE_INTEGER;
+
+/**
+ * A health check duration in nanoseconds, as docker-py has it: a number (or a string of digits) is
+ * nanoseconds (`1000000000` is one second); a string with a unit (`"30s"`, `"500ms"`) is converted.
+ * Docker refuses durations between 0 (inherit the image's) and 1 ms.
+ */
+export const healthDuration = z
+  .union([z.number(), z.string()], { error: 'must be nanoseconds (docker-py: 1000000000 is 1 s) or a duration string such as "30s"' })
+  .transform(
+    normalizedBy((value: number | string): number => {
+      let ns: number;
+      if (typeof value === 'number' || /^\d+$/.test(value.trim())) {
+        ns = Number(value);
+        if (!Number.isInteger(ns) || ns < 0) throw new Error(`${quote(value)} is not a number of nanoseconds (docker-py: 1000000000 is 1 s); or use e.g. "30s"`);
+      } else {
+        ns = Math.round(parseDuration(value) * 1e9);
+      }
+      if (ns > MAX_HEALTH_NANOSECONDS) throw new Error(`${quote(value)} is more than ${MAX_HEALTH_NANOSECONDS} nanoseconds (about 104 days)`);
+      if (ns !== 0 && ns < 1_000_000) throw new Error(`${quote(value)} must be 0 or at least 1ms (1000000 nanoseconds)`);
+      return ns;
+    }),
+  );
 
 export const healthcheck = z
-  .strictObject({
+  .preprocess(apiKeys({ Test: 'test', Interval: 'interval', Timeout: 'timeout', Retries: 'retries', StartPeriod: 'start_period' }), z.strictObject({
     test: z.union([z.string(), z.array(z.string())], { error: 'must be a shell command string or a list such as ["CMD", "true"]' }).transform(normalizedBy(healthcheckTest)),
     interval: healthDuration.nullish(),
     timeout: healthDuration.nullish(),
     retries: z.number().int().nonnegative().superRefine(within(BOUNDS.goInt)).nullish(),
     start_period: healthDuration.nullish(),
-  })
+  }))
   .transform((h) => ({
     test: h.test,
     interval: h.interval ?? null,

@@ -25,7 +25,37 @@ export type PolicyRule =
   | 'require_limits'
   | 'oom_kill_disable'
   | 'max_output_bytes'
-  | 'exec_root';
+  | 'exec_root'
+  | 'security_opt'
+  | 'host_namespaces'
+  | 'container_namespaces'
+  | 'sysctls'
+  | 'cgroup_parent'
+  | 'device_requests'
+  | 'device_cgroup_rules'
+  | 'runtime'
+  | 'volume_driver'
+  | 'storage_opt'
+  | 'group_add'
+  | 'oom_score_adj'
+  | 'cpu_realtime';
+
+/**
+ * The namespaced kernel parameters a container may set without affecting the host or other
+ * containers: Kubernetes' "safe" sysctls (a pattern ends in "*" to match a prefix).
+ */
+export const SAFE_SYSCTLS: readonly string[] = [
+  'kernel.shm_rmid_forced',
+  'net.ipv4.ip_local_port_range',
+  'net.ipv4.ip_unprivileged_port_start',
+  'net.ipv4.tcp_syncookies',
+  'net.ipv4.ping_group_range',
+  'net.ipv4.ip_local_reserved_ports',
+  'net.ipv4.tcp_keepalive_time',
+  'net.ipv4.tcp_fin_timeout',
+  'net.ipv4.tcp_keepalive_intvl',
+  'net.ipv4.tcp_keepalive_probes',
+];
 
 /** jsonb values are limited to 255 MB; keep well below. */
 const MAX_STORABLE_BYTES = 64 * 1024 * 1024;
@@ -77,6 +107,28 @@ const policySchema = z.strictObject({
   max_environment_bytes: z.number().int().nonnegative(),
   /** May tools.docker.exec run a command as root? When false, an exec must name a non-root `user`. */
   allow_exec_root: z.boolean(),
+  /** May security_opt turn off seccomp (or load a custom profile), AppArmor, SELinux labels, no-new-privileges or masked paths? */
+  allow_unconfined: z.boolean(),
+  /** May pid_mode, ipc_mode, uts_mode, userns_mode or cgroupns be "host"? */
+  allow_host_namespaces: z.boolean(),
+  /** May pid_mode or ipc_mode join another container's namespace (always only the tenant's own containers)? */
+  allow_container_namespaces: z.boolean(),
+  /** sysctls a container may set (exact names, or a prefix ending in "*"). */
+  allowed_sysctls: z.array(z.string().min(1)),
+  allow_cgroup_parent: z.boolean(),
+  /** May a container ask for device requests (GPUs)? */
+  allow_device_requests: z.boolean(),
+  allow_device_cgroup_rules: z.boolean(),
+  /** OCI runtimes a container may use. */
+  allowed_runtimes: z.array(z.string().min(1)),
+  /** Volume drivers (volume_driver, and driver_config of volume mounts) a container may use. */
+  allowed_volume_drivers: z.array(z.string().min(1)),
+  allow_storage_opt: z.boolean(),
+  allow_group_add: z.boolean(),
+  /** May oom_score_adj be negative (protected from the OOM killer at the host's expense)? */
+  allow_negative_oom_score_adj: z.boolean(),
+  /** May a container use the real-time scheduler (cpu_rt_runtime, cpu_rt_period)? */
+  allow_cpu_realtime: z.boolean(),
 });
 
 export type Policy = z.output<typeof policySchema>;
@@ -101,6 +153,19 @@ export const defaultPolicy: Policy = {
   max_output_bytes: 64 * 1024 * 1024,
   ...DEFAULT_INPUT_LIMITS,
   allow_exec_root: true,
+  allow_unconfined: false,
+  allow_host_namespaces: false,
+  allow_container_namespaces: false,
+  allowed_sysctls: [...SAFE_SYSCTLS],
+  allow_cgroup_parent: false,
+  allow_device_requests: false,
+  allow_device_cgroup_rules: false,
+  allowed_runtimes: ['runc'],
+  allowed_volume_drivers: [],
+  allow_storage_opt: false,
+  allow_group_add: false,
+  allow_negative_oom_score_adj: false,
+  allow_cpu_realtime: false,
 };
 
 // A policy file may set any subset of the fields; nested objects merge one level deep.
@@ -221,6 +286,61 @@ const CHECKS: readonly Check[] = [
       const problem = bindMountProblem(volume.source, policy.bind_mounts);
       if (problem) throw new PolicyError('bind_mounts', `volumes[${i}]`, problem);
     });
+    // docker-py mounts of type bind follow exactly the same host-path rules.
+    spec.mounts.forEach((mount, i) => {
+      if (mount.type !== 'bind' || mount.source === null) return;
+      const problem = bindMountProblem(mount.source, policy.bind_mounts);
+      if (problem) throw new PolicyError('bind_mounts', `mounts[${i}]`, problem);
+    });
+  },
+  function securityOpt(spec, policy) {
+    if (policy.allow_unconfined) return;
+    spec.security_opt.forEach((opt, i) => {
+      const weakening = weakeningSecurityOpt(opt);
+      if (weakening) throw new PolicyError('security_opt', `security_opt[${i}]`, `${weakening} is not allowed`);
+    });
+  },
+  function namespaces(spec, policy) {
+    const modes = { pid_mode: spec.pid_mode, ipc_mode: spec.ipc_mode, uts_mode: spec.uts_mode, userns_mode: spec.userns_mode, cgroupns: spec.cgroupns };
+    for (const [field, mode] of Object.entries(modes)) {
+      if (mode === 'host' && !policy.allow_host_namespaces) throw new PolicyError('host_namespaces', field, `the host's ${field.replace(/_mode$|ns$/, '')} namespace is not allowed`);
+      if (mode?.startsWith('container:') && !policy.allow_container_namespaces) {
+        throw new PolicyError('container_namespaces', field, "joining another container's namespace is not allowed");
+      }
+    }
+  },
+  function sysctls(spec, policy) {
+    for (const name of Object.keys(spec.sysctls)) {
+      if (!policy.allowed_sysctls.some((pattern) => (pattern.endsWith('*') ? name.startsWith(pattern.slice(0, -1)) : name === pattern))) {
+        throw new PolicyError('sysctls', `sysctls.${name}`, `"${name}" is not in the allowed set ${JSON.stringify(policy.allowed_sysctls)}`);
+      }
+    }
+  },
+  function hostControls(spec, policy) {
+    if (spec.cgroup_parent !== null && !policy.allow_cgroup_parent) throw new PolicyError('cgroup_parent', 'cgroup_parent', 'choosing the parent cgroup is not allowed');
+    if (spec.device_requests.length > 0 && !policy.allow_device_requests) throw new PolicyError('device_requests', 'device_requests', 'device requests (GPUs) are not allowed');
+    if (spec.device_cgroup_rules.length > 0 && !policy.allow_device_cgroup_rules) {
+      throw new PolicyError('device_cgroup_rules', 'device_cgroup_rules', 'device cgroup rules are not allowed');
+    }
+    if (spec.runtime !== null && !policy.allowed_runtimes.includes(spec.runtime)) {
+      throw new PolicyError('runtime', 'runtime', `"${spec.runtime}" is not one of the allowed runtimes ${JSON.stringify(policy.allowed_runtimes)}`);
+    }
+    if (spec.volume_driver !== null && !policy.allowed_volume_drivers.includes(spec.volume_driver)) {
+      throw new PolicyError('volume_driver', 'volume_driver', `"${spec.volume_driver}" is not one of the allowed volume drivers ${JSON.stringify(policy.allowed_volume_drivers)}`);
+    }
+    spec.mounts.forEach((mount, i) => {
+      if (mount.driver_config !== null && !policy.allowed_volume_drivers.includes(mount.driver_config.name)) {
+        throw new PolicyError('volume_driver', `mounts[${i}].driver_config`, `"${mount.driver_config.name}" is not one of the allowed volume drivers ${JSON.stringify(policy.allowed_volume_drivers)}`);
+      }
+    });
+    if (Object.keys(spec.storage_opt).length > 0 && !policy.allow_storage_opt) throw new PolicyError('storage_opt', 'storage_opt', 'storage driver options are not allowed');
+    if (spec.group_add.length > 0 && !policy.allow_group_add) throw new PolicyError('group_add', 'group_add', 'supplementary groups are not allowed (a group such as "disk" can reach host devices)');
+    if (spec.oom_score_adj !== null && spec.oom_score_adj < 0 && !policy.allow_negative_oom_score_adj) {
+      throw new PolicyError('oom_score_adj', 'oom_score_adj', 'a negative value (shielding the container from the OOM killer at the host\'s expense) is not allowed');
+    }
+    for (const field of ['cpu_rt_runtime', 'cpu_rt_period'] as const) {
+      if (spec[field] !== null && !policy.allow_cpu_realtime) throw new PolicyError('cpu_realtime', field, 'the real-time scheduler is not allowed');
+    }
   },
   function devices(spec, policy) {
     spec.devices.forEach((device, i) => {
@@ -247,6 +367,18 @@ const CHECKS: readonly Check[] = [
     }
   },
 ];
+
+/** What `opt` turns off, or null when it weakens nothing. */
+function weakeningSecurityOpt(opt: string): string | null {
+  const [key, value = ''] = opt.split(/[:=]/, 2) as [string, string?];
+  const rest = opt.slice(key.length + 1);
+  if (key === 'no-new-privileges') return value === 'false' ? 'turning off no-new-privileges' : null;
+  if (key === 'seccomp') return rest === 'unconfined' ? 'turning off seccomp' : 'a custom seccomp profile (it can allow any system call)';
+  if (key === 'apparmor') return value === 'unconfined' ? 'turning off AppArmor' : null;
+  if (key === 'label') return value === 'disable' ? 'turning off SELinux labels' : null;
+  if (key === 'systempaths') return 'unmasking /proc and /sys paths (systempaths=unconfined)';
+  return null;
+}
 
 /** A run without a limit exceeds any ceiling. */
 function ceiling(rule: PolicyRule, field: string, value: number | null, max: number | null): void {

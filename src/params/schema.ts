@@ -14,10 +14,14 @@ import { z } from 'zod';
 import { ValidationError } from '../errors.js';
 import { BOUNDS, formatPath, within } from './bounds.js';
 import * as field from './fields.js';
+import * as host from './host-fields.js';
+import { ALIASES, REFUSED_ARGUMENTS } from './refused.js';
 
 export { formatPath };
 
 export interface ParameterDoc {
+  /** docker-py's name for the same setting, when it has another (accepted too). */
+  alias?: string;
   /** The shapes a caller may write. */
   accepts: string;
   /** The default, in words ("none" when unset means Docker's / the image's default). */
@@ -69,7 +73,7 @@ export const PARAMETERS = {
   working_dir: optional(field.workingDir, { accepts: 'absolute path', description: 'Working directory inside the container.' }),
   user: optional(field.user, { accepts: 'string | uid', description: 'User (and group) to run as: `"1000"`, `"1000:1000"`, `"nobody"`.' }),
   labels: withDefault(field.labels, {}, {
-    accepts: '{string: string}',
+    accepts: '{string: string} | [name]',
     default: '{}',
     description: `Container labels. Keys starting with \`${field.RESERVED_LABEL_PREFIX}\` are reserved.`,
   }),
@@ -77,7 +81,7 @@ export const PARAMETERS = {
   timeout: withDefault(field.duration.refine((s) => s > 0 && s <= MAX_TIMEOUT_SECONDS, 'must be more than 0 and at most 7 days'), 3600, {
     accepts: 'seconds | duration',
     default: '3600',
-    description: 'Run time limit; past it the container is stopped (status `timeout`).',
+    description: 'Run time limit in seconds (or `"2h"`); past it the container is stopped (status `timeout`).',
   }),
   pull_policy: withDefault(z.enum(['always', 'if_not_present', 'never']), 'if_not_present', {
     accepts: '"always" | "if_not_present" | "never"',
@@ -90,6 +94,7 @@ export const PARAMETERS = {
       'Credentials for a private registry, used when the image is pulled: a secret whose value is `{"username", "password"[, "serveraddress"]}` as JSON or `"user:password"`. Resolved on the reconciler, never stored.',
   }),
   auto_remove: withDefault(z.boolean(), true, {
+    alias: 'remove',
     accepts: 'boolean',
     default: 'true',
     description: 'Remove the container once its output is collected (done by highway-docker, not Docker).',
@@ -116,10 +121,15 @@ export const PARAMETERS = {
     description: 'Capabilities to drop. Unless set, all are dropped, so only `cap_add` remains.',
   }),
   memory_limit: optional(field.size.refine((b) => b >= MIN_MEMORY_BYTES, 'must be at least 6m (Docker\'s minimum)'), {
+    alias: 'mem_limit',
     accepts: 'bytes | size',
     description: 'Memory limit: bytes, or `"512m"`, `"1g"`, `"1.5G"` (1024-based).',
   }),
-  cpu_limit: optional(field.cpus, { accepts: 'number', description: 'CPU limit in CPUs, e.g. `0.5`.' }),
+  cpu_limit: optional(field.cpus, {
+    alias: 'nano_cpus',
+    accepts: 'number',
+    description: 'CPU limit in CPUs, e.g. `0.5`. docker-py\'s `nano_cpus` gives the same in units of 1e-9 CPUs (`500000000`).',
+  }),
   pids_limit: optional(field.pidsLimit, { accepts: 'integer', description: 'Maximum number of processes; `-1` for unlimited.' }),
   shm_size: optional(field.size.refine((b) => b > 0, 'must be more than 0'), { accepts: 'bytes | size', description: 'Size of `/dev/shm`.' }),
   read_only: withDefault(z.boolean(), false, { accepts: 'boolean', default: 'false', description: 'Mount the root filesystem read-only.' }),
@@ -171,21 +181,127 @@ export const PARAMETERS = {
   }),
   healthcheck: optional(field.healthcheck, {
     accepts: '{"test", "interval", "timeout", "retries", "start_period"}',
-    description: '`test` is `["CMD", ...]`, `["CMD-SHELL", "..."]`, `["NONE"]` or a shell string; durations in seconds or `"30s"`.',
+    description:
+      '`test` is `["CMD", ...]`, `["CMD-SHELL", "..."]`, `["NONE"]` or a shell string. Durations are **nanoseconds** as in docker-py (`1000000000` is 1 s), or strings with a unit (`"30s"`, `"500ms"`); 0 or at least 1 ms.',
   }),
   restart_policy: optional(field.restartPolicy, {
     accepts: '{"name": "no" | "always" | "on-failure" | "unless-stopped", "maximum_retry_count": n}',
     description: 'Docker restart policy; needs `auto_remove: false`; a retry count only with `on-failure`.',
   }),
-  stop_signal: withDefault(field.signal, 'SIGTERM', {
+  stop_signal: optional(field.signal, {
     accepts: 'string | number',
-    default: '"SIGTERM"',
+    default: "the image's `STOPSIGNAL`, else `SIGTERM`",
     description: 'Signal that stops the container (`"TERM"`, `"SIGTERM"`, `15`).',
   }),
-  stop_grace_period: withDefault(field.duration.superRefine(within(BOUNDS.stopTimeoutSeconds)), 10, {
+  stop_grace_period: optional(field.duration.superRefine(within(BOUNDS.stopTimeoutSeconds)), {
     accepts: 'seconds | duration',
     default: '10',
-    description: 'Time between the stop signal and SIGKILL.',
+    description: 'Seconds (or `"30s"`) between the stop signal and SIGKILL. Sent to Docker as StopTimeout only when set.',
+  }),
+  // ---- docker-py's other container arguments
+  domainname: optional(host.domainname, { accepts: 'string', description: 'Container domain name (`docker create --domainname`).' }),
+  mac_address: optional(host.macAddress, { accepts: 'string', description: 'MAC address (`--mac-address`); needs a network.' }),
+  network_disabled: withDefault(z.boolean(), false, {
+    accepts: 'boolean',
+    default: 'false',
+    description: 'Disable networking entirely (Config.NetworkDisabled; no CLI flag).',
+  }),
+  publish_all_ports: withDefault(z.boolean(), false, {
+    accepts: 'boolean',
+    default: 'false',
+    description: 'Publish every exposed port on a free host port (`-P`); needs a network.',
+  }),
+  dns_search: withDefault(host.dnsSearch, [], { accepts: 'string[]', default: '[]', description: 'DNS search domains (`--dns-search`).' }),
+  dns_opt: withDefault(host.dnsOptions, [], { accepts: 'string[]', default: '[]', description: 'resolv.conf options (`--dns-option`), e.g. `"ndots:2"`.' }),
+  group_add: withDefault(host.groupAdd, [], {
+    accepts: '(string | gid)[]',
+    default: '[]',
+    description: 'Supplementary groups (`--group-add`). Policy `allow_group_add` (default: denied).',
+  }),
+  security_opt: withDefault(host.securityOpt, [], {
+    accepts: 'string[]',
+    default: '[]',
+    description:
+      '`--security-opt` values. Turning off seccomp, AppArmor, SELinux labels or `no-new-privileges` (or a custom seccomp profile) needs policy `allow_unconfined`. `no-new-privileges` is added unless privileges are asked for.',
+  }),
+  sysctls: withDefault(host.sysctls, {}, {
+    accepts: '{"name": value}',
+    default: '{}',
+    description: 'Namespaced kernel parameters (`--sysctl`); only those the policy `allowed_sysctls` lists (default: the namespaced safe set).',
+  }),
+  mem_reservation: optional(host.memoryBytes.refine((b) => b >= MIN_MEMORY_BYTES, 'must be at least 6m (Docker\'s minimum)'), { accepts: 'bytes | size', description: 'Memory soft limit (`--memory-reservation`).' }),
+  memswap_limit: optional(host.memorySwap, {
+    accepts: 'bytes | size | -1',
+    default: '`memory_limit` (no swap)',
+    description: 'Memory plus swap (`--memory-swap`); `-1` for unlimited swap. Needs memory_limit.',
+  }),
+  mem_swappiness: optional(host.memSwappiness, { accepts: '0..100', description: 'Swappiness (`--memory-swappiness`).' }),
+  oom_score_adj: optional(host.oomScoreAdj, {
+    accepts: '-1000..1000',
+    description: 'OOM score adjustment (`--oom-score-adj`); a negative value needs policy `allow_negative_oom_score_adj`.',
+  }),
+  cpu_shares: optional(host.cpuShares, { accepts: 'integer', description: 'Relative CPU weight (`--cpu-shares`), 2..262144.' }),
+  cpu_period: optional(host.cpuPeriod, { accepts: 'microseconds', description: 'CFS period in **microseconds** (`--cpu-period`), 1000..1000000. Not with cpu_limit.' }),
+  cpu_quota: optional(host.cpuQuota, { accepts: 'microseconds', description: 'CFS quota in **microseconds** per period (`--cpu-quota`), or -1. Not with cpu_limit.' }),
+  cpuset_cpus: optional(host.cpuSet, { accepts: 'string', description: 'CPUs to run on (`--cpuset-cpus`), e.g. `"0-1"`.' }),
+  cpuset_mems: optional(host.cpuSet, { accepts: 'string', description: 'Memory nodes (`--cpuset-mems`), e.g. `"0"`.' }),
+  cpu_rt_period: optional(host.cpuRealtime, {
+    accepts: 'microseconds',
+    description: 'Real-time scheduler period in **microseconds** (`--cpu-rt-period`). Policy `allow_cpu_realtime` (default: denied).',
+  }),
+  cpu_rt_runtime: optional(host.cpuRealtime, {
+    accepts: 'microseconds',
+    description: 'Real-time runtime in **microseconds** (`--cpu-rt-runtime`). Policy `allow_cpu_realtime` (default: denied).',
+  }),
+  blkio_weight: optional(host.blkioWeight, { accepts: '10..1000', description: 'Block IO weight (`--blkio-weight`).' }),
+  blkio_weight_device: withDefault(host.blkioWeightDevice, [], {
+    accepts: '[{"Path", "Weight"}]',
+    default: '[]',
+    description: 'Block IO weight per device (`--blkio-weight-device`).',
+  }),
+  device_read_bps: withDefault(host.deviceBps, [], { accepts: '[{"Path", "Rate"}]', default: '[]', description: 'Read rate limit per device, bytes per second or `"1mb"` (`--device-read-bps`).' }),
+  device_write_bps: withDefault(host.deviceBps, [], { accepts: '[{"Path", "Rate"}]', default: '[]', description: 'Write rate limit per device (`--device-write-bps`).' }),
+  device_read_iops: withDefault(host.deviceIops, [], { accepts: '[{"Path", "Rate"}]', default: '[]', description: 'Read operations per second per device (`--device-read-iops`).' }),
+  device_write_iops: withDefault(host.deviceIops, [], { accepts: '[{"Path", "Rate"}]', default: '[]', description: 'Write operations per second per device (`--device-write-iops`).' }),
+  device_cgroup_rules: withDefault(host.deviceCgroupRules, [], {
+    accepts: 'string[]',
+    default: '[]',
+    description: 'Device cgroup rules (`--device-cgroup-rule`), e.g. `"c 1:3 mr"`. Policy `allow_device_cgroup_rules` (default: denied).',
+  }),
+  device_requests: withDefault(host.deviceRequests, [], {
+    accepts: '[{"driver", "count", "device_ids", "capabilities", "options"}]',
+    default: '[]',
+    description: 'docker-py DeviceRequests, e.g. GPUs `[{"count": -1, "capabilities": [["gpu"]]}]` (`--gpus`). Policy `allowed_device_drivers` (default: none).',
+  }),
+  pid_mode: optional(host.pidMode, {
+    accepts: '"host" | "container:<name>"',
+    description: 'PID namespace (`--pid`). `host` needs policy `allow_host_namespaces`; a container must be the tenant\'s own.',
+  }),
+  ipc_mode: optional(host.ipcMode, {
+    accepts: '"private" | "shareable" | "none" | "host" | "container:<name>"',
+    description: 'IPC namespace (`--ipc`). `host` needs policy `allow_host_namespaces`; a container must be the tenant\'s own.',
+  }),
+  uts_mode: optional(host.utsMode, { accepts: '"host"', description: 'UTS namespace (`--uts`); needs policy `allow_host_namespaces`.' }),
+  userns_mode: optional(host.usernsMode, { accepts: '"host"', description: 'User namespace (`--userns`); needs policy `allow_host_namespaces`.' }),
+  cgroupns: optional(host.cgroupnsMode, { accepts: '"private" | "host"', description: 'Cgroup namespace (`--cgroupns`); `host` needs policy `allow_host_namespaces`.' }),
+  cgroup_parent: optional(host.cgroupParent, { accepts: 'string', description: 'Parent cgroup (`--cgroup-parent`). Policy `allow_cgroup_parent` (default: denied).' }),
+  runtime: optional(host.runtime, { accepts: 'string', description: 'OCI runtime (`--runtime`); one the policy `allowed_runtimes` lists (default `["runc"]`).' }),
+  volumes_from: withDefault(host.volumesFrom, [], {
+    accepts: '["container", "container:ro"]',
+    default: '[]',
+    description: "Mount another container's volumes (`--volumes-from`); only the tenant's own containers.",
+  }),
+  volume_driver: optional(host.volumeDriver, { accepts: 'string', description: 'Volume driver (`--volume-driver`). Policy `allowed_volume_drivers` (default: none).' }),
+  storage_opt: withDefault(host.storageOpt, {}, {
+    accepts: '{"size": "10G"}',
+    default: '{}',
+    description: 'Storage driver options (`--storage-opt`). Policy `allow_storage_opt` (default: denied).',
+  }),
+  mounts: withDefault(host.mounts, [], {
+    accepts: '[{"type", "source", "target", "read_only", ...}] | ["src:dst[:ro]"]',
+    default: '[]',
+    description:
+      'docker-py Mounts (`--mount`) of type `bind` (host-path policy as for `volumes`), `volume` (named volumes are the tenant\'s own) or `tmpfs` (`tmpfs_size`, `tmpfs_mode`). API keys (`Type`, `Source`, `Target`, `ReadOnly`, ...) too.',
   }),
   placement: optional(field.placement, {
     accepts: '{"host": "<id>"} | {"labels": {"k": "v"}}',
@@ -193,11 +309,11 @@ export const PARAMETERS = {
   }),
   placement_timeout: optional(field.duration.superRefine(within(BOUNDS.secondsFromNow)), {
     accepts: 'seconds | duration',
-    description: 'End `failed` if no live host has taken it after this long (default: wait, with the reason visible).',
+    description: 'Seconds (or `"5m"`): end `failed` if no live host has taken it after this long (default: wait, with the reason visible).',
   }),
   gc_protect_seconds: optional(field.duration.superRefine(within(BOUNDS.secondsFromNow)), {
     accepts: 'seconds | duration',
-    description: 'Keep the finished container this long (for debugging) before it is removed.',
+    description: 'Seconds (or `"1h"`) to keep the finished container (for debugging) before it is removed.',
   }),
   max_output_bytes: withDefault(field.size.refine((b) => b <= MAX_OUTPUT_BYTES, 'must be at most 64 MiB'), 1024 * 1024, {
     accepts: 'bytes | size',
@@ -245,6 +361,34 @@ function contradictions(p: Fields): Problem[] {
       if (isSet) problems.push({ field: name, message: `cannot be set with network_mode "${p.network_mode}" (the network is that container's)` });
     }
   }
+  if (p.publish_all_ports && (p.network_mode === 'none' || p.network_mode === 'host' || (p.network_mode === null && p.network === null))) {
+    problems.push({ field: 'publish_all_ports', message: 'needs a network other than "none" or "host"; set network_mode or network' });
+  }
+  if (p.mac_address !== null && (p.network_mode === 'host' || p.network_mode?.startsWith('container:'))) {
+    problems.push({ field: 'mac_address', message: `cannot be set with network_mode "${p.network_mode}"` });
+  }
+  if (p.network_mode?.startsWith('container:')) {
+    const refused = { dns_search: p.dns_search.length > 0, dns_opt: p.dns_opt.length > 0, publish_all_ports: p.publish_all_ports };
+    for (const [name, isSet] of Object.entries(refused) as [ParameterName, boolean][]) {
+      if (isSet) problems.push({ field: name, message: `cannot be set with network_mode "${p.network_mode}" (the network is that container's)` });
+    }
+  }
+  // Docker refuses these together ("Conflicting options: Nano CPUs and CPU Period/Quota").
+  for (const name of ['cpu_period', 'cpu_quota'] as const) {
+    if (p.cpu_limit !== null && p[name] !== null) problems.push({ field: name, message: 'cannot be combined with cpu_limit (nano_cpus); set one or the other' });
+  }
+  if (p.memswap_limit !== null && p.memory_limit === null) {
+    problems.push({ field: 'memswap_limit', message: 'needs memory_limit (mem_limit): it is memory plus swap' });
+  }
+  if (p.memswap_limit !== null && p.memswap_limit !== -1 && p.memory_limit !== null && p.memswap_limit < p.memory_limit) {
+    problems.push({ field: 'memswap_limit', message: `must be at least memory_limit (${p.memory_limit}): it is memory plus swap` });
+  }
+  if (p.mem_reservation !== null && p.memory_limit !== null && p.mem_reservation > p.memory_limit) {
+    problems.push({ field: 'mem_reservation', message: `must not exceed memory_limit (${p.memory_limit})` });
+  }
+  if (p.cpu_rt_runtime !== null && p.cpu_rt_period !== null && p.cpu_rt_runtime > p.cpu_rt_period) {
+    problems.push({ field: 'cpu_rt_runtime', message: `must not exceed cpu_rt_period (${p.cpu_rt_period})` });
+  }
   if (p.oom_kill_disable && p.memory_limit === null) {
     problems.push({ field: 'oom_kill_disable', message: 'needs memory_limit (without it the host can run out of memory)' });
   }
@@ -256,6 +400,11 @@ function contradictions(p: Fields): Problem[] {
     const earlier = mountedAt.get(volume.target);
     if (earlier) problems.push({ field: 'volumes', path: [i], message: `target "${volume.target}" is already mounted by ${earlier}` });
     else mountedAt.set(volume.target, `volumes[${i}]`);
+  });
+  p.mounts.forEach((mount, i) => {
+    const earlier = mountedAt.get(mount.target);
+    if (earlier) problems.push({ field: 'mounts', path: [i], message: `target "${mount.target}" is already mounted by ${earlier}` });
+    else mountedAt.set(mount.target, `mounts[${i}]`);
   });
   for (const path of Object.keys(p.tmpfs)) {
     const earlier = mountedAt.get(path);
@@ -276,11 +425,59 @@ export const runParamsSchema = z.strictObject(parameterShape).transform((p, ctx)
 export type RunParamsInput = z.input<typeof runParamsSchema>;
 export type RunSpec = z.output<typeof runParamsSchema>;
 
+type Issue = { field: string; message: string };
+
+/** docker-py's `stdout`/`stderr` choose which streams run() returns; the result always has both, separately. */
+const STREAM_SELECTORS = ['stdout', 'stderr'];
+
+/**
+ * docker-py's names for the original parameters (`mem_limit`, `nano_cpus`, `remove`) under the
+ * original names, and docker-py's `stdout`/`stderr` (true: what the result has anyway) taken out.
+ * Giving both names of one setting is an issue naming both.
+ */
+function fromDockerPy(input: unknown): { params: unknown; issues: Issue[] } {
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) return { params: input, issues: [] };
+  const params: Record<string, unknown> = { ...(input as Record<string, unknown>) };
+  const issues: Issue[] = [];
+  for (const [alias, original] of Object.entries(ALIASES)) {
+    if (!(alias in params)) continue;
+    const value = params[alias];
+    delete params[alias];
+    if (original in params && params[original] != null && value != null) {
+      issues.push({ field: alias, message: `and ${original} set the same thing (${alias} is docker-py's name for ${original}); give only one` });
+      continue;
+    }
+    if (value == null) continue;
+    if (alias === 'nano_cpus') {
+      const parsed = host.nanoCpus.safeParse(value);
+      if (!parsed.success) issues.push({ field: alias, message: parsed.error.issues[0]!.message });
+      else params[original] = parsed.data / 1e9;
+    } else {
+      params[original] = value;
+    }
+  }
+  for (const name of STREAM_SELECTORS) {
+    if (!(name in params)) continue;
+    const value = params[name];
+    delete params[name];
+    if (value === true || value == null) continue;
+    issues.push({
+      field: name,
+      message:
+        value === false
+          ? `the result always carries stdout and stderr, separately; ignore the one you do not need and drop ${name}: false`
+          : 'must be true (the result always carries stdout and stderr, separately)',
+    });
+  }
+  return { params, issues };
+}
+
 /** Validates caller input; throws ValidationError naming each offending field (e.g. `volumes[0]`, `ulimits.nofile.soft`). */
 export function parseRunParams(input: unknown): RunSpec {
-  const result = runParamsSchema.safeParse(input);
-  if (result.success) return result.data;
-  throw new ValidationError(result.error.issues.flatMap(fieldIssues));
+  const { params, issues } = fromDockerPy(input);
+  const result = runParamsSchema.safeParse(params);
+  if (result.success && issues.length === 0) return result.data;
+  throw new ValidationError([...issues, ...(result.success ? [] : result.error.issues.flatMap(fieldIssues))]);
 }
 
 function fieldIssues(issue: z.core.$ZodIssue): { field: string; message: string }[] {
@@ -300,6 +497,8 @@ function fieldIssues(issue: z.core.$ZodIssue): { field: string; message: string 
 }
 
 function unknownParameterMessage(key: string): string {
+  const refused = REFUSED_ARGUMENTS[key];
+  if (refused !== undefined) return `is not offered: ${refused}`;
   const suggestion = PARAMETER_NAMES.find((name) => editDistance(name, key.toLowerCase()) <= 2);
   return `is not a parameter${suggestion ? `; did you mean ${suggestion}?` : ''}`;
 }

@@ -12,12 +12,24 @@ import { parseRunParams, type RunSpec } from './schema.js';
 
 /** The key of the version inside a stored spec (no parameter name starts with `$`). */
 export const SPEC_VERSION_KEY = '$version';
-export const RUN_SPEC_VERSION = 1;
+export const RUN_SPEC_VERSION = 2;
 
 type Stored = Record<string, unknown>;
 
 /** UPGRADES[n] turns a version-n stored spec into a version-(n+1) one. */
-const UPGRADES: Record<number, (spec: Stored) => Stored> = {};
+const UPGRADES: Record<number, (spec: Stored) => Stored> = {
+  // Version 2: healthcheck durations are nanoseconds (docker-py's unit), no longer seconds.
+  1: (spec) => {
+    const health = spec['healthcheck'];
+    if (health === null || typeof health !== 'object') return spec;
+    const upgraded: Record<string, unknown> = { ...(health as Record<string, unknown>) };
+    for (const key of ['interval', 'timeout', 'start_period']) {
+      const seconds = upgraded[key];
+      if (typeof seconds === 'number') upgraded[key] = Math.round(seconds * 1e9);
+    }
+    return { ...spec, healthcheck: upgraded };
+  },
+};
 
 /** The spec to store: the validated parameters with their schema version. */
 export function versioned(spec: RunSpec | Stored): Stored {
@@ -36,6 +48,21 @@ export function storedVersion(stored: Stored): number {
  * longer parses.
  */
 export function readStoredSpec(stored: Stored, upgrades: Record<number, (spec: Stored) => Stored> = UPGRADES, current = RUN_SPEC_VERSION): RunSpec {
+  const spec = upgradedSpec(stored, upgrades, current);
+  try {
+    return parseRunParams(spec);
+  } catch (err) {
+    if (err instanceof HighwayError) throw new TerminalError(err.code, err.message, { cause: err });
+    throw err;
+  }
+}
+
+/**
+ * A stored spec's parameters as the current schema reads them (its version key removed, upgraded
+ * step by step), not yet validated: for stores that validate themselves (cron schedules). Throws a
+ * TerminalError for a spec of a newer version.
+ */
+export function upgradedSpec(stored: Stored, upgrades: Record<number, (spec: Stored) => Stored> = UPGRADES, current = RUN_SPEC_VERSION): Stored {
   const version = storedVersion(stored);
   if (version > current) {
     throw new TerminalError('invalid_params', `spec: written by a newer highway-docker (parameter schema version ${version}; this reconciler reads up to ${current}): upgrade this reconciler`);
@@ -47,10 +74,5 @@ export function readStoredSpec(stored: Stored, upgrades: Record<number, (spec: S
     if (!step) throw new TerminalError('internal', `spec: no upgrade from parameter schema version ${v} to ${v + 1}`);
     spec = step(spec);
   }
-  try {
-    return parseRunParams(spec);
-  } catch (err) {
-    if (err instanceof HighwayError) throw new TerminalError(err.code, err.message, { cause: err });
-    throw err;
-  }
+  return spec;
 }

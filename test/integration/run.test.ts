@@ -288,7 +288,7 @@ describe('tools.docker.run (real Docker, real PostgreSQL)', function () {
     it('a stored spec carries its schema version', async () => {
       const result = await h.run({ command: ['true'] });
       const row = await h.intent(result.intent_id);
-      expect(row!.spec['$version']).to.equal(1);
+      expect(row!.spec['$version']).to.equal(2);
     });
 
     it('a spec written by a newer highway-docker is refused clearly at create time, and never reaches Docker', async () => {
@@ -302,7 +302,7 @@ describe('tools.docker.run (real Docker, real PostgreSQL)', function () {
       );
       const row = await h.waitFor(ctx.activity_id, (r) => r.removed_at !== null);
       expect(row.status).to.equal('failed');
-      expect(row.error).to.match(/newer highway-docker \(parameter schema version 99; this reconciler reads up to 1\): upgrade this reconciler/);
+      expect(row.error).to.match(/newer highway-docker \(parameter schema version 99; this reconciler reads up to 2\): upgrade this reconciler/);
       expect(h.log.events('container.created', id)).to.have.length(0);
     });
   });

@@ -188,7 +188,7 @@ export function decide(o: Observation): Decision {
       // running, restarting, paused, removing
       if (stop) {
         if (intent.status !== 'stopping') {
-          return { actions: [{ type: 'signal', signal: life.stopSignal, reason: stop.reason }], requeueAfterMs: life.stopGraceMs };
+          return { actions: [{ type: 'signal', signal: life.stopSignal ?? c.stopSignal ?? 'SIGTERM', reason: stop.reason }], requeueAfterMs: life.stopGraceMs };
         }
         const graceEnds = (intent.stop_requested_at ?? intent.updated_at).getTime() + life.stopGraceMs;
         if (now.getTime() >= graceEnds) return { actions: [{ type: 'kill' }], requeueAfterMs: 1_000 };
@@ -211,7 +211,7 @@ export const DAEMON_GONE_SLACK_MS = 5_000;
  */
 export function diedBySignal(intent: IntentRow, c: ContainerState, life: Lifecycle): boolean {
   if (intent.status !== 'running' || c.oomKilled || c.status !== 'exited' || c.exitCode === null) return false;
-  const name = life.stopSignal.toUpperCase();
+  const name = (life.stopSignal ?? c.stopSignal ?? 'SIGTERM').toUpperCase();
   const stopSignal = (osConstants.signals as Record<string, number | undefined>)[name.startsWith('SIG') ? name : `SIG${name}`];
   return c.exitCode === 128 + 9 || c.exitCode === 128 + 15 || (stopSignal !== undefined && c.exitCode === 128 + stopSignal);
 }

@@ -10,6 +10,7 @@ import { dockerMessage, type ContainerClient, type ContainerState } from '../../
 import { HighwayError, TerminalError, errorMessage } from '../../errors.js';
 import { LABELS, containerName, lifecycleOf, type IntentRow } from '../../model.js';
 import { toCreateOptions } from '../../params/container-config.js';
+import { checkContainerReferences } from '../../params/references.js';
 import { readStoredSpec } from '../../params/versions.js';
 import { checkPolicy, type Policy } from '../../params/policy.js';
 import type { Action } from './decide.js';
@@ -175,6 +176,7 @@ async function ensureImage(s: StepContext, _action: Extract<Action, { type: 'ens
 async function create(s: StepContext, _action: Extract<Action, { type: 'create' }>): Promise<Step> {
   const { ctx, w, log, patchLive, next } = s;
   const spec = revalidate(w.intent.spec, ctx.policy);
+  await checkContainerReferences(spec, w.intent.tenant_id, async (ref) => (await ctx.docker.inspect(ref))?.labels ?? null);
   const secrets = await resolveSecrets(ctx, w.intent);
   const options = toCreateOptions(spec, {
     name: containerName(w.intent.id),

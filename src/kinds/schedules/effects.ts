@@ -12,6 +12,7 @@ import { requestStop } from '../../db/queries/request-stop.js';
 import { appendAudit } from '../../db/queries/audit.js';
 import { PolicyError, ValidationError } from '../../errors.js';
 import { parseRunParams } from '../../params/schema.js';
+import { upgradedSpec } from '../../params/versions.js';
 import { checkPolicy, resourceWarnings, type Policy } from '../../params/policy.js';
 import { dueTimes, jitterMs, nextFireTime, planPass, tickUuid, type TickAction } from './decide.js';
 import type { ScheduleRow, TickSource } from './model.js';
@@ -163,7 +164,8 @@ async function startTick(
   let spec;
   try {
     // Validated and policy-checked again at each tick: the policy may have changed since.
-    spec = parseRunParams(schedule.params);
+    // Stored with its parameter schema version (none: version 1), upgraded before it is read.
+    spec = parseRunParams(upgradedSpec(schedule.params));
     checkPolicy(spec, deps.policy);
   } catch (err) {
     if (!(err instanceof ValidationError || err instanceof PolicyError)) throw err;

@@ -13,6 +13,7 @@ import { formatPath, parseRunParams, type RunSpec } from '../../params/schema.js
 import { checkPolicy, type Policy } from '../../params/policy.js';
 import { assertTenantId } from '../../params/tenant.js';
 import { dateProblem } from '../../params/bounds.js';
+import { versioned } from '../../params/versions.js';
 import { OVERLAP_POLICIES, compile, fireTimesBetween, neverFires, type OverlapPolicy } from './decide.js';
 import type { ScheduleRow, TickRow } from './model.js';
 import { lockSchedule } from './queries/lock-schedule.js';
@@ -66,7 +67,8 @@ export interface ScheduleDefinition {
   keep_failed: number;
   paused: boolean;
   pause_note: string | null;
-  params: RunSpec;
+  /** The validated parameters with their schema version (the tick reads them by it). */
+  params: Record<string, unknown>;
 }
 
 /** Validate everything (expression, time zone, that it fires, the run parameters and the policy); throws naming the field. */
@@ -110,7 +112,7 @@ export function validateSchedule(input: unknown, policy: Policy, now = new Date(
     keep_failed: p.keep_failed,
     paused: p.paused,
     pause_note: p.note,
-    params,
+    params: versioned(params),
   };
 }
 

@@ -98,7 +98,7 @@ describe('params: lifecycle (real Docker)', function () {
 
     it('a passing check makes the container healthy', async () => {
       const ctx = h.ctx();
-      const running = h.run({ ...LIMITED, healthcheck: { test: ['CMD', 'true'], interval: '200ms', timeout: 2, retries: 1 }, command: ['sleep', '4'] }, ctx);
+      const running = h.run({ ...LIMITED, healthcheck: { test: ['CMD', 'true'], interval: '200ms', timeout: 2_000_000_000, retries: 1 }, command: ['sleep', '4'] }, ctx);
       const row = await h.waitFor(ctx.activity_id, (r) => r.status === 'running');
       const health = await healthOf(row.container_id!, (s) => s === 'healthy');
       expect(health['Status']).to.equal('healthy');
@@ -108,7 +108,7 @@ describe('params: lifecycle (real Docker)', function () {
 
     it('a failing check (shell string) makes it unhealthy after the retries', async () => {
       const ctx = h.ctx();
-      const running = h.run({ ...LIMITED, healthcheck: { test: 'test -f /ready', interval: 0.2, retries: 2 }, command: ['sleep', '4'] }, ctx);
+      const running = h.run({ ...LIMITED, healthcheck: { test: 'test -f /ready', interval: 200_000_000, retries: 2 }, command: ['sleep', '4'] }, ctx);
       const row = await h.waitFor(ctx.activity_id, (r) => r.status === 'running');
       const health = await healthOf(row.container_id!, (s) => s === 'unhealthy');
       expect(health['Status']).to.equal('unhealthy');

@@ -36,8 +36,9 @@ describe('params/container-config: toCreateOptions', () => {
       expect(createOptions({ auto_remove: true }).HostConfig).not.to.have.property('AutoRemove');
     });
 
-    it('stops with SIGTERM and a 10 s grace period', () => {
-      expect(options).to.include({ StopSignal: 'SIGTERM', StopTimeout: 10 });
+    it("keeps the image's stop signal and Docker's stop timeout (sends neither)", () => {
+      expect(options).not.to.have.property('StopSignal');
+      expect(options).not.to.have.property('StopTimeout');
     });
 
     it("leaves the image's command, entrypoint, user and working dir alone", () => {
@@ -173,7 +174,7 @@ describe('params/container-config: toCreateOptions', () => {
   });
 
   it('healthcheck durations in nanoseconds', () => {
-    const { Healthcheck } = createOptions({ healthcheck: { test: 'true', interval: '30s', timeout: '500ms', retries: 3, start_period: 60 } });
+    const { Healthcheck } = createOptions({ healthcheck: { test: 'true', interval: '30s', timeout: '500ms', retries: 3, start_period: 60_000_000_000 } });
     expect(JSON.parse(JSON.stringify(Healthcheck))).to.deep.equal({
       Test: ['CMD-SHELL', 'true'],
       Interval: 30_000_000_000,

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { parameterTableMarkdown, withParameterTable } from '../../../src/params/docs.js';
+import { parameterTableMarkdown, parameterTablesMarkdown, withParameterTable } from '../../../src/params/docs.js';
 import { PARAMETER_NAMES } from '../../../src/params/schema.js';
 
 describe('params/docs', () => {
@@ -11,7 +11,7 @@ describe('params/docs', () => {
     expect(lines).to.have.length(PARAMETER_NAMES.length + 2);
     for (const [i, name] of PARAMETER_NAMES.entries()) {
       const row = lines[i + 2]!;
-      expect(row.startsWith(`| \`${name}\` |`), row).to.equal(true);
+      expect(row.startsWith(`| \`${name}\``), row).to.equal(true);
       expect(row.replaceAll('\\|', '').split('|'), row).to.have.length(6);
     }
   });
@@ -23,7 +23,7 @@ describe('params/docs', () => {
 
   it('replaces the text between the markers, and only that', () => {
     const readme = '# Title\n<!-- params:start -->\nold table\n<!-- params:end -->\nafter\n';
-    expect(withParameterTable(readme)).to.equal(`# Title\n<!-- params:start -->\n${table}\n<!-- params:end -->\nafter\n`);
+    expect(withParameterTable(readme)).to.equal(`# Title\n<!-- params:start -->\n${parameterTablesMarkdown()}\n<!-- params:end -->\nafter\n`);
     expect(withParameterTable(withParameterTable(readme)!)).to.equal(withParameterTable(readme));
   });
 
@@ -32,10 +32,18 @@ describe('params/docs', () => {
   });
 });
 
-describe('README.md', () => {
-  it('carries the current parameter table (regenerate with npm run docs:params)', async () => {
+describe('docs/parameters.md', () => {
+  it('carries the current parameter tables (regenerate with npm run docs:params)', async () => {
     const { readFile } = await import('node:fs/promises');
-    const readme = await readFile(new URL('../../../README.md', import.meta.url), 'utf8');
-    expect(withParameterTable(readme)).to.equal(readme);
+    const doc = await readFile(new URL('../../../docs/parameters.md', import.meta.url), 'utf8');
+    expect(withParameterTable(doc), 'docs/parameters.md has no params markers').not.to.equal(null);
+    expect(withParameterTable(doc)).to.equal(doc);
+  });
+
+  it('shows both names where docker-py has another, and every refused argument with its reason', () => {
+    expect(parameterTableMarkdown()).to.include('| `memory_limit` (docker-py: `mem_limit`) |');
+    expect(parameterTableMarkdown()).to.include('| `cpu_limit` (docker-py: `nano_cpus`) |');
+    expect(parameterTableMarkdown()).to.include('| `auto_remove` (docker-py: `remove`) |');
+    expect(parameterTablesMarkdown()).to.match(/\| `tty` \| output is captured as separate stdout and stderr streams/);
   });
 });

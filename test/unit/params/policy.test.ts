@@ -242,3 +242,52 @@ describe('params/policy', () => {
     });
   });
 });
+
+describe('params/policy: what weakens isolation is denied by default, each by its rule', () => {
+  const cases: [string, Record<string, unknown>, string, string, Partial<Policy>][] = [
+    ['seccomp off', { security_opt: ['seccomp=unconfined'] }, 'security_opt', 'security_opt[0]', { allow_unconfined: true }],
+    ['a custom seccomp profile', { security_opt: ['seccomp={"defaultAction":"SCMP_ACT_ALLOW"}'] }, 'security_opt', 'security_opt[0]', { allow_unconfined: true }],
+    ['AppArmor off', { security_opt: ['apparmor=unconfined'] }, 'security_opt', 'security_opt[0]', { allow_unconfined: true }],
+    ['SELinux labels off', { security_opt: ['label:disable'] }, 'security_opt', 'security_opt[0]', { allow_unconfined: true }],
+    ['no-new-privileges off', { security_opt: ['no-new-privileges=false'] }, 'security_opt', 'security_opt[0]', { allow_unconfined: true }],
+    ['systempaths unconfined', { security_opt: ['systempaths=unconfined'] }, 'security_opt', 'security_opt[0]', { allow_unconfined: true }],
+    ['host PID namespace', { pid_mode: 'host' }, 'host_namespaces', 'pid_mode', { allow_host_namespaces: true }],
+    ['host IPC namespace', { ipc_mode: 'host' }, 'host_namespaces', 'ipc_mode', { allow_host_namespaces: true }],
+    ['host UTS namespace', { uts_mode: 'host' }, 'host_namespaces', 'uts_mode', { allow_host_namespaces: true }],
+    ['host user namespace', { userns_mode: 'host' }, 'host_namespaces', 'userns_mode', { allow_host_namespaces: true }],
+    ['host cgroup namespace', { cgroupns: 'host' }, 'host_namespaces', 'cgroupns', { allow_host_namespaces: true }],
+    ["another container's PID namespace", { pid_mode: 'container:abc' }, 'container_namespaces', 'pid_mode', { allow_container_namespaces: true }],
+    ["another container's IPC namespace", { ipc_mode: 'container:abc' }, 'container_namespaces', 'ipc_mode', { allow_container_namespaces: true }],
+    ['a sysctl outside the safe set', { sysctls: { 'kernel.msgmax': 65536 } }, 'sysctls', 'sysctls.kernel.msgmax', { allowed_sysctls: ['kernel.msg*'] }],
+    ['cgroup_parent', { cgroup_parent: '/x' }, 'cgroup_parent', 'cgroup_parent', { allow_cgroup_parent: true }],
+    ['device_requests', { device_requests: [{ count: -1, capabilities: [['gpu']] }] }, 'device_requests', 'device_requests', { allow_device_requests: true }],
+    ['device_cgroup_rules', { device_cgroup_rules: ['c 1:3 mr'] }, 'device_cgroup_rules', 'device_cgroup_rules', { allow_device_cgroup_rules: true }],
+    ['a runtime outside the list', { runtime: 'runsc' }, 'runtime', 'runtime', { allowed_runtimes: ['runc', 'runsc'] }],
+    ['volume_driver', { volume_driver: 'nfs' }, 'volume_driver', 'volume_driver', { allowed_volume_drivers: ['nfs'] }],
+    ['a volume mount with a driver', { mounts: [{ type: 'volume', source: 'vol', target: '/v', driver_config: { name: 'nfs' } }] }, 'volume_driver', 'mounts[0].driver_config', { allowed_volume_drivers: ['nfs'] }],
+    ['storage_opt', { storage_opt: { size: '1G' } }, 'storage_opt', 'storage_opt', { allow_storage_opt: true }],
+    ['group_add', { group_add: ['disk'] }, 'group_add', 'group_add', { allow_group_add: true }],
+    ['a negative oom_score_adj', { oom_score_adj: -500 }, 'oom_score_adj', 'oom_score_adj', { allow_negative_oom_score_adj: true }],
+    ['cpu_rt_runtime', { cpu_rt_runtime: 1000 }, 'cpu_realtime', 'cpu_rt_runtime', { allow_cpu_realtime: true }],
+    ['a bind mount of the Docker socket through mounts', { mounts: [{ type: 'bind', source: '/var/run/docker.sock', target: '/s' }] }, 'bind_mounts', 'mounts[0]', { bind_mounts: { denied_paths: [], allowed_paths: null } }],
+    ['a bind mount of / through mounts (API keys)', { mounts: [{ Type: 'bind', Source: '/', Target: '/host' }] }, 'bind_mounts', 'mounts[0]', { bind_mounts: { denied_paths: [], allowed_paths: null } }],
+  ];
+  for (const [what, params, rule, field, allow] of cases) {
+    it(`${what}: denied (rule ${rule}), allowed when the operator says so`, () => {
+      expectDenied(params, rule, field);
+      expectAllowed(params, policy(allow));
+    });
+  }
+
+  it('allows what weakens nothing: safe sysctls, positive oom_score_adj, runc, private namespaces, labels and profiles', () => {
+    expectAllowed({
+      sysctls: { 'net.ipv4.tcp_syncookies': 1, 'net.ipv4.ip_local_port_range': '1024 65000' },
+      oom_score_adj: 500,
+      runtime: 'runc',
+      ipc_mode: 'shareable',
+      cgroupns: 'private',
+      security_opt: ['no-new-privileges:true', 'apparmor=docker-default', 'label=type:svirt_apache_t'],
+      mounts: [{ type: 'tmpfs', target: '/t' }, { type: 'volume', source: 'data', target: '/d' }, { type: 'bind', source: '/tmp', target: '/x' }],
+    });
+  });
+});
