@@ -302,8 +302,9 @@ export const extremeValidParamsArbitrary: fc.Arbitrary<Record<string, unknown>> 
     user: fc.constantFrom('0', 2147483647, '0:2147483647'),
     ulimits: fc.constantFrom({ core: 0 }, { core: -1 }, { nofile: { soft: 1024, hard: 1024 } }, { nofile: { soft: 1024, hard: AT_BOUND.exactInteger } }, { nproc: AT_BOUND.exactInteger }),
     healthcheck: fc.constantFrom(
-      { test: 'true', interval: AT_BOUND.dockerDurationSeconds, timeout: AT_BOUND.dockerDurationSeconds, start_period: AT_BOUND.dockerDurationSeconds, retries: AT_BOUND.int32 },
-      { test: ['CMD', 'true'], interval: 0.001, timeout: 0.001, retries: 0 },
+      // Durations as numbers are nanoseconds (docker-py): the largest kept exact, and Docker's 1 ms minimum.
+      { test: 'true', interval: Number.MAX_SAFE_INTEGER, timeout: Number.MAX_SAFE_INTEGER, start_period: Number.MAX_SAFE_INTEGER, retries: AT_BOUND.int32 },
+      { test: ['CMD', 'true'], interval: 1_000_000, timeout: '1ms', retries: 0 },
     ),
     restart_policy: fc.constantFrom({ name: 'on-failure', maximum_retry_count: AT_BOUND.int32 }, { name: 'no' }),
     stop_signal: fc.constantFrom(15, 'SIGTERM', 9),
