@@ -435,10 +435,11 @@ const STREAM_SELECTORS = ['stdout', 'stderr'];
  * original names, and docker-py's `stdout`/`stderr` (true: what the result has anyway) taken out.
  * Giving both names of one setting is an issue naming both.
  */
-function fromDockerPy(input: unknown): { params: unknown; issues: Issue[] } {
-  if (input === null || typeof input !== 'object' || Array.isArray(input)) return { params: input, issues: [] };
+function fromDockerPy(input: unknown): { params: unknown; issues: Issue[]; renamed: Record<string, string> } {
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) return { params: input, issues: [], renamed: {} };
   const params: Record<string, unknown> = { ...(input as Record<string, unknown>) };
   const issues: Issue[] = [];
+  const renamed: Record<string, string> = {};
   for (const [alias, original] of Object.entries(ALIASES)) {
     if (!(alias in params)) continue;
     const value = params[alias];
@@ -454,6 +455,7 @@ function fromDockerPy(input: unknown): { params: unknown; issues: Issue[] } {
       else params[original] = parsed.data / 1e9;
     } else {
       params[original] = value;
+      renamed[original] = alias;
     }
   }
   for (const name of STREAM_SELECTORS) {
@@ -469,15 +471,20 @@ function fromDockerPy(input: unknown): { params: unknown; issues: Issue[] } {
           : 'must be true (the result always carries stdout and stderr, separately)',
     });
   }
-  return { params, issues };
+  return { params, issues, renamed };
 }
 
 /** Validates caller input; throws ValidationError naming each offending field (e.g. `volumes[0]`, `ulimits.nofile.soft`). */
 export function parseRunParams(input: unknown): RunSpec {
-  const { params, issues } = fromDockerPy(input);
+  const { params, issues, renamed } = fromDockerPy(input);
   const result = runParamsSchema.safeParse(params);
   if (result.success && issues.length === 0) return result.data;
-  throw new ValidationError([...issues, ...(result.success ? [] : result.error.issues.flatMap(fieldIssues))]);
+  // An error in a value given under docker-py's name names that name, as the caller wrote it.
+  const asGiven = (i: z.core.$ZodIssue): z.core.$ZodIssue => {
+    const [name, ...rest] = i.path;
+    return typeof name === 'string' && renamed[name] ? { ...i, path: [renamed[name]!, ...rest] } : i;
+  };
+  throw new ValidationError([...issues, ...(result.success ? [] : result.error.issues.map(asGiven).flatMap(fieldIssues))]);
 }
 
 function fieldIssues(issue: z.core.$ZodIssue): { field: string; message: string }[] {

@@ -135,6 +135,21 @@ export const EXTREME_BAD_VALUES: [string, fc.Arbitrary<unknown>][] = [
   ['stop_signal', fc.oneof(huge, nonFinite, fc.constantFrom(1.5, -0))],
   ['ports', fc.oneof(huge, nonFinite).map((n) => ({ '8080/tcp': n }))],
   ['environment', nonFinite.map((n) => ({ N: n }))],
+  // docker-py's other numeric arguments (issue 16 item 1): the same refusals.
+  ['mem_limit', fc.oneof(huge, nonFinite, fc.constantFrom(INFINITE_DIGITS, 2 ** 53))],
+  ['nano_cpus', fc.oneof(huge, nonFinite, fc.constantFrom(INFINITE_DIGITS, 0.5, -1))],
+  ['mem_reservation', fc.oneof(huge, nonFinite, fc.constantFrom(INFINITE_DIGITS, 2 ** 53))],
+  ['memswap_limit', fc.oneof(huge, nonFinite, fc.constantFrom(INFINITE_DIGITS, 2 ** 53, -2))],
+  ['mem_swappiness', fc.oneof(huge, nonFinite, fc.constantFrom(101, -1, 1.5))],
+  ['oom_score_adj', fc.oneof(huge, nonFinite, fc.constantFrom(1001, -1001, 0.5))],
+  ['cpu_shares', fc.oneof(huge, nonFinite, fc.constantFrom(262_145, 1.5))],
+  ['cpu_period', fc.oneof(huge, nonFinite, fc.constantFrom(1_000_001, 999, 1.5))],
+  ['cpu_quota', fc.oneof(huge, nonFinite, fc.constantFrom(2 ** 63, -2, 1.5))],
+  ['cpu_rt_period', fc.oneof(huge, nonFinite, fc.constantFrom(2 ** 63, -1, 1.5))],
+  ['cpu_rt_runtime', fc.oneof(huge, nonFinite, fc.constantFrom(2 ** 63, 1.5))],
+  ['blkio_weight', fc.oneof(huge, nonFinite, fc.constantFrom(1001, 9, 1.5))],
+  ['device_read_bps', fc.oneof(huge, nonFinite, fc.constantFrom(2 ** 64, -1)).map((n) => [{ path: '/dev/vda', rate: n }])],
+  ['device_write_iops', fc.oneof(huge, nonFinite, fc.constantFrom(2 ** 64, -1)).map((n) => [{ path: '/dev/vda', rate: n }])],
 ];
 
 /** [field named by the error, parameters that contradict each other]. */
