@@ -142,7 +142,33 @@ export function buildProgram(): Command {
   registerCronCommands(program);
   registerImageCommands(program);
   registerOpsCommands(program);
+  acceptGlobalOptionsAnywhere(program);
   return program;
+}
+
+/**
+ * The global options work before the subcommand (`highway-docker --database-url X ps`) and
+ * after it (`highway-docker ps --database-url X`, `cron ls --database-url X`): every
+ * subcommand declares them too, and the value given nearest the action wins. As with
+ * `docker run`, words after IMAGE (`run`) or TARGET CMD (`exec`) belong to the container.
+ */
+function acceptGlobalOptionsAnywhere(program: Command): void {
+  const add = (command: Command) => {
+    for (const sub of command.commands) {
+      sub.addOption(new Option('--database-url <url>', 'PostgreSQL URL (default DATABASE_URL; also accepted before the subcommand)'));
+      add(sub);
+    }
+  };
+  add(program);
+  program.hook('preAction', (_root, action) => {
+    for (let c: Command | null = action; c && c !== program; c = c.parent) {
+      const url = c.getOptionValue('databaseUrl') as string | undefined;
+      if (url !== undefined) {
+        program.setOptionValueWithSource('databaseUrl', url, 'cli');
+        return;
+      }
+    }
+  });
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
