@@ -7,6 +7,7 @@ import { migrate } from '../db/migrate.js';
 import { HighwayError, ValidationError, errorMessage } from '../errors.js';
 import { tenantIdProblem } from '../params/tenant.js';
 import { createLogger } from '../observability/logger.js';
+import { redactCredentials } from '../observability/redact.js';
 import { resolveDatabaseUrl } from './database.js';
 import { EXIT } from './exit-codes.js';
 import { guardOutput, reportError, wantsJson } from './output.js';
@@ -52,7 +53,8 @@ export function buildProgram(): Command {
         // A fatal error of the main job: one event line (JSON under HIGHWAY_LOG_FORMAT=json)
         // naming the dependency, then exit at once: nothing half-started lingers.
         const dependency = err instanceof StartupError ? err.dependency : null;
-        logger.fatal({ event: 'up.failed', dependency, err: errorMessage(err) }, `highway-docker up cannot run: ${errorMessage(err)}`);
+        const message = redactCredentials(errorMessage(err), url);
+        logger.fatal({ event: 'up.failed', dependency, err: message }, `highway-docker up cannot run: ${message}`);
         logger.flush();
         await new Promise((r) => setTimeout(r, 50));
         process.exit(EXIT.tool);

@@ -30,6 +30,11 @@ export interface HostRegistryOptions {
   hostTimeoutS: number;
   hostname?: string;
   logger?: Logger;
+  /**
+   * May this process write the row now? False while another live process holds this id (a
+   * standby): it neither registers, nor beats, nor marks the row stopped. Default: always.
+   */
+  mayWrite?: () => boolean;
 }
 
 /**
@@ -87,6 +92,7 @@ export class HostRegistry {
   }
 
   private async doBeat(): Promise<void> {
+    if (this.options.mayWrite && !this.options.mayWrite()) return;
     if (this.identity.dockerId === null) {
       try {
         const d = await this.options.daemon();
@@ -128,6 +134,7 @@ export class HostRegistry {
       if (this.timer) clearInterval(this.timer);
       this.timer = null;
       await this.inFlight;
+      if (!this.registered) return; // never written by this process: the row is not ours to stop
       try {
         await markHostStopped(this.options.pool, this.id);
         this.log.info({ event: 'host.stopped' }, 'host marked stopped');
