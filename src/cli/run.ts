@@ -15,6 +15,7 @@ import type { DockerRunResult } from '../tools/docker-run.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { reportError } from './output.js';
 import { onShutdown } from './signals.js';
+import { envPair } from '../params/keys.js';
 
 export interface RunOptions {
   /** The database, or how to find it (resolved after the input is checked: bad input never waits on a database). */
@@ -106,9 +107,8 @@ export async function buildParams(image: string | undefined, command: string[], 
   if (opts.env.length) {
     const env: Record<string, unknown> = { ...((params['environment'] as Record<string, unknown>) ?? {}) };
     for (const pair of opts.env) {
-      const eq = pair.indexOf('=');
-      if (eq <= 0) throw new ValidationError([{ field: '-e', message: `"${pair}" is not KEY=VALUE` }]);
-      env[pair.slice(0, eq)] = pair.slice(eq + 1);
+      const [name, value] = envPair(pair);
+      env[name] = value;
     }
     params['environment'] = env;
   }

@@ -159,12 +159,20 @@ describe('command line contract: global options anywhere, one --json error shape
         [['images', '--json', '--host', 'no-such-host', ...url], { code: 'not_found' }],
         [['run', '--json', '--tenant', 'a b', ...url, 'img'], { code: 'invalid_params', field: '--tenant' }],
         [['ps', '--json', '--bogus', ...url], { code: 'usage' }],
+        // One rule for prototype keys: refused by name, never dropped silently (run, exec, cron).
+        [['run', '--json', '-e', '__proto__=x', ...url, 'img'], { code: 'invalid_params', field: '-e' }],
+        [['exec', '--json', '-e', 'constructor=x', ...url, ID, 'id'], { code: 'invalid_params', field: '-e' }],
       ];
       for (const [args, expected] of cases) {
         const r = await runCli(args, env);
         expect(r.code, args.join(' ')).to.equal(125);
         expect(jsonError(r, args.join(' ')), args.join(' ')).to.include(expected);
       }
+      const cron = await runCli(['cron', 'add', '--json', '--schedule', '* * * * *', '--params', '-', ...url, 'protokeys'], env, '{"image": "img", "environment": {"__proto__": "x"}}');
+      expect(cron.code).to.equal(125);
+      expect(jsonError(cron, 'cron add')).to.include({ code: 'invalid_params', field: 'params.environment.__proto__' });
+      expect((await db.pool.query(`SELECT count(*)::int AS n FROM highway.docker_containers`)).rows[0].n, 'nothing stored').to.equal(0);
+      expect((await db.pool.query(`SELECT count(*)::int AS n FROM highway.docker_schedules`)).rows[0].n, 'nothing stored').to.equal(0);
     });
   });
 });
