@@ -145,7 +145,16 @@ describe('highway-docker up: start-up checks, Ctrl-C order, clean logs', functio
         ctrlC(first);
         await first.waitExit(30_000).catch(() => killGroup(first));
       }
-      // The server is in a session of its own: stop it by its data directory if a test left it running.
+      // The server is in a session of its own: stop it (its postmaster, by the PID in its data directory) if a test left it running.
+      const pid = Number((await readFile(path.join(home, 'pg', 'postmaster.pid'), 'utf8').catch(() => '')).split('\n')[0]);
+      if (pid > 0) {
+        try {
+          process.kill(pid, 'SIGINT');
+          await eventually(async () => !(await answers(dbUrl)), 20_000, 'the embedded PostgreSQL to stop');
+        } catch {
+          // not running
+        }
+      }
       await rm(home, { recursive: true, force: true });
     });
 
