@@ -242,9 +242,10 @@ async function serverIds(): Promise<{ uid: number; gid: number } | null> {
 }
 
 /** Run pg_ctl (as the server's user); its error output becomes the error. */
-function pgCtl(pgCtlPath: string, args: string[], ids: { uid: number; gid: number } | null): Promise<void> {
+function pgCtl(pgCtlPath: string, args: string[], ids: { uid: number; gid: number } | null, cwd: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    execFile(pgCtlPath, args, { ...(ids ?? {}), timeout: 120_000, env: { ...process.env, LC_MESSAGES: 'C' } }, (err, stdout, stderr) => {
+    // In a directory the server's user can enter (`up` may run from root's 0700 home).
+    execFile(pgCtlPath, args, { ...(ids ?? {}), cwd, timeout: 120_000, env: { ...process.env, LC_MESSAGES: 'C' } }, (err, stdout, stderr) => {
       if (err) reject(new Error(`pg_ctl ${args[0]} failed: ${(stderr || stdout).trim() || errorMessage(err)}`, { cause: err }));
       else resolve();
     });
@@ -290,7 +291,7 @@ async function startOwned(home: string, logger: Logger, release: () => Promise<v
     stop() {
       stopping ??= (async () => {
         try {
-          await pgCtl(pgCtlPath, ['stop', '-D', dataDir, '-m', 'fast', '-w', '-s'], ids);
+          await pgCtl(pgCtlPath, ['stop', '-D', dataDir, '-m', 'fast', '-w', '-s'], ids, home);
           logger.info({ event: 'postgres.embedded_stopped', data_dir: dataDir }, 'embedded PostgreSQL stopped');
         } finally {
           await release();
@@ -328,7 +329,7 @@ async function startOwned(home: string, logger: Logger, release: () => Promise<v
   // The server's own log, written by the server's user.
   await writeFile(logFile, '', { flag: 'a', mode: 0o600 });
   if (ids) await chown(logFile, ids.uid, ids.gid);
-  await pgCtl(pgCtlPath, ['start', '-D', dataDir, '-o', `-p ${port} -c listen_addresses=127.0.0.1`, '-l', logFile, '-w', '-t', '60', '-s'], ids).catch(async (err: Error) => {
+  await pgCtl(pgCtlPath, ['start', '-D', dataDir, '-o', `-p ${port} -c listen_addresses=127.0.0.1`, '-l', logFile, '-w', '-t', '60', '-s'], ids, home).catch(async (err: Error) => {
     const tail = (await readFile(logFile, 'utf8').catch(() => '')).trim().split('\n').slice(-5).join(' | ');
     throw new Error(`${err.message}${tail ? ` (${logFile}: ${tail})` : ''}`, { cause: err });
   });
