@@ -237,8 +237,18 @@ describe('highway-docker up: start-up checks, Ctrl-C order, clean logs', functio
       const afterwards = await hostRow(db.url, id);
       expect(afterwards!.stopped_at).to.equal(null);
       expect(afterwards!.started_at.getTime()).to.equal(before!.started_at.getTime());
+      // A standby that takes over (the live one stops) registers the row as its own at once.
+      const next = run(process.execPath, [BIN, 'up'], env);
+      await next.waitForEvent('reconciler.standby', undefined, 60_000);
       live.signal('SIGTERM');
       expect((await live.waitExit(30_000)).code).to.equal(0);
+      await next.waitForEvent('host.registered', undefined, 30_000);
+      await next.waitForEvent('up.ready', undefined, 30_000);
+      const taken = await hostRow(db.url, id);
+      expect(taken!.stopped_at).to.equal(null);
+      expect(taken!.started_at.getTime()).to.be.greaterThan(before!.started_at.getTime());
+      next.signal('SIGTERM');
+      expect((await next.waitExit(30_000)).code).to.equal(0);
       expect((await hostRow(db.url, id))!.stopped_at).to.be.instanceOf(Date);
     });
 
