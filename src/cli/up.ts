@@ -76,8 +76,11 @@ export async function up(opts: { databaseUrl?: string }, settings: Settings, log
       ...(settings.reconcilerId ? { reconcilerId: settings.reconcilerId } : {}),
     });
     // Another live process with this id (its lock is held): this one is its standby, and leaves
-    // the host row to it until it takes over.
-    let mayWriteHostRow = !(await needs('postgres', () => reconcilerLockHeld(pool, reconciler.id)));
+    // the host row to it until it takes over. Two started at once both see the lock free: the
+    // one that then waits as a standby stops writing (and never marks the row stopped).
+    const standbyAtStart = await needs('postgres', () => reconcilerLockHeld(pool, reconciler.id));
+    let everActive = false;
+    const mayWriteHostRow = () => everActive || (!standbyAtStart && reconciler.manager.active);
     // The host's row and heartbeat, the cluster election, and /metrics, /healthz, /readyz: up
     // before the reconciler starts, so a standby answers /readyz (503) too.
     const host = await needs('host services (the host row, the elections)', () =>
@@ -92,7 +95,7 @@ export async function up(opts: { databaseUrl?: string }, settings: Settings, log
         elections: ['cluster'],
         readiness: reconciler.manager.readiness(),
         http,
-        mayWriteHostRow: () => mayWriteHostRow,
+        mayWriteHostRow,
       }),
     );
     undo.push(() => host.stop());
@@ -116,11 +119,8 @@ export async function up(opts: { databaseUrl?: string }, settings: Settings, log
     undo.push(() => reconciler.stop());
     await needs('the reconciler (Docker events, PostgreSQL LISTEN)', () => Promise.race([reconciler.start(), shutdownRequested]));
     if (stopRequested) return;
-    if (!mayWriteHostRow && reconciler.manager.active) {
-      // Took over from the process that held the id: the row is ours now.
-      mayWriteHostRow = true;
-      await host.registry.beat();
-    }
+    everActive = true;
+    if (standbyAtStart) await host.registry.beat(); // took over from the process that held the id: the row is ours now
     // A new intent may need the cluster's attention (no host takes it): the leader looks soon.
     reconciler.manager.notifications$.subscribe((n) => {
       if (n.type === 'notification' && n.channel === CHANNELS.intent && !n.payload.includes(' ')) duties.wake();

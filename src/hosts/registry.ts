@@ -134,7 +134,8 @@ export class HostRegistry {
       if (this.timer) clearInterval(this.timer);
       this.timer = null;
       await this.inFlight;
-      if (!this.registered) return; // never written by this process: the row is not ours to stop
+      // Never written by this process, or written before it turned out a standby: not ours to stop.
+      if (!this.registered || (this.options.mayWrite && !this.options.mayWrite())) return;
       try {
         await markHostStopped(this.options.pool, this.id);
         this.log.info({ event: 'host.stopped' }, 'host marked stopped');
