@@ -5,7 +5,7 @@
  * (the result as one JSON document on stdout, errors too). Errors exit 125 (124 for a timeout).
  */
 import type { Command } from 'commander';
-import { ValidationError, errorMessage } from '../errors.js';
+import { errorMessage } from '../errors.js';
 import { reportError } from './output.js';
 import { envPair } from '../params/keys.js';
 import { EXIT } from './exit-codes.js';
