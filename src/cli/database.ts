@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { HighwayError, errorMessage } from '../errors.js';
 import { defaultHome, readEmbeddedState } from '../db/embedded.js';
+import { redactCredentials } from '../observability/redact.js';
 
 /** How long a subcommand tries to reach the database before saying it cannot. */
 const PROBE_TIMEOUT_MS = 5_000;
@@ -39,14 +40,14 @@ async function probe(url: string, explain: (reason: string) => string): Promise<
   try {
     client = new pg.Client({ connectionString: url, connectionTimeoutMillis: PROBE_TIMEOUT_MS });
   } catch (err) {
-    throw new HighwayError('database_unavailable', `the database URL is not valid (${describeDatabase(url)}): ${redact(errorMessage(err), url)}`, { cause: err });
+    throw new HighwayError('database_unavailable', `the database URL is not valid (${describeDatabase(url)}): ${redactCredentials(errorMessage(err), url)}`, { cause: err });
   }
   client.on('error', () => {});
   try {
     await client.connect();
     await client.query('SELECT 1');
   } catch (err) {
-    throw new HighwayError('database_unavailable', explain(redact(reason(err), url)), { cause: err });
+    throw new HighwayError('database_unavailable', explain(redactCredentials(reason(err), url)), { cause: err });
   } finally {
     await client.end().catch(() => {});
   }
@@ -70,15 +71,5 @@ export function describeDatabase(url: string): string {
     return `${u.username ? `${decodeURIComponent(u.username)}@` : ''}${host}:${port}${db ? `/${db}` : ''}`;
   } catch {
     return '(an unparsable URL)';
-  }
-}
-
-/** Remove the URL's password from a message, in case a driver quoted it. */
-function redact(message: string, url: string): string {
-  try {
-    const password = decodeURIComponent(new URL(url).password);
-    return password ? message.split(password).join('***') : message;
-  } catch {
-    return message;
   }
 }

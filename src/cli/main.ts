@@ -7,6 +7,7 @@ import { migrate } from '../db/migrate.js';
 import { HighwayError, ValidationError, errorMessage } from '../errors.js';
 import { tenantIdProblem } from '../params/tenant.js';
 import { createLogger } from '../observability/logger.js';
+import { redactCredentials } from '../observability/redact.js';
 import { resolveDatabaseUrl } from './database.js';
 import { EXIT } from './exit-codes.js';
 import { guardOutput, reportError, wantsJson } from './output.js';
@@ -52,7 +53,8 @@ export function buildProgram(): Command {
         // A fatal error of the main job: one event line (JSON under HIGHWAY_LOG_FORMAT=json)
         // naming the dependency, then exit at once: nothing half-started lingers.
         const dependency = err instanceof StartupError ? err.dependency : null;
-        logger.fatal({ event: 'up.failed', dependency, err: errorMessage(err) }, `highway-docker up cannot run: ${errorMessage(err)}`);
+        const message = redactCredentials(errorMessage(err), url);
+        logger.fatal({ event: 'up.failed', dependency, err: message }, `highway-docker up cannot run: ${message}`);
         logger.flush();
         await new Promise((r) => setTimeout(r, 50));
         process.exit(EXIT.tool);
@@ -143,7 +145,33 @@ export function buildProgram(): Command {
   registerCronCommands(program);
   registerImageCommands(program);
   registerOpsCommands(program);
+  acceptGlobalOptionsAnywhere(program);
   return program;
+}
+
+/**
+ * The global options work before the subcommand (`highway-docker --database-url X ps`) and
+ * after it (`highway-docker ps --database-url X`, `cron ls --database-url X`): every
+ * subcommand declares them too, and the value given nearest the action wins. As with
+ * `docker run`, words after IMAGE (`run`) or TARGET CMD (`exec`) belong to the container.
+ */
+function acceptGlobalOptionsAnywhere(program: Command): void {
+  const add = (command: Command) => {
+    for (const sub of command.commands) {
+      sub.addOption(new Option('--database-url <url>', 'PostgreSQL URL (default DATABASE_URL; also accepted before the subcommand)'));
+      add(sub);
+    }
+  };
+  add(program);
+  program.hook('preAction', (_root, action) => {
+    for (let c: Command | null = action; c && c !== program; c = c.parent) {
+      const url = c.getOptionValue('databaseUrl') as string | undefined;
+      if (url !== undefined) {
+        program.setOptionValueWithSource('databaseUrl', url, 'cli');
+        return;
+      }
+    }
+  });
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

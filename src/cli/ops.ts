@@ -6,8 +6,9 @@
  */
 import { cliActor } from './actor.js';
 import type { Command } from 'commander';
-import { ValidationError, errorMessage } from '../errors.js';
+import { errorMessage } from '../errors.js';
 import { reportError } from './output.js';
+import { envPair } from '../params/keys.js';
 import { EXIT } from './exit-codes.js';
 
 interface Common {
@@ -69,9 +70,8 @@ const json = (value: unknown) => process.stdout.write(JSON.stringify(value, null
 function envObject(pairs: string[]): Record<string, string> {
   const env: Record<string, string> = {};
   for (const pair of pairs) {
-    const eq = pair.indexOf('=');
-    if (eq <= 0) throw new ValidationError([{ field: '-e', message: `"${pair}" is not KEY=VALUE` }]);
-    env[pair.slice(0, eq)] = pair.slice(eq + 1);
+    const [name, value] = envPair(pair);
+    env[name] = value;
   }
   return env;
 }

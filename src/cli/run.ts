@@ -16,6 +16,7 @@ import type { DockerRunResult } from '../tools/docker-run.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { reportError } from './output.js';
 import { onShutdown } from './signals.js';
+import { envPair } from '../params/keys.js';
 
 export interface RunOptions {
   /** The database, or how to find it (resolved after the input is checked: bad input never waits on a database). */
@@ -106,7 +107,7 @@ export async function buildParams(image: string | undefined, command: string[], 
   }
   if (opts.env.length) {
     for (const pair of opts.env) {
-      if (pair.indexOf('=') <= 0) throw new ValidationError([{ field: '-e', message: `"${pair}" is not KEY=VALUE` }]);
+      envPair(pair); // NAME=value, and the one rule for keys (no __proto__, constructor, prototype)
     }
     const given = params['environment'];
     if (Array.isArray(given)) {
@@ -114,7 +115,10 @@ export async function buildParams(image: string | undefined, command: string[], 
       params['environment'] = [...given, ...opts.env];
     } else {
       const env: Record<string, unknown> = { ...((given as Record<string, unknown>) ?? {}) };
-      for (const pair of opts.env) env[pair.slice(0, pair.indexOf('='))] = pair.slice(pair.indexOf('=') + 1);
+      for (const pair of opts.env) {
+        const [name, value] = envPair(pair);
+        env[name] = value;
+      }
       params['environment'] = env;
     }
   }

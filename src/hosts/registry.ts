@@ -30,6 +30,11 @@ export interface HostRegistryOptions {
   hostTimeoutS: number;
   hostname?: string;
   logger?: Logger;
+  /**
+   * May this process write the row now? False while another live process holds this id (a
+   * standby): it neither registers, nor beats, nor marks the row stopped. Default: always.
+   */
+  mayWrite?: () => boolean;
 }
 
 /**
@@ -88,6 +93,7 @@ export class HostRegistry {
   }
 
   private async doBeat(): Promise<void> {
+    if (this.options.mayWrite && !this.options.mayWrite()) return;
     if (this.identity.dockerId === null) {
       try {
         const d = await this.options.daemon();
@@ -129,6 +135,8 @@ export class HostRegistry {
       if (this.timer) clearInterval(this.timer);
       this.timer = null;
       await this.inFlight;
+      // Never written by this process, or written before it turned out a standby: not ours to stop.
+      if (!this.registered || (this.options.mayWrite && !this.options.mayWrite())) return;
       try {
         await markHostStopped(this.options.pool, this.id);
         this.log.info({ event: 'host.stopped' }, 'host marked stopped');

@@ -4,6 +4,7 @@ import { errorMessage } from '../errors.js';
 import { parseListenAddress, type ListenAddress } from '../hosts/settings.js';
 import { silentLogger, type Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
+import { redactCredentials } from './redact.js';
 
 /** A readiness check: true (or a promise of it) when ready; false, a throw or a rejection when not. */
 export type ReadinessCheck = () => Promise<boolean> | boolean;
@@ -11,8 +12,14 @@ export type ReadinessCheck = () => Promise<boolean> | boolean;
 export interface HttpServerOptions {
   /** `host:port` (HIGHWAY_HTTP_ADDR; default 127.0.0.1:9464); port 0 picks a free one. */
   addr?: string | ListenAddress;
-  metrics: Metrics;
+  /** What /metrics serves; until given (here or by `serve`), /metrics answers 503. */
+  metrics?: Metrics;
   readiness?: Record<string, ReadinessCheck>;
+  /**
+   * Bound early, before what it reports on exists (`up` binds its port before it touches any
+   * shared state): /readyz answers 503 with the check `startup` failing until `serve()`.
+   */
+  starting?: boolean;
   /** Longest one readiness check may take before it counts as failed (default 2000 ms). */
   checkTimeoutMs?: number;
   logger?: Logger;
@@ -22,50 +29,95 @@ export interface HttpServer {
   /** Where it listens, e.g. `http://127.0.0.1:9464`. */
   readonly url: string;
   readonly address: AddressInfo;
+  /** From now on serve these metrics and readiness checks (an early-bound server stops saying `starting`). */
+  serve(parts: { metrics?: Metrics; readiness?: Record<string, ReadinessCheck> }): void;
   /** Stop listening and drop open connections. Idempotent. */
   close(): Promise<void>;
 }
 
+/**
+ * What /readyz says: each check's name and state, never its error text (which may name the
+ * database's address or the Docker socket: the endpoint has no authentication). The details
+ * go to the log (`readyz.check_failed`).
+ */
 export interface ReadinessReport {
   ready: boolean;
-  checks: Record<string, { ok: boolean; error?: string }>;
+  checks: Record<string, { ok: boolean; error?: ReadinessState }>;
+}
+
+/** The state of a failing check, as /readyz shows it. */
+export type ReadinessState = 'starting' | 'check failed' | 'check failed with an error (see the log: readyz.check_failed)' | `no answer within ${number} ms`;
+
+/** The report with each failure's detail, for the log. */
+export interface DetailedReadinessReport extends ReadinessReport {
+  details: Record<string, string>;
 }
 
 /** Run every check at once; each either passes, fails, throws or times out. */
-export async function runReadiness(checks: Record<string, ReadinessCheck>, timeoutMs = 2000): Promise<ReadinessReport> {
+export async function runReadiness(checks: Record<string, ReadinessCheck>, timeoutMs = 2000): Promise<DetailedReadinessReport> {
   const entries = await Promise.all(
     Object.entries(checks).map(async ([name, check]) => {
       let timer: NodeJS.Timeout | undefined;
+      let timedOut = false;
       try {
         const ok = await Promise.race([
           Promise.resolve().then(check),
           new Promise<never>((_, reject) => {
-            timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+            timer = setTimeout(() => {
+              timedOut = true;
+              reject(new Error(`no answer within ${timeoutMs} ms`));
+            }, timeoutMs);
           }),
         ]);
-        return [name, ok === true ? { ok: true } : { ok: false, error: 'check failed' }] as const;
+        return ok === true ? ([name, { ok: true }, null] as const) : ([name, { ok: false, error: 'check failed' as ReadinessState }, 'check failed'] as const);
       } catch (err) {
-        return [name, { ok: false, error: errorMessage(err) }] as const;
+        const state: ReadinessState = timedOut ? `no answer within ${timeoutMs} ms` : 'check failed with an error (see the log: readyz.check_failed)';
+        return [name, { ok: false, error: state }, errorMessage(err) || 'error'] as const;
       } finally {
         clearTimeout(timer);
       }
     }),
   );
-  const report: ReadinessReport = { ready: entries.every(([, r]) => r.ok), checks: {} };
-  for (const [name, r] of entries) report.checks[name] = r;
+  const report: DetailedReadinessReport = { ready: entries.every(([, r]) => r.ok), checks: {}, details: {} };
+  for (const [name, r, detail] of entries) {
+    report.checks[name] = r;
+    if (detail !== null) report.details[name] = detail;
+  }
   return report;
+}
+
+/** Is this address reachable only from this machine (127.0.0.0/8, ::1)? */
+export function isLoopback(address: string): boolean {
+  const a = address.replace(/^::ffff:/i, '');
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(a) || a === '::1' || a === 'localhost';
 }
 
 /**
  * `/metrics` (Prometheus text exposition), `/healthz` (200 while the process serves),
  * `/readyz` (200 when every readiness check passes, else 503; JSON naming each check's state),
- * 404 for anything else. GET and HEAD only.
+ * 404 for anything else. GET and HEAD only. No authentication: on an address other than
+ * loopback it logs `http.unprotected` (warn) once at start.
  */
 export async function startHttpServer(options: HttpServerOptions): Promise<HttpServer> {
   const addr = typeof options.addr === 'object' ? options.addr : parseListenAddress(options.addr);
   const log = options.logger ?? silentLogger;
-  const checks = options.readiness ?? {};
+  let metrics = options.metrics ?? null;
+  let starting = options.starting === true;
+  let checks: Record<string, ReadinessCheck> = starting ? {} : (options.readiness ?? {});
   const checkTimeoutMs = options.checkTimeoutMs ?? 2000;
+  // The last failure detail logged per check: a failure is logged when it starts or changes, a recovery once.
+  const lastFailure = new Map<string, string>();
+  const logChanges = (report: DetailedReadinessReport) => {
+    for (const [name, r] of Object.entries(report.checks)) {
+      const detail = report.details[name];
+      if (!r.ok && detail !== undefined && lastFailure.get(name) !== detail) {
+        lastFailure.set(name, detail);
+        log.warn({ event: 'readyz.check_failed', check: name, err: redactCredentials(detail) }, `readiness check ${name} fails: ${redactCredentials(detail)}`);
+      } else if (r.ok && lastFailure.delete(name)) {
+        log.info({ event: 'readyz.check_recovered', check: name }, `readiness check ${name} passes again`);
+      }
+    }
+  };
 
   const send = (res: http.ServerResponse, head: boolean, status: number, contentType: string, body: string) => {
     res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
@@ -83,13 +135,16 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       }
       switch (path) {
         case '/metrics': {
-          const { contentType, body } = await options.metrics.exposition();
+          if (!metrics) return send(res, head, 503, 'application/json', json({ error: 'starting' }));
+          const { contentType, body } = await metrics.exposition();
           return send(res, head, 200, contentType, body);
         }
         case '/healthz':
           return send(res, head, 200, 'application/json', json({ status: 'ok' }));
         case '/readyz': {
-          const report = await runReadiness(checks, checkTimeoutMs);
+          if (starting) return send(res, head, 503, 'application/json', json({ ready: false, checks: { startup: { ok: false, error: 'starting' } } }));
+          const { details, ...report } = await runReadiness(checks, checkTimeoutMs);
+          logChanges({ ...report, details });
           return send(res, head, report.ready ? 200 : 503, 'application/json', json(report));
         }
         default:
@@ -97,7 +152,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       }
     })().catch((err) => {
       log.error({ event: 'http.error', url: req.url, err: errorMessage(err) }, 'HTTP request failed');
-      if (!res.headersSent) send(res, false, 500, 'application/json', json({ error: errorMessage(err) }));
+      if (!res.headersSent) send(res, false, 500, 'application/json', json({ error: 'internal error (see the log: http.error)' }));
       else res.destroy();
     });
   });
@@ -112,11 +167,23 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}`;
   log.info({ event: 'http.listening', url }, `serving /metrics, /healthz, /readyz on ${url}`);
+  if (!isLoopback(address.address)) {
+    log.warn(
+      { event: 'http.unprotected', url, address: address.address },
+      `/metrics, /healthz and /readyz on ${url} have no authentication and are reachable from other machines: ` +
+        'bind HIGHWAY_HTTP_ADDR to 127.0.0.1 and scrape through a proxy that authenticates, or restrict the port with a firewall',
+    );
+  }
 
   let closing: Promise<void> | null = null;
   return {
     url,
     address,
+    serve(parts) {
+      if (parts.metrics) metrics = parts.metrics;
+      starting = false;
+      checks = { ...checks, ...parts.readiness };
+    },
     close() {
       closing ??= new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -14,6 +14,7 @@
  */
 import type { z } from 'zod';
 import { ValidationError } from '../errors.js';
+import { forbiddenKeyProblem } from './keys.js';
 
 export interface InputLimits {
   /** The whole parameter set, in bytes of its JSON (UTF-8). */
@@ -36,7 +37,7 @@ export const DEFAULT_INPUT_LIMITS: InputLimits = {
   max_environment_bytes: 128 * 1024,
 };
 
-export const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
+export { FORBIDDEN_KEYS } from './keys.js';
 const MAX_DEPTH = 32;
 /** Key segments longer than this are shortened in field names (the key itself may be the abuse). */
 const MAX_SEGMENT_CHARS = 64;
@@ -98,9 +99,8 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
 
 function checkContent(key: string, parent: Segment[], isKey: boolean): void {
   const path = [...parent, key];
-  if (isKey && FORBIDDEN_KEYS.has(key)) {
-    fail(path, `the key "${key}" is refused: it names a JavaScript object's prototype machinery and would not be kept as given`);
-  }
+  const forbidden = isKey ? forbiddenKeyProblem(key) : null;
+  if (forbidden) fail(path, forbidden);
   const problem = stringProblem(key);
   if (problem) fail(path, `the key ${problem}`);
 }

@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import * as field from './fields.js';
 import { parseParams, target } from './operations.js';
+import { refuseForbiddenKeys } from './keys.js';
 
 const MAX_EXEC_TIMEOUT_SECONDS = 24 * 3600;
 const MAX_OUTPUT_BYTES = 64 * 1024 * 1024;
@@ -34,5 +35,6 @@ export type ExecSpec = z.output<typeof execParamsSchema>;
 
 /** Validate and normalize exec parameters; throws a ValidationError naming the field. */
 export function parseExecParams(input: unknown): ExecSpec {
+  refuseForbiddenKeys(input); // before the schema, which would drop `__proto__` silently
   return parseParams(execParamsSchema, input);
 }

@@ -13,6 +13,7 @@ import { z } from 'zod';
 import { LINUX_CAPABILITIES, normalizeCapability } from './capabilities.js';
 import { BOUNDS, numberProblem, within } from './bounds.js';
 import { parseDuration, parseSize, shellSplit } from './units.js';
+import { forbiddenKeyProblem } from './keys.js';
 
 type Path = (string | number)[];
 
@@ -122,6 +123,8 @@ export type SecretReference = z.output<typeof secretReference>;
 export type EnvValue = string | SecretReference;
 
 function envName(name: string): string {
+  const forbidden = forbiddenKeyProblem(name);
+  if (forbidden) throw new FieldProblem(forbidden);
   if (!ENV_NAME.test(name)) throw new FieldProblem(`${quote(name)} is not a valid environment variable name`);
   return name;
 }

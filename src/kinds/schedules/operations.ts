@@ -17,6 +17,7 @@ import { versioned } from '../../params/versions.js';
 import { OVERLAP_POLICIES, compile, fireTimesBetween, neverFires, type OverlapPolicy } from './decide.js';
 import type { ScheduleRow, TickRow } from './model.js';
 import { lockSchedule } from './queries/lock-schedule.js';
+import { refuseForbiddenKeys } from '../../params/keys.js';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const instant = z
@@ -73,6 +74,7 @@ export interface ScheduleDefinition {
 
 /** Validate everything (expression, time zone, that it fires, the run parameters and the policy); throws naming the field. */
 export function validateSchedule(input: unknown, policy: Policy, now = new Date()): ScheduleDefinition {
+  refuseForbiddenKeys(input); // before the schema, which would drop `__proto__` silently
   const parsed = scheduleInputSchema.safeParse(input);
   if (!parsed.success) {
     throw new ValidationError(
