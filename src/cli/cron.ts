@@ -200,11 +200,7 @@ export function registerCronCommands(program: Command): void {
     common(cron.command(paused ? 'pause' : 'resume').description(paused ? 'pause a schedule (nothing starts until resumed; waiting ticks wait)' : 'resume a schedule (from now on; the paused time is not caught up; waiting ticks are decided)').argument('<name>').option('--note <text>', 'why')).action(
       async (name: string, o: Common & { note?: string }) => {
         const s = await change(o, paused ? 'cron.pause' : 'cron.resume', async (pool) => (await ops()).setPaused(pool, who(o), name, paused, o.note ?? null));
-        // Buffered and requested ticks wait while paused, and are decided once resumed.
-        const waiting = await withPool(async (pool) => {
-          const res = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM highway.docker_schedule_ticks WHERE schedule_id = $1 AND status IN ('buffered', 'pending')`, [s.id]);
-          return res.rows[0]?.n ?? 0;
-        });
+        const { waiting } = s;
         const note = !waiting ? '' : paused ? ` (${waiting} waiting tick(s) wait for the resume)` : ` (${waiting} waiting tick(s) are decided now)`;
         out(o.json ? JSON.stringify({ ...(await scheduleView(s)), waiting }) : `${paused ? 'paused' : 'resumed'} ${s.name}${note}`);
       },

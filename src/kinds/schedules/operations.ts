@@ -210,14 +210,17 @@ export async function listSchedules(q: Queryable, tenantId: string): Promise<Sch
 }
 
 /** Pause (no fire times are taken while paused) or resume (from now on: the paused time is not caught up). */
-export async function setPaused(pool: Pool, who: Actor, name: string, paused: boolean, note: string | null = null): Promise<ScheduleRow> {
+export async function setPaused(pool: Pool, who: Actor, name: string, paused: boolean, note: string | null = null): Promise<ScheduleRow & { waiting: number }> {
   tenantOf(who);
-  const res = await pool.query<ScheduleRow>(
-    `UPDATE highway.docker_schedules
+  // `waiting`: its buffered and requested ticks as of this change (they wait while paused, and are
+  // decided once resumed), counted in the same statement, before a scheduler can act on the resume.
+  const res = await pool.query<ScheduleRow & { waiting: number }>(
+    `UPDATE highway.docker_schedules s
         SET paused = $3, pause_note = $4, updated_at = now(),
             last_tick_at = CASE WHEN $3 THEN last_tick_at ELSE GREATEST(last_tick_at, now()) END
       WHERE tenant_id = $1 AND name = $2
-      RETURNING *`,
+      RETURNING s.*, (SELECT count(*)::int FROM highway.docker_schedule_ticks t
+                       WHERE t.schedule_id = s.id AND t.status IN ('buffered', 'pending')) AS waiting`,
     [who.tenant_id, name, paused, note],
   );
   if (!res.rows[0]) throw notFound(name);
