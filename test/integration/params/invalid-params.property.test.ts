@@ -9,6 +9,7 @@ import fc from 'fast-check';
 import { randomUUID } from 'node:crypto';
 import { ValidationError } from '../../../src/errors.js';
 import { PARAMETER_NAMES } from '../../../src/params/schema.js';
+import { ALIASES } from '../../../src/params/refused.js';
 import type { Harness } from '../../support/harness.js';
 import { abusiveParamsArbitrary, extremeInvalidParamsArbitrary, extremeValidParamsArbitrary, invalidParamsArbitrary, type InvalidParamsCase } from '../../support/invalid-params.js';
 import { isTerminal } from '../../../src/model.js';
@@ -64,7 +65,7 @@ describe('params: generated invalid parameter sets (property, real stack)', func
     expect(error, `accepted ${shown}`).to.be.instanceOf(ValidationError);
     const { field, message, code } = error as ValidationError;
     expect(code).to.equal('invalid_params');
-    expect(PARAMETER_NAMES, `${field} for ${shown}`).to.include(topLevel(field));
+    expect([...PARAMETER_NAMES, ...Object.keys(ALIASES)], `${field} for ${shown}`).to.include(topLevel(field));
     expect(topLevel(field), `${message} for ${shown}`).to.equal(testCase.field);
     expect(message.startsWith(`${field}: `), message).to.equal(true);
 
