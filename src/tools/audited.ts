@@ -12,7 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { Pool, Queryable } from '../db/pool.js';
+import { inTransaction, type Pool, type Queryable } from '../db/pool.js';
 import { appendAudit, boundAuditText } from '../db/queries/audit.js';
 import { HighwayError, PolicyError, ValidationError, errorMessage } from '../errors.js';
 import { stringProblem } from '../params/bounds.js';
@@ -138,22 +138,15 @@ export async function audited<C extends { tenant_id?: unknown; worker_id?: unkno
     note: (more) => void (detail = { ...detail, ...more }),
     ok: (more) => (done ? Promise.resolve() : write('ok', more)),
     async okWith(act, more) {
-      const client = await deps.pool.connect();
-      try {
-        await client.query('BEGIN');
-        const result = await act(client);
+      const result = await inTransaction(deps.pool, async (client) => {
+        const r = await act(client);
         if (!done) {
-          await appendAudit(client, { tenant_id: caller.tenant_id, actor: caller.actor, intent_id: intentId, operation, outcome: 'ok', detail: { ...detail, ...more?.(result) } });
+          await appendAudit(client, { tenant_id: caller.tenant_id, actor: caller.actor, intent_id: intentId, operation, outcome: 'ok', detail: { ...detail, ...more?.(r) } });
         }
-        await client.query('COMMIT');
-        done = true;
-        return result;
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => {});
-        throw err;
-      } finally {
-        client.release();
-      }
+        return r;
+      });
+      done = true;
+      return result;
     },
     recorded: () => void (done = true),
     skip: () => void (done = true),

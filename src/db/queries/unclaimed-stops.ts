@@ -1,7 +1,7 @@
 import type { Queryable } from '../pool.js';
 import type { IntentRow, IntentStatus, StopReason } from '../../model.js';
 import { INTENT_COLUMNS_WITHOUT_OUTPUT } from './intent-columns.js';
-import type { IntentSurroundings } from '../../kinds/containers/queries/load-reconcile-state.js';
+import { SURROUNDINGS_COLUMNS, SURROUNDINGS_FROM, splitSurroundings, type IntentSurroundings } from '../../kinds/containers/queries/load-reconcile-state.js';
 
 export interface UnclaimedIntent {
   intent: IntentRow;
@@ -15,21 +15,8 @@ export interface UnclaimedIntent {
  */
 export async function unclaimedIntents(q: Queryable, minAgeMs: number, limit = 1000): Promise<UnclaimedIntent[]> {
   const res = await q.query<IntentRow & IntentSurroundings & { db_now: Date }>(
-    `SELECT ${INTENT_COLUMNS_WITHOUT_OUTPUT('c')},
-            r.status               AS run_status,
-            (a.id IS NOT NULL)     AS activity_exists,
-            a.status               AS activity_status,
-            a.heartbeat_at         AS activity_heartbeat_at,
-            a.heartbeat_timeout_s  AS activity_heartbeat_timeout_s,
-            a.created_at           AS activity_created_at,
-            (w.id IS NOT NULL)     AS worker_exists,
-            w.status               AS worker_status,
-            w.heartbeat_at         AS worker_heartbeat_at,
-            clock_timestamp()      AS db_now
-       FROM highway.docker_containers c
-       LEFT JOIN highway.workflow_runs r ON r.id = c.workflow_run_id
-       LEFT JOIN highway.activities a ON a.id = c.activity_id
-       LEFT JOIN highway.workers w ON w.id = c.worker_id
+    `SELECT ${INTENT_COLUMNS_WITHOUT_OUTPUT('c')}, ${SURROUNDINGS_COLUMNS}
+       ${SURROUNDINGS_FROM}
       WHERE c.reconciler_id IS NULL AND c.removed_at IS NULL AND c.status = 'pending'
         AND c.created_at < now() - make_interval(secs => $1 / 1000.0)
       ORDER BY c.created_at
@@ -37,18 +24,8 @@ export async function unclaimedIntents(q: Queryable, minAgeMs: number, limit = 1
     [minAgeMs, limit],
   );
   return res.rows.map((row) => {
-    const {
-      run_status, activity_exists, activity_status, activity_heartbeat_at, activity_heartbeat_timeout_s,
-      activity_created_at, worker_exists, worker_status, worker_heartbeat_at, db_now, ...intent
-    } = row;
-    return {
-      intent: intent as IntentRow,
-      around: {
-        run_status, activity_exists, activity_status, activity_heartbeat_at, activity_heartbeat_timeout_s,
-        activity_created_at, worker_exists, worker_status, worker_heartbeat_at,
-      },
-      dbNow: db_now,
-    };
+    const { intent, around, dbNow } = splitSurroundings(row);
+    return { intent, around, dbNow };
   });
 }
 

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import type { Pool, Queryable } from '../../db/pool.js';
+import { inTransaction, type Pool, type Queryable } from '../../db/pool.js';
 import { requestStop } from '../../db/queries/request-stop.js';
 import { appendAudit } from '../../db/queries/audit.js';
 import { HighwayError, ValidationError } from '../../errors.js';
@@ -263,9 +263,7 @@ export interface BackfillResult {
  */
 export async function backfillSchedule(pool: Pool, who: Actor, name: string, from: Date, to: Date, overlap: OverlapPolicy = 'buffer_all'): Promise<BackfillResult> {
   if (!(to > from)) throw new ValidationError([{ field: 'to', message: 'must be after from' }]);
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  return inTransaction(pool, async (client) => {
     const s = await getSchedule(client, tenantOf(who), name);
     // The row locked (a scheduler pass adds to `decided` under the same lock), with the database's clock.
     const locked = await lockSchedule(client, s.id);
@@ -292,21 +290,13 @@ export async function backfillSchedule(pool: Pool, who: Actor, name: string, fro
     );
     const result: BackfillResult = { ticks, already: times.length - ticks, from: from.toISOString(), to: until.toISOString(), clipped };
     await audit(client, who, 'cron.backfill', { name, from: result.from, to: result.to, asked_to: to.toISOString(), clipped, ticks, already: result.already });
-    await client.query('COMMIT');
     return result;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 /** Delete a schedule and its tick history (the audit keeps all); with `cancel`, its running tick is stopped too. */
 export async function deleteSchedule(pool: Pool, who: Actor, name: string, opts: { cancel?: boolean } = {}): Promise<{ cancelled: string[] }> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  return inTransaction(pool, async (client) => {
     const s = await getSchedule(client, who.tenant_id, name);
     const cancelled: string[] = [];
     if (opts.cancel) {
@@ -318,14 +308,8 @@ export async function deleteSchedule(pool: Pool, who: Actor, name: string, opts:
     }
     await client.query(`DELETE FROM highway.docker_schedules WHERE id = $1`, [s.id]);
     await audit(client, who, 'cron.delete', { name, cancelled });
-    await client.query('COMMIT');
     return { cancelled };
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 /** One tick as `cron runs` shows it: the run's status, or the tick's own (skipped, missed, buffered...). */

@@ -18,6 +18,33 @@ export interface IntentSurroundings {
 
 export type ReconcileState = { intent: IntentRow; around: IntentSurroundings; dbNow: Date };
 
+/** The surroundings of intent `c` (its run, activity, worker) and the database's clock, as columns ... */
+export const SURROUNDINGS_COLUMNS = `r.status AS run_status, (a.id IS NOT NULL) AS activity_exists, a.status AS activity_status,
+  a.heartbeat_at AS activity_heartbeat_at, a.heartbeat_timeout_s AS activity_heartbeat_timeout_s, a.created_at AS activity_created_at,
+  (w.id IS NOT NULL) AS worker_exists, w.status AS worker_status, w.heartbeat_at AS worker_heartbeat_at, clock_timestamp() AS db_now`;
+
+/** ... and the joins they come from. */
+export const SURROUNDINGS_FROM = `FROM highway.docker_containers c
+  LEFT JOIN highway.workflow_runs r ON r.id = c.workflow_run_id
+  LEFT JOIN highway.activities a ON a.id = c.activity_id
+  LEFT JOIN highway.workers w ON w.id = c.worker_id`;
+
+/** A row of `INTENT_COLUMNS_WITHOUT_OUTPUT('c'), SURROUNDINGS_COLUMNS` (and any other columns, left on the intent), taken apart. */
+export function splitSurroundings(row: IntentRow & IntentSurroundings & { db_now: Date }): ReconcileState {
+  const {
+    run_status, activity_exists, activity_status, activity_heartbeat_at, activity_heartbeat_timeout_s,
+    activity_created_at, worker_exists, worker_status, worker_heartbeat_at, db_now, ...intent
+  } = row;
+  return {
+    intent,
+    around: {
+      run_status, activity_exists, activity_status, activity_heartbeat_at, activity_heartbeat_timeout_s,
+      activity_created_at, worker_exists, worker_status, worker_heartbeat_at,
+    },
+    dbNow: db_now,
+  };
+}
+
 /**
  * The intent row with its run, activity and worker, and the database's clock, in one round
  * trip. With `claimFor` (a host without a capacity limit), an unclaimed pending intent whose
@@ -36,36 +63,15 @@ export async function loadReconcileState(q: Queryable, id: string, claimFor?: Ho
        )
        SELECT ${INTENT_COLUMNS_WITHOUT_OUTPUT('c')},
               COALESCE(c.reconciler_id, (SELECT reconciler_id FROM claim)) AS claimed_by,
-              r.status               AS run_status,
-              (a.id IS NOT NULL)     AS activity_exists,
-              a.status               AS activity_status,
-              a.heartbeat_at         AS activity_heartbeat_at,
-              a.heartbeat_timeout_s  AS activity_heartbeat_timeout_s,
-              a.created_at           AS activity_created_at,
-              (w.id IS NOT NULL)     AS worker_exists,
-              w.status               AS worker_status,
-              w.heartbeat_at         AS worker_heartbeat_at,
-              clock_timestamp()      AS db_now
-         FROM highway.docker_containers c
-         LEFT JOIN highway.workflow_runs r ON r.id = c.workflow_run_id
-         LEFT JOIN highway.activities a ON a.id = c.activity_id
-         LEFT JOIN highway.workers w ON w.id = c.worker_id
+              ${SURROUNDINGS_COLUMNS}
+         ${SURROUNDINGS_FROM}
         WHERE c.id = $1`,
       [id, claimFor?.id ?? null, JSON.stringify(claimFor?.labels ?? {})],
     ),
   );
   const row = res.rows[0];
   if (!row) return null;
-  const {
-    run_status, activity_exists, activity_status, activity_heartbeat_at, activity_heartbeat_timeout_s,
-    activity_created_at, worker_exists, worker_status, worker_heartbeat_at, db_now, claimed_by, ...intent
-  } = row;
-  return {
-    intent: { ...(intent as IntentRow), reconciler_id: claimed_by },
-    around: {
-      run_status, activity_exists, activity_status, activity_heartbeat_at, activity_heartbeat_timeout_s,
-      activity_created_at, worker_exists, worker_status, worker_heartbeat_at,
-    },
-    dbNow: db_now,
-  };
+  const { intent, around, dbNow } = splitSurroundings(row);
+  const { claimed_by, ...rest } = intent as IntentRow & { claimed_by: string | null };
+  return { intent: { ...rest, reconciler_id: claimed_by }, around, dbNow };
 }
