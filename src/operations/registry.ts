@@ -6,11 +6,12 @@
  */
 import type { Queryable } from '../db/pool.js';
 import type { AnyOperation } from './definition.js';
+import { cpOperation } from './cp.js';
 import { execOperation } from './exec.js';
 import { inspectOperation } from './inspect.js';
 import { logsOperation } from './logs.js';
 
-export const OPERATIONS = [execOperation, logsOperation, inspectOperation] as const;
+export const OPERATIONS = [execOperation, logsOperation, inspectOperation, cpOperation] as const;
 
 export type RegisteredOperation = (typeof OPERATIONS)[number];
 /** The `kind` of a row of highway.docker_operations. */
