@@ -18,7 +18,8 @@ import { checkLogsPolicy } from '../params/policy.js';
 import { defineOperation, type CliInput } from './definition.js';
 
 const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
-const MAX_MAX_BYTES = 1024 * 1024 * 1024;
+/** base64 of it (and its tar headers) stays under PostgreSQL's 256 MiB limit on a jsonb string. */
+const MAX_MAX_BYTES = 128 * 1024 * 1024;
 /** Tar headers and padding the archive may carry beyond the content it bounds. */
 const TAR_OVERHEAD_BYTES = 64 * 1024;
 
@@ -35,7 +36,7 @@ export const cpParams = z.strictObject({
   format: z.enum(['auto', 'tar'], { error: 'must be "auto" or "tar"' }).nullish().transform((v) => v ?? 'auto'),
   /** At most this many bytes of content (default 64m, or the policy's max_output_bytes when lower). */
   max_bytes: field.size
-    .refine((n) => n > 0 && n <= MAX_MAX_BYTES, 'must be more than 0 and at most 1g')
+    .refine((n) => n > 0 && n <= MAX_MAX_BYTES, 'must be more than 0 and at most 128m')
     .nullish()
     .transform((v) => v ?? null),
 });
@@ -158,7 +159,7 @@ async function writeDest(r: CpResult, { args: [, dest] }: CliInput): Promise<str
 }
 
 /** Extract entries under `dir`, their first part renamed to `rename` when given. Links last: nothing is written through one. */
-async function extract(entries: TarEntry[], dir: string, rename: string | null): Promise<void> {
+export async function extract(entries: TarEntry[], dir: string, rename: string | null): Promise<void> {
   const links: TarEntry[] = [];
   const where = (name: string): string => {
     const parts = name.split('/').filter((s) => s !== '' && s !== '.');
@@ -181,7 +182,7 @@ async function extract(entries: TarEntry[], dir: string, rename: string | null):
   }
 }
 
-interface TarEntry {
+export interface TarEntry {
   name: string;
   type: CpResult['type'];
   mode: number;

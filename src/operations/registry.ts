@@ -5,7 +5,7 @@
  * from this list. To add one, see docs/architecture.md, "How to add a tool".
  */
 import type { Queryable } from '../db/pool.js';
-import type { AnyOperation } from './definition.js';
+import type { AnyOperation, ResultOf } from './definition.js';
 import { cpOperation } from './cp.js';
 import { execOperation } from './exec.js';
 import { inspectOperation } from './inspect.js';
@@ -16,6 +16,8 @@ export const OPERATIONS = [execOperation, logsOperation, inspectOperation, cpOpe
 export type RegisteredOperation = (typeof OPERATIONS)[number];
 /** The `kind` of a row of highway.docker_operations. */
 export type OperationKind = RegisteredOperation['name'];
+/** What the tool of an operation returns: `OperationResult<'cp'>` is tools.docker.cp's result. */
+export type OperationResult<K extends OperationKind> = ResultOf<Extract<RegisteredOperation, { name: K }>>;
 
 const BY_NAME = new Map<string, AnyOperation>(OPERATIONS.map((d) => [d.name, d as AnyOperation]));
 
