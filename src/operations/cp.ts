@@ -103,6 +103,10 @@ export const cpOperation = defineOperation({
       link_target: first.type === 'symlink' ? first.linkname : null,
       content_base64: (single ? first.data : read.tar).toString('base64'),
     };
+    ctx.logger.info(
+      { event: 'container.copied_from', intent_id: intent.id, tenant_id: intent.tenant_id, container_id: intent.container_id, path: p.path, type: result.type, size_bytes: size },
+      `copied ${p.path} out of the container`,
+    );
     return { status: 'done', result };
   },
 
