@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'not_running' // an exec on a container that is not running
   | 'not_ended' // removing a container that still runs (without force)
   | 'exec_failed' // the exec could not be run or its outcome is unknown
+  | 'too_large' // more than the caller's bound (a copy past its max_bytes)
   | 'shutdown'
   | 'internal';
 

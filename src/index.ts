@@ -16,3 +16,6 @@ export { defaultPolicy, loadPolicy, checkPolicy, type Policy } from './params/po
 export { HighwayError, ValidationError, PolicyError, TerminalError, type ErrorCode } from './errors.js';
 export { INTENT_STATUSES, STOP_REASONS, LABELS, type IntentStatus, type StopReason, type IntentRow } from './model.js';
 export { readClusterId } from './db/queries/cluster.js';
+export { OPERATIONS, type OperationKind, type OperationResult } from './operations/registry.js';
+export { defineOperation, type OperationDefinition } from './operations/definition.js';
+export type { ExecResult, InspectResult, LogsResult, RemoveResult } from './tools/docker-ops.js';

@@ -17,7 +17,8 @@ export interface MigrationResult {
 /**
  * Apply every `migrations/NNN_name.sql` not applied yet, each in its own transaction,
  * in file-name order. A session advisory lock makes concurrent migrators wait for each
- * other, so two processes starting at once apply each file exactly once.
+ * other, so two processes starting at once apply each file exactly once. Then the registry
+ * of operations is recorded (highway.docker_operation_kinds).
  */
 export async function migrate(pool: pg.Pool, dir: string = MIGRATIONS_DIR): Promise<MigrationResult> {
   const files = (await readdir(dir)).filter((f) => /^\d+_.+\.sql$/.test(f)).sort();
@@ -47,6 +48,11 @@ export async function migrate(pool: pg.Pool, dir: string = MIGRATIONS_DIR): Prom
         throw new Error(`migration ${file} failed: ${(err as Error).message}`, { cause: err });
       }
       result.applied.push(file);
+    }
+    // The kinds of operations follow from the code's registry (a table the rows' kind references).
+    if ((await client.query<{ t: string | null }>(`SELECT to_regclass('highway.docker_operation_kinds')::text AS t`)).rows[0]?.t) {
+      const { syncOperationKinds } = await import('../operations/registry.js');
+      await syncOperationKinds(client);
     }
     return result;
   } finally {

@@ -78,6 +78,21 @@ export interface ContainerClient {
   logLines(containerId: string, options: LogLinesOptions): Promise<{ lines: LogLine[]; truncated: boolean } | null>;
   /** Docker's full inspect of a container, or null when it is gone. */
   inspectRaw(nameOrId: string): Promise<Docker.ContainerInspectInfo | null>;
+  /**
+   * A path of a container, running or not, as Docker's archive API gives it (a tar), read up to
+   * `maxBytes` (more: a `too_large` error, the read stopped); null when the container is gone.
+   * A path that does not exist is a `not_found` error.
+   */
+  archive(containerId: string, path: string, maxBytes: number): Promise<{ tar: Buffer; stat: ArchiveStat | null } | null>;
+}
+
+/** What Docker says of an archived path (the X-Docker-Container-Path-Stat header). */
+export interface ArchiveStat {
+  name: string;
+  size: number;
+  mode: number;
+  mtime: string;
+  linkTarget: string;
 }
 
 /** What a pull gives back: the manifest digest, when the daemon told it. */
@@ -617,6 +632,49 @@ export function createDockerClient(options: DockerClientOptions): ContainerClien
         throw err;
       }
     },
+
+    async archive(containerId, path, maxBytes) {
+      try {
+        return await call('archive', async (abortSignal) => {
+          const res = (await docker.getContainer(containerId).getArchive({ path, abortSignal } as { path: string })) as NodeJS.ReadableStream & {
+            headers?: Record<string, string | undefined>;
+            destroy(): void;
+          };
+          const header = res.headers?.['x-docker-container-path-stat'];
+          let stat: ArchiveStat | null = null;
+          try {
+            stat = header ? (JSON.parse(Buffer.from(header, 'base64').toString('utf8')) as ArchiveStat) : null;
+          } catch {
+            stat = null;
+          }
+          const chunks: Buffer[] = [];
+          let size = 0;
+          await new Promise<void>((resolve, reject) => {
+            res.on('data', (chunk: Buffer) => {
+              size += chunk.length;
+              if (size > maxBytes) {
+                res.destroy();
+                reject(new HighwayError('too_large', `${path} is larger than max_bytes (${maxBytes} bytes); copy less, or raise max_bytes`));
+                return;
+              }
+              chunks.push(chunk);
+            });
+            res.on('end', resolve);
+            res.on('close', resolve);
+            res.on('error', reject);
+          });
+          return { tar: Buffer.concat(chunks), stat };
+        }, ARCHIVE_TIMEOUT_MS);
+      } catch (err) {
+        if (statusOf(err) === 404) {
+          // Docker answers 404 both for a missing path ("Could not find the file ...") and for a missing container.
+          if (!/could not find the file|no such file/i.test(dockerMessage(err))) return null;
+          throw new HighwayError('not_found', `${path}: no such file or directory in container ${containerId.slice(0, 12)}`, { cause: err });
+        }
+        if (statusOf(err) === 400) throw new HighwayError('invalid_params', `path: Docker refused ${JSON.stringify(path)}: ${dockerMessage(err)}`, { cause: err });
+        throw err;
+      }
+    },
   };
   return client;
 }
@@ -652,6 +710,9 @@ class OutputCollector {
     return this.done;
   }
 }
+
+/** A copy out of a container reads at most its max_bytes; this bounds a stalled read. */
+const ARCHIVE_TIMEOUT_MS = 120_000;
 
 function toDate(s: string | undefined): Date | null {
   if (!s || s.startsWith('0001-01-01')) return null;

@@ -8,6 +8,7 @@ import { CompletionWaiter, INTENT_WAIT } from './completion.js';
 import { createDockerRun, isSettled } from './docker-run.js';
 import { createOperationTools, type OperationTools } from './docker-ops.js';
 import { OperationWaiter, OPERATION_WAIT } from './operation-waiter.js';
+import { OPERATIONS } from '../operations/registry.js';
 import type { ToolRegistry } from './registry.js';
 import { registerCronTools } from './cron-tools.js';
 import { createDockerImages } from './docker-images.js';
@@ -57,11 +58,10 @@ export function registerDockerTools(registry: ToolRegistry, options: DockerTools
   registry.register('tools.docker.images', createDockerImages(deps));
   const operationWaiter = new OperationWaiter(pool, rows);
   const operations = createOperationTools({ ...deps, operations: operationWaiter });
-  registry.register('tools.docker.exec', operations.exec);
+  // One tool per registered operation (src/operations/registry.ts).
+  for (const def of OPERATIONS) registry.register(def.tool, (params, ctx) => operations.call(def, params, ctx));
   registry.register('tools.docker.stop', operations.stop);
   registry.register('tools.docker.remove', operations.remove);
-  registry.register('tools.docker.logs', (params, ctx) => operations.logs(params, ctx));
-  registry.register('tools.docker.inspect', operations.inspect);
   registry.register('tools.docker.wait', operations.wait);
 
   return {

@@ -172,7 +172,9 @@ export class HighwayTracer {
         else this.untied.push(span);
       }
     };
+    // Every method of the client; the ones below timed (a method added later is forwarded as is).
     return {
+      ...client,
       docker: client.docker,
       breakerOpen: () => client.breakerOpen(),
       daemonId: () => client.daemonId(),

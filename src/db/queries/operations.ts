@@ -1,11 +1,13 @@
 /**
- * highway.docker_operations: exec, logs and inspect requests on a container, performed by the
+ * highway.docker_operations: requests on a container (exec, logs, inspect, ...), performed by the
  * reconciler that owns it. The caller inserts (with its audit entry), the host claims and
  * finishes; every status change notifies `highway_docker_op_done` ("<id> <status>").
  */
 import type { Queryable } from '../pool.js';
+import type { OperationKind } from '../../operations/registry.js';
 
-export type OperationKind = 'exec' | 'logs' | 'inspect';
+/** The kinds follow from the registry of operations (src/operations/registry.ts). */
+export type { OperationKind };
 export type OperationStatus = 'pending' | 'running' | 'done' | 'failed' | 'timeout';
 
 export interface OperationRow {
@@ -35,8 +37,8 @@ export interface NewOperation {
   reconciler_id: string;
   actor: string | null;
   params: unknown;
-  /** The audit entry written with the row (`tools.docker.<kind>`); logs polls skip it. */
-  audit: boolean;
+  /** The audit entry written with the row (its operation: the tool's name); null: none (logs polls). */
+  audit: string | null;
 }
 
 /** Insert a pending operation (and, unless told not to, its audit entry) in one statement. */
@@ -47,8 +49,8 @@ export async function insertOperation(q: Queryable, op: NewOperation): Promise<v
        VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id, tenant_id, kind, intent_id, actor
      )
      INSERT INTO highway.docker_audit (tenant_id, actor, intent_id, operation, outcome, detail)
-     SELECT tenant_id, actor, intent_id, 'tools.docker.' || kind, 'ok', jsonb_build_object('operation_id', id)
-       FROM inserted WHERE $8`,
+     SELECT tenant_id, actor, intent_id, $8::text, 'ok', jsonb_build_object('operation_id', id)
+       FROM inserted WHERE $8::text IS NOT NULL`,
     [op.id, op.tenant_id, op.kind, op.intent_id, op.reconciler_id, op.actor, JSON.stringify(op.params), op.audit],
   );
 }
@@ -122,4 +124,9 @@ export async function finishOperation(
     ],
   );
   return (res.rowCount ?? 0) > 0;
+}
+
+/** Drop these keys of a finished operation's result (bulky content, once its caller has read it). */
+export async function dropResultKeys(q: Queryable, id: string, keys: string[]): Promise<void> {
+  await q.query(`UPDATE highway.docker_operations SET result = result - $2::text[] WHERE id = $1 AND result IS NOT NULL`, [id, keys]);
 }

@@ -1,11 +1,12 @@
 /**
- * decide() for operations (exec, logs, inspect): pure, from the row as this reconciler reads
- * it to what to do. Per key one reconcile runs at a time in a process, so a row that says
- * `running` when a reconcile starts was claimed by an earlier run of this reconciler that died
- * meanwhile: a read (logs, inspect) is simply done again; an exec is never run a second time
- * silently: its processes are ended and it is recorded failed, saying why.
+ * decide() for operations (every kind of the registry, src/operations/registry.ts): pure, from
+ * the row as this reconciler reads it to what to do. Per key one reconcile runs at a time in a
+ * process, so a row that says `running` when a reconcile starts was claimed by an earlier run
+ * of this reconciler that died meanwhile: a rerun-safe operation (a read: logs, inspect, cp) is
+ * simply done again; one that is not (an exec) is never run a second time silently: what is
+ * left of it is ended and it is recorded failed, saying why.
  */
-import type { OperationKind, OperationStatus } from '../../db/queries/operations.js';
+import type { OperationStatus } from '../../db/queries/operations.js';
 
 export type OperationDecision =
   | { type: 'none' }
@@ -13,12 +14,13 @@ export type OperationDecision =
   | { type: 'perform' }
   /** Perform again a read that was in flight when the reconciler died. */
   | { type: 'perform_again' }
-  /** End what is left of an exec that was in flight when the reconciler died, and record it failed. */
+  /** End what is left of an operation (an exec) that was in flight when the reconciler died, and record it failed. */
   | { type: 'abandon'; error: string };
 
 export interface OperationView {
-  kind: OperationKind;
   status: OperationStatus;
+  /** From the operation's definition: may it be performed again? */
+  rerun_safe: boolean;
   reconciler_id: string;
 }
 
@@ -34,7 +36,7 @@ export function decideOperation(op: OperationView | null, reconcilerId: string):
     case 'pending':
       return { type: 'perform' };
     case 'running':
-      return op.kind === 'exec' ? { type: 'abandon', error: ABANDONED_EXEC_ERROR } : { type: 'perform_again' };
+      return op.rerun_safe ? { type: 'perform_again' } : { type: 'abandon', error: ABANDONED_EXEC_ERROR };
     default:
       return { type: 'none' };
   }

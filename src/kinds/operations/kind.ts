@@ -1,6 +1,7 @@
 /**
- * The operations kind: exec, logs and inspect requests (rows of highway.docker_operations) on
- * the containers of this host. Keys are operation ids; a new row notifies `highway_docker_op`;
+ * The operations kind: requests (rows of highway.docker_operations) on the containers of this
+ * host, one kind per operation of the registry (src/operations/registry.ts), dispatched
+ * through its definition: nothing here names an operation. Keys are operation ids; a new row notifies `highway_docker_op`;
  * list() returns this reconciler's live operations. Reconcile claims a pending row, performs
  * it and records exactly one outcome (which notifies the waiting caller).
  */
@@ -17,14 +18,16 @@ import {
   type OperationRow,
 } from '../../db/queries/operations.js';
 import type { ContainerClient } from '../../docker/client.js';
-import { HighwayError, errorMessage } from '../../errors.js';
+import { HighwayError } from '../../errors.js';
 import { defaultPolicy, type Policy } from '../../params/policy.js';
-import { parseExecParams } from '../../params/exec.js';
+import { parseParams } from '../../params/operations.js';
+import type { AnyOperation } from '../../operations/definition.js';
+import { operationNamed } from '../../operations/registry.js';
 import { envSecretResolver, type SecretResolver } from '../../secrets.js';
 import type { Kind, Sources } from '../../runtime/controller.js';
 import type { ReconcileResult } from '../../runtime/workqueue.js';
-import { ABANDONED_EXEC_ERROR_UNKILLED, decideOperation } from './decide.js';
-import { ExecLeftAtShutdown, failure, findRunningExec, killExecProcesses, performExec, performInspect, performLogs, type OperationContext } from './effects.js';
+import { decideOperation } from './decide.js';
+import { ExecLeftAtShutdown, failure, type OperationContext } from './effects.js';
 
 export const OPERATION_CHANNELS = { requested: 'highway_docker_op', done: 'highway_docker_op_done' } as const;
 
@@ -86,55 +89,48 @@ export class OperationsKind implements Kind {
   async reconcile(id: string): Promise<ReconcileResult> {
     const { pool, reconcilerId } = this.options;
     const seen = await getOperation(pool, id);
-    const decision = decideOperation(seen, reconcilerId);
+    if (!seen) return {};
+    const def = operationNamed(seen.kind);
+    if (!def) {
+      // A kind this build does not know (written by a newer one): said, not left pending.
+      const claimed = seen.reconciler_id === reconcilerId ? await claimOperation(pool, id, reconcilerId) : null;
+      if (claimed) await this.record(null, claimed, { status: 'failed', error: `this host does not know operations of kind ${JSON.stringify(seen.kind)}; upgrade it`, error_code: 'invalid_params' });
+      return {};
+    }
+    const decision = decideOperation({ ...seen, rerun_safe: def.rerunSafe }, reconcilerId);
     if (decision.type === 'none') return {};
     const op = decision.type === 'perform' ? await claimOperation(pool, id, reconcilerId) : seen;
     if (!op) return {}; // claimed meanwhile (another process with our id)
     const intent = await getIntent(pool, op.intent_id);
 
     if (decision.type === 'abandon') {
-      let error = decision.error;
-      if (intent?.container_id) {
-        const containerId = intent.container_id;
-        const kill = await (async () => {
-          const spec = parseExecParams(op.params);
-          // Its Docker exec, found by command and user: its session is then known as the host sees it.
-          const execId = await findRunningExec(this.ctx, containerId, spec).catch(() => null);
-          return killExecProcesses(this.ctx, containerId, op.id, spec.user, this.options.logger, execId ? { execId } : undefined);
-        })().catch((err: unknown) => ({ complete: false, summary: errorMessage(err) }));
-        if (!kill.complete) error = `${ABANDONED_EXEC_ERROR_UNKILLED}: ${kill.summary}`;
-      }
-      await this.record(op, { status: 'failed', error, error_code: 'exec_failed' });
+      const error = intent && def.abandon ? await def.abandon(this.ctx, op, intent, parseParams(def.schema, op.params)) : decision.error;
+      await this.record(def, op, { status: 'failed', error, error_code: def.failureCode ?? 'internal' });
       return {};
     }
 
     let outcome: OperationOutcome;
     try {
       if (!intent) throw new HighwayError('not_found', `intent ${op.intent_id} does not exist`);
-      outcome =
-        op.kind === 'exec' ? await performExec(this.ctx, op, intent) : op.kind === 'logs' ? await performLogs(this.ctx, op, intent) : await performInspect(this.ctx, op, intent);
+      const params = parseParams(def.schema, op.params);
+      def.checkPolicy?.(params, this.ctx.policy); // again on the host: a row written past the tool meets the same policy
+      outcome = await def.perform(this.ctx, op, intent, params);
     } catch (err) {
       if (err instanceof ExecLeftAtShutdown) return {};
-      // Docker unreachable for a read: retried by the queue's backoff (the row stays running, ours).
-      if (err instanceof HighwayError && err.code === 'docker_unavailable' && op.kind !== 'exec') throw err;
-      outcome = failure(err, op.kind === 'exec' ? 'exec_failed' : 'internal');
+      // Docker unreachable for a rerun-safe operation: retried by the queue's backoff (the row stays running, ours).
+      if (err instanceof HighwayError && err.code === 'docker_unavailable' && def.rerunSafe) throw err;
+      outcome = failure(err, def.failureCode ?? 'internal');
     }
-    await this.record(op, outcome);
+    await this.record(def, op, outcome);
     return {};
   }
 
-  /** Record the outcome (once; an exec's with its audit entry, in the same statement). */
-  private async record(op: OperationRow, outcome: OperationOutcome): Promise<void> {
-    const result = outcome.result as { exit_code?: number | null } | null | undefined;
-    const audit =
-      op.kind === 'exec'
-        ? {
-            actor: this.options.reconcilerId,
-            operation: 'container.exec',
-            outcome: outcome.status === 'failed' ? ('error' as const) : ('ok' as const),
-            detail: { operation_id: op.id, status: outcome.status, exit_code: result?.exit_code ?? null, error: outcome.error ?? null, code: outcome.error_code ?? null },
-          }
-        : undefined;
+  /** Record the outcome (once; with the host's own audit row when the operation has one, in the same statement). */
+  private async record(def: AnyOperation | null, op: OperationRow, outcome: OperationOutcome): Promise<void> {
+    const own = def?.hostAudit?.(op, outcome);
+    const audit = own
+      ? { actor: this.options.reconcilerId, operation: own.operation, outcome: outcome.status === 'failed' ? ('error' as const) : ('ok' as const), detail: own.detail }
+      : undefined;
     await finishOperation(this.options.pool, op.id, outcome, ['running'], audit);
   }
 }
