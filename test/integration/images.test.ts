@@ -54,25 +54,25 @@ describe('tools.docker.images (real daemon)', function () {
     expect(new Date(busybox!.created!).getTime()).to.equal(Math.floor(new Date(inspected.Created).getTime() / 1000) * 1000);
   });
 
-  it('a docker tag done behind our back shows in the table within a second', async () => {
+  it('a docker tag done behind our back shows in the table from its event, not the 30 s resync', async () => {
     const tag = scratchTag();
     const [repo, version] = tag.split(':');
     await h.docker.getImage(TEST_IMAGE).tag({ repo: repo!, tag: version! });
-    const ms = await within(async () => (await tagsOf()).includes(tag), 1_000);
-    expect(ms).to.be.at.most(1_000);
+    const ms = await within(async () => (await tagsOf()).includes(tag), 5_000);
+    expect(ms).to.be.at.most(5_000);
     const result = await images({ reference: tag });
     expect(result.hosts[0]!.images.map((i) => i.id)).to.deep.equal([(await h.docker.getImage(TEST_IMAGE).inspect()).Id]);
     expect(result.hosts[0]!.images[0]!.tags).to.include.members([tag, TEST_IMAGE]);
   });
 
-  it('a docker rmi done behind our back leaves the table within a second', async () => {
+  it('a docker rmi done behind our back leaves the table from its event, not the 30 s resync', async () => {
     const tag = scratchTag();
     const [repo, version] = tag.split(':');
     await h.docker.getImage(TEST_IMAGE).tag({ repo: repo!, tag: version! });
-    await within(async () => (await tagsOf()).includes(tag), 1_000);
+    await within(async () => (await tagsOf()).includes(tag), 5_000);
     await h.docker.getImage(tag).remove({ noprune: true });
-    const ms = await within(async () => !(await tagsOf()).includes(tag), 1_000);
-    expect(ms).to.be.at.most(1_000);
+    const ms = await within(async () => !(await tagsOf()).includes(tag), 5_000);
+    expect(ms).to.be.at.most(5_000);
     expect((await images({ reference: tag })).hosts[0]!.images).to.deep.equal([]);
   });
 
