@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'not_running' // an exec on a container that is not running
   | 'not_ended' // removing a container that still runs (without force)
   | 'exec_failed' // the exec could not be run or its outcome is unknown
+  | 'files_failed' // run parameter `files` could not be written into the container
   | 'shutdown'
   | 'internal';
 

@@ -16,6 +16,7 @@ import { BOUNDS, formatPath, within } from './bounds.js';
 import * as field from './fields.js';
 import * as host from './host-fields.js';
 import { ALIASES, REFUSED_ARGUMENTS } from './refused.js';
+import * as steps from './steps.js';
 
 export { formatPath };
 
@@ -51,6 +52,7 @@ function required<S extends z.ZodType>(schema: S, doc: Omit<ParameterDoc, 'defau
 const MAX_TIMEOUT_SECONDS = 7 * 24 * 3600;
 const MIN_MEMORY_BYTES = 6 * 1024 * 1024; // Docker refuses less
 const MAX_OUTPUT_BYTES = 64 * 1024 * 1024;
+const MAX_RESULT_BYTES = 64 * 1024 * 1024;
 
 export const PARAMETERS = {
   image: required(field.image, {
@@ -320,6 +322,28 @@ export const PARAMETERS = {
     default: '1048576 (1 MiB)',
     description: 'Output kept per stream (stdout, stderr); the rest is dropped and `logs_truncated` set.',
   }),
+  // ---- containers as workflow steps (docs/steps.md)
+  files: withDefault(steps.files, {}, {
+    accepts: '{"/path": "text" | {"content", "encoding": "base64", "mode"} | {"secret": "name"}}',
+    default: '{}',
+    description:
+      'Files written into the container after it is created and before it starts (Docker\'s archive API: works on any host, and on a volume of a read-only root filesystem). `mode` is a number (`420` = 0o644, the default); a `{"secret"}` file is resolved on the reconciler, never stored, and masked in the output. Paths absolute, without `..`, not under `/proc` or `/sys`, nor under a `tmpfs` (mounted at start). Total size: policy `max_files_bytes` (default 4 MiB).',
+  }),
+  result_path: optional(steps.resultPath, {
+    accepts: 'absolute path',
+    description:
+      'A file the container writes (e.g. `/out/result.json`), read after it exits and before it is removed, returned as `result` (stored in the row). A missing, too large or invalid file is `result_error` `{code, message}`; the exit code and output are kept.',
+  }),
+  result_format: withDefault(z.enum(['json', 'text'], { error: 'must be "json" or "text"' }), 'json', {
+    accepts: '"json" | "text"',
+    default: '"json"',
+    description: '`json`: `result` is the parsed JSON; `text`: the file as a UTF-8 string.',
+  }),
+  max_result_bytes: withDefault(field.size.refine((b) => b > 0 && b <= MAX_RESULT_BYTES, 'must be more than 0 and at most 64 MiB'), 1024 * 1024, {
+    accepts: 'bytes | size',
+    default: '1048576 (1 MiB)',
+    description: 'Largest `result_path` file read; a larger one is `result_error` `too_large`. Policy-capped (`max_result_bytes`, default 16 MiB).',
+  }),
 } satisfies Record<string, Parameter<z.ZodType>>;
 
 export type ParameterName = keyof typeof PARAMETERS;
@@ -409,6 +433,18 @@ function contradictions(p: Fields): Problem[] {
   for (const path of Object.keys(p.tmpfs)) {
     const earlier = mountedAt.get(path);
     if (earlier) problems.push({ field: 'tmpfs', path: [path], message: `"${path}" is already mounted by ${earlier}` });
+  }
+  const stepMounts = steps.mountsOf(p);
+  for (const path of Object.keys(p.files)) {
+    const problem = steps.fileTargetProblem(path, stepMounts, p.read_only);
+    if (problem) problems.push({ field: 'files', path: [path], message: problem });
+  }
+  if (p.result_path !== null && stepMounts.some((m) => m.target === p.result_path)) {
+    problems.push({ field: 'result_path', message: `"${p.result_path}" is a mount point; name a file` });
+  }
+  if (p.result_path === null && (p.result_format !== 'json' || p.max_result_bytes !== 1024 * 1024)) {
+    // Not an error worth refusing a run for? It is: a setting that does nothing hides a missing result_path.
+    problems.push({ field: p.result_format !== 'json' ? 'result_format' : 'max_result_bytes', message: 'needs result_path (the file to read)' });
   }
   return problems;
 }

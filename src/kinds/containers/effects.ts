@@ -18,6 +18,7 @@ import { secretValuesOf, type SecretResolver } from '../../secrets.js';
 import { resolveRegistryAuth } from '../../docker/registry-auth.js';
 import { intentEventFields } from '../../observability/events.js';
 import type { Metrics } from '../../observability/metrics.js';
+import { fileSecrets, readResult, writeFiles } from './steps.js';
 
 
 export interface EffectContext {
@@ -237,7 +238,16 @@ async function start(s: StepContext, _action: Extract<Action, { type: 'start' }>
     log.warn({ event: 'container.start_claimed_elsewhere', container_id: id }, 'another process is starting this container; not starting it again');
     return 'stop';
   }
+  let files: { count: number; bytes: number } | null = null;
   try {
+    // `files` go in after the claim and before the start: the same bytes on every try, so a
+    // pass that writes them again after a crash (the claim expired, the start never ran) converges.
+    if (hasFiles(w.intent.spec)) {
+      const spec = revalidate(w.intent.spec, ctx.policy);
+      const bytes = await writeFiles(ctx.docker, spec, id, await fileSecrets(w.intent.spec, ctx.resolveSecret, w.intent));
+      files = { count: Object.keys(spec.files).length, bytes };
+      log.info({ event: 'container.files_written', container_id: id, files: files.count, bytes }, `wrote ${files.count} files into the container`);
+    }
     await ctx.docker.start(id);
   } catch (err) {
     // Docker refused or did not answer: if the container is still `created`, it never ran.
@@ -263,7 +273,7 @@ async function start(s: StepContext, _action: Extract<Action, { type: 'start' }>
       started_at: startedAt,
       deadline_at: new Date(startedAt.getTime() + life.timeoutMs),
     },
-    [...(w.createAudit ? [w.createAudit] : []), { operation: 'container.start', outcome: 'ok', detail: { container_id: id } }],
+    [...(w.createAudit ? [w.createAudit] : []), { operation: 'container.start', outcome: 'ok', detail: { container_id: id, ...(files ? { files: files.count, files_bytes: files.bytes } : {}) } }],
   );
   log.info({ event: 'container.started', container_id: id, status: 'running' }, 'container started');
   return step;
@@ -314,8 +324,12 @@ async function collect(s: StepContext, action: Extract<Action, { type: 'collect'
   const c = w.container!;
   const ahead = w.ahead?.containerId === c.id ? await w.ahead.read : null;
   if (ahead && 'failed' in ahead) throw ahead.failed;
+  // The result file is read while the output is (both before the removal, both in this row update).
+  const reading = readResult(ctx.docker, w.intent.spec, c.id, await secretsToMask(ctx, w.intent));
+  reading.catch(() => {}); // awaited below; not unhandled while the output is read
   // Secrets are masked as the output streams, before it is cut to max_output_bytes.
   const { output, unreadable } = ahead ?? (await readOutput(ctx, w.intent, c.id, life.maxOutputBytes));
+  const result = await reading;
   const finishedAt = c.finishedAt ?? new Date();
   const startedAt = c.startedAt ?? w.intent.started_at;
   const duration = startedAt ? Math.max(0, finishedAt.getTime() - startedAt.getTime()) : null;
@@ -350,6 +364,7 @@ async function collect(s: StepContext, action: Extract<Action, { type: 'collect'
     duration_ms: duration,
     error: fullError,
     ...(life.gcProtectMs ? { gc_protected_until: new Date(Date.now() + life.gcProtectMs) } : {}),
+    ...(result ?? {}),
   });
   if (step === 'stop') return step;
   const fields = {
@@ -361,6 +376,7 @@ async function collect(s: StepContext, action: Extract<Action, { type: 'collect'
     duration_ms: duration,
     stop_reason: action.reason,
     logs_truncated: output.truncated || incomplete !== null,
+    ...(result ? { result_error: result.result_error?.code ?? null } : {}),
   };
   // A result is info; a stop we were asked for too; a timeout is a warning; a failure an error.
   const level = action.status === 'failed' ? 'error' : action.status === 'timeout' || action.status === 'lost' ? 'warn' : 'info';
@@ -443,7 +459,7 @@ export function highwayLabels(intent: IntentRow, reconcilerId: string, clusterId
  * logs (a logging driver it cannot read back): the intent still ends, with that said.
  */
 async function readOutput(ctx: EffectContext, intent: IntentRow, id: string, maxBytes: number) {
-  const secrets = await secretValuesOf(intent.spec['environment'], ctx.resolveSecret, intent);
+  const secrets = await secretsToMask(ctx, intent);
   try {
     return { output: await ctx.docker.logs(id, maxBytes, { secrets }), unreadable: null };
   } catch (err) {
@@ -483,3 +499,15 @@ async function resolveSecrets(ctx: EffectContext, intent: IntentRow): Promise<Re
   }
   return secrets;
 }
+
+/** Every secret value the container was given (environment and `files`): masked in what comes back. */
+async function secretsToMask(ctx: EffectContext, intent: IntentRow): Promise<string[]> {
+  const env = await secretValuesOf(intent.spec['environment'], ctx.resolveSecret, intent);
+  if (!hasFiles(intent.spec)) return env;
+  return [...env, ...Object.values(await fileSecrets(intent.spec, ctx.resolveSecret, intent))];
+}
+
+const hasFiles = (spec: Record<string, unknown>): boolean => {
+  const files = spec['files'];
+  return files !== null && typeof files === 'object' && Object.keys(files).length > 0;
+};

@@ -1,0 +1,114 @@
+/**
+ * Containers as workflow steps (issue 19, docs/steps.md) on the real daemon and database:
+ * `files` written into the container before it starts, `result_path` read back after it exits.
+ */
+import { expect } from 'chai';
+import { ValidationError, PolicyError } from '../../src/errors.js';
+import { defaultPolicy } from '../../src/params/policy.js';
+import { Harness } from '../support/harness.js';
+
+const SECRET_ENV = 'HIGHWAY_SECRET_STEPS_TOKEN';
+
+describe('steps: files in, a result out (real Docker, real PostgreSQL)', function () {
+  this.timeout(60_000);
+  let h: Harness;
+
+  before(async () => {
+    process.env[SECRET_ENV] = 's3cr3t-token-value';
+    process.env[`${SECRET_ENV}_TENANTS`] = 'tenant-a';
+    h = await Harness.start({ policy: { ...defaultPolicy, max_files_bytes: 2 * 1024 * 1024, max_result_bytes: 4096 } });
+  });
+  after(async () => {
+    delete process.env[SECRET_ENV];
+    delete process.env[`${SECRET_ENV}_TENANTS`];
+    await h?.stop();
+  });
+  afterEach(async () => {
+    const left = await h.containers();
+    expect(left.map((c) => `${c.Names[0]} ${c.State}`)).to.deep.equal([]);
+  });
+
+  describe('files', () => {
+    it('writes text, base64 (with its mode and the numeric user as owner) and secret files before the start; the secret is masked in the output', async () => {
+      const binary = Buffer.from([0, 1, 2, 255, 10, 65]);
+      const result = await h.run({
+        user: '1234:2345',
+        files: {
+          '/in/config.json': '{"greeting": "hello"}',
+          '/in/deep/er/data.bin': { content: binary.toString('base64'), encoding: 'base64', mode: 0o600 },
+          '/in/token': { secret: 'steps_token' },
+        },
+        command: ['sh', '-c', 'cat /in/config.json; echo; od -An -tx1 /in/deep/er/data.bin; stat -c "%a %u:%g" /in/deep/er/data.bin /in/token; cat /in/token'],
+      });
+      expect(result.status, result.error ?? '').to.equal('exited');
+      const lines = result.stdout.split('\n').map((l) => l.trim());
+      expect(lines[0]).to.equal('{"greeting": "hello"}');
+      expect(lines[1]).to.equal('00 01 02 ff 0a 41');
+      expect(lines[2]).to.equal('600 1234:2345');
+      expect(lines[3]).to.equal('644 1234:2345');
+      // The container read the secret; the output, the row and the spec never hold it.
+      expect(lines[4]).to.equal('***');
+      const row = await h.intent(result.intent_id);
+      expect(JSON.stringify(row)).not.to.include('s3cr3t-token-value');
+      expect(row!.spec['files']).to.deep.include({ '/in/token': { secret: 'steps_token', mode: 0o644 } });
+    });
+
+    it('writes into a volume of a read-only root filesystem', async () => {
+      const result = await h.run({
+        read_only: true,
+        mounts: [{ type: 'volume', target: '/in' }],
+        files: { '/in/a/b.txt': 'on a volume\n' },
+        command: ['sh', '-c', 'cat /in/a/b.txt; touch /elsewhere 2>/dev/null || echo read-only'],
+      });
+      expect(result.status, result.error ?? '').to.equal('exited');
+      expect(result.stdout).to.equal('on a volume\nread-only\n');
+    });
+
+    it("refuses another tenant's secret as a file: the run fails naming the file, and nothing is left", async () => {
+      const result = await h.run({ files: { '/in/token': { secret: 'steps_token' } }, command: ['cat', '/in/token'] }, h.ctx({ tenant_id: 'tenant-b' }));
+      expect(result.status).to.equal('failed');
+      expect(result.error).to.include('files["/in/token"]').and.include('not available to this tenant');
+      expect(result.stdout).to.equal('');
+      expect(await h.containerGone(result.container_id)).to.equal(true);
+    });
+
+    it('refuses bad paths and places by name, before anything is stored', async () => {
+      const cases: [Record<string, unknown>, string, RegExp][] = [
+        [{ files: { 'in/x': 'a' } }, 'files["in/x"]', /absolute/],
+        [{ files: { '/in/../etc/passwd': 'a' } }, 'files["/in/../etc/passwd"]', /\.\./],
+        [{ files: { '/proc/self/x': 'a' } }, 'files["/proc/self/x"]', /\/proc/],
+        [{ files: { '/sys': 'a' } }, 'files["/sys"]', /\/sys/],
+        [{ files: { '/tmp/x': 'a' }, tmpfs: { '/tmp': '' } }, 'files["/tmp/x"]', /tmpfs/],
+        [{ files: { '/x': 'a' }, read_only: true }, 'files["/x"]', /read-only/],
+        [{ files: { '/x': { content: 'not base64!', encoding: 'base64' } } }, 'files["/x"].content', /base64/],
+        [{ files: { '/x': { content: 'a', mode: 0o10000 } } }, 'files["/x"].mode', /mode/],
+      ];
+      for (const [params, field, message] of cases) {
+        const ctx = h.ctx();
+        const err = await h.run({ ...params, command: ['true'] }, ctx).then(() => null, (e: unknown) => e);
+        expect(err, field).to.be.instanceOf(ValidationError);
+        expect((err as ValidationError).field, JSON.stringify(params)).to.equal(field);
+        expect((err as Error).message).to.match(message);
+        expect(await h.intentOfActivity(ctx.activity_id)).to.equal(null);
+      }
+    });
+
+    it("bounds the files' total size by the policy (max_files_bytes)", async () => {
+      const ctx = h.ctx();
+      const big = 'x'.repeat(1024 * 1024 + 1);
+      const err = await h.run({ files: { '/a': big, '/b': big }, command: ['true'] }, ctx).then(() => null, (e: unknown) => e);
+      expect(err).to.be.instanceOf(PolicyError);
+      expect((err as PolicyError).rule).to.equal('max_files_bytes');
+      expect((err as Error).message).to.include('2097154 bytes together exceed the maximum of 2097152 (2 MiB)');
+      expect(await h.intentOfActivity(ctx.activity_id)).to.equal(null);
+      // Far over: refused before the schema reads it.
+      const huge = await h.run({ files: { '/a': 'y'.repeat(4 * 1024 * 1024) }, command: ['true'] }, h.ctx()).then(() => null, (e: unknown) => e);
+      expect(huge).to.be.instanceOf(ValidationError);
+      expect((huge as ValidationError).field).to.equal('files');
+      // 1 MiB of files is not held to max_params_bytes (256 KiB).
+      const ok = await h.run({ files: { '/a': 'z'.repeat(1024 * 1024) }, command: ['sh', '-c', 'wc -c < /a'] });
+      expect(ok.status, ok.error ?? '').to.equal('exited');
+      expect(ok.stdout.trim()).to.equal(String(1024 * 1024));
+    });
+  });
+});
