@@ -10,7 +10,7 @@ import { DOCKER_DEFAULT_CAPABILITIES, effectiveCapabilities, normalizeCapability
 import { hasRegistryDomain } from './fields.js';
 import { DEFAULT_INPUT_LIMITS, formatBytes } from './bounds.js';
 import { formatPath, type RunSpec } from './schema.js';
-import { fileBytes as stepFileBytes } from './steps.js';
+import { DEFAULT_MAX_RESULT_BYTES, fileBytes as stepFileBytes } from './steps.js';
 
 export type PolicyRule =
   | 'privileged'
@@ -374,7 +374,8 @@ const CHECKS: readonly Check[] = [
     if (spec.max_output_bytes > policy.max_output_bytes) {
       throw new PolicyError('max_output_bytes', 'max_output_bytes', `${spec.max_output_bytes} exceeds the maximum of ${policy.max_output_bytes} (${formatBytes(policy.max_output_bytes)})`);
     }
-    if (spec.result_path !== null && spec.max_result_bytes > policy.max_result_bytes) {
+    // The default (1 MiB) is capped to the ceiling where it is read; an explicit larger value is refused.
+    if (spec.result_path !== null && spec.max_result_bytes > policy.max_result_bytes && spec.max_result_bytes !== DEFAULT_MAX_RESULT_BYTES) {
       throw new PolicyError('max_result_bytes', 'max_result_bytes', `${spec.max_result_bytes} exceeds the maximum of ${policy.max_result_bytes} (${formatBytes(policy.max_result_bytes)})`);
     }
     const fileBytes = Object.values(spec.files).reduce((sum, entry) => sum + stepFileBytes(entry), 0);

@@ -339,10 +339,10 @@ export const PARAMETERS = {
     default: '"json"',
     description: '`json`: `result` is the parsed JSON; `text`: the file as a UTF-8 string.',
   }),
-  max_result_bytes: withDefault(field.size.refine((b) => b > 0 && b <= MAX_RESULT_BYTES, 'must be more than 0 and at most 64 MiB'), 1024 * 1024, {
+  max_result_bytes: withDefault(field.size.refine((b) => b > 0 && b <= MAX_RESULT_BYTES, 'must be more than 0 and at most 64 MiB'), steps.DEFAULT_MAX_RESULT_BYTES, {
     accepts: 'bytes | size',
-    default: '1048576 (1 MiB)',
-    description: 'Largest `result_path` file read; a larger one is `result_error` `too_large`. Policy-capped (`max_result_bytes`, default 16 MiB).',
+    default: '1048576 (1 MiB), or the policy ceiling if lower',
+    description: 'Largest `result_path` file read; a larger one is `result_error` `too_large`. A value above the policy ceiling (`max_result_bytes`, default 16 MiB) is refused.',
   }),
 } satisfies Record<string, Parameter<z.ZodType>>;
 
@@ -442,7 +442,7 @@ function contradictions(p: Fields): Problem[] {
   if (p.result_path !== null && stepMounts.some((m) => m.target === p.result_path)) {
     problems.push({ field: 'result_path', message: `"${p.result_path}" is a mount point; name a file` });
   }
-  if (p.result_path === null && (p.result_format !== 'json' || p.max_result_bytes !== 1024 * 1024)) {
+  if (p.result_path === null && (p.result_format !== 'json' || p.max_result_bytes !== steps.DEFAULT_MAX_RESULT_BYTES)) {
     // Not an error worth refusing a run for? It is: a setting that does nothing hides a missing result_path.
     problems.push({ field: p.result_format !== 'json' ? 'result_format' : 'max_result_bytes', message: 'needs result_path (the file to read)' });
   }

@@ -9,6 +9,9 @@ import { posix } from 'node:path';
 import { z } from 'zod';
 import { FieldProblem, normalizedBy, secretReference } from './fields.js';
 
+/** max_result_bytes unless set; where the policy's ceiling is lower, the ceiling. */
+export const DEFAULT_MAX_RESULT_BYTES = 1024 * 1024;
+
 /** Default mode of a written file: rw-r--r-- (readable by a container that runs as another user). */
 export const DEFAULT_FILE_MODE = 0o644;
 /** Linux PATH_MAX, less the NUL. */

@@ -111,4 +111,73 @@ describe('steps: files in, a result out (real Docker, real PostgreSQL)', functio
       expect(ok.stdout.trim()).to.equal(String(1024 * 1024));
     });
   });
+
+  describe('result_path', () => {
+    it('returns the JSON the container wrote, typed, with the exit code and the output as they were; the row keeps it', async () => {
+      const result = await h.run({
+        result_path: '/out/result.json',
+        command: ['sh', '-c', 'mkdir -p /out; printf \'{"n": 3, "ok": true, "items": [1, "a", null], "nested": {"x": 1.5}}\' > /out/result.json; echo done; exit 4'],
+      });
+      expect(result.status).to.equal('failed');
+      expect(result.exit_code).to.equal(4);
+      expect(result.stdout).to.equal('done\n');
+      expect(result.result).to.deep.equal({ n: 3, ok: true, items: [1, 'a', null], nested: { x: 1.5 } });
+      expect(result.result_error).to.equal(null);
+      const row = await h.intent(result.intent_id);
+      expect(row!.result).to.deep.equal(result.result);
+      expect(await h.containerGone(result.container_id)).to.equal(true);
+    });
+
+    it('returns text with result_format "text", secrets masked', async () => {
+      const result = await h.run({
+        result_path: '/r.txt',
+        result_format: 'text',
+        files: { '/in/token': { secret: 'steps_token' } },
+        command: ['sh', '-c', 'printf "token=%s\\nline two" "$(cat /in/token)" > /r.txt'],
+      });
+      expect(result.status, result.error ?? '').to.equal('exited');
+      expect(result.result).to.equal('token=***\nline two');
+    });
+
+    it('reports a missing, too large, invalid or non-file result in result_error, keeping the exit code and output', async () => {
+      const cases: [Record<string, unknown>, string, string, RegExp][] = [
+        [{ result_path: '/nothing.json' }, 'true', 'missing', /^result_path "\/nothing.json": no such file/],
+        [{ result_path: '/big.json', max_result_bytes: 100 }, 'printf "%0200d" 0 > /big.json', 'too_large', /is 200 bytes, more than max_result_bytes \(100\)/],
+        [{ result_path: '/bad.json' }, 'echo "{not json" > /bad.json', 'invalid_json', /is not valid JSON/],
+        [{ result_path: '/dir' }, 'mkdir /dir', 'not_a_file', /is a directory/],
+      ];
+      for (const [params, script, code, message] of cases) {
+        const result = await h.run({ ...params, command: ['sh', '-c', `${script}; echo out; exit 2`] });
+        expect(result.status, code).to.equal('failed');
+        expect(result.exit_code, code).to.equal(2);
+        expect(result.stdout, code).to.equal('out\n');
+        expect(result.result, code).to.equal(null);
+        expect(result.result_error?.code, code).to.equal(code);
+        expect(result.result_error?.message, code).to.match(message);
+        expect((await h.intent(result.intent_id))!.result_error).to.deep.equal(result.result_error);
+      }
+    });
+
+    it('refuses max_result_bytes over the policy, and result settings without result_path', async () => {
+      const ctx = h.ctx();
+      const err = await h.run({ result_path: '/r.json', max_result_bytes: 8192, command: ['true'] }, ctx).then(() => null, (e: unknown) => e);
+      expect(err).to.be.instanceOf(PolicyError);
+      expect((err as PolicyError).rule).to.equal('max_result_bytes');
+      expect(await h.intentOfActivity(ctx.activity_id)).to.equal(null);
+      const lone = await h.run({ result_format: 'text', command: ['true'] }).then(() => null, (e: unknown) => e);
+      expect((lone as ValidationError).field).to.equal('result_format');
+    });
+
+    it('works with detach: the run returns once started, and wait gives the result', async () => {
+      const ctx = h.ctx();
+      const started = await h.run({ detach: true, result_path: '/r.json', command: ['sh', '-c', 'sleep 0.5; echo \'{"late": true}\' > /r.json'] }, ctx);
+      expect(started.status).to.equal('running');
+      expect(started.result).to.equal(null);
+      const waited = await h.registry.call<{ status: string; result: unknown; result_error: unknown }>('tools.docker.wait', { target: started.intent_id }, h.ctx());
+      expect(waited.status).to.equal('exited');
+      expect(waited.result).to.deep.equal({ late: true });
+      expect(waited.result_error).to.equal(null);
+      await h.waitSettled(ctx.activity_id);
+    });
+  });
 });

@@ -325,7 +325,7 @@ async function collect(s: StepContext, action: Extract<Action, { type: 'collect'
   const ahead = w.ahead?.containerId === c.id ? await w.ahead.read : null;
   if (ahead && 'failed' in ahead) throw ahead.failed;
   // The result file is read while the output is (both before the removal, both in this row update).
-  const reading = readResult(ctx.docker, w.intent.spec, c.id, await secretsToMask(ctx, w.intent));
+  const reading = readResult(ctx.docker, w.intent.spec, c.id, await secretsToMask(ctx, w.intent), ctx.policy.max_result_bytes);
   reading.catch(() => {}); // awaited below; not unhandled while the output is read
   // Secrets are masked as the output streams, before it is cut to max_output_bytes.
   const { output, unreadable } = ahead ?? (await readOutput(ctx, w.intent, c.id, life.maxOutputBytes));

@@ -11,7 +11,7 @@ import type { IntentRow, ResultError } from '../../model.js';
 import type { ContainerClient } from '../../docker/client.js';
 import { dockerMessage } from '../../docker/client.js';
 import { tarFiles, type TarFile } from '../../docker/archive.js';
-import { fileContent, mountHolding, mountsOf, type FileEntry } from '../../params/steps.js';
+import { DEFAULT_MAX_RESULT_BYTES, fileContent, mountHolding, mountsOf, type FileEntry } from '../../params/steps.js';
 import type { RunSpec } from '../../params/schema.js';
 import { stringProblem } from '../../params/bounds.js';
 import { maskSecrets, type SecretResolver } from '../../secrets.js';
@@ -74,11 +74,19 @@ export interface CollectedResult {
 }
 
 /** Read `result_path` from the exited container. Null when the run has none. Throws only when the daemon is unavailable (the pass is retried). */
-export async function readResult(docker: ContainerClient, spec: Record<string, unknown>, containerId: string, secrets: readonly string[]): Promise<CollectedResult | null> {
+export async function readResult(
+  docker: ContainerClient,
+  spec: Record<string, unknown>,
+  containerId: string,
+  secrets: readonly string[],
+  ceiling: number,
+): Promise<CollectedResult | null> {
   const path = spec['result_path'];
   if (typeof path !== 'string') return null;
   const format = spec['result_format'] === 'text' ? 'text' : 'json';
-  const max = typeof spec['max_result_bytes'] === 'number' && spec['max_result_bytes'] > 0 ? spec['max_result_bytes'] : 1024 * 1024;
+  // The policy's ceiling applies to the default (and to a row written past the tool).
+  const asked = typeof spec['max_result_bytes'] === 'number' && spec['max_result_bytes'] > 0 ? spec['max_result_bytes'] : DEFAULT_MAX_RESULT_BYTES;
+  const max = Math.min(asked, ceiling);
   const fail = (code: ResultError['code'], message: string): CollectedResult => ({ result: null, result_error: { code, message: `result_path ${JSON.stringify(path)}: ${message}` } });
   let read;
   try {
