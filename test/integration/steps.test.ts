@@ -5,7 +5,11 @@
 import { expect } from 'chai';
 import { ValidationError, PolicyError } from '../../src/errors.js';
 import { defaultPolicy } from '../../src/params/policy.js';
-import { Harness } from '../support/harness.js';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Harness, TEST_IMAGE } from '../support/harness.js';
+import { ensureBuilt, runCli } from '../support/processes.js';
 
 const SECRET_ENV = 'HIGHWAY_SECRET_STEPS_TOKEN';
 
@@ -178,6 +182,34 @@ describe('steps: files in, a result out (real Docker, real PostgreSQL)', functio
       expect(waited.result).to.deep.equal({ late: true });
       expect(waited.result_error).to.equal(null);
       await h.waitSettled(ctx.activity_id);
+    });
+  });
+
+  describe('command line: run --file, run --result', () => {
+    it('writes a local file into the container (its mode kept) and prints the result as JSON on stdout', async function () {
+      this.timeout(180_000);
+      ensureBuilt();
+      const dir = await mkdtemp(path.join(os.tmpdir(), 'hw-steps-'));
+      try {
+        const local = path.join(dir, 'input.txt');
+        await writeFile(local, 'from the worker\n', { mode: 0o640 });
+        const env = { DATABASE_URL: h.db.url };
+        const script = 'stat -c %a /in/input.txt; printf \'{"read": "%s"}\' "$(cat /in/input.txt)" > /out.json';
+        const r = await runCli(['run', '--tenant', 'tenant-a', '--file', `/in/input.txt=${local}`, '--result', '/out.json', TEST_IMAGE, 'sh', '-c', script], env);
+        expect(r.code, r.stderr).to.equal(0);
+        expect(JSON.parse(r.stdout)).to.deep.equal({ read: 'from the worker' });
+        expect(r.stderr).to.include('640'); // the container's own output goes to stderr
+        // No result: exit 125 although the container exited 0, the reason on stderr, null on stdout.
+        const missing = await runCli(['run', '--tenant', 'tenant-a', '--result', '/none.json', TEST_IMAGE, 'true'], env);
+        expect(missing.code).to.equal(125);
+        expect(missing.stdout.trim()).to.equal('null');
+        expect(missing.stderr).to.include('result: missing');
+        const bad = await runCli(['run', '--file', 'no-equals-sign', TEST_IMAGE, 'true'], env);
+        expect(bad.code).to.equal(125);
+        expect(bad.stderr).to.include('--file');
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
     });
   });
 });
