@@ -212,4 +212,34 @@ describe('steps: files in, a result out (real Docker, real PostgreSQL)', functio
       }
     });
   });
+
+  describe('cron runs', () => {
+    it('a scheduled run with files and result_path: its result shows in `cron runs --json`', async function () {
+      this.timeout(180_000);
+      ensureBuilt();
+      const env = { DATABASE_URL: h.db.url };
+      const name = `steps-${Date.now().toString(36)}`;
+      const params = JSON.stringify({ files: { '/in/x': 'seven' }, result_path: '/r.json' });
+      const add = await runCli(['cron', 'add', name, '--schedule', '@yearly', '--tenant', 'tenant-a', '--params', '-', TEST_IMAGE, 'sh', '-c', 'printf \'{"got": "%s", "at": "%s"}\' "$(cat /in/x)" "$HIGHWAY_SCHEDULED_TIME" > /r.json'], env, params);
+      expect(add.code, add.stderr).to.equal(0);
+      const trig = JSON.parse((await runCli(['cron', 'trigger', name, '--tenant', 'tenant-a', '--json'], env)).stdout) as { scheduled_time: string };
+      const deadline = Date.now() + 60_000;
+      let run: Record<string, unknown> | undefined;
+      for (;;) {
+        const runs = JSON.parse((await runCli(['cron', 'runs', name, '--tenant', 'tenant-a', '--json'], env)).stdout) as Record<string, unknown>[];
+        run = runs.find((r) => r['scheduled_time'] === trig.scheduled_time && r['status'] === 'exited');
+        if (run) break;
+        if (Date.now() > deadline) throw new Error(`runs: ${JSON.stringify(runs)}`);
+        await new Promise((r) => setTimeout(r, 300));
+      }
+      expect(run['result']).to.deep.equal({ got: 'seven', at: trig.scheduled_time });
+      expect(run['result_error']).to.equal(null);
+      expect((await runCli(['cron', 'rm', name, '--tenant', 'tenant-a'], env)).code).to.equal(0);
+      const gone = Date.now() + 30_000;
+      while ((await h.containers()).length > 0) {
+        if (Date.now() > gone) throw new Error('containers left');
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    });
+  });
 });
