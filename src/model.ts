@@ -74,6 +74,8 @@ export interface IntentRow {
   result?: unknown;
   /** Why there is no `result`: {code, message} (migration 023). */
   result_error?: ResultError | null;
+  /** The services' output by name (migration 023); null in rows read without output. */
+  services?: Record<string, { stdout: string; stderr: string; exit_code: number | null; logs_truncated: boolean }> | null;
   /** tools.docker.remove asked for the (kept) container to go (migration 005). */
   remove_requested_at?: Date | null;
   updated_at: Date;

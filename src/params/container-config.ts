@@ -199,6 +199,7 @@ const MAPPING: { [K in keyof RunSpec]: Mapper<K> | typeof RECONCILER | typeof RE
   result_path: RECONCILER,
   result_format: RECONCILER,
   max_result_bytes: RECONCILER,
+  services: RECONCILER, // created and started before the job (kinds/containers/services.ts)
 };
 
 function envValue(name: string, value: EnvValue, ctx: CreateContext): string {

@@ -9,7 +9,7 @@ import { PolicyError } from '../errors.js';
 import { DOCKER_DEFAULT_CAPABILITIES, effectiveCapabilities, normalizeCapability } from './capabilities.js';
 import { hasRegistryDomain } from './fields.js';
 import { DEFAULT_INPUT_LIMITS, formatBytes } from './bounds.js';
-import { formatPath, type RunSpec } from './schema.js';
+import { formatPath, parseRunParams, type RunSpec } from './schema.js';
 import { DEFAULT_MAX_RESULT_BYTES, fileBytes as stepFileBytes } from './steps.js';
 
 export type PolicyRule =
@@ -210,6 +210,15 @@ export function loadPolicy(path?: string): Policy {
 /** Throws a PolicyError for the first rule `spec` violates. */
 export function checkPolicy(spec: RunSpec, policy: Policy): void {
   for (const check of CHECKS) check(spec, policy);
+  // Each service meets the same policy, as a run of its own (its network is the job's, checked above).
+  spec.services.forEach((service, i) => {
+    try {
+      for (const check of CHECKS) check(parseRunParams(service.params), policy);
+    } catch (err) {
+      if (err instanceof PolicyError) throw new PolicyError(err.rule, `services[${i}].${err.field}`, err.message.slice(err.message.indexOf(': denied by policy rule') + `: denied by policy rule "${err.rule}": `.length));
+      throw err;
+    }
+  });
 }
 
 /** Throws a PolicyError (rule `images`, field `image`) when the policy's image patterns refuse `image`; run and pull both check it. */

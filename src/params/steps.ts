@@ -162,3 +162,63 @@ export function fileTargetProblem(path: string, mounts: readonly StepMount[], re
   if (!m && readOnlyRoot) return `is on the root filesystem, which read_only makes read-only; write it under a volume (e.g. {"volumes": ["in:/in"]})`;
   return null;
 }
+
+// ---------------------------------------------------------------- services
+
+/** The run parameters a service (sidecar) may set; the rest are the job's (network, labels) or make no sense for a sidecar. */
+export const SERVICE_PARAMETERS = [
+  'image', 'command', 'entrypoint', 'environment', 'healthcheck', 'user', 'working_dir', 'memory_limit', 'cpu_limit', 'pids_limit',
+  'init', 'cap_add', 'cap_drop', 'read_only', 'tmpfs', 'stop_signal', 'pull_policy', 'max_output_bytes',
+] as const;
+const SERVICE_NAME = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
+const MAX_SERVICES = 8;
+const MAX_READY_TIMEOUT_S = 600;
+
+export interface ServiceSpec {
+  name: string;
+  /** Seconds from the service's start for it to be healthy (or running, without a healthcheck). */
+  ready_timeout: number;
+  /** The service's own parameters, normalized (a subset of a run's). */
+  params: Record<string, unknown>;
+}
+
+/**
+ * `services`: `[{"name", "image", "command", "environment", "healthcheck", "ready_timeout", ...}]`.
+ * `parseService` parses one service's run parameters (injected: schema.ts parses them as a run's).
+ */
+export function servicesSchema(parseService: (params: Record<string, unknown>) => Record<string, unknown>) {
+  return z.array(z.record(z.string(), z.unknown()), { error: 'must be a list of services [{"name", "image", ...}]' }).transform(
+    normalizedBy((list: Record<string, unknown>[]): ServiceSpec[] => {
+      if (list.length > MAX_SERVICES) throw new FieldProblem(`has ${list.length} services; at most ${MAX_SERVICES}`);
+      const seen = new Set<string>();
+      return list.map((raw, i) => {
+        const { name, ready_timeout, params, ...rest } = raw as { name?: unknown; ready_timeout?: unknown; params?: unknown };
+        if (typeof name !== 'string' || !SERVICE_NAME.test(name)) throw new FieldProblem('must be a service name: lower-case letters, digits, "_", ".", "-" (at most 63)', [i, 'name']);
+        if (seen.has(name)) throw new FieldProblem(`"${name}" is already the name of another service`, [i, 'name']);
+        seen.add(name);
+        let readyTimeout = 30;
+        if (ready_timeout !== undefined && ready_timeout !== null) {
+          if (typeof ready_timeout !== 'number' || !Number.isFinite(ready_timeout) || ready_timeout <= 0 || ready_timeout > MAX_READY_TIMEOUT_S) {
+            throw new FieldProblem(`must be seconds, more than 0 and at most ${MAX_READY_TIMEOUT_S}`, [i, 'ready_timeout']);
+          }
+          readyTimeout = ready_timeout;
+        }
+        // A stored (normalized) service keeps its parameters under `params`.
+        const given = params !== undefined && params !== null && typeof params === 'object' ? (params as Record<string, unknown>) : rest;
+        for (const key of Object.keys(given)) {
+          if (!(SERVICE_PARAMETERS as readonly string[]).includes(key)) {
+            throw new FieldProblem(`is not a service parameter (a service takes ${SERVICE_PARAMETERS.join(', ')}, name, ready_timeout; its network is the job's)`, [i, key]);
+          }
+        }
+        let parsed: Record<string, unknown>;
+        try {
+          parsed = parseService(given);
+        } catch (err) {
+          throw new FieldProblem((err as Error).message, [i]);
+        }
+        const kept = Object.fromEntries(SERVICE_PARAMETERS.map((k) => [k, parsed[k]]));
+        return { name, ready_timeout: readyTimeout, params: kept };
+      });
+    }),
+  );
+}

@@ -33,6 +33,8 @@ export interface DockerRunResult {
   result: unknown;
   /** Why there is no result: {code, message}; null when there is one, or no result_path. */
   result_error: ResultError | null;
+  /** With `services`: each service's output (stdout, stderr, exit_code, logs_truncated) by name. */
+  services?: NonNullable<IntentRow['services']>;
 }
 
 export interface RunDeps {
@@ -76,6 +78,7 @@ export function toResult(row: IntentRow): DockerRunResult {
     warnings: row.warnings ?? [],
     result: row.result ?? null,
     result_error: row.result_error ?? null,
+    ...(row.services ? { services: row.services } : {}),
   };
 }
 

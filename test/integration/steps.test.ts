@@ -242,4 +242,76 @@ describe('steps: files in, a result out (real Docker, real PostgreSQL)', functio
       }
     });
   });
+
+  describe('services', () => {
+    const web = {
+      name: 'web',
+      image: TEST_IMAGE,
+      command: ['sh', '-c', 'mkdir -p /www; echo hello-from-web > /www/index.html; echo web-starting; exec httpd -f -vv -p 127.0.0.1:8080 -h /www'],
+      healthcheck: { test: ['CMD-SHELL', 'wget -qO- http://127.0.0.1:8080/ >/dev/null'], interval: '200ms', retries: 50 },
+    };
+    const containersOfIntent = async (intentId: string) => h.docker.listContainers({ all: true, filters: { label: [`highway.intent_id=${intentId}`] } });
+
+    it('the job reaches a healthy httpd service on 127.0.0.1 with network_mode none; the service output is in the result; nothing is left', async () => {
+      const result = await h.run({ services: [web], command: ['wget', '-qO-', 'http://127.0.0.1:8080/'] });
+      expect(result.status, result.error ?? '').to.equal('exited');
+      expect(result.stdout).to.equal('hello-from-web\n');
+      expect(result.services?.['web']?.stdout).to.include('web-starting');
+      expect(await containersOfIntent(result.intent_id)).to.deep.equal([]);
+      const row = await h.intent(result.intent_id);
+      expect(row!.spec['network_mode']).to.equal('none');
+    });
+
+    it('a service that never becomes healthy: service_not_ready naming it; the job never starts; nothing is left', async () => {
+      const ctx = h.ctx();
+      const result = await h.run({ services: [{ name: 'sick', image: TEST_IMAGE, command: ['sleep', '60'], healthcheck: { test: ['CMD', 'false'], interval: '200ms', retries: 2 }, ready_timeout: 20 }], command: ['echo', 'never'] }, ctx);
+      expect(result.status).to.equal('failed');
+      expect(result.error).to.match(/service "sick" is not ready: its healthcheck reports unhealthy/);
+      expect(result.stdout).to.equal('');
+      expect(result.container_id).to.equal(null);
+      await h.waitSettled(ctx.activity_id);
+      expect(await containersOfIntent(result.intent_id)).to.deep.equal([]);
+      const slow = await h.run({ services: [{ name: 'slow', image: TEST_IMAGE, command: ['sleep', '60'], healthcheck: { test: ['CMD', 'false'], interval: '30s', retries: 3 }, ready_timeout: 1 }], command: ['true'] });
+      expect(slow.error).to.match(/service "slow" is not ready: not healthy within its ready_timeout of 1 s/);
+      await eventuallyEmpty(() => containersOfIntent(slow.intent_id));
+    });
+
+    it('cancellation while the job and its service run: both are stopped and removed', async () => {
+      const ctx = h.ctx();
+      const call = h.run({ services: [web], command: ['sh', '-c', 'echo job-up; sleep 60'] }, ctx);
+      await h.waitFor(ctx.activity_id, (r) => r.status === 'running', 40_000);
+      await h.db.pool.query(`UPDATE highway.workflow_runs SET status = 'cancelled' WHERE id = $1`, [ctx.workflow_run_id]);
+      const result = await call;
+      expect(result.status).to.equal('cancelled');
+      expect(result.stop_reason).to.equal('workflow_cancelled');
+      expect(result.services?.['web']).to.have.property('stdout');
+      await eventuallyEmpty(() => containersOfIntent(result.intent_id));
+    });
+
+    it('refuses what the job cannot set with services, and service parameters a sidecar does not take', async () => {
+      const cases: [Record<string, unknown>, string][] = [
+        [{ services: [web], network_mode: 'container:other' }, 'network_mode'],
+        [{ services: [web], hostname: 'x' }, 'hostname'],
+        [{ services: [{ ...web, ports: { '80/tcp': 80 } }] }, 'services[0].ports'],
+        [{ services: [web, web] }, 'services[1].name'],
+        [{ services: [{ ...web, image: 42 }] }, 'services[0]'],
+      ];
+      for (const [params, field] of cases) {
+        const err = await h.run({ ...params, command: ['true'] }).then(() => null, (e: unknown) => e);
+        expect(err, field).to.be.instanceOf(ValidationError);
+        expect((err as ValidationError).field, (err as Error).message).to.equal(field);
+      }
+      const denied = await h.run({ services: [{ ...web, cap_add: ['SYS_ADMIN'] }], command: ['true'] }).then(() => null, (e: unknown) => e);
+      expect(denied).to.be.instanceOf(PolicyError);
+      expect((denied as PolicyError).field).to.equal('services[0].cap_add');
+    });
+  });
 });
+
+async function eventuallyEmpty(list: () => Promise<unknown[]>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while ((await list()).length > 0) {
+    if (Date.now() > deadline) throw new Error(`still there: ${JSON.stringify(await list())}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}

@@ -27,17 +27,18 @@ export type IntentPatch = Partial<
     | 'warnings'
     | 'result'
     | 'result_error'
+    | 'services'
   >
 >;
 
 const PATCHABLE = new Set<string>([
   'container_id', 'short_id', 'reconciler_id', 'status', 'desired_state', 'stop_reason', 'stop_requested_at',
   'start_attempted_at', 'error', 'exit_code', 'oom_killed', 'stdout', 'stderr', 'logs_truncated', 'duration_ms', 'started_at',
-  'finished_at', 'removed_at', 'deadline_at', 'gc_protected_until', 'warnings', 'result', 'result_error',
+  'finished_at', 'removed_at', 'deadline_at', 'gc_protected_until', 'warnings', 'result', 'result_error', 'services',
 ]);
 
 /** jsonb columns: sent as JSON text (a null result_error is SQL NULL). */
-const JSONB = new Set(['warnings', 'result', 'result_error']);
+const JSONB = new Set(['warnings', 'result', 'result_error', 'services']);
 
 /** Build `col = $n` assignments for a patch, starting at parameter index `start`. */
 export function patchAssignments(patch: IntentPatch, start: number): { sql: string; values: unknown[] } {
@@ -69,5 +70,5 @@ export const COLUMNS_WITHOUT_OUTPUT = [
 
 export const INTENT_COLUMNS_WITHOUT_OUTPUT = (alias: string): string =>
   COLUMNS_WITHOUT_OUTPUT.map((c) => `${alias}.${c}`)
-    .concat(['NULL::text AS stdout', 'NULL::text AS stderr', 'NULL::jsonb AS result'])
+    .concat(['NULL::text AS stdout', 'NULL::text AS stderr', 'NULL::jsonb AS result', 'NULL::jsonb AS services'])
     .join(', ');

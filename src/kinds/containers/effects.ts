@@ -19,6 +19,7 @@ import { resolveRegistryAuth } from '../../docker/registry-auth.js';
 import { intentEventFields } from '../../observability/events.js';
 import type { Metrics } from '../../observability/metrics.js';
 import { fileSecrets, readResult, writeFiles } from './steps.js';
+import { collectServices, ensureServices, removeServices, serviceSecretValues, servicesOf } from './services.js';
 
 
 export interface EffectContext {
@@ -179,13 +180,19 @@ async function create(s: StepContext, _action: Extract<Action, { type: 'create' 
   const spec = revalidate(w.intent.spec, ctx.policy);
   await checkContainerReferences(spec, w.intent.tenant_id, async (ref) => (await ctx.docker.inspect(ref))?.labels ?? null);
   const secrets = await resolveSecrets(ctx, w.intent);
+  const labels = highwayLabels(w.intent, ctx.reconcilerId, ctx.clusterId);
+  // Services first: the job joins the first one's network namespace, once all are ready.
+  const podId = spec.services.length > 0
+    ? await ensureServices({ docker: ctx.docker, resolveSecret: ctx.resolveSecret, sharedVolumes: ctx.policy.shared_volumes, logger: log }, w.intent, spec, labels)
+    : null;
   const options = toCreateOptions(spec, {
     name: containerName(w.intent.id),
-    labels: highwayLabels(w.intent, ctx.reconcilerId, ctx.clusterId),
+    labels,
     secrets,
     tenantId: w.intent.tenant_id,
     sharedVolumes: ctx.policy.shared_volumes,
   });
+  if (podId) options.HostConfig = { ...options.HostConfig, NetworkMode: `container:${podId}` };
   const result = await ctx.docker.create(options).catch((err: unknown) => {
     throw explainCreateFailure(err, spec);
   });
@@ -330,6 +337,10 @@ async function collect(s: StepContext, action: Extract<Action, { type: 'collect'
   // Secrets are masked as the output streams, before it is cut to max_output_bytes.
   const { output, unreadable } = ahead ?? (await readOutput(ctx, w.intent, c.id, life.maxOutputBytes));
   const result = await reading;
+  // The services stop with the job; their output is kept with its own.
+  const services = servicesOf(w.intent.spec).length > 0
+    ? await collectServices(ctx.docker, w.intent, [...(await secretsToMask(ctx, w.intent)), ...(await serviceSecretValues(ctx, w.intent))])
+    : null;
   const finishedAt = c.finishedAt ?? new Date();
   const startedAt = c.startedAt ?? w.intent.started_at;
   const duration = startedAt ? Math.max(0, finishedAt.getTime() - startedAt.getTime()) : null;
@@ -365,8 +376,10 @@ async function collect(s: StepContext, action: Extract<Action, { type: 'collect'
     error: fullError,
     ...(life.gcProtectMs ? { gc_protected_until: new Date(Date.now() + life.gcProtectMs) } : {}),
     ...(result ?? {}),
+    ...(services ? { services } : {}),
   });
   if (step === 'stop') return step;
+  if (services) await removeServicesLogged(ctx, w.intent, log);
   const fields = {
     event: 'container.exited',
     container_id: c.id,
@@ -397,6 +410,7 @@ async function finish(s: StepContext, action: Extract<Action, { type: 'finish' }
     ...(w.container || w.createdId ? {} : { removed_at: new Date() }),
   });
   if (step === 'stop') return step;
+  await removeServicesLogged(s.ctx, w.intent, log);
   const fields = { event: `intent.${action.status}`, status: action.status, stop_reason: action.reason, error: action.error };
   if (action.status === 'lost') log.error(fields, action.error ?? 'lost');
   else log.info(fields, `intent ${action.status}${action.reason ? `: ${action.reason}` : ''}`);
@@ -408,6 +422,7 @@ async function remove(s: StepContext, _action: Extract<Action, { type: 'remove' 
   const { ctx, w, log } = s;
   const id = w.container?.id ?? w.createdId ?? w.intent.container_id;
   if (id) await ctx.docker.remove(id);
+  await removeServices(ctx.docker, w.intent, log);
   // Logged before the row says so: recording removal wakes the caller, and the event log
   // must not trail what a caller already saw.
   log.info({ event: 'container.removed', container_id: id, status: w.intent.status }, 'container removed');
@@ -424,6 +439,7 @@ async function remove(s: StepContext, _action: Extract<Action, { type: 'remove' 
 /** The container is already gone: record `removed_at`. */
 async function markRemoved(s: StepContext, _action: Extract<Action, { type: 'mark_removed' }>): Promise<Step> {
   const { ctx, w } = s;
+  await removeServices(ctx.docker, w.intent, s.log);
   const row = await patchIntent(ctx.pool, w.intent.id, { removed_at: new Date() });
   if (row) w.intent = row;
   return 'next';
@@ -511,3 +527,10 @@ const hasFiles = (spec: Record<string, unknown>): boolean => {
   const files = spec['files'];
   return files !== null && typeof files === 'object' && Object.keys(files).length > 0;
 };
+
+/** Remove the run's services now; a failure is left to the next pass's removal and the GC. */
+async function removeServicesLogged(ctx: EffectContext, intent: IntentRow, log: Logger): Promise<void> {
+  await removeServices(ctx.docker, intent, log).catch((err: unknown) =>
+    log.warn({ event: 'service.remove_error', err: errorMessage(err) }, 'could not remove the services yet; the next pass or the GC removes them'),
+  );
+}

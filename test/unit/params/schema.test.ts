@@ -113,6 +113,7 @@ describe('params/schema: parseRunParams', () => {
         result_path: null,
         result_format: 'json',
         max_result_bytes: 1048576,
+        services: [],
       });
     });
 
