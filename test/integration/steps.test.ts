@@ -288,6 +288,14 @@ describe('steps: files in, a result out (real Docker, real PostgreSQL)', functio
       await eventuallyEmpty(() => containersOfIntent(result.intent_id));
     });
 
+    it('a job past its timeout: timeout, and the service is stopped and removed with it', async () => {
+      const result = await h.run({ services: [web], timeout: 2, command: ['sh', '-c', 'echo job-up; sleep 60'] });
+      expect(result.status).to.equal('timeout');
+      expect(result.stdout).to.equal('job-up\n');
+      expect(result.services?.['web']?.stdout).to.include('web-starting');
+      await eventuallyEmpty(() => containersOfIntent(result.intent_id));
+    });
+
     it('refuses what the job cannot set with services, and service parameters a sidecar does not take', async () => {
       const cases: [Record<string, unknown>, string][] = [
         [{ services: [web], network_mode: 'container:other' }, 'network_mode'],
