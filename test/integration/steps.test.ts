@@ -296,6 +296,18 @@ describe('steps: files in, a result out (real Docker, real PostgreSQL)', functio
       await eventuallyEmpty(() => containersOfIntent(result.intent_id));
     });
 
+    it('a kept job (auto_remove false): its services are removed when its result is collected', async () => {
+      const result = await h.run({ services: [web], auto_remove: false, command: ['wget', '-qO-', 'http://127.0.0.1:8080/'] });
+      try {
+        expect(result.status, result.error ?? '').to.equal('exited');
+        // Removed right after the row records the result (the caller of a kept run wakes at that record).
+        await eventuallyEmpty(async () => (await containersOfIntent(result.intent_id)).filter((c) => c.Id !== result.container_id));
+        expect((await containersOfIntent(result.intent_id)).map((c) => c.Id)).to.deep.equal([result.container_id]);
+      } finally {
+        await h.docker.getContainer(result.container_id!).remove({ force: true });
+      }
+    });
+
     it('refuses what the job cannot set with services, and service parameters a sidecar does not take', async () => {
       const cases: [Record<string, unknown>, string][] = [
         [{ services: [web], network_mode: 'container:other' }, 'network_mode'],
