@@ -20,6 +20,8 @@ export type ErrorCode =
   | 'not_ended' // removing a container that still runs (without force)
   | 'exec_failed' // the exec could not be run or its outcome is unknown
   | 'too_large' // more than the caller's bound (a copy past its max_bytes)
+  | 'files_failed' // run parameter `files` could not be written into the container
+  | 'service_not_ready' // a service (sidecar) exited, turned unhealthy or was not ready in time
   | 'shutdown'
   | 'internal';
 

@@ -70,9 +70,21 @@ export interface IntentRow {
   removed_at: Date | null;
   deadline_at: Date | null;
   gc_protected_until: Date | null;
+  /** The `result_path` file, parsed (migration 023); null in rows read without output. */
+  result?: unknown;
+  /** Why there is no `result`: {code, message} (migration 023). */
+  result_error?: ResultError | null;
+  /** The services' output by name (migration 023); null in rows read without output. */
+  services?: Record<string, { stdout: string; stderr: string; exit_code: number | null; logs_truncated: boolean }> | null;
   /** tools.docker.remove asked for the (kept) container to go (migration 005). */
   remove_requested_at?: Date | null;
   updated_at: Date;
+}
+
+/** Why a run's `result_path` gave no result. */
+export interface ResultError {
+  code: 'missing' | 'too_large' | 'not_a_file' | 'invalid_json' | 'unstorable' | 'unreadable';
+  message: string;
 }
 
 /** How long a claimed start blocks another: longer than any start call may take (its timeout is 30 s). */

@@ -191,7 +191,7 @@ export function registerCronCommands(program: Command): void {
   common(cron.command('runs').description('the ticks of a schedule, oldest first').argument('<name>').option('--limit <n>', 'newest N ticks', int('--limit'), 1000)).action(
     async (name: string, o: Common & { limit: number }) => {
       const runs = await withPool(async (pool) => (await ops()).scheduleRuns(pool, o.tenant, name, o.limit));
-      if (o.json) return out(JSON.stringify(runs.map((r) => ({ scheduled_time: r.scheduled_time, status: r.status, intent_id: r.intent_id, source: r.source, reason: r.reason, lateness_ms: r.lateness_ms, exit_code: r.exit_code })), null, 2));
+      if (o.json) return out(JSON.stringify(runs.map((r) => ({ scheduled_time: r.scheduled_time, status: r.status, intent_id: r.intent_id, source: r.source, reason: r.reason, lateness_ms: r.lateness_ms, exit_code: r.exit_code, result: r.result, result_error: r.result_error, ...(r.result_omitted ? { result_omitted: true } : {}) })), null, 2));
       out(table(['SCHEDULED', 'STATUS', 'SOURCE', 'INTENT', 'LATENESS', 'REASON'], runs.map((r) => [r.scheduled_time, r.status, r.source, r.intent_id ?? '-', r.lateness_ms === null ? '-' : `${r.lateness_ms}ms`, r.reason ?? ''])));
     },
   );

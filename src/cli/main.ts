@@ -82,6 +82,8 @@ export function buildProgram(): Command {
     .option('--timeout <seconds>', 'container timeout in seconds')
     .option('--pull <policy>', 'pull policy: always, if_not_present, never')
     .option('-e, --env <KEY=VALUE>', 'environment variable (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--file <IN_PATH=LOCAL_FILE>', 'write a local file into the container at IN_PATH before it starts (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--result <path>', 'read this file of the container after it exits; print it (JSON) on stdout')
     .passThroughOptions()
     .action(async (image: string | undefined, command: string[], opts: Omit<RunOptions, 'databaseUrl'>) => {
       // With --json, stderr carries JSON lines only (never pretty-printed logs).

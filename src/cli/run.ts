@@ -9,6 +9,7 @@ import { HighwayError, ValidationError, errorMessage } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { Settings } from '../config.js';
 import { formatBytes } from '../params/bounds.js';
+import { stat } from 'node:fs/promises';
 import { loadPolicy } from '../params/policy.js';
 import { ToolRegistry } from '../tools/registry.js';
 import { registerDockerTools } from '../tools/docker-tools.js';
@@ -29,6 +30,10 @@ export interface RunOptions {
   timeout?: string;
   pull?: string;
   env: string[];
+  /** `--file IN_PATH=LOCAL_FILE` (repeatable): `files` entries, base64 with the local file's mode. */
+  file?: string[];
+  /** `--result PATH`: `result_path`; stdout then carries the result as JSON. */
+  result?: string;
 }
 
 /**
@@ -91,9 +96,49 @@ async function readStdin(limit: number): Promise<Buffer> {
   return Buffer.concat(chunks).subarray(0, limit);
 }
 
-/** Flags over --params: the image and command words, --timeout, --pull, -e. */
-export async function buildParams(image: string | undefined, command: string[], opts: RunOptions, maxParamsBytes: number): Promise<Record<string, unknown>> {
+/**
+ * `--file IN_PATH=LOCAL_FILE` entries over the `files` of --params: each read whole (up to
+ * max_files_bytes, all together), sent base64 with the local file's permission bits.
+ */
+async function readFiles(pairs: readonly string[], maxBytes: number): Promise<Record<string, unknown>> {
+  const files: Record<string, unknown> = {};
+  let total = 0;
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0 || eq === pair.length - 1) throw new ValidationError([{ field: '--file', message: `${JSON.stringify(pair.slice(0, 200))} is not IN_PATH=LOCAL_FILE` }]);
+    const inPath = pair.slice(0, eq);
+    const local = pair.slice(eq + 1);
+    let bytes: Buffer;
+    let mode: number;
+    try {
+      mode = (await stat(local)).mode & 0o7777;
+      bytes = await readFileUpTo(local, maxBytes - total + 1);
+    } catch (err) {
+      throw new ValidationError([{ field: '--file', message: `${JSON.stringify(local.slice(0, 200))} cannot be read: ${errorMessage(err)}` }]);
+    }
+    total += bytes.length;
+    if (total > maxBytes) {
+      throw new ValidationError([{ field: '--file', message: `the files are more than ${formatBytes(maxBytes)} together, the limit (policy max_files_bytes)` }]);
+    }
+    files[inPath] = { content: bytes.toString('base64'), encoding: 'base64', mode };
+  }
+  return files;
+}
+
+/** Flags over --params: the image and command words, --timeout, --pull, -e, --file, --result. */
+export async function buildParams(
+  image: string | undefined,
+  command: string[],
+  opts: RunOptions,
+  maxParamsBytes: number,
+  maxFilesBytes: number = Number.MAX_SAFE_INTEGER,
+): Promise<Record<string, unknown>> {
   const params = await readParams(opts.params, maxParamsBytes);
+  if (opts.file?.length) {
+    const given = params['files'];
+    params['files'] = { ...(given && typeof given === 'object' && !Array.isArray(given) ? given : {}), ...(await readFiles(opts.file, maxFilesBytes)) };
+  }
+  if (opts.result !== undefined) params['result_path'] = opts.result;
   if (image !== undefined) params['image'] = image;
   if (command.length) params['command'] = command;
   if (opts.timeout !== undefined) {
@@ -135,7 +180,7 @@ export async function run(image: string | undefined, command: string[], opts: Ru
   for (const [flag, value] of [['--workflow-run', opts.workflowRun], ['--activity', opts.activity]] as const) {
     if (value !== undefined && !UUID.test(value)) throw new ValidationError([{ field: flag, message: `${JSON.stringify(value.slice(0, 80))} is not a UUID` }]);
   }
-  const params = await buildParams(image, command, opts, policy.max_params_bytes);
+  const params = await buildParams(image, command, opts, policy.max_params_bytes, policy.max_files_bytes);
   const databaseUrl = typeof opts.databaseUrl === 'string' ? opts.databaseUrl : await opts.databaseUrl();
   const pool = createPool(databaseUrl, { max: 3, applicationName: 'highway-docker-run' });
   const registry = new ToolRegistry();
@@ -167,8 +212,11 @@ export async function run(image: string | undefined, command: string[], opts: Ru
   try {
     if (shutdown.signal.aborted) throw shutdown.signal.reason;
     const result = await registry.call<DockerRunResult>('tools.docker.run', params, ctx);
-    print(result, opts.json === true);
-    return exitCodeFor(result);
+    const withResult = opts.result !== undefined && opts.json !== true;
+    print(result, opts.json === true, withResult);
+    // A step that ran to exit 0 without the result it was asked for did not do its job.
+    const code = exitCodeFor(result);
+    return withResult && code === 0 && result.result_error ? EXIT.tool : code;
   } catch (err) {
     if (shutdown.signal.aborted) {
       const why = shutdown.signal.reason instanceof HighwayError ? shutdown.signal.reason : err;
@@ -269,12 +317,19 @@ function waitingHints(pool: Pool, activityId: string, json: boolean): NodeJS.Tim
   return timer;
 }
 
-function print(result: DockerRunResult, json: boolean): void {
+/** With `--result`, stdout is the result as JSON and the container's output goes to stderr. */
+function print(result: DockerRunResult, json: boolean, withResult = false): void {
   if (json) {
     process.stdout.write(JSON.stringify(result, null, 2) + '\n');
     return;
   }
-  process.stdout.write(result.stdout);
+  if (withResult) {
+    process.stderr.write(result.stdout);
+    process.stdout.write(JSON.stringify(result.result ?? null) + '\n');
+    if (result.result_error) process.stderr.write(`highway-docker: result: ${result.result_error.code}: ${result.result_error.message}\n`);
+  } else {
+    process.stdout.write(result.stdout);
+  }
   process.stderr.write(result.stderr);
   for (const warning of result.warnings) process.stderr.write(`highway-docker: warning: ${warning}\n`);
   if (result.logs_truncated) process.stderr.write('highway-docker: output was truncated (max_output_bytes)\n');

@@ -10,6 +10,7 @@ import { maskSecrets } from '../secrets.js';
 export type { KeepLines, LogLine } from './output-buffer.js';
 import type { Metrics } from '../observability/metrics.js';
 import { pullErrorMessage } from './pull-errors.js';
+import { readFirstFile, type ReadFileResult } from './archive.js';
 import type { RegistryAuth } from './registry-auth.js';
 
 /** What the reconciler needs to know about a container, from inspect. */
@@ -84,6 +85,12 @@ export interface ContainerClient {
    * A path that does not exist is a `not_found` error.
    */
   archive(containerId: string, path: string, maxBytes: number): Promise<{ tar: Buffer; stat: ArchiveStat | null } | null>;
+
+  // ---- the archive API (files in, a result file out: docs/steps.md) ----
+  /** Extract a tar archive into directory `path` of a container (created or running). */
+  putArchive(containerId: string, path: string, tar: Buffer): Promise<void>;
+  /** The file at `path` of a container (also an exited one), at most `maxBytes`; null when there is none. */
+  readFile(containerId: string, path: string, maxBytes: number): Promise<ReadFileResult | null>;
 }
 
 /** What Docker says of an archived path (the X-Docker-Container-Path-Stat header). */
@@ -94,6 +101,8 @@ export interface ArchiveStat {
   mtime: string;
   linkTarget: string;
 }
+
+export type { ReadFileResult } from './archive.js';
 
 /** What a pull gives back: the manifest digest, when the daemon told it. */
 export interface PullResult {
@@ -620,6 +629,55 @@ export function createDockerClient(options: DockerClientOptions): ContainerClien
       } catch (err) {
         // 404: gone; 409: dead or being removed (Docker will not give its logs): either way, no live logs.
         if (statusOf(err) === 404 || statusOf(err) === 409) return null;
+        throw err;
+      }
+    },
+
+    async putArchive(containerId, path, tar) {
+      try {
+        await call('archive.put', (abortSignal) =>
+          new Promise<void>((resolve, reject) =>
+            docker.modem.dial(
+              {
+                path: `/containers/${containerId}/archive?`,
+                method: 'PUT',
+                abortSignal,
+                file: tar,
+                options: { path, noOverwriteDirNonDir: 'true' },
+                statusCodes: { 200: true, 400: 'bad parameter', 403: 'permission denied', 404: 'no such container or path', 500: 'server error' },
+              },
+              (err: unknown) => (err ? reject(err) : resolve()),
+            ),
+          ),
+        );
+      } catch (err) {
+        if (err instanceof HighwayError) throw err;
+        const status = statusOf(err);
+        if (status !== undefined && status < 500) throw new TerminalError('files_failed', `files: Docker refused to write into ${path}: ${dockerMessage(err)}`, { cause: err });
+        throw new TerminalError('files_failed', `files: writing into ${path} failed: ${dockerMessage(err)}`, { cause: err });
+      }
+    },
+
+    async readFile(containerId, path, maxBytes) {
+      try {
+        return await call('archive.get', async (abortSignal) => {
+          const stream = await new Promise<NodeJS.ReadableStream & { destroy(): void }>((resolve, reject) =>
+            docker.modem.dial(
+              {
+                path: `/containers/${containerId}/archive?`,
+                method: 'GET',
+                abortSignal,
+                isStream: true,
+                options: { path },
+                statusCodes: { 200: true, 400: 'bad parameter', 404: 'no such container or path', 500: 'server error' },
+              },
+              (err: unknown, data: unknown) => (err ? reject(err) : resolve(data as NodeJS.ReadableStream & { destroy(): void })),
+            ),
+          );
+          return readFirstFile(stream, maxBytes);
+        });
+      } catch (err) {
+        if (statusOf(err) === 404) return null;
         throw err;
       }
     },

@@ -27,6 +27,10 @@ export interface InputLimits {
   max_environment: number;
   /** Environment names and values together, in bytes of their JSON. */
   max_environment_bytes: number;
+  /** `files`: the bytes written (decoded), all files together; not counted in max_params_bytes. */
+  max_files_bytes: number;
+  /** `files`: how many. */
+  max_files: number;
 }
 
 export const DEFAULT_INPUT_LIMITS: InputLimits = {
@@ -35,9 +39,14 @@ export const DEFAULT_INPUT_LIMITS: InputLimits = {
   max_labels_bytes: 64 * 1024,
   max_environment: 512,
   max_environment_bytes: 128 * 1024,
+  max_files_bytes: 4 * 1024 * 1024,
+  max_files: 256,
 };
 
 export { FORBIDDEN_KEYS } from './keys.js';
+
+/** The parameter with its own size limit (max_files_bytes), not counted in max_params_bytes. */
+const FILES_KEY = 'files';
 const MAX_DEPTH = 32;
 /** Key segments longer than this are shortened in field names (the key itself may be the abuse). */
 const MAX_SEGMENT_CHARS = 64;
@@ -58,6 +67,7 @@ export function checkInput(input: unknown, limits: InputLimits = DEFAULT_INPUT_L
   let total = 2 + Math.max(0, keys.length - 1);
   let largest: { key: string; bytes: number } | null = null;
   for (const key of keys) {
+    if (key === FILES_KEY) continue;
     const bytes = stringBytes(key) + 3 + jsonBytes(params[key], budget, [key], 1);
     total += bytes;
     if (!largest || bytes > largest.bytes) largest = { key, bytes };
@@ -73,6 +83,7 @@ export function checkInput(input: unknown, limits: InputLimits = DEFAULT_INPUT_L
 
   collectionLimits(params, 'labels', limits.max_labels, limits.max_labels_bytes, 'max_labels');
   collectionLimits(params, 'environment', limits.max_environment, limits.max_environment_bytes, 'max_environment');
+  filesLimits(params[FILES_KEY], limits);
 
   for (const key of keys) checkContent(key, [], true);
   for (const key of keys) checkValue(params[key], [key]);
@@ -85,6 +96,20 @@ function collectionLimits(params: Record<string, unknown>, name: string, maxCoun
   if (count > maxCount) fail([name], `has ${count} entries, more than the limit of ${maxCount} (policy ${rule})`);
   const bytes = jsonBytes(value, maxBytes + 1, [name], 1);
   if (bytes > maxBytes) fail([name], `is more than ${formatBytes(maxBytes)} of JSON (the limit, policy ${rule}_bytes)`);
+}
+
+/**
+ * `files` before the schema sees it: at most max_files entries, and JSON no larger than its
+ * decoded limit allows (base64 is 4/3 of the bytes, plus the paths and framing). The exact
+ * decoded total is checked by the policy (checkPolicy, rule max_files_bytes).
+ */
+function filesLimits(value: unknown, limits: InputLimits): void {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return;
+  const count = Object.keys(value).length;
+  if (count > limits.max_files) fail([FILES_KEY], `has ${count} files, more than the limit of ${limits.max_files} (policy max_files)`);
+  const maxJson = Math.ceil((limits.max_files_bytes * 4) / 3) + 64 * 1024;
+  const bytes = jsonBytes(value, maxJson + 1, [FILES_KEY], 1);
+  if (bytes > maxJson) fail([FILES_KEY], `are more than ${formatBytes(limits.max_files_bytes)} together (the limit, policy max_files_bytes)`);
 }
 
 /** A string's problem for storage, or null. Never echoes the string. */

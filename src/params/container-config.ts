@@ -195,6 +195,11 @@ const MAPPING: { [K in keyof RunSpec]: Mapper<K> | typeof RECONCILER | typeof RE
   max_output_bytes: RECONCILER,
   placement: RECONCILER,
   placement_timeout: RECONCILER,
+  files: RECONCILER, // written through the archive API before the start (kinds/containers/steps.ts)
+  result_path: RECONCILER,
+  result_format: RECONCILER,
+  max_result_bytes: RECONCILER,
+  services: RECONCILER, // created and started before the job (kinds/containers/services.ts)
 };
 
 function envValue(name: string, value: EnvValue, ctx: CreateContext): string {

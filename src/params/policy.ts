@@ -9,7 +9,8 @@ import { PolicyError } from '../errors.js';
 import { DOCKER_DEFAULT_CAPABILITIES, effectiveCapabilities, normalizeCapability } from './capabilities.js';
 import { hasRegistryDomain } from './fields.js';
 import { DEFAULT_INPUT_LIMITS, formatBytes } from './bounds.js';
-import { formatPath, type RunSpec } from './schema.js';
+import { formatPath, parseRunParams, type RunSpec } from './schema.js';
+import { DEFAULT_MAX_RESULT_BYTES, fileBytes as stepFileBytes } from './steps.js';
 
 export type PolicyRule =
   | 'privileged'
@@ -25,6 +26,8 @@ export type PolicyRule =
   | 'require_limits'
   | 'oom_kill_disable'
   | 'max_output_bytes'
+  | 'max_files_bytes'
+  | 'max_result_bytes'
   | 'exec_root'
   | 'security_opt'
   | 'host_namespaces'
@@ -105,6 +108,11 @@ const policySchema = z.strictObject({
   max_labels_bytes: z.number().int().nonnegative(),
   max_environment: z.number().int().nonnegative(),
   max_environment_bytes: z.number().int().nonnegative(),
+  /** `files`: bytes written, all files together (decoded), and how many. */
+  max_files_bytes: z.number().int().nonnegative().max(MAX_STORABLE_BYTES),
+  max_files: z.number().int().nonnegative(),
+  /** Ceiling on a run's max_result_bytes (the result_path file read back). */
+  max_result_bytes: z.number().int().positive().max(MAX_STORABLE_BYTES),
   /** May tools.docker.exec run a command as root? When false, an exec must name a non-root `user`. */
   allow_exec_root: z.boolean(),
   /** May security_opt turn off seccomp (or load a custom profile), AppArmor, SELinux labels, no-new-privileges or masked paths? */
@@ -151,6 +159,7 @@ export const defaultPolicy: Policy = {
   require_limits: false,
   allow_oom_kill_disable: false,
   max_output_bytes: 64 * 1024 * 1024,
+  max_result_bytes: 16 * 1024 * 1024,
   ...DEFAULT_INPUT_LIMITS,
   allow_exec_root: true,
   allow_unconfined: false,
@@ -201,6 +210,15 @@ export function loadPolicy(path?: string): Policy {
 /** Throws a PolicyError for the first rule `spec` violates. */
 export function checkPolicy(spec: RunSpec, policy: Policy): void {
   for (const check of CHECKS) check(spec, policy);
+  // Each service meets the same policy, as a run of its own (its network is the job's, checked above).
+  spec.services.forEach((service, i) => {
+    try {
+      for (const check of CHECKS) check(parseRunParams(service.params), policy);
+    } catch (err) {
+      if (err instanceof PolicyError) throw new PolicyError(err.rule, `services[${i}].${err.field}`, err.message.slice(err.message.indexOf(': denied by policy rule') + `: denied by policy rule "${err.rule}": `.length));
+      throw err;
+    }
+  });
 }
 
 /** Throws a PolicyError (rule `images`, field `image`) when the policy's image patterns refuse `image`; run and pull both check it. */
@@ -365,6 +383,16 @@ const CHECKS: readonly Check[] = [
     if (spec.max_output_bytes > policy.max_output_bytes) {
       throw new PolicyError('max_output_bytes', 'max_output_bytes', `${spec.max_output_bytes} exceeds the maximum of ${policy.max_output_bytes} (${formatBytes(policy.max_output_bytes)})`);
     }
+    // The default (1 MiB) is capped to the ceiling where it is read; an explicit larger value is refused.
+    if (spec.result_path !== null && spec.max_result_bytes > policy.max_result_bytes && spec.max_result_bytes !== DEFAULT_MAX_RESULT_BYTES) {
+      throw new PolicyError('max_result_bytes', 'max_result_bytes', `${spec.max_result_bytes} exceeds the maximum of ${policy.max_result_bytes} (${formatBytes(policy.max_result_bytes)})`);
+    }
+    const fileBytes = Object.values(spec.files).reduce((sum, entry) => sum + stepFileBytes(entry), 0);
+    if (fileBytes > policy.max_files_bytes) {
+      throw new PolicyError('max_files_bytes', 'files', `${fileBytes} bytes together exceed the maximum of ${policy.max_files_bytes} (${formatBytes(policy.max_files_bytes)})`);
+    }
+    const fileCount = Object.keys(spec.files).length;
+    if (fileCount > policy.max_files) throw new PolicyError('max_files_bytes', 'files', `${fileCount} files exceed the maximum of ${policy.max_files}`);
   },
 ];
 

@@ -16,6 +16,7 @@ import { BOUNDS, formatPath, within } from './bounds.js';
 import * as field from './fields.js';
 import * as host from './host-fields.js';
 import { ALIASES, REFUSED_ARGUMENTS } from './refused.js';
+import * as steps from './steps.js';
 
 export { formatPath };
 
@@ -51,6 +52,20 @@ function required<S extends z.ZodType>(schema: S, doc: Omit<ParameterDoc, 'defau
 const MAX_TIMEOUT_SECONDS = 7 * 24 * 3600;
 const MIN_MEMORY_BYTES = 6 * 1024 * 1024; // Docker refuses less
 const MAX_OUTPUT_BYTES = 64 * 1024 * 1024;
+const MAX_RESULT_BYTES = 64 * 1024 * 1024;
+
+/** A service's own parameters, parsed as a run's (bound below, after parseRunParams: the table refers to itself). */
+const parseServiceParams = (params: Record<string, unknown>): Record<string, unknown> => {
+  try {
+    return serviceParser(params);
+  } catch (err) {
+    if (err instanceof ValidationError) throw new Error(`${err.issues[0]!.field}: ${err.issues[0]!.message}`);
+    throw err;
+  }
+};
+let serviceParser: (params: Record<string, unknown>) => Record<string, unknown> = () => {
+  throw new Error('not ready');
+};
 
 export const PARAMETERS = {
   image: required(field.image, {
@@ -320,6 +335,38 @@ export const PARAMETERS = {
     default: '1048576 (1 MiB)',
     description: 'Output kept per stream (stdout, stderr); the rest is dropped and `logs_truncated` set.',
   }),
+  // ---- containers as workflow steps (docs/steps.md)
+  files: withDefault(steps.files, {}, {
+    accepts: '{"/path": "text" | {"content", "encoding": "base64", "mode"} | {"secret": "name"}}',
+    default: '{}',
+    description:
+      'Files written into the container after it is created and before it starts (Docker\'s archive API: works on any host, and on a volume of a read-only root filesystem). `mode` is a number (`420` = 0o644, the default); a `{"secret"}` file is resolved on the reconciler, never stored, and masked in the output. Paths absolute, without `..`, not under `/proc` or `/sys`, nor under a `tmpfs` (mounted at start). Total size: policy `max_files_bytes` (default 4 MiB).',
+  }),
+  result_path: optional(steps.resultPath, {
+    accepts: 'absolute path',
+    description:
+      'A file the container writes (e.g. `/out/result.json`), read after it exits and before it is removed, returned as `result` (stored in the row). A missing, too large or invalid file is `result_error` `{code, message}`; the exit code and output are kept.',
+  }),
+  result_format: withDefault(z.enum(['json', 'text'], { error: 'must be "json" or "text"' }), 'json', {
+    accepts: '"json" | "text"',
+    default: '"json"',
+    description: '`json`: `result` is the parsed JSON; `text`: the file as a UTF-8 string.',
+  }),
+  services: withDefault(
+    steps.servicesSchema((params) => parseServiceParams(params)),
+    [],
+    {
+      accepts: '[{"name", "image", "command", "environment", "healthcheck", "ready_timeout", ...}]',
+      default: '[]',
+      description:
+        'Sidecar containers started before the job, in order; the job starts when each is healthy (or running, without a healthcheck) within its `ready_timeout` (seconds, default 30), else it fails `service_not_ready`. They share the job\'s network namespace (the first service\'s; reach them on `127.0.0.1`, also with `network_mode: "none"`), carry the job\'s labels plus `highway.service`, and are stopped and removed with the job; their output is in the result under `services`.',
+    },
+  ),
+  max_result_bytes: withDefault(field.size.refine((b) => b > 0 && b <= MAX_RESULT_BYTES, 'must be more than 0 and at most 64 MiB'), steps.DEFAULT_MAX_RESULT_BYTES, {
+    accepts: 'bytes | size',
+    default: '1048576 (1 MiB), or the policy ceiling if lower',
+    description: 'Largest `result_path` file read; a larger one is `result_error` `too_large`. A value above the policy ceiling (`max_result_bytes`, default 16 MiB) is refused.',
+  }),
 } satisfies Record<string, Parameter<z.ZodType>>;
 
 export type ParameterName = keyof typeof PARAMETERS;
@@ -410,6 +457,29 @@ function contradictions(p: Fields): Problem[] {
     const earlier = mountedAt.get(path);
     if (earlier) problems.push({ field: 'tmpfs', path: [path], message: `"${path}" is already mounted by ${earlier}` });
   }
+  const stepMounts = steps.mountsOf(p);
+  for (const path of Object.keys(p.files)) {
+    const problem = steps.fileTargetProblem(path, stepMounts, p.read_only);
+    if (problem) problems.push({ field: 'files', path: [path], message: problem });
+  }
+  if (p.result_path !== null && stepMounts.some((m) => m.target === p.result_path)) {
+    problems.push({ field: 'result_path', message: `"${p.result_path}" is a mount point; name a file` });
+  }
+  if (p.services.length > 0) {
+    // The job joins the first service's network namespace: what sets up a network is not the job's.
+    const refused = {
+      network: p.network !== null, ports: p.ports.length > 0, publish_all_ports: p.publish_all_ports, hostname: p.hostname !== null, dns: p.dns.length > 0,
+      dns_search: p.dns_search.length > 0, dns_opt: p.dns_opt.length > 0, extra_hosts: p.extra_hosts.length > 0, mac_address: p.mac_address !== null,
+      network_mode: p.network_mode?.startsWith('container:') ?? false,
+    };
+    for (const [name, isSet] of Object.entries(refused) as [ParameterName, boolean][]) {
+      if (isSet) problems.push({ field: name, message: 'cannot be set with services (the job joins the network namespace of its first service)' });
+    }
+  }
+  if (p.result_path === null && (p.result_format !== 'json' || p.max_result_bytes !== steps.DEFAULT_MAX_RESULT_BYTES)) {
+    // Not an error worth refusing a run for? It is: a setting that does nothing hides a missing result_path.
+    problems.push({ field: p.result_format !== 'json' ? 'result_format' : 'max_result_bytes', message: 'needs result_path (the file to read)' });
+  }
   return problems;
 }
 
@@ -486,6 +556,8 @@ export function parseRunParams(input: unknown): RunSpec {
   };
   throw new ValidationError([...issues, ...(result.success ? [] : result.error.issues.map(asGiven).flatMap(fieldIssues))]);
 }
+
+serviceParser = (params) => parseRunParams(params) as unknown as Record<string, unknown>;
 
 function fieldIssues(issue: z.core.$ZodIssue): { field: string; message: string }[] {
   if (issue.code === 'unrecognized_keys') {

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Pool } from '../db/pool.js';
 import { insertIntent } from '../db/queries/insert-intent.js';
 import { PolicyError, ValidationError } from '../errors.js';
-import { TERMINAL_STATUSES, isTerminal, lifecycleOf, type IntentRow, type IntentStatus, type StopReason } from '../model.js';
+import { TERMINAL_STATUSES, isTerminal, lifecycleOf, type IntentRow, type IntentStatus, type ResultError, type StopReason } from '../model.js';
 import { CALLER_DB_RETRY_MS, withPgRetry } from '../db/retry.js';
 import { checkInput, stringProblem } from '../params/bounds.js';
 import { parseRunParams } from '../params/schema.js';
@@ -29,6 +29,12 @@ export interface DockerRunResult {
   stop_reason: StopReason | null;
   error: string | null;
   warnings: string[];
+  /** The `result_path` file: parsed JSON, or text with result_format "text"; null without one (docs/steps.md). */
+  result: unknown;
+  /** Why there is no result: {code, message}; null when there is one, or no result_path. */
+  result_error: ResultError | null;
+  /** With `services`: each service's output (stdout, stderr, exit_code, logs_truncated) by name. */
+  services?: NonNullable<IntentRow['services']>;
 }
 
 export interface RunDeps {
@@ -70,6 +76,9 @@ export function toResult(row: IntentRow): DockerRunResult {
     stop_reason: row.stop_reason,
     error: row.error,
     warnings: row.warnings ?? [],
+    result: row.result ?? null,
+    result_error: row.result_error ?? null,
+    ...(row.services ? { services: row.services } : {}),
   };
 }
 

@@ -24,7 +24,7 @@ describe('schema: the code knows every column', function () {
       `SELECT column_name FROM information_schema.columns WHERE table_schema = 'highway' AND table_name = 'docker_containers'`,
     );
     const inTable = res.rows.map((r) => r.column_name).sort();
-    expect(inTable).to.deep.equal([...COLUMNS_WITHOUT_OUTPUT, 'stdout', 'stderr'].sort());
+    expect(inTable).to.deep.equal([...COLUMNS_WITHOUT_OUTPUT, 'stdout', 'stderr', 'result', 'services'].sort());
   });
 
   it('the audit trail is partitioned by month, made ahead, and still append-only', async () => {

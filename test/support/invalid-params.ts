@@ -120,6 +120,7 @@ export const EXTREME_BAD_VALUES: [string, fc.Arbitrary<unknown>][] = [
   ['memory_limit', fc.oneof(huge, nonFinite, fc.constantFrom(INFINITE_DIGITS, '99999999999999t', 2 ** 53, 6 * 1024 * 1024 + 0.5))],
   ['shm_size', fc.oneof(huge, nonFinite, fc.constantFrom(INFINITE_DIGITS, -0, 2 ** 53, 1.5))],
   ['max_output_bytes', fc.oneof(huge, nonFinite, fc.constantFrom(INFINITE_DIGITS, 0.5))],
+  ['max_result_bytes', fc.oneof(huge, nonFinite, fc.constantFrom(INFINITE_DIGITS, 0.5, 0, 64 * 1024 * 1024 + 1))],
   ['cpu_limit', fc.oneof(huge, nonFinite, fc.constantFrom(INFINITE_DIGITS, 9_223_372_037, 1e10))],
   ['pids_limit', fc.oneof(huge, nonFinite, fc.constantFrom(4_194_305, 2 ** 53, -0, 64.5))],
   ['user', fc.oneof(huge, nonFinite, fc.constantFrom(INT32_MAX + 1, 4_294_967_294, '4294967295', '1000:2147483648', 1.5))],

@@ -18,6 +18,8 @@ import { secretValuesOf, type SecretResolver } from '../../secrets.js';
 import { resolveRegistryAuth } from '../../docker/registry-auth.js';
 import { intentEventFields } from '../../observability/events.js';
 import type { Metrics } from '../../observability/metrics.js';
+import { fileSecrets, readResult, writeFiles } from './steps.js';
+import { collectServices, ensureServices, removeServices, serviceSecretValues, servicesOf } from './services.js';
 
 
 export interface EffectContext {
@@ -178,13 +180,19 @@ async function create(s: StepContext, _action: Extract<Action, { type: 'create' 
   const spec = revalidate(w.intent.spec, ctx.policy);
   await checkContainerReferences(spec, w.intent.tenant_id, async (ref) => (await ctx.docker.inspect(ref))?.labels ?? null);
   const secrets = await resolveSecrets(ctx, w.intent);
+  const labels = highwayLabels(w.intent, ctx.reconcilerId, ctx.clusterId);
+  // Services first: the job joins the first one's network namespace, once all are ready.
+  const podId = spec.services.length > 0
+    ? await ensureServices({ docker: ctx.docker, resolveSecret: ctx.resolveSecret, sharedVolumes: ctx.policy.shared_volumes, logger: log }, w.intent, spec, labels)
+    : null;
   const options = toCreateOptions(spec, {
     name: containerName(w.intent.id),
-    labels: highwayLabels(w.intent, ctx.reconcilerId, ctx.clusterId),
+    labels,
     secrets,
     tenantId: w.intent.tenant_id,
     sharedVolumes: ctx.policy.shared_volumes,
   });
+  if (podId) options.HostConfig = { ...options.HostConfig, NetworkMode: `container:${podId}` };
   const result = await ctx.docker.create(options).catch((err: unknown) => {
     throw explainCreateFailure(err, spec);
   });
@@ -237,7 +245,16 @@ async function start(s: StepContext, _action: Extract<Action, { type: 'start' }>
     log.warn({ event: 'container.start_claimed_elsewhere', container_id: id }, 'another process is starting this container; not starting it again');
     return 'stop';
   }
+  let files: { count: number; bytes: number } | null = null;
   try {
+    // `files` go in after the claim and before the start: the same bytes on every try, so a
+    // pass that writes them again after a crash (the claim expired, the start never ran) converges.
+    if (hasFiles(w.intent.spec)) {
+      const spec = revalidate(w.intent.spec, ctx.policy);
+      const bytes = await writeFiles(ctx.docker, spec, id, await fileSecrets(w.intent.spec, ctx.resolveSecret, w.intent));
+      files = { count: Object.keys(spec.files).length, bytes };
+      log.info({ event: 'container.files_written', container_id: id, files: files.count, bytes }, `wrote ${files.count} files into the container`);
+    }
     await ctx.docker.start(id);
   } catch (err) {
     // Docker refused or did not answer: if the container is still `created`, it never ran.
@@ -263,7 +280,7 @@ async function start(s: StepContext, _action: Extract<Action, { type: 'start' }>
       started_at: startedAt,
       deadline_at: new Date(startedAt.getTime() + life.timeoutMs),
     },
-    [...(w.createAudit ? [w.createAudit] : []), { operation: 'container.start', outcome: 'ok', detail: { container_id: id } }],
+    [...(w.createAudit ? [w.createAudit] : []), { operation: 'container.start', outcome: 'ok', detail: { container_id: id, ...(files ? { files: files.count, files_bytes: files.bytes } : {}) } }],
   );
   log.info({ event: 'container.started', container_id: id, status: 'running' }, 'container started');
   return step;
@@ -314,8 +331,16 @@ async function collect(s: StepContext, action: Extract<Action, { type: 'collect'
   const c = w.container!;
   const ahead = w.ahead?.containerId === c.id ? await w.ahead.read : null;
   if (ahead && 'failed' in ahead) throw ahead.failed;
+  // The result file is read while the output is (both before the removal, both in this row update).
+  const reading = readResult(ctx.docker, w.intent.spec, c.id, await secretsToMask(ctx, w.intent), ctx.policy.max_result_bytes);
+  reading.catch(() => {}); // awaited below; not unhandled while the output is read
   // Secrets are masked as the output streams, before it is cut to max_output_bytes.
   const { output, unreadable } = ahead ?? (await readOutput(ctx, w.intent, c.id, life.maxOutputBytes));
+  const result = await reading;
+  // The services stop with the job; their output is kept with its own.
+  const services = servicesOf(w.intent.spec).length > 0
+    ? await collectServices(ctx.docker, w.intent, [...(await secretsToMask(ctx, w.intent)), ...(await serviceSecretValues(ctx, w.intent))])
+    : null;
   const finishedAt = c.finishedAt ?? new Date();
   const startedAt = c.startedAt ?? w.intent.started_at;
   const duration = startedAt ? Math.max(0, finishedAt.getTime() - startedAt.getTime()) : null;
@@ -350,8 +375,11 @@ async function collect(s: StepContext, action: Extract<Action, { type: 'collect'
     duration_ms: duration,
     error: fullError,
     ...(life.gcProtectMs ? { gc_protected_until: new Date(Date.now() + life.gcProtectMs) } : {}),
+    ...(result ?? {}),
+    ...(services ? { services } : {}),
   });
   if (step === 'stop') return step;
+  if (services) await removeServicesLogged(ctx, w.intent, log);
   const fields = {
     event: 'container.exited',
     container_id: c.id,
@@ -361,6 +389,7 @@ async function collect(s: StepContext, action: Extract<Action, { type: 'collect'
     duration_ms: duration,
     stop_reason: action.reason,
     logs_truncated: output.truncated || incomplete !== null,
+    ...(result ? { result_error: result.result_error?.code ?? null } : {}),
   };
   // A result is info; a stop we were asked for too; a timeout is a warning; a failure an error.
   const level = action.status === 'failed' ? 'error' : action.status === 'timeout' || action.status === 'lost' ? 'warn' : 'info';
@@ -381,6 +410,7 @@ async function finish(s: StepContext, action: Extract<Action, { type: 'finish' }
     ...(w.container || w.createdId ? {} : { removed_at: new Date() }),
   });
   if (step === 'stop') return step;
+  await removeServicesLogged(s.ctx, w.intent, log);
   const fields = { event: `intent.${action.status}`, status: action.status, stop_reason: action.reason, error: action.error };
   if (action.status === 'lost') log.error(fields, action.error ?? 'lost');
   else log.info(fields, `intent ${action.status}${action.reason ? `: ${action.reason}` : ''}`);
@@ -392,6 +422,7 @@ async function remove(s: StepContext, _action: Extract<Action, { type: 'remove' 
   const { ctx, w, log } = s;
   const id = w.container?.id ?? w.createdId ?? w.intent.container_id;
   if (id) await ctx.docker.remove(id);
+  await removeServices(ctx.docker, w.intent, log);
   // Logged before the row says so: recording removal wakes the caller, and the event log
   // must not trail what a caller already saw.
   log.info({ event: 'container.removed', container_id: id, status: w.intent.status }, 'container removed');
@@ -408,6 +439,7 @@ async function remove(s: StepContext, _action: Extract<Action, { type: 'remove' 
 /** The container is already gone: record `removed_at`. */
 async function markRemoved(s: StepContext, _action: Extract<Action, { type: 'mark_removed' }>): Promise<Step> {
   const { ctx, w } = s;
+  await removeServices(ctx.docker, w.intent, s.log);
   const row = await patchIntent(ctx.pool, w.intent.id, { removed_at: new Date() });
   if (row) w.intent = row;
   return 'next';
@@ -443,7 +475,7 @@ export function highwayLabels(intent: IntentRow, reconcilerId: string, clusterId
  * logs (a logging driver it cannot read back): the intent still ends, with that said.
  */
 async function readOutput(ctx: EffectContext, intent: IntentRow, id: string, maxBytes: number) {
-  const secrets = await secretValuesOf(intent.spec['environment'], ctx.resolveSecret, intent);
+  const secrets = await secretsToMask(ctx, intent);
   try {
     return { output: await ctx.docker.logs(id, maxBytes, { secrets }), unreadable: null };
   } catch (err) {
@@ -482,4 +514,23 @@ async function resolveSecrets(ctx: EffectContext, intent: IntentRow): Promise<Re
     }
   }
   return secrets;
+}
+
+/** Every secret value the container was given (environment and `files`): masked in what comes back. */
+async function secretsToMask(ctx: EffectContext, intent: IntentRow): Promise<string[]> {
+  const env = await secretValuesOf(intent.spec['environment'], ctx.resolveSecret, intent);
+  if (!hasFiles(intent.spec)) return env;
+  return [...env, ...Object.values(await fileSecrets(intent.spec, ctx.resolveSecret, intent))];
+}
+
+const hasFiles = (spec: Record<string, unknown>): boolean => {
+  const files = spec['files'];
+  return files !== null && typeof files === 'object' && Object.keys(files).length > 0;
+};
+
+/** Remove the run's services now; a failure is left to the next pass's removal and the GC. */
+async function removeServicesLogged(ctx: EffectContext, intent: IntentRow, log: Logger): Promise<void> {
+  await removeServices(ctx.docker, intent, log).catch((err: unknown) =>
+    log.warn({ event: 'service.remove_error', err: errorMessage(err) }, 'could not remove the services yet; the next pass or the GC removes them'),
+  );
 }

@@ -321,18 +321,27 @@ export interface TickView {
   reason: string | null;
   lateness_ms: number | null;
   exit_code: number | null;
+  /** The run's `result_path` result (docs/steps.md); null when none, or when over RUN_RESULT_SHOWN_BYTES (`result_omitted`). */
+  result: unknown;
+  result_error: { code: string; message: string } | null;
+  result_omitted?: true;
 }
+
+/** A result larger than this (as JSON text) is left out of a runs listing (read it with the intent). */
+const RUN_RESULT_SHOWN_BYTES = 64 * 1024;
 
 export async function scheduleRuns(q: Queryable, tenantId: string, name: string, limit = 1000): Promise<TickView[]> {
   const s = await getSchedule(q, tenantId, name);
-  const res = await q.query<TickRow & { intent_status: string | null; exit_code: number | null }>(
-    `SELECT t.*, c.status AS intent_status, c.exit_code
+  const res = await q.query<TickRow & { intent_status: string | null; exit_code: number | null; result: unknown; result_error: TickView['result_error']; result_omitted: boolean }>(
+    `SELECT t.*, c.status AS intent_status, c.exit_code, c.result_error,
+            CASE WHEN octet_length(c.result::text) <= $3 THEN c.result END AS result,
+            COALESCE(octet_length(c.result::text) > $3, false) AS result_omitted
        FROM highway.docker_schedule_ticks t
        LEFT JOIN highway.docker_containers c ON c.id = t.intent_id
       WHERE t.schedule_id = $1
       ORDER BY t.scheduled_time DESC
       LIMIT $2`,
-    [s.id, limit],
+    [s.id, limit, RUN_RESULT_SHOWN_BYTES],
   );
   return res.rows.reverse().map((r) => ({
     scheduled_time: r.scheduled_time.toISOString(),
@@ -342,6 +351,9 @@ export async function scheduleRuns(q: Queryable, tenantId: string, name: string,
     reason: r.reason,
     lateness_ms: r.lateness_ms,
     exit_code: r.exit_code,
+    result: r.result ?? null,
+    result_error: r.result_error ?? null,
+    ...(r.result_omitted ? { result_omitted: true as const } : {}),
   }));
 }
 

@@ -18,6 +18,8 @@ function result(status: IntentStatus, more: Partial<DockerRunResult> = {}): Dock
     oom_killed: false,
     stop_reason: null,
     error: null,
+    result: null,
+    result_error: null,
     warnings: [],
     ...more,
   };

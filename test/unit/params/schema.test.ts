@@ -109,6 +109,11 @@ describe('params/schema: parseRunParams', () => {
         placement_timeout: null,
         gc_protect_seconds: null,
         max_output_bytes: 1048576,
+        files: {},
+        result_path: null,
+        result_format: 'json',
+        max_result_bytes: 1048576,
+        services: [],
       });
     });
 
