@@ -16,3 +16,4 @@ export { defaultPolicy, loadPolicy, checkPolicy, type Policy } from './params/po
 export { HighwayError, ValidationError, PolicyError, TerminalError, type ErrorCode } from './errors.js';
 export { INTENT_STATUSES, STOP_REASONS, LABELS, type IntentStatus, type StopReason, type IntentRow } from './model.js';
 export { readClusterId } from './db/queries/cluster.js';
+export { Host, createHost, StartupError, type HostOptions } from './host.js';
