@@ -18,6 +18,7 @@ function result(status: IntentStatus, more: Partial<DockerRunResult> = {}): Dock
     oom_killed: false,
     stop_reason: null,
     error: null,
+    error_code: null,
     warnings: [],
     ...more,
   };
