@@ -17,3 +17,7 @@ export { HighwayError, ValidationError, PolicyError, TerminalError, type ErrorCo
 export { INTENT_STATUSES, STOP_REASONS, LABELS, type IntentStatus, type StopReason, type IntentRow } from './model.js';
 export { readClusterId } from './db/queries/cluster.js';
 export { Host, createHost, StartupError, type HostOptions } from './host.js';
+export { Engine, createEngine, ACTIVITY_END_STATUSES, type EngineOptions, type ActivityRow, type ActivityEndStatus } from './engine/engine.js';
+export { createScheduleApi, type ScheduleApi, type ScheduleApiOptions, type ScheduleRow, type TickView, type BackfillResult, type ScheduleInput, type OverlapPolicy } from './engine/schedules.js';
+export type { ExecResult, LogsResult, LogLineResult, InspectResult, RemoveResult, CallerContext } from './tools/docker-ops.js';
+export type { DurableCronResult } from './tools/cron-tools.js';
