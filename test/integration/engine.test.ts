@@ -9,7 +9,8 @@ import { randomUUID } from 'node:crypto';
 import { request } from 'node:http';
 import { promisify } from 'node:util';
 import type Docker from 'dockerode';
-import { createHost, createEngine, registerDockerTools, ToolRegistry, HighwayError, type Host, type Engine, type DockerRunResult, type DockerTools } from '../../src/index.js';
+import { createServer, type AddressInfo } from 'node:net';
+import { createHost, createEngine, StartupError, registerDockerTools, ToolRegistry, HighwayError, type Host, type Engine, type DockerRunResult, type DockerTools } from '../../src/index.js';
 import { freshDatabase, type TestDatabase } from '../support/postgres.js';
 import { connectDocker, removeByLabel } from '../support/docker-env.js';
 import { ensureTestImage, TEST_IMAGE } from '../support/test-image.js';
@@ -247,6 +248,21 @@ describe('the library as an engine embeds it: Host, the SQL contract, the engine
     }
     const ok = await call({ image: TEST_IMAGE, command: ['true'] });
     expect(ok).to.include({ status: 'exited', error: null, error_code: null });
+  });
+
+  it('start() that cannot reach its database throws a StartupError naming it, and frees the port it bound', async () => {
+    const probe = createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise<void>((r) => probe.close(() => r()));
+    const broken = createHost({ databaseUrl: 'postgres://nobody@127.0.0.1:1/none', http: `127.0.0.1:${port}`, settings: { reconcilerId: `broken-${TEST_RUN}` } });
+    const err = await broken.start().then(() => null, (e: unknown) => e);
+    expect(err).to.be.instanceOf(StartupError);
+    expect((err as StartupError).dependency).to.equal('postgres (nobody@127.0.0.1:1/none)');
+    const again = createServer();
+    await new Promise<void>((resolve, reject) => again.once('error', reject).listen(port, '127.0.0.1', resolve));
+    await new Promise<void>((r) => again.close(() => r()));
+    await broken.stop(); // idempotent after a failed start
   });
 
   it('stop(): the host row is marked stopped; a second stop() is the same promise', async () => {
