@@ -173,12 +173,7 @@ export class Engine {
     const url = this.options.databaseUrl ?? (this.pool as unknown as { options?: { connectionString?: string } }).options?.connectionString;
     if (!url) throw new ValidationError([{ field: 'databaseUrl', message: 'shutdownWorker needs the database URL (the pool has no connection string)' }]);
     this.rows ??= new RowWaiter(url, this.logger, { [INTENT_WAIT.channel]: INTENT_WAIT.safetyPollMs });
-    const waiter = new CompletionWaiter(this.pool, this.rows);
-    const signal = AbortSignal.timeout(opts.timeoutMs ?? 30_000);
-    const results = await Promise.allSettled(ids.map((id) => waiter.wait(id, (r) => isSettled(r), { signal })));
-    const pending = results.filter((r) => r.status === 'rejected').length;
-    this.logger.info({ event: 'worker.shutdown', worker_id: workerId, stopped: ids.length - pending, pending }, 'worker shut down');
-    return { stopped: ids.length - pending, pending };
+    return awaitWorkerContainers({ waiter: new CompletionWaiter(this.pool, this.rows), logger: this.logger }, workerId, ids, opts);
   }
 
   /** Release the LISTEN connection and the pool (when the engine made it). Idempotent. */
@@ -197,4 +192,21 @@ export class Engine {
 /** The engine API on a database: `createEngine({ databaseUrl })`. Call close() when done. */
 export function createEngine(options: EngineOptions): Engine {
   return new Engine(options);
+}
+
+/**
+ * The worker shutdown's wait: until each of `ids` (the worker's live intents, asked to stop) is
+ * settled, up to `timeoutMs` (default 30 s). `pending`: those not done in time.
+ */
+export async function awaitWorkerContainers(
+  deps: { waiter: CompletionWaiter; logger: Logger },
+  workerId: string,
+  ids: readonly string[],
+  opts: { timeoutMs?: number } = {},
+): Promise<{ stopped: number; pending: number }> {
+  const signal = AbortSignal.timeout(opts.timeoutMs ?? 30_000);
+  const results = await Promise.allSettled(ids.map((id) => deps.waiter.wait(id, (r) => isSettled(r), { signal })));
+  const pending = results.filter((r) => r.status === 'rejected').length;
+  deps.logger.info({ event: 'worker.shutdown', worker_id: workerId, stopped: ids.length - pending, pending }, 'worker shut down');
+  return { stopped: ids.length - pending, pending };
 }
