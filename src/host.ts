@@ -225,6 +225,7 @@ export class Host {
     // Another live process with this id (its lock is held): this one is its standby, and leaves
     // the host row to it until it takes over. Two started at once both see the lock free: the
     // one that then waits as a standby stops writing (and never marks the row stopped).
+    if (this.stopFlag) return; // stopped while starting: nothing shared is written
     const standbyAtStart = await needs('postgres', () => reconcilerLockHeld(pool, reconciler.id));
     let everActive = false;
     const mayWriteHostRow = () => everActive || (!standbyAtStart && reconciler.manager.active);
