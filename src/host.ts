@@ -26,7 +26,7 @@ import { startHostServices, type HostServices } from './hosts/host-services.js';
 import { startHttpServer, type HttpServer } from './observability/http.js';
 import { reconcilerLockHeld } from './db/queries/reconciler-lock.js';
 import { ClusterDuties } from './hosts/cluster-duties.js';
-import { CHANNELS } from './db/listener.js';
+import { clusterDutiesKind } from './hosts/cluster-kind.js';
 import { silentLogger, type Logger } from './observability/logger.js';
 import { settingsFromEnv, type Settings } from './config.js';
 import { errorMessage } from './errors.js';
@@ -263,17 +263,14 @@ export class Host {
       }),
     );
     const duties = new ClusterDuties({ pool, logger, metrics, isLeader: isClusterLeader, hostTimeoutS: hostSettings.hostTimeoutS, workerTimeoutS: settings.workerTimeoutS, retentionDays: settings.retentionDays });
-    reconciler.addRunnable(duties);
+    // On the controller runtime (src/hosts/cluster-kind.ts): leader-gated passes with requeueAfter, woken by new intents.
+    reconciler.manager.add(clusterDutiesKind(duties));
     this.undo.push(() => reconciler.stop());
     this.parts = { url, pool, reconciler, services, metrics };
     await needs('the reconciler (Docker events, PostgreSQL LISTEN)', () => Promise.race([reconciler.start(), this.stopRequest]));
     if (this.stopFlag) return;
     everActive = true;
     if (standbyAtStart) await services.registry.beat(); // took over from the process that held the id: the row is ours now
-    // A new intent may need the cluster's attention (no host takes it): the leader looks soon.
-    reconciler.manager.notifications$.subscribe((n) => {
-      if (n.type === 'notification' && n.channel === CHANNELS.intent && !n.payload.includes(' ')) duties.wake();
-    });
   }
 }
 
