@@ -27,6 +27,7 @@ import { startHttpServer, type HttpServer } from './observability/http.js';
 import { reconcilerLockHeld } from './db/queries/reconciler-lock.js';
 import { ClusterDuties } from './hosts/cluster-duties.js';
 import { clusterDutiesKind } from './hosts/cluster-kind.js';
+import { gcKind } from './gc/gc-kind.js';
 import { silentLogger, type Logger } from './observability/logger.js';
 import { settingsFromEnv, type Settings } from './config.js';
 import { errorMessage } from './errors.js';
@@ -249,19 +250,19 @@ export class Host {
     this.undo.push(() => services.stop());
     const cluster = services.leaders['cluster']!;
     isClusterLeader = () => cluster.isLeader;
-    reconciler.addRunnable(
-      new DockerGarbageCollector({
-        pool,
-        docker,
-        logger,
-        metrics,
-        reconcilerId: reconciler.id,
-        creationGraceMs: settings.gcCreationGraceS * 1000,
-        staleMaxAgeMs: settings.staleMaxAgeS * 1000,
-        intervalMs: settings.gcIntervalS * 1000,
-        hostTimeoutS: hostSettings.hostTimeoutS,
-      }),
-    );
+    const gc = new DockerGarbageCollector({
+      pool,
+      docker,
+      logger,
+      metrics,
+      reconcilerId: reconciler.id,
+      creationGraceMs: settings.gcCreationGraceS * 1000,
+      staleMaxAgeMs: settings.staleMaxAgeS * 1000,
+      intervalMs: settings.gcIntervalS * 1000,
+      hostTimeoutS: hostSettings.hostTimeoutS,
+    });
+    // On the controller runtime (src/gc/gc-kind.ts): a sweep every HIGHWAY_GC_INTERVAL_S, with requeueAfter.
+    reconciler.manager.add(gcKind(gc, { intervalMs: settings.gcIntervalS * 1000 }));
     const duties = new ClusterDuties({ pool, logger, metrics, isLeader: isClusterLeader, hostTimeoutS: hostSettings.hostTimeoutS, workerTimeoutS: settings.workerTimeoutS, retentionDays: settings.retentionDays });
     // On the controller runtime (src/hosts/cluster-kind.ts): leader-gated passes with requeueAfter, woken by new intents.
     reconciler.manager.add(clusterDutiesKind(duties));
