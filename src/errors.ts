@@ -22,8 +22,18 @@ export type ErrorCode =
   | 'too_large' // more than the caller's bound (a copy past its max_bytes)
   | 'files_failed' // run parameter `files` could not be written into the container
   | 'service_not_ready' // a service (sidecar) exited, turned unhealthy or was not ready in time
-  | 'shutdown'
-  | 'internal';
+  | 'shutdown' // the call was aborted through ctx.signal (a worker shutdown); the intent stays asked to stop
+  | 'internal'
+  // How an intent ended badly (the row's and the result's `error_code`, the log line's `code`):
+  | 'image_not_found' // the registry has no such image (a pull failed: not found)
+  | 'nonzero_exit' // the container exited with a non-zero code
+  | 'oom_killed' // the container was killed for running out of memory
+  | 'daemon_restarted' // the container was killed by its Docker daemon stopping or restarting (running it again may succeed)
+  | 'container_lost' // the container vanished before its result was collected
+  | 'host_lost' // the container's host stopped answering (no heartbeat within its timeout)
+  | 'placement_timeout' // no live host took the intent within its placement_timeout
+  | 'never_started' // the caller went away while no host could take the intent
+  | 'output_unavailable'; // the result is there, but the container's output could not be read
 
 export class HighwayError extends Error {
   readonly code: ErrorCode;
@@ -74,4 +84,18 @@ export class TerminalError extends HighwayError {
 export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;
   return String(err);
+}
+
+/**
+ * The code of an intent that ended with an error, from how it ended: the one mapping every
+ * place that records an ending uses, so the row, the result and the log line agree.
+ */
+export function endingErrorCode(e: { status: string; stop_reason?: string | null; oom_killed?: boolean | null; error: string | null; outputUnavailable?: boolean }): ErrorCode | null {
+  if (e.status === 'timeout') return 'timeout';
+  if (e.stop_reason === 'daemon_restart') return 'daemon_restarted';
+  if (e.status === 'failed' && e.oom_killed) return 'oom_killed';
+  if (e.status === 'failed') return 'nonzero_exit';
+  if (e.status === 'lost') return 'container_lost';
+  if (e.outputUnavailable) return 'output_unavailable';
+  return e.error === null ? null : 'internal';
 }

@@ -18,4 +18,8 @@ export { INTENT_STATUSES, STOP_REASONS, LABELS, type IntentStatus, type StopReas
 export { readClusterId } from './db/queries/cluster.js';
 export { OPERATIONS, type OperationKind, type OperationResult } from './operations/registry.js';
 export { defineOperation, type OperationDefinition } from './operations/definition.js';
-export type { ExecResult, InspectResult, LogsResult, RemoveResult } from './tools/docker-ops.js';
+export { Host, createHost, StartupError, type HostOptions } from './host.js';
+export { Engine, createEngine, ACTIVITY_END_STATUSES, type EngineOptions, type ActivityRow, type ActivityEndStatus } from './engine/engine.js';
+export { createScheduleApi, type ScheduleApi, type ScheduleApiOptions, type ScheduleRow, type TickView, type BackfillResult, type ScheduleInput, type OverlapPolicy } from './engine/schedules.js';
+export type { ExecResult, LogsResult, LogLineResult, InspectResult, RemoveResult, CallerContext } from './tools/docker-ops.js';
+export type { DurableCronResult } from './tools/cron-tools.js';

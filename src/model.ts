@@ -1,5 +1,6 @@
 /** The intent lifecycle, shared by the tools, the reconciler and the GC. */
 import { MAX_SECONDS_FROM_NOW } from './params/bounds.js';
+import type { ErrorCode } from './errors.js';
 
 export const INTENT_STATUSES = [
   'pending',
@@ -56,6 +57,8 @@ export interface IntentRow {
   /** When the Docker daemon was seen going away while the container ran: its output may be incomplete. */
   output_interrupted_at: Date | null;
   error: string | null;
+  /** The stable code of `error` (migration 024; see ErrorCode). */
+  error_code?: ErrorCode | null;
   exit_code: number | null;
   oom_killed: boolean | null;
   stdout: string | null;

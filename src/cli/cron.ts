@@ -11,12 +11,12 @@ import { createPool, type Pool } from '../db/pool.js';
 import { ValidationError, errorMessage } from '../errors.js';
 import type { OverlapPolicy } from '../kinds/schedules/decide.js';
 import type { ScheduleRow } from '../kinds/schedules/model.js';
+import type { ScheduleApi, ScheduleInput } from '../engine/schedules.js';
 import { settingsFromEnv } from '../config.js';
 import { resolveDatabaseUrl } from './database.js';
 import { assertTenantId } from '../params/tenant.js';
 
-// Loaded when a cron command runs (croner, zod and the parameter schema stay out of other commands' startup).
-const ops = () => import('../kinds/schedules/operations.js');
+// The schedule API is loaded when a cron command runs (croner, zod and the parameter schema stay out of other commands' startup).
 const OVERLAP_POLICIES = ['skip', 'buffer_one', 'buffer_all', 'cancel_other', 'allow_all'] as const satisfies readonly OverlapPolicy[];
 
 interface Common {
@@ -107,20 +107,15 @@ export function registerCronCommands(program: Command): void {
   };
   const cron = program.command('cron').description('durable cron: containers on a schedule, every tick exactly once');
   const common = (c: Command) => c.option('--tenant <tenant>', 'tenant id (1 to 128 of A-Z a-z 0-9 . _ -)', tenantArg, 'default').option('--json', 'JSON output');
-  const who = (o: Common) => ({ tenant_id: o.tenant, actor: cliActor() });
   /**
-   * A change to a schedule through the audit wrapper (src/tools/audited.ts): a refusal or a
-   * failure is an audit row too; a success has the row the change writes itself (`wrote`).
+   * The schedule API (src/engine/schedules.ts) on a pool of this command: every change goes
+   * through the audit wrapper, with this user as the actor.
    */
-  const change = <T>(o: Common, operation: string, fn: (pool: Pool) => Promise<T>, wrote: (r: T) => boolean = () => true): Promise<T> =>
+  const api = <T>(fn: (schedules: ScheduleApi, pool: Pool) => Promise<T>): Promise<T> =>
     withPool(async (pool) => {
-      const { audited } = await import('../tools/audited.js');
-      const caller = { tenant_id: o.tenant, worker_id: cliActor() };
-      return audited({ pool }, operation, caller, async (call) => {
-        const r = await fn(pool);
-        if (wrote(r)) call.recorded();
-        return r;
-      }, { checkCaller: () => {} });
+      const { createScheduleApi } = await import('../engine/schedules.js');
+      const { loadPolicy } = await import('../params/policy.js');
+      return fn(createScheduleApi({ pool, actor: cliActor(), policy: loadPolicy(settingsFromEnv().policyFile) }), pool);
     });
 
   common(
@@ -161,24 +156,20 @@ export function registerCronCommands(program: Command): void {
       keep_failed: o['keepFailed'],
       params,
     };
-    const { loadPolicy } = await import('../params/policy.js');
-    const { schedule, change: made } = await change(o, 'cron.create', async (pool) => {
-      const def = (await ops()).validateSchedule(input, loadPolicy(settingsFromEnv().policyFile));
-      return (await ops()).putSchedule(pool, who(o), def, 'add');
-    }, (r) => r.change !== 'unchanged');
+    const { schedule, change: made } = await api((s) => s.create(input as ScheduleInput, { tenant: o.tenant, mode: 'add' }));
     const view = await scheduleView(schedule);
     out(o.json ? JSON.stringify({ ...view, change: made }) : `${made} ${schedule.name}: ${schedule.expression} (${schedule.timezone}), next ${view.next_fire_at ?? '-'}`);
   });
 
   common(cron.command('ls').description('list schedules')).action(async (o: Common) => {
-    const rows = await withPool(async (pool) => (await ops()).listSchedules(pool, o.tenant));
+    const rows = await api((s) => s.list({ tenant: o.tenant }));
     const views = await Promise.all(rows.map(scheduleView));
     if (o.json) return out(JSON.stringify(views, null, 2));
     out(table(['NAME', 'SCHEDULE', 'TIMEZONE', 'OVERLAP', 'STATE', 'NEXT'], views.map((v) => [v.name, v.schedule, v.timezone, v.overlap, v.paused ? 'paused' : 'active', v.next_fire_at ?? '-'])));
   });
 
   common(cron.command('show').description('a schedule and its latest ticks').argument('<name>')).action(async (name: string, o: Common) => {
-    const { s, runs } = await withPool(async (pool) => ({ s: await (await ops()).getSchedule(pool, o.tenant, name), runs: await (await ops()).scheduleRuns(pool, o.tenant, name, 10) }));
+    const { schedule: s, recent: runs } = await api((api) => api.show(name, { tenant: o.tenant, recent: 10 }));
     const view = { ...(await scheduleView(s)), recent: runs };
     if (o.json) return out(JSON.stringify(view, null, 2));
     const lines = Object.entries(view)
@@ -190,7 +181,7 @@ export function registerCronCommands(program: Command): void {
 
   common(cron.command('runs').description('the ticks of a schedule, oldest first').argument('<name>').option('--limit <n>', 'newest N ticks', int('--limit'), 1000)).action(
     async (name: string, o: Common & { limit: number }) => {
-      const runs = await withPool(async (pool) => (await ops()).scheduleRuns(pool, o.tenant, name, o.limit));
+      const runs = await api((s) => s.runs(name, { tenant: o.tenant, limit: o.limit }));
       if (o.json) return out(JSON.stringify(runs.map((r) => ({ scheduled_time: r.scheduled_time, status: r.status, intent_id: r.intent_id, source: r.source, reason: r.reason, lateness_ms: r.lateness_ms, exit_code: r.exit_code, result: r.result, result_error: r.result_error, ...(r.result_omitted ? { result_omitted: true } : {}) })), null, 2));
       out(table(['SCHEDULED', 'STATUS', 'SOURCE', 'INTENT', 'LATENESS', 'REASON'], runs.map((r) => [r.scheduled_time, r.status, r.source, r.intent_id ?? '-', r.lateness_ms === null ? '-' : `${r.lateness_ms}ms`, r.reason ?? ''])));
     },
@@ -199,8 +190,7 @@ export function registerCronCommands(program: Command): void {
   for (const paused of [true, false]) {
     common(cron.command(paused ? 'pause' : 'resume').description(paused ? 'pause a schedule (nothing starts until resumed; waiting ticks wait)' : 'resume a schedule (from now on; the paused time is not caught up; waiting ticks are decided)').argument('<name>').option('--note <text>', 'why')).action(
       async (name: string, o: Common & { note?: string }) => {
-        const s = await change(o, paused ? 'cron.pause' : 'cron.resume', async (pool) => (await ops()).setPaused(pool, who(o), name, paused, o.note ?? null));
-        const { waiting } = s;
+        const { schedule: s, waiting } = await api((api) => (paused ? api.pause : api.resume)(name, { tenant: o.tenant, ...(o.note !== undefined ? { note: o.note } : {}) }));
         const note = !waiting ? '' : paused ? ` (${waiting} waiting tick(s) wait for the resume)` : ` (${waiting} waiting tick(s) are decided now)`;
         out(o.json ? JSON.stringify({ ...(await scheduleView(s)), waiting }) : `${paused ? 'paused' : 'resumed'} ${s.name}${note}`);
       },
@@ -209,8 +199,7 @@ export function registerCronCommands(program: Command): void {
 
   common(cron.command('trigger').description('run a tick now (on a paused schedule: when it is resumed)').argument('<name>').addOption(new Option('--overlap <policy>', 'overlap policy for this tick (default: the schedule\'s)').choices(OVERLAP_POLICIES))).action(
     async (name: string, o: Common & { overlap?: OverlapPolicy }) => {
-      const at = await change(o, 'cron.trigger', async (pool) => (await ops()).triggerSchedule(pool, who(o), name, o.overlap));
-      const paused = await withPool(async (pool) => (await (await ops()).getSchedule(pool, o.tenant, name)).paused);
+      const { scheduled_time: at, paused } = await api((s) => s.trigger(name, { tenant: o.tenant, ...(o.overlap ? { overlap: o.overlap } : {}) }));
       // Nothing starts while a schedule is paused: the tick waits (pending) for the resume.
       const note = paused ? ` (${name} is paused: the tick starts when it is resumed)` : '';
       out(o.json ? JSON.stringify({ name, scheduled_time: at.toISOString(), paused }) : `triggered ${name} at ${at.toISOString()}${note}`);
@@ -230,7 +219,7 @@ export function registerCronCommands(program: Command): void {
     const to = new Date(o.to);
     if (Number.isNaN(from.getTime())) throw new ValidationError([{ field: '--from', message: `"${o.from}" is not an ISO 8601 date-time` }]);
     if (Number.isNaN(to.getTime())) throw new ValidationError([{ field: '--to', message: `"${o.to}" is not an ISO 8601 date-time` }]);
-    const r = await change(o, 'cron.backfill', async (pool) => (await ops()).backfillSchedule(pool, who(o), name, from, to, o.overlap));
+    const r = await api((s) => s.backfill(name, { tenant: o.tenant, from, to, overlap: o.overlap }));
     if (o.json) return out(JSON.stringify({ name, ...r }));
     const notes = [
       r.clipped ? `--to clipped to now (${r.to}): a backfill runs past fire times only` : null,
@@ -241,7 +230,7 @@ export function registerCronCommands(program: Command): void {
 
   common(cron.command('rm').description('delete a schedule and its tick history').argument('<name>').option('--cancel', 'also stop its running tick')).action(
     async (name: string, o: Common & { cancel?: boolean }) => {
-      const { cancelled } = await change(o, 'cron.delete', async (pool) => (await ops()).deleteSchedule(pool, who(o), name, { cancel: o.cancel === true }));
+      const { cancelled } = await api((s) => s.remove(name, { tenant: o.tenant, cancel: o.cancel === true }));
       out(o.json ? JSON.stringify({ name, deleted: true, cancelled }) : `deleted ${name}${cancelled.length ? `; stopping ${cancelled.length} run(s)` : ''}`);
     },
   );

@@ -123,14 +123,8 @@ export function buildProgram(): Command {
         throw new ValidationError([{ field: 'WORKFLOW_RUN_ID', message: `${JSON.stringify(runId.slice(0, 80))} is not a UUID` }]);
       }
       if (opts.tenant !== undefined) checkTenant(opts.tenant);
-      const n = await withPool(dbUrl(), async (pool) => {
-        const res = await pool.query(
-          `UPDATE highway.workflow_runs SET status = 'cancelled', updated_at = now() WHERE id = $1 AND ($2::text IS NULL OR tenant_id = $2)`,
-          [runId, opts.tenant ?? null],
-        );
-        return res.rowCount ?? 0;
-      });
-      if (!n) throw new HighwayError('not_found', `workflow run ${runId} not found${opts.tenant !== undefined ? ' for this tenant' : ''}`);
+      const { Engine } = await import('../engine/engine.js');
+      await withPool(dbUrl(), (pool) => new Engine({ pool }).cancelWorkflowRun(runId, opts.tenant !== undefined ? { tenant: opts.tenant } : {}));
       process.stdout.write(opts.json ? `${JSON.stringify({ cancelled: runId })}\n` : `cancelled ${runId}\n`);
     });
 

@@ -9,7 +9,7 @@ import { maskSecrets } from '../secrets.js';
 
 export type { KeepLines, LogLine } from './output-buffer.js';
 import type { Metrics } from '../observability/metrics.js';
-import { pullErrorMessage } from './pull-errors.js';
+import { classifyPullError, pullErrorMessage } from './pull-errors.js';
 import { readFirstFile, type ReadFileResult } from './archive.js';
 import type { RegistryAuth } from './registry-auth.js';
 
@@ -404,7 +404,8 @@ export function createDockerClient(options: DockerClientOptions): ContainerClien
           const answered = err instanceof HighwayError && err.code === 'docker_unavailable' && statusOf(err.cause) !== undefined;
           if (err instanceof HighwayError && !answered) throw err;
           const cause = answered ? (err as HighwayError).cause : err;
-          throw new TerminalError('pull_failed', pullErrorMessage(ref, dockerMessage(cause)), { cause });
+          const message = dockerMessage(cause);
+          throw new TerminalError(classifyPullError(message) === 'not_found' ? 'image_not_found' : 'pull_failed', pullErrorMessage(ref, message), { cause });
         } finally {
           pulling.delete(key);
         }

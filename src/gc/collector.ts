@@ -256,7 +256,7 @@ export class DockerGarbageCollector {
     for (const row of lost) {
       report.markedLost++;
       this.log.error(
-        { event: 'intent.lost', intent_id: row.id, tenant_id: row.tenant_id, workflow_run_id: row.workflow_run_id, activity_id: row.activity_id, container_id: row.container_id, status: 'lost' },
+        { event: 'intent.lost', intent_id: row.id, tenant_id: row.tenant_id, workflow_run_id: row.workflow_run_id, activity_id: row.activity_id, container_id: row.container_id, status: 'lost', code: 'container_lost' },
         'container vanished before its result was collected',
       );
     }

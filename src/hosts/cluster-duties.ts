@@ -110,7 +110,7 @@ export class ClusterDuties implements Runnable {
         const lost = await endLostOnDeadHost(pool, host.id, host.timeout_s ?? hostTimeoutS);
         for (const row of lost) {
           this.options.metrics?.transition('lost', null);
-          this.log.error({ event: 'intent.lost', intent_id: row.id, tenant_id: row.tenant_id, workflow_run_id: row.workflow_run_id, activity_id: row.activity_id, container_id: row.container_id, host: host.id, status: 'lost' }, `host ${host.id} is dead: intent lost`);
+          this.log.error({ event: 'intent.lost', intent_id: row.id, tenant_id: row.tenant_id, workflow_run_id: row.workflow_run_id, activity_id: row.activity_id, container_id: row.container_id, host: host.id, status: 'lost', code: 'host_lost' }, `host ${host.id} is dead: intent lost`);
         }
         if (released.length || lost.length) {
           this.log.warn({ event: 'host.failover', host: host.id, released: released.length, lost: lost.length, heartbeat_at: host.heartbeat_at }, `host ${host.id} is dead: ${released.length} intents back to the pool, ${lost.length} lost`);
@@ -119,7 +119,7 @@ export class ClusterDuties implements Runnable {
       if (work.waiting) await recordPendingReasons(pool, hostTimeoutS, 2_000);
       for (const row of work.waiting ? await failPlacementTimeouts(pool) : []) {
         this.options.metrics?.transition('failed', null);
-        this.log.error({ event: 'intent.failed', intent_id: row.id, tenant_id: row.tenant_id, status: 'failed', error: row.error }, row.error);
+        this.log.error({ event: 'intent.failed', intent_id: row.id, tenant_id: row.tenant_id, status: 'failed', code: 'placement_timeout', error: row.error }, row.error);
       }
       if (work.waiting) await this.endAbandoned();
     } catch (err) {
@@ -158,7 +158,7 @@ export class ClusterDuties implements Runnable {
       if (!row) continue; // a host took it meanwhile: it ends it there
       this.options.metrics?.transition(stop.status, stop.reason);
       this.log.info(
-        { event: `intent.${stop.status}`, intent_id: row.id, tenant_id: row.tenant_id, workflow_run_id: row.workflow_run_id, activity_id: row.activity_id, status: stop.status, stop_reason: stop.reason, error },
+        { event: `intent.${stop.status}`, intent_id: row.id, tenant_id: row.tenant_id, workflow_run_id: row.workflow_run_id, activity_id: row.activity_id, status: stop.status, stop_reason: stop.reason, error, code: error === null ? null : 'never_started' },
         `intent ${stop.status} before any host took it${stop.reason ? `: ${stop.reason}` : ''}`,
       );
     }

@@ -8,7 +8,8 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Pool } from '../db/pool.js';
 import { audited, type AuditCall } from './audited.js';
-import { HighwayError, PolicyError, ValidationError } from '../errors.js';
+import { HighwayError, PolicyError, ValidationError, type ErrorCode } from '../errors.js';
+import { classifyPullError } from '../docker/pull-errors.js';
 import { knownHosts } from '../kinds/pulls/queries/target-hosts.js';
 import { expirePendingPulls, insertPulls, type PullStatus } from '../kinds/pulls/queries/pull-rows.js';
 import * as field from '../params/fields.js';
@@ -40,6 +41,8 @@ export interface HostPullResult {
   digest: string | null;
   duration_ms: number | null;
   error: string | null;
+  /** The stable code of `error`: `image_not_found`, `pull_failed`, `timeout` (no answer in time), `internal`; null when none. */
+  error_code: ErrorCode | null;
 }
 
 export interface DockerPullResult {
@@ -137,14 +140,24 @@ export function createDockerPull(deps: PullDeps) {
       image: spec.image,
       results: pulls.map(({ id, reconciler_id }) => {
         const r = byId.get(id);
+        const error = r?.error ?? (r && (r.status === 'pending' || r.status === 'running') ? `still pulling after ${timeoutS} s` : r ? null : 'pull request vanished');
         return {
           host: reconciler_id,
           status: r?.status ?? 'failed',
           digest: r?.digest ?? null,
           duration_ms: r?.duration_ms ?? null,
-          error: r?.error ?? (r && (r.status === 'pending' || r.status === 'running') ? `still pulling after ${timeoutS} s` : r ? null : 'pull request vanished'),
+          error,
+          error_code: pullErrorCode(r, error),
         };
       }),
     };
   }
+}
+
+/** The code of a host's pull failure, from its row (the daemon's message, or why it had no answer). */
+function pullErrorCode(r: { status: string; error: string | null } | undefined, error: string | null): ErrorCode | null {
+  if (error === null) return null;
+  if (!r) return 'internal';
+  if (r.status === 'pending' || r.status === 'running' || (r.error ?? '').startsWith('no answer from the host')) return 'timeout';
+  return classifyPullError(error) === 'not_found' ? 'image_not_found' : 'pull_failed';
 }

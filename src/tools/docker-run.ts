@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Pool } from '../db/pool.js';
 import { insertIntent } from '../db/queries/insert-intent.js';
-import { PolicyError, ValidationError } from '../errors.js';
+import { PolicyError, ValidationError, type ErrorCode } from '../errors.js';
 import { TERMINAL_STATUSES, isTerminal, lifecycleOf, type IntentRow, type IntentStatus, type ResultError, type StopReason } from '../model.js';
 import { CALLER_DB_RETRY_MS, withPgRetry } from '../db/retry.js';
 import { checkInput, stringProblem } from '../params/bounds.js';
@@ -28,6 +28,8 @@ export interface DockerRunResult {
   oom_killed: boolean;
   stop_reason: StopReason | null;
   error: string | null;
+  /** The stable code of `error` (null when there is none): docs/library.md lists them. */
+  error_code: ErrorCode | null;
   warnings: string[];
   /** The `result_path` file: parsed JSON, or text with result_format "text"; null without one (docs/steps.md). */
   result: unknown;
@@ -75,6 +77,7 @@ export function toResult(row: IntentRow): DockerRunResult {
     oom_killed: row.oom_killed ?? false,
     stop_reason: row.stop_reason,
     error: row.error,
+    error_code: row.error_code ?? null,
     warnings: row.warnings ?? [],
     result: row.result ?? null,
     result_error: row.result_error ?? null,

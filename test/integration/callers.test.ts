@@ -49,6 +49,7 @@ describe('callers: every terminal state wakes its caller at once', function () {
     const tookMs = Date.now() - t0;
     expect(result.status).to.equal('lost');
     expect(result.error).to.match(/stopped answering/);
+    expect(result.error_code).to.equal('host_lost');
     // The safety poll is 5 s: a wake by the notification takes milliseconds.
     expect(tookMs).to.be.below(2_500);
   });
@@ -80,6 +81,7 @@ describe('callers: an intent no host can take ends when its caller goes away', f
     expect(result.status).to.equal('cancelled');
     expect(result.stop_reason).to.equal('worker_lost');
     expect(result.error).to.equal('never started: no live host matches placement {"labels": {"zone": "nowhere"}}');
+    expect(result.error_code).to.equal('never_started');
     const row = await h.intent(result.intent_id);
     expect(row!.removed_at).to.be.instanceOf(Date);
     expect(row!.container_id).to.equal(null);

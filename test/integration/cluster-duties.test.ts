@@ -37,7 +37,7 @@ describe('hosts: ClusterDuties failover (real PostgreSQL)', function () {
     return id;
   };
   const row = async (id: string) =>
-    (await db.pool.query<{ status: string; reconciler_id: string | null; error: string | null }>('SELECT status, reconciler_id, error FROM highway.docker_containers WHERE id = $1', [id])).rows[0]!;
+    (await db.pool.query<{ status: string; reconciler_id: string | null; error: string | null; error_code: string | null }>('SELECT status, reconciler_id, error, error_code FROM highway.docker_containers WHERE id = $1', [id])).rows[0]!;
 
   it('a dead host whose only work is claimed, unstarted intents: they go back to the pool', async () => {
     await host('dead-claimed-only', 60);
@@ -59,6 +59,7 @@ describe('hosts: ClusterDuties failover (real PostgreSQL)', function () {
     const r = await row(lost);
     expect(r.status).to.equal('lost');
     expect(r.error).to.contain('host dead-running stopped answering');
+    expect(r.error_code).to.equal('host_lost');
     expect(await row(kept)).to.deep.include({ status: 'pending', reconciler_id: 'alive' });
   });
 
@@ -83,6 +84,7 @@ describe('hosts: ClusterDuties failover (real PostgreSQL)', function () {
     const r = await row(id);
     expect(r.status).to.equal('failed');
     expect(r.error).to.equal('placement_timeout: no live host took it within 1 s (no live host matches placement {"labels": {"zone": "nowhere"}})');
+    expect(r.error_code).to.equal('placement_timeout');
   });
 
   it('an idle leader sleeps until the next host could be dead, not a fixed poll; work brings back the short interval', async () => {

@@ -30,7 +30,7 @@ export async function releaseUnstarted(q: Queryable, hostId: string, reason = `r
 export async function endLostOnDeadHost(q: Queryable, hostId: string, timeoutS: number) {
   const res = await q.query<{ id: string; tenant_id: string; workflow_run_id: string; activity_id: string; container_id: string | null }>(
     `UPDATE highway.docker_containers
-        SET status = 'lost', finished_at = now(), updated_at = now(),
+        SET status = 'lost', finished_at = now(), updated_at = now(), error_code = 'host_lost',
             error = 'host ' || $1 || ' stopped answering (no heartbeat for ' || $2 || ' s); its container may still be running there and is removed when the host comes back'
       WHERE reconciler_id = $1 AND removed_at IS NULL AND status NOT IN ${TERMINAL_SQL}
       RETURNING id, tenant_id, workflow_run_id, activity_id, container_id`,
@@ -94,7 +94,7 @@ export async function recordPendingReasons(q: Queryable, hostTimeoutS: number, m
 export async function failPlacementTimeouts(q: Queryable) {
   const res = await q.query<{ id: string; tenant_id: string; error: string }>(
     `UPDATE highway.docker_containers
-        SET status = 'failed', finished_at = now(), removed_at = now(), updated_at = now(),
+        SET status = 'failed', finished_at = now(), removed_at = now(), updated_at = now(), error_code = 'placement_timeout',
             error = 'placement_timeout: no live host took it within ' || (spec->>'placement_timeout') || ' s'
                     || COALESCE(' (' || pending_reason || ')', '')
       WHERE reconciler_id IS NULL AND removed_at IS NULL AND status = 'pending'

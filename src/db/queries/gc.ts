@@ -34,7 +34,7 @@ export async function markVanishedLost(
 ): Promise<Array<Pick<IntentRow, 'id' | 'tenant_id' | 'workflow_run_id' | 'activity_id' | 'container_id'>>> {
   const res = await q.query(
     `UPDATE highway.docker_containers
-        SET status = 'lost', error = 'container disappeared before its result was collected',
+        SET status = 'lost', error = 'container disappeared before its result was collected', error_code = 'container_lost',
             finished_at = now(), removed_at = now(), updated_at = now()
       WHERE reconciler_id = $1
         AND status IN ('created', 'running', 'stopping')

@@ -13,6 +13,7 @@ export type IntentPatch = Partial<
     | 'stop_requested_at'
     | 'start_attempted_at'
     | 'error'
+    | 'error_code'
     | 'exit_code'
     | 'oom_killed'
     | 'stdout'
@@ -33,7 +34,7 @@ export type IntentPatch = Partial<
 
 const PATCHABLE = new Set<string>([
   'container_id', 'short_id', 'reconciler_id', 'status', 'desired_state', 'stop_reason', 'stop_requested_at',
-  'start_attempted_at', 'error', 'exit_code', 'oom_killed', 'stdout', 'stderr', 'logs_truncated', 'duration_ms', 'started_at',
+  'start_attempted_at', 'error', 'error_code', 'exit_code', 'oom_killed', 'stdout', 'stderr', 'logs_truncated', 'duration_ms', 'started_at',
   'finished_at', 'removed_at', 'deadline_at', 'gc_protected_until', 'warnings', 'result', 'result_error', 'services',
 ]);
 
@@ -63,7 +64,7 @@ export const TERMINAL_SQL = `('exited', 'failed', 'timeout', 'cancelled', 'lost'
  */
 export const COLUMNS_WITHOUT_OUTPUT = [
   'id', 'container_id', 'short_id', 'activity_id', 'workflow_run_id', 'tenant_id', 'worker_id', 'reconciler_id', 'image',
-  'spec', 'status', 'desired_state', 'stop_reason', 'stop_requested_at', 'start_attempted_at', 'error', 'exit_code', 'oom_killed',
+  'spec', 'status', 'desired_state', 'stop_reason', 'stop_requested_at', 'start_attempted_at', 'error', 'error_code', 'exit_code', 'oom_killed',
   'logs_truncated', 'duration_ms', 'warnings', 'labels', 'pending_reason', 'output_interrupted_at', 'remove_requested_at',
   'created_at', 'started_at', 'finished_at', 'removed_at', 'deadline_at', 'gc_protected_until', 'updated_at', 'result_error',
 ] as const;

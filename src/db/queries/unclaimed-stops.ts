@@ -36,7 +36,7 @@ export async function unclaimedIntents(q: Queryable, minAgeMs: number, limit = 1
 export async function endUnclaimed(q: Queryable, id: string, status: IntentStatus, stopReason: StopReason | null, error: string | null) {
   const res = await q.query<{ id: string; tenant_id: string; workflow_run_id: string; activity_id: string; error: string | null }>(
     `UPDATE highway.docker_containers
-        SET status = $2, stop_reason = $3, error = $4, finished_at = now(), removed_at = now(), updated_at = now()
+        SET status = $2, stop_reason = $3, error = $4, error_code = CASE WHEN $4::text IS NULL THEN NULL ELSE 'never_started' END, finished_at = now(), removed_at = now(), updated_at = now()
       WHERE id = $1 AND reconciler_id IS NULL AND removed_at IS NULL AND status = 'pending'
       RETURNING id, tenant_id, workflow_run_id, activity_id, error`,
     [id, status, stopReason, error],

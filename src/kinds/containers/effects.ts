@@ -7,7 +7,7 @@ import type { Pool } from '../../db/pool.js';
 import { claimStart, patchIntent, patchLiveIntent, releaseStart } from '../../db/queries/update-intent.js';
 import type { AuditEntry } from '../../db/queries/audit.js';
 import { dockerMessage, type ContainerClient, type ContainerState } from '../../docker/client.js';
-import { HighwayError, TerminalError, errorMessage } from '../../errors.js';
+import { HighwayError, TerminalError, endingErrorCode, errorMessage } from '../../errors.js';
 import { LABELS, containerName, lifecycleOf, type IntentRow } from '../../model.js';
 import { toCreateOptions } from '../../params/container-config.js';
 import { checkContainerReferences } from '../../params/references.js';
@@ -355,6 +355,7 @@ async function collect(s: StepContext, action: Extract<Action, { type: 'collect'
           ? `exited with code ${c.exitCode}${c.error ? `: ${c.error}` : ''}`
           : null;
   const fullError = unreadable ? [error, `output unavailable: ${unreadable}`].filter(Boolean).join('; ') : error;
+  const code = endingErrorCode({ status: action.status, stop_reason: action.reason, oom_killed: c.oomKilled, error: fullError, outputUnavailable: Boolean(unreadable) });
   // Truthful output: say when what was read may not be all the container wrote.
   const incomplete = unreadable
     ? `output could not be read: ${unreadable}`
@@ -374,6 +375,7 @@ async function collect(s: StepContext, action: Extract<Action, { type: 'collect'
     finished_at: finishedAt,
     duration_ms: duration,
     error: fullError,
+    error_code: fullError === null ? null : code,
     ...(life.gcProtectMs ? { gc_protected_until: new Date(Date.now() + life.gcProtectMs) } : {}),
     ...(result ?? {}),
     ...(services ? { services } : {}),
@@ -393,7 +395,7 @@ async function collect(s: StepContext, action: Extract<Action, { type: 'collect'
   };
   // A result is info; a stop we were asked for too; a timeout is a warning; a failure an error.
   const level = action.status === 'failed' ? 'error' : action.status === 'timeout' || action.status === 'lost' ? 'warn' : 'info';
-  log[level]({ ...fields, error: fullError }, action.status === 'exited' ? 'container exited' : `container ${action.status}: ${fullError ?? action.reason}`);
+  log[level]({ ...fields, error: fullError, code: fullError === null ? null : code }, action.status === 'exited' ? 'container exited' : `container ${action.status}: ${fullError ?? action.reason}`);
   if (incomplete) log.warn({ event: 'container.output_incomplete', container_id: c.id, why: incomplete }, incomplete);
   return 'next';
 }
@@ -405,13 +407,14 @@ async function finish(s: StepContext, action: Extract<Action, { type: 'finish' }
     status: action.status,
     stop_reason: action.reason,
     error: action.error,
+    error_code: endingErrorCode({ status: action.status, stop_reason: action.reason, error: action.error }),
     finished_at: new Date(),
     // Nothing to remove unless a container exists; a following `remove` action records removal.
     ...(w.container || w.createdId ? {} : { removed_at: new Date() }),
   });
   if (step === 'stop') return step;
   await removeServicesLogged(s.ctx, w.intent, log);
-  const fields = { event: `intent.${action.status}`, status: action.status, stop_reason: action.reason, error: action.error };
+  const fields = { event: `intent.${action.status}`, status: action.status, stop_reason: action.reason, error: action.error, code: endingErrorCode({ status: action.status, stop_reason: action.reason, error: action.error }) };
   if (action.status === 'lost') log.error(fields, action.error ?? 'lost');
   else log.info(fields, `intent ${action.status}${action.reason ? `: ${action.reason}` : ''}`);
   return 'next';

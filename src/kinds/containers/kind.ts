@@ -339,7 +339,7 @@ export class ContainersKind implements Kind {
     const row = await patchLiveIntent(
       this.options.pool,
       id,
-      { status: 'failed', error: err.message, finished_at: new Date() },
+      { status: 'failed', error: err.message, error_code: err.code, finished_at: new Date() },
       { actor: this.options.reconcilerId, operation: 'container.run', outcome: 'error', detail: { code: err.code, error: err.message } },
     );
     if (!row) return;

@@ -67,6 +67,7 @@ describe('faults: dockerd restarts during a run (second daemon)', function () {
     // The daemon stopped it, not the program: lost, saying why (daemon-outage.test.ts pins it).
     expect(r.status).to.equal('lost');
     expect(r.stop_reason).to.equal('daemon_restart');
+    expect(r.error_code).to.equal('daemon_restarted');
     expect(r.exit_code).to.equal(143);
     expect(log.events('docker.events_disconnected').length).to.be.at.least(1);
     await eventually(async () => log.events('docker.events_connected').slice(connectsBefore).some((l) => l['reconnect'] === true), 15_000, 'events stream reconnected');

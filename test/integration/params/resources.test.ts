@@ -44,10 +44,11 @@ describe('params: resources (real Docker)', function () {
       expect(result.oom_killed).to.equal(true);
       expect(result.exit_code).to.equal(137);
       expect(result.error).to.match(/out of memory/i);
+      expect(result.error_code).to.equal('oom_killed');
       expect(result.stdout).to.equal('allocating\n'); // output before the kill survives
       expect(result.stdout).not.to.contain('survived');
       const exited = h.log.events('container.exited', result.intent_id)[0]!;
-      expect(exited).to.include({ status: 'failed', oom_killed: true });
+      expect(exited).to.include({ status: 'failed', oom_killed: true, code: 'oom_killed' });
       const row = await h.intent(result.intent_id);
       expect(row!.oom_killed).to.equal(true);
       expect(row!.removed_at).to.be.instanceOf(Date);

@@ -20,6 +20,7 @@ function result(status: IntentStatus, more: Partial<DockerRunResult> = {}): Dock
     error: null,
     result: null,
     result_error: null,
+    error_code: null,
     warnings: [],
     ...more,
   };

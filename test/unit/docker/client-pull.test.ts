@@ -58,12 +58,12 @@ describe('docker/client: pull', () => {
     expect(await client.pull('r/app:1')).to.deep.equal({ digest: null });
   });
 
-  it('a registry error in the progress stream is a terminal pull_failed saying what it means', async () => {
+  it('a registry error in the progress stream is terminal, saying what it means; an image the registry does not have is image_not_found', async () => {
     const { client, release } = stubDocker([{ error: 'manifest for r/app:1 not found: manifest unknown: manifest unknown' }]);
     release();
     const err = (await client.pull('r/app:1').then(() => expect.fail('pulled'), (e: unknown) => e)) as TerminalError;
     expect(err).to.be.instanceOf(TerminalError);
-    expect(err.code).to.equal('pull_failed');
+    expect(err.code).to.equal('image_not_found');
     expect(err.message).to.equal('image: pulling "r/app:1" failed: image not found in the registry: manifest for r/app:1 not found: manifest unknown: manifest unknown');
   });
 
