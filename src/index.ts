@@ -1,5 +1,5 @@
 /** highway-docker's library API. */
-export { ToolRegistry, type ActivityContext, type Tool } from './tools/registry.js';
+export { ToolRegistry, type ActivityContext, type Tool, type ToolResults } from './tools/registry.js';
 export { registerDockerTools, type DockerTools, type DockerToolsOptions } from './tools/docker-tools.js';
 export type { DockerRunResult } from './tools/docker-run.js';
 export type { DockerPullResult, HostPullResult } from './tools/docker-pull.js';

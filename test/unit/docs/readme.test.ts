@@ -33,17 +33,33 @@ describe('README and docs', function () {
     expect(broken).to.deep.equal([]);
   });
 
-  it("the README's TypeScript snippets type-check under strict against the package's exports", function () {
+  it('every TypeScript snippet of the README and docs/ type-checks under strict against the package\'s exports', function () {
     this.timeout(60_000);
-    const snippets = [...readFileSync(path.join(root, 'README.md'), 'utf8').matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
-    expect(snippets.length).to.be.greaterThan(0);
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'hw-readme-'));
+    // The names the tool pages' fragments share (a registry, a caller's context, a run of an earlier fragment).
+    const prelude = `import type { ToolRegistry, ActivityContext, DockerRunResult } from 'highway-docker';
+declare global {
+  const registry: ToolRegistry;
+  const ctx: ActivityContext;
+  const workflow_run_id: string;
+  const activity_id: string;
+  const run: DockerRunResult;
+}
+export {};
+`;
+    const snippets = docs.flatMap((file) =>
+      [...readFileSync(file, 'utf8').matchAll(/```ts\n([\s\S]*?)```/g)].map((m, i) => ({ name: `${path.basename(file, '.md')}-${i}`, code: m[1]! })),
+    );
+    expect(snippets.length).to.be.greaterThan(5);
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'hw-docs-'));
     try {
-      const files = snippets.map((code, i) => {
-        const f = path.join(dir, `snippet${i}.mts`);
-        writeFileSync(f, `${code}\nexport {};\n`);
-        return f;
-      });
+      writeFileSync(path.join(dir, 'prelude.d.mts'), prelude);
+      const files = [path.join(dir, 'prelude.d.mts')].concat(
+        snippets.map(({ name, code }) => {
+          const f = path.join(dir, `${name}.mts`);
+          writeFileSync(f, `${code}\nexport {};\n`);
+          return f;
+        }),
+      );
       const program = ts.createProgram(files, {
         strict: true,
         noEmit: true,
