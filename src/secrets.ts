@@ -20,12 +20,6 @@ export type SecretOwner = Pick<IntentRow, 'id' | 'tenant_id'>;
 /** Resolves a secret reference on the reconciler (at create or pull time); the value goes to Docker only. */
 export type SecretResolver = (name: string, owner: SecretOwner) => Promise<string>;
 
-/** A resolver over a provider: the owner's tenant asks. */
-export const resolverOf =
-  (provider: SecretProvider): SecretResolver =>
-  (name, owner) =>
-    provider.getSecret(owner.tenant_id, name);
-
 const envKey = (name: string): string => `HIGHWAY_SECRET_${name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
 
 /**

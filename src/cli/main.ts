@@ -15,6 +15,7 @@ import type { RunOptions } from './run.js';
 import { registerCronCommands } from './cron.js';
 import { registerImageCommands } from './images.js';
 import { registerOpsCommands } from './ops.js';
+import { UUID } from '../ids.js';
 // Subcommands are imported when they run: a command that does not talk to Docker does not load its client.
 
 const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
@@ -170,7 +171,6 @@ function acceptGlobalOptionsAnywhere(program: Command): void {
   });
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function checkTenant(tenant: string): void {
   const problem = tenantIdProblem(tenant);

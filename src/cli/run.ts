@@ -18,6 +18,7 @@ import { EXIT, exitCodeFor } from './exit-codes.js';
 import { reportError } from './output.js';
 import { onShutdown } from './signals.js';
 import { envPair } from '../params/keys.js';
+import { UUID } from '../ids.js';
 
 export interface RunOptions {
   /** The database, or how to find it (resolved after the input is checked: bad input never waits on a database). */
@@ -246,7 +247,6 @@ async function runOfActivity(pool: Pool, activityId: string | undefined): Promis
   return res.rows[0]?.workflow_run_id ?? null;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** How long a shutdown waits for a reconciler that claimed the container to stop and remove it. */
 const SHUTDOWN_WAIT_MS = 30_000;
 

@@ -19,6 +19,7 @@ import { CompletionWaiter, INTENT_WAIT } from '../tools/completion.js';
 import { RowWaiter } from '../tools/row-waiter.js';
 import { isSettled } from '../tools/docker-run.js';
 import { createScheduleApi, type ScheduleApi } from './schedules.js';
+import { UUID } from '../ids.js';
 
 export type { ActivityRow } from '../db/queries/engine-side.js';
 
@@ -38,7 +39,6 @@ export interface EngineOptions {
   policy?: Policy;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function checkUuid(value: unknown, field: string): asserts value is string {
   if (typeof value !== 'string' || !UUID.test(value)) {

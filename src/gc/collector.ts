@@ -27,6 +27,7 @@ import { hostAliveSql } from '../db/queries/hosts.js';
 import type { ContainerClient, ContainerSummary } from '../docker/client.js';
 import { errorMessage } from '../errors.js';
 import { LABELS, isTerminal, lifecycleOf } from '../model.js';
+import { UUID } from '../ids.js';
 
 export interface GcOptions {
   pool: Pool;
@@ -63,7 +64,6 @@ export interface SweepReport {
   markedLost: number;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** What to do with one managed container, given its row (pure; exported for tests). */
 export type Verdict =

@@ -12,6 +12,7 @@ import { tenantIdProblem } from '../params/tenant.js';
 import type { CompletionWaiter, WakeOn } from './completion.js';
 import type { ActivityContext } from './registry.js';
 import { audited, auditedCaller, type AuditCall } from './audited.js';
+import { UUID as CONTEXT_UUID } from '../ids.js';
 
 /** What tools.docker.run returns. */
 export interface DockerRunResult {
@@ -99,7 +100,6 @@ function untilAborted<T>(p: Promise<T>, signal: AbortSignal | undefined): Promis
   });
 }
 
-const CONTEXT_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function checkContext(ctx: ActivityContext): void {
   const issues: Array<{ field: string; message: string }> = [];

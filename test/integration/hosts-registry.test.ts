@@ -171,25 +171,6 @@ describe('hosts: HostRegistry, listHosts, deadHosts (real PostgreSQL)', function
     }
   });
 
-  it('NOTIFY highway_host on registration and on a graceful stop, not on heartbeats', async () => {
-    const listener = new pg.Client({ connectionString: db.url });
-    await listener.connect();
-    const got: string[] = [];
-    listener.on('notification', (n) => got.push(`${n.channel}:${n.payload}`));
-    await listener.query('LISTEN highway_host');
-    try {
-      const r = make({ id: 'notify-host', hostTimeoutS: 0.3 });
-      await r.start();
-      await until('the registration notice', async () => got.length === 1);
-      await sleep(400); // several heartbeats
-      expect(got).to.deep.equal(['highway_host:notify-host']);
-      await r.stop();
-      await until('the stop notice', async () => got.length === 2);
-    } finally {
-      await listener.end();
-    }
-  });
-
   it('survives PostgreSQL being down: starts anyway, logs, retries each beat, registers once it is back; never an unhandled rejection', async function () {
     this.timeout(90_000);
     const own = await startOwnPostgres();

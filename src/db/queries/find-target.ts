@@ -1,8 +1,8 @@
 import type { Queryable } from '../pool.js';
 import type { IntentRow } from '../../model.js';
 import { HighwayError, ValidationError } from '../../errors.js';
+import { UUID } from '../../ids.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /**
  * The intent a TARGET names, for a tenant: an intent id, or its container's id (full, or a

@@ -13,9 +13,6 @@ export interface HostIdentity {
   timeoutS: number;
 }
 
-/** Statuses of an intent that holds (or is about to hold) a container on its host. */
-export const ACTIVE_STATUSES = ['pulling', 'created', 'running', 'stopping'] as const;
-
 /**
  * Register (or start again): a new `started_at`, a fresh heartbeat, `stopped_at` cleared.
  * A restarted reconciler with the same id takes its row over.

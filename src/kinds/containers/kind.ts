@@ -25,6 +25,7 @@ import { DAEMON_GONE_SLACK_MS, decide, diedBySignal, nextExpiryMs, notYetRunning
 import { executeActions, readOutputAhead, type EffectContext } from './effects.js';
 import { loadReconcileState } from './queries/load-reconcile-state.js';
 import { claimIntents, type HostOffer } from './queries/claim-intents.js';
+import { UUID } from '../../ids.js';
 
 export interface ContainersKindOptions {
   pool: Pool;
@@ -62,7 +63,6 @@ function neverCreated(intent: IntentRow): boolean {
   return (intent.status === 'pending' || intent.status === 'pulling') && intent.container_id === null && intent.start_attempted_at === null;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * Events that tell the reconciler something it did not cause itself. Create, start and kill

@@ -28,6 +28,7 @@ import type { Kind, Sources } from '../../runtime/controller.js';
 import type { ReconcileResult } from '../../runtime/workqueue.js';
 import { decideOperation } from './decide.js';
 import { ExecLeftAtShutdown, failure, type OperationContext } from './effects.js';
+import { UUID } from '../../ids.js';
 
 export const OPERATION_CHANNELS = { requested: 'highway_docker_op', done: 'highway_docker_op_done' } as const;
 
@@ -42,7 +43,6 @@ export interface OperationsKindOptions {
   concurrency?: number;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export class OperationsKind implements Kind {
   readonly name = 'operations';

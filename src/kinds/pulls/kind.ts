@@ -17,10 +17,10 @@ import { envSecretResolver, type SecretResolver } from '../../secrets.js';
 import type { Kind, Sources } from '../../runtime/controller.js';
 import type { ReconcileResult } from '../../runtime/workqueue.js';
 import { claimPulls, finishPulls, livePullImage, livePullImages, type PullOutcome, type PullRow } from './queries/pull-rows.js';
+import { UUID } from '../../ids.js';
 
 export const PULL_CHANNELS = { pull: 'highway_docker_pull', done: 'highway_docker_pull_done' } as const;
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export interface PullsKindOptions {
   pool: Pool;

@@ -17,6 +17,7 @@ import type { ReconcileResult } from '../../runtime/workqueue.js';
 import { schedulerPass } from './effects.js';
 import { SCHEDULE_CHANNEL } from './model.js';
 import { listScheduleIds } from './queries/write-tick.js';
+import { UUID } from '../../ids.js';
 
 export interface SchedulesKindOptions {
   pool: Pool;
@@ -33,7 +34,6 @@ export interface SchedulesKindOptions {
   followerRecheckMs?: number;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export class SchedulesKind implements Kind {
   readonly name = 'schedules';
