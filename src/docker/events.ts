@@ -3,6 +3,9 @@ import type Docker from 'dockerode';
 import { Observable } from 'rxjs';
 import type { Logger } from 'pino';
 import { errorMessage } from '../errors.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { withTimeout as raceTimeout } from '../timeouts.js';
+const withTimeout = <T>(p: Promise<T>, ms: number, what: string): Promise<T> => raceTimeout(p, ms, () => new Error(`${what} timed out after ${ms} ms`));
 
 /** A container (or image) event from the daemon, as much of it as the controllers use. */
 export interface ContainerEvent {
@@ -254,15 +257,6 @@ export function dockerEvents$(options: DockerEventsOptions): Observable<DockerEv
 }
 
 const nowNano = (): bigint => BigInt(Date.now()) * 1_000_000n;
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([
-    p.finally(() => clearTimeout(timer)),
-    new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms))),
-  ]);
-}
 
 /** A bounded events query (with `until`): the daemon sends what it has and closes. */
 async function readBounded(docker: Docker, opts: Record<string, unknown>): Promise<ContainerEvent[]> {

@@ -3,6 +3,8 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { Queryable } from '../db/pool.js';
 import { errorMessage } from '../errors.js';
 import { silentLogger, type Logger } from './logger.js';
+import { withTimeout as raceTimeout } from '../timeouts.js';
+const withTimeout = <T>(p: Promise<T>, ms: number): Promise<T> => raceTimeout(p, ms, () => new Error(`timed out after ${ms} ms`));
 
 /**
  * The project's Prometheus metrics, on a registry of their own (never prom-client's global one,
@@ -222,12 +224,3 @@ export class Metrics {
   }
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
-  });
-  // The losing query may still settle (or fail) later: never leave it unhandled.
-  p.catch(() => {});
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
-}

@@ -21,6 +21,7 @@ import { LABELS } from '../model.js';
 import type { Metrics } from '../observability/metrics.js';
 import { Controller, type Kind, type Sources } from './controller.js';
 import { LeaderElector } from './leader.js';
+import { withTimeout } from '../timeouts.js';
 
 /** Something that runs beside the controllers (the GC, a heartbeat, a leader-only loop). */
 export interface Runnable {
@@ -245,10 +246,3 @@ export class Manager {
   }
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([
-    p.finally(() => clearTimeout(timer)),
-    new Promise<never>((_, reject) => (timer = setTimeout(() => reject(onTimeout()), ms))),
-  ]);
-}

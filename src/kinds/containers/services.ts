@@ -17,6 +17,7 @@ import { toCreateOptions } from '../../params/container-config.js';
 import { parseRunParams, type RunSpec } from '../../params/schema.js';
 import type { ServiceSpec } from '../../params/steps.js';
 import type { SecretResolver } from '../../secrets.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export const SERVICE_LABEL = 'highway.service';
 export const serviceContainerName = (intentId: string, name: string): string => `highway-${intentId}-svc-${name}`;
@@ -37,7 +38,6 @@ export interface ServiceContext {
 
 export const servicesOf = (spec: Record<string, unknown>): ServiceSpec[] => (Array.isArray(spec['services']) ? (spec['services'] as ServiceSpec[]) : []);
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 async function envSecrets(ctx: ServiceContext, env: unknown, intent: IntentRow): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
