@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { ValidationError } from '../errors.js';
 import * as field from './fields.js';
 import { formatPath } from './schema.js';
+import { validationErrorOf } from './issues.js';
 
 /** An intent id, or a container id (full, or a prefix of at least 4 hex digits). */
 export const target = z
@@ -112,11 +113,5 @@ export type WaitParams = z.output<typeof waitParams>;
 export function parseParams<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
   const result = schema.safeParse(input);
   if (result.success) return result.data;
-  throw new ValidationError(
-    result.error.issues.flatMap((issue) => {
-      if (issue.code === 'unrecognized_keys') return issue.keys.map((key) => ({ field: formatPath([...issue.path, key]), message: 'is not a parameter' }));
-      if (issue.path.length === 0) return [{ field: '(params)', message: issue.code === 'invalid_type' ? 'parameters must be an object' : issue.message }];
-      return [{ field: formatPath(issue.path), message: issue.message.replace(/^Invalid input: /, '') }];
-    }),
-  );
+  throw validationErrorOf(result.error, { unknownKey: 'is not a parameter' });
 }

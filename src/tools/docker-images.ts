@@ -12,6 +12,7 @@ import { listImageRows } from '../kinds/images/queries/list-images.js';
 import { matchesReference } from '../kinds/images/reference.js';
 import { knownHosts } from '../kinds/pulls/queries/target-hosts.js';
 import { formatPath } from '../params/schema.js';
+import { validationErrorOf } from '../params/issues.js';
 
 export const imagesParamsSchema = z.strictObject({
   reference: z
@@ -39,13 +40,7 @@ export interface DockerImagesResult {
 export function parseImagesParams(params: unknown): ImagesParams {
   const result = imagesParamsSchema.safeParse(params ?? {});
   if (result.success) return result.data;
-  throw new ValidationError(
-    result.error.issues.map((issue) =>
-      issue.code === 'unrecognized_keys'
-        ? { field: formatPath([...issue.path, issue.keys[0]!]), message: 'is not a parameter of tools.docker.images (reference, host)' }
-        : { field: issue.path.length ? formatPath(issue.path) : '(params)', message: issue.path.length ? issue.message.replace(/^Invalid input: /, '') : 'parameters must be an object' },
-    ),
-  );
+  throw validationErrorOf(result.error, { unknownKey: 'is not a parameter of tools.docker.images (reference, host)' });
 }
 
 export function createDockerImages(deps: { pool: Pool; logger?: Logger }) {

@@ -16,6 +16,7 @@ import * as field from '../params/fields.js';
 import { checkImagePolicy, type Policy } from '../params/policy.js';
 import { formatPath } from '../params/schema.js';
 import type { PullWaiter } from './pull-completion.js';
+import { validationErrorOf } from '../params/issues.js';
 
 const MAX_PULL_TIMEOUT_S = 3600;
 
@@ -64,13 +65,7 @@ export function parsePullParams(params: unknown): PullParams {
     if (result.data.host && result.data.all_hosts) throw new ValidationError([{ field: 'all_hosts', message: 'cannot be combined with host; give one' }]);
     return result.data;
   }
-  throw new ValidationError(
-    result.error.issues.map((issue) =>
-      issue.code === 'unrecognized_keys'
-        ? { field: formatPath([...issue.path, issue.keys[0]!]), message: 'is not a parameter of tools.docker.pull (image, host, all_hosts, registry_auth, timeout)' }
-        : { field: issue.path.length ? formatPath(issue.path) : '(params)', message: issue.path.length ? issue.message.replace(/^Invalid input: /, '') : 'parameters must be an object' },
-    ),
-  );
+  throw validationErrorOf(result.error, { unknownKey: 'is not a parameter of tools.docker.pull (image, host, all_hosts, registry_auth, timeout)' });
 }
 
 /** Which hosts: the one asked for (it must be known), every known host, or the only one. */

@@ -18,6 +18,7 @@ import { OVERLAP_POLICIES, compile, fireTimesBetween, neverFires, type OverlapPo
 import type { ScheduleRow, TickRow } from './model.js';
 import { lockSchedule } from './queries/lock-schedule.js';
 import { refuseForbiddenKeys } from '../../params/keys.js';
+import { validationErrorOf } from '../../params/issues.js';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const instant = z
@@ -77,13 +78,7 @@ export function validateSchedule(input: unknown, policy: Policy, now = new Date(
   refuseForbiddenKeys(input); // before the schema, which would drop `__proto__` silently
   const parsed = scheduleInputSchema.safeParse(input);
   if (!parsed.success) {
-    throw new ValidationError(
-      parsed.error.issues.flatMap((i) =>
-        i.code === 'unrecognized_keys'
-          ? i.keys.map((k) => ({ field: formatPath([...i.path, k]), message: 'is not a schedule field' }))
-          : [{ field: i.path.length ? formatPath(i.path) : '(schedule)', message: i.message.replace(/^Invalid input: /, '') }],
-      ),
-    );
+    throw validationErrorOf(parsed.error, { unknownKey: 'is not a schedule field', root: '(schedule)' });
   }
   const p = parsed.data;
   compile(p.schedule, p.timezone);
