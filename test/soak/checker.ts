@@ -15,6 +15,8 @@ export interface Violation {
   check: string;
   message: string;
   intents: string[];
+  /** The caller involved, when one is (its number in the workload). */
+  caller?: number;
 }
 
 export interface CheckInput {
@@ -42,16 +44,16 @@ export class Checks {
     (this.checks[check] ??= { checked: 0, violated: 0 }).checked++;
   }
 
-  bad(check: string, message: string, intents: Array<string | null | undefined>): void {
+  bad(check: string, message: string, intents: Array<string | null | undefined>, caller?: number): void {
     const c = (this.checks[check] ??= { checked: 0, violated: 0 });
     c.checked++;
     c.violated++;
-    this.violations.push({ check, message, intents: intents.filter((x): x is string => !!x) });
+    this.violations.push({ check, message, intents: intents.filter((x): x is string => !!x), ...(caller !== undefined ? { caller } : {}) });
   }
 
-  expect(check: string, cond: boolean, message: () => string, intents: Array<string | null | undefined>): void {
+  expect(check: string, cond: boolean, message: () => string, intents: Array<string | null | undefined>, caller?: number): void {
     if (cond) this.ok(check);
-    else this.bad(check, message(), intents);
+    else this.bad(check, message(), intents, caller);
   }
 }
 
@@ -78,7 +80,7 @@ export function check(input: CheckInput): Checks {
   for (const k of input.callers) {
     const row = k.intent_id ? rowById.get(k.intent_id) : undefined;
     const hung = k.steps.some((s) => s.what === 'hang');
-    c.expect('caller_returned', k.received !== null && !hung, () => `caller #${k.n} (${k.op}) did not return`, [k.intent_id]);
+    c.expect('caller_returned', k.received !== null && !hung, () => `caller #${k.n} (${k.op}) did not return`, [k.intent_id], k.n);
     if (!k.received) continue;
     if (k.op === 'cross_tenant') {
       // 7. Tenant isolation: another tenant's intent is "not found", never answered, never stopped.
@@ -94,17 +96,24 @@ export function check(input: CheckInput): Checks {
     if (k.received.kind === 'cli') {
       result = k.received.result;
       const killed = k.received.signal === 'SIGKILL';
+      if (result && !result.intent_id) {
+        // An error document (`run --json` could not write its intent): a non-zero exit, and no intent behind it.
+        const exit = k.received.exit;
+        c.expect('caller_exit_code', killed || (exit !== null && exit !== 0), () => `caller #${k.n} (cli run) printed an error ${JSON.stringify(result).slice(0, 300)} and exited ${exit}`, [k.intent_id], k.n);
+        c.expect('caller_got_result', !row, () => `caller #${k.n} (cli run) printed an error ${JSON.stringify(result).slice(0, 300)} but its intent ${row?.id} exists (${row?.status})`, [k.intent_id], k.n);
+        continue;
+      }
       if (!killed) {
         c.expect('caller_exit_code', result !== null && k.received.exit === exitCodeFor(result), () => `caller #${k.n} (cli run) exited ${k.received && (k.received as { exit: number | null }).exit} for result ${result ? `${result.status}/${result.exit_code}` : '(none printed)'}`, [k.intent_id]);
       }
     }
     if (k.received.kind === 'error') {
-      c.expect('caller_got_result', !row, () => `caller #${k.n} (${k.op}) got an error instead of its intent's result (${row?.status}): ${k.received && (k.received as { message: string }).message}`, [k.intent_id]);
+      c.expect('caller_got_result', !row, () => `caller #${k.n} (${k.op}) got an error instead of its intent's result (${row?.status}): ${k.received && (k.received as { message: string }).message}`, [k.intent_id], k.n);
       continue;
     }
     if (!result) continue;
     if (!row) {
-      c.bad('caller_got_result', `caller #${k.n} (${k.op}) got a result for an intent with no row (${result.intent_id})`, [result.intent_id]);
+      c.bad('caller_got_result', `caller #${k.n} (${k.op}) got a result for an intent with no row (${result.intent_id})`, [result.intent_id], k.n);
       continue;
     }
     // A detached run's first answer is `running`; its final one is the wait's (compared here).

@@ -91,7 +91,9 @@ export class Nemesis {
     const live = this.world.hosts.filter((h) => h.proc?.alive);
     const pool = live.length ? live : this.world.hosts;
     const host = pool[Math.floor(x * pool.length)]!;
-    return { host, leader: leaders.some((a) => a.endsWith(`:${host.id}`) || a.includes(host.id)) };
+    // The cluster-wide elections (cron, GC, ...); a host's own `reconciler:<id>` lock is not leadership.
+    const leader = leaders.some((a) => a.startsWith('highway-docker-leader:') && !a.startsWith('highway-docker-leader:reconciler:') && a.endsWith(`:${host.id}`));
+    return { host, leader };
   }
 
   private async inject(kind: (typeof FAULT_KINDS)[number], duration: number, x: number): Promise<void> {

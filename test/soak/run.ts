@@ -137,6 +137,7 @@ async function main(): Promise<number> {
       docker_event_reconnects: Object.fromEntries(world.eventLogs.map((e) => [e.daemon, e.reconnects])),
       fault_schedule: nemesis.faults,
       histories: involved.map(historyOf),
+      callers_involved: workload.callers.filter((c) => result.violations.some((v) => v.caller === c.n)).map(({ done: _d, proc: _p, ...rest }) => rest),
       replay: `SOAK_SEED=${seed} SOAK_SECONDS=${seconds} npm run soak`,
     };
     writeFileSync(reportPath, JSON.stringify(report, null, 2));

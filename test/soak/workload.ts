@@ -261,6 +261,7 @@ export class Workload {
         const victim = this.rng.pick(this.callers.filter((x) => x.intent_id && x.via === 'tool')) as Caller | undefined;
         c = this.newCaller(op, 'tool', {});
         work = async () => {
+          c.received = { kind: 'probe' };
           if (!victim?.intent_id) return;
           if (victim.tenant === c.tenant) c.tenant = this.world.tenants.find((t) => t !== victim.tenant)!;
           this.step(c, 'victim', { intent_id: victim.intent_id, tenant: victim.tenant });
@@ -271,7 +272,6 @@ export class Workload {
               this.step(c, tool, errOf(err));
             }
           }
-          c.received = { kind: 'probe' };
         };
         break;
       }

@@ -93,7 +93,7 @@ export class World {
     await this.startBystanders();
 
     const u = new URL(this.databaseUrl);
-    const skew = 3 + this.rng.int(0, 4); // clock-skewed host timeouts: A 3 s, B 3..7 s
+    const skew = this.rng.int(4, 7); // clock-skewed host timeouts: A 3 s, B 4..7 s
     for (const [name, docker, dockerHost, timeoutS] of [
       ['A', this.mainDocker, 'unix:///var/run/docker.sock', 3],
       ['B', this.second.docker, `unix://${this.second.socketPath}`, skew],
