@@ -85,9 +85,9 @@ export function check(input: CheckInput): Checks {
     if (k.op === 'cross_tenant') {
       // 7. Tenant isolation: another tenant's intent is "not found", never answered, never stopped.
       for (const s of k.steps.filter((s) => s.what.startsWith('tools.docker.'))) {
-        const got = s.got as { kind?: string; message?: string };
+        const got = s.got as { kind?: string; message?: string; code?: string };
         const victim = (k.steps.find((x) => x.what === 'victim')?.got as { intent_id?: string })?.intent_id;
-        c.expect('tenant_isolation', got.kind === 'error' && /not found/i.test(got.message ?? ''), () => `caller #${k.n} of ${k.tenant} got ${JSON.stringify(got).slice(0, 300)} from ${s.what} on another tenant's intent`, [victim]);
+        c.expect('tenant_isolation', got.kind === 'error' && (got.code === 'not_found' || /not found|no such/i.test(got.message ?? '')), () => `caller #${k.n} of ${k.tenant} got ${JSON.stringify(got).slice(0, 300)} from ${s.what} on another tenant's intent`, [victim]);
       }
       continue;
     }

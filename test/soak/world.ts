@@ -147,7 +147,8 @@ export class World {
           [LABELS.tenantId]: this.tenants[0]!,
           'highway-soak.bystander': this.runId,
         },
-        HostConfig: { NetworkMode: 'none', Init: true },
+        // unless-stopped: a daemon restart (a fault of ours) brings it back; a stop by the product would not.
+        HostConfig: { NetworkMode: 'none', Init: true, RestartPolicy: { Name: 'unless-stopped' } },
       });
       await c.start();
       this.bystanders.push({ docker, id: c.id, daemon });
