@@ -59,6 +59,11 @@ export class Checks {
 
 const nameOf = (id: string) => `highway-${id}`;
 
+/** An error that only says the database was unreachable for a moment (the caller could not tell anything else). */
+function isDbOutage(got: { code?: string; message?: string }): boolean {
+  return /^(ECONNREFUSED|ECONNRESET|EPIPE|57P0[123]|08...)$/.test(got.code ?? '') || /Connection terminated|connection timeout|terminating connection/i.test(got.message ?? '');
+}
+
 /** Output that may be cut (logs_truncated, an interrupted output): a prefix of what was expected. */
 function outputMatches(got: string | null | undefined, want: string | undefined, mayBeCut: boolean): boolean {
   if (want === undefined) return true;
@@ -87,6 +92,10 @@ export function check(input: CheckInput): Checks {
       for (const s of k.steps.filter((s) => s.what.startsWith('tools.docker.'))) {
         const got = s.got as { kind?: string; message?: string; code?: string };
         const victim = (k.steps.find((x) => x.what === 'victim')?.got as { intent_id?: string })?.intent_id;
+        if (got.kind === 'error' && isDbOutage(got)) {
+          c.bad('tool_rides_db_outage', `caller #${k.n}: ${s.what} failed with ${got.code ?? ''} ${got.message ?? ''} while the database was away, instead of riding it out`, [], k.n);
+          continue;
+        }
         c.expect('tenant_isolation', got.kind === 'error' && (got.code === 'not_found' || /not found|no such/i.test(got.message ?? '')), () => `caller #${k.n} of ${k.tenant} got ${JSON.stringify(got).slice(0, 300)} from ${s.what} on another tenant's intent`, [victim]);
       }
       continue;
@@ -106,6 +115,14 @@ export function check(input: CheckInput): Checks {
       if (!killed) {
         c.expect('caller_exit_code', result !== null && k.received.exit === exitCodeFor(result), () => `caller #${k.n} (cli run) exited ${k.received && (k.received as { exit: number | null }).exit} for result ${result ? `${result.status}/${result.exit_code}` : '(none printed)'}`, [k.intent_id]);
       }
+    }
+    for (const st of k.steps) {
+      const g = st.got as { kind?: string; code?: string; message?: string };
+      if (st.what !== 'hang' && g?.kind === 'error' && isDbOutage(g)) c.bad('tool_rides_db_outage', `caller #${k.n} (${k.op}): ${st.what} failed with ${g.code ?? ''} ${g.message ?? ''} while the database was away, instead of riding it out`, [k.intent_id], k.n);
+    }
+    if (k.received.kind === 'error' && isDbOutage(k.received)) {
+      c.bad('tool_rides_db_outage', `caller #${k.n} (${k.op}) got ${k.received.code ?? ''} ${k.received.message} while the database was away, instead of its intent's result (${row?.status ?? 'no intent'})`, [k.intent_id], k.n);
+      continue;
     }
     if (k.received.kind === 'error') {
       c.expect('caller_got_result', !row, () => `caller #${k.n} (${k.op}) got an error instead of its intent's result (${row?.status}): ${k.received && (k.received as { message: string }).message}`, [k.intent_id], k.n);

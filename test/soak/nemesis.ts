@@ -180,6 +180,7 @@ export class Nemesis {
         await sleep(ms);
         await this.world.second.startDaemon();
         this.world.secondDown = false;
+        await this.world.restartBystanders();
         this.healed(f);
         return;
       }
@@ -212,6 +213,7 @@ export class Nemesis {
     if (this.world.secondDown) {
       await this.world.second.startDaemon().catch((err) => this.log(`heal: daemon: ${(err as Error).message}`));
       this.world.secondDown = false;
+      await this.world.restartBystanders();
     }
     if (this.world.own) await this.world.own.start().catch(() => {});
     for (const c of this.workload.liveWorkers()) c.proc!.signal('SIGCONT');

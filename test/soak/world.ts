@@ -147,11 +147,21 @@ export class World {
           [LABELS.tenantId]: this.tenants[0]!,
           'highway-soak.bystander': this.runId,
         },
-        // unless-stopped: a daemon restart (a fault of ours) brings it back; a stop by the product would not.
-        HostConfig: { NetworkMode: 'none', Init: true, RestartPolicy: { Name: 'unless-stopped' } },
+        HostConfig: { NetworkMode: 'none', Init: true },
       });
       await c.start();
       this.bystanders.push({ docker, id: c.id, daemon });
+    }
+  }
+
+  /**
+   * After a daemon restart (our fault, not the product's): start the bystanders again if it
+   * stopped them, so a bystander found stopped at the end was stopped by someone else.
+   */
+  async restartBystanders(): Promise<void> {
+    for (const b of this.bystanders) {
+      const info = await b.docker.getContainer(b.id).inspect().catch(() => null);
+      if (info && !info.State.Running) await b.docker.getContainer(b.id).start().catch(() => {});
     }
   }
 
