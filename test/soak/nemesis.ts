@@ -130,7 +130,7 @@ export class Nemesis {
         const c = workers[Math.floor(x * workers.length)]!;
         const ms = kind === 'worker_pause' ? duration + (x < 0.5 ? 8_000 : 0) : 0;
         const f = this.record(kind, `caller#${c.n}`, { pid: c.proc!.pid, ...(ms ? { paused_ms: ms } : {}) });
-        c.faults.push(kind);
+        c.faults.push(`${kind}@${new Date().toISOString()}`);
         if (kind === 'worker_kill') {
           await c.proc!.kill();
         } else {

@@ -12,7 +12,7 @@ import { check, type CheckInput } from './checker.js';
 import { Nemesis } from './nemesis.js';
 import { Rng } from './rng.js';
 import { Workload } from './workload.js';
-import { World } from './world.js';
+import { World, WORKER_TIMEOUT_S } from './world.js';
 
 const seed = Number(process.env['SOAK_SEED'] ?? Math.floor(Math.random() * 2 ** 31));
 const seconds = Number(process.env['SOAK_SECONDS'] ?? 60);
@@ -100,7 +100,7 @@ async function main(): Promise<number> {
       return { ...s, id: r.id, created_at: r.created_at, paused_at: pausedAt };
     });
     const events = world.eventLogs.flatMap((e) => e.events);
-    const result = check({ rows, audit, ticks, schedules, events, callers: workload.callers, leftovers, bystanders, notSettled, livenessMs, livenessBoundMs: LIVENESS_BOUND_MS });
+    const result = check({ rows, audit, ticks, schedules, events, callers: workload.callers, leftovers, bystanders, notSettled, livenessMs, livenessBoundMs: LIVENESS_BOUND_MS, workerTimeoutS: WORKER_TIMEOUT_S });
 
     // The report.
     const faults: Record<string, number> = {};
