@@ -86,6 +86,13 @@ export function check(input: CheckInput): Checks {
   for (const k of input.callers) {
     const row = k.intent_id ? rowById.get(k.intent_id) : undefined;
     const hung = k.steps.some((s) => s.what === 'hang');
+    // A killed worker (no heartbeat any more): its intent ends worker_lost, unless it ended by itself first.
+    for (const f of row ? k.faults.filter((x) => x.startsWith('worker_kill@')) : []) {
+      const at = Date.parse(f.slice('worker_kill@'.length));
+      const ended = row!.finished_at ? row!.finished_at.getTime() : Infinity;
+      const byItself = (row!.status === 'exited' || row!.status === 'failed') && ended - at <= (input.workerTimeoutS + 5) * 1000;
+      c.expect('dead_worker_stops_intent', ended <= at || byItself || row!.stop_reason === 'worker_lost' || row!.status === 'lost', () => `caller #${k.n}: its worker was killed at ${f.slice(12)}, but intent ${row!.id} ended ${row!.status}/${row!.stop_reason} at ${row!.finished_at?.toISOString()}`, [row!.id], k.n);
+    }
     c.expect('caller_returned', k.received !== null && !hung, () => `caller #${k.n} (${k.op}) did not return`, [k.intent_id], k.n);
     if (!k.received) continue;
     if (k.op === 'cross_tenant') {
@@ -133,13 +140,6 @@ export function check(input: CheckInput): Checks {
     if (!row) {
       c.bad('caller_got_result', `caller #${k.n} (${k.op}) got a result for an intent with no row (${result.intent_id})`, [result.intent_id], k.n);
       continue;
-    }
-    // A killed worker (no heartbeat any more): its intent ends worker_lost, unless it ended by itself first.
-    for (const f of k.faults.filter((x) => x.startsWith('worker_kill@'))) {
-      const at = Date.parse(f.slice('worker_kill@'.length));
-      const ended = row.finished_at ? row.finished_at.getTime() : Infinity;
-      const byItself = (row.status === 'exited' || row.status === 'failed') && ended - at <= (input.workerTimeoutS + 5) * 1000;
-      c.expect('dead_worker_stops_intent', ended <= at || byItself || row.stop_reason === 'worker_lost' || row.status === 'lost', () => `caller #${k.n}: its worker was killed at ${f.slice(12)}, but intent ${row.id} ended ${row.status}/${row.stop_reason} at ${row.finished_at?.toISOString()}`, [row.id], k.n);
     }
     // A detached run's first answer is `running`; its final one is the wait's (compared here).
     const same =
