@@ -16,7 +16,7 @@ import { World, WORKER_TIMEOUT_S } from './world.js';
 
 const seed = Number(process.env['SOAK_SEED'] ?? Math.floor(Math.random() * 2 ** 31));
 const seconds = Number(process.env['SOAK_SECONDS'] ?? 60);
-const reportPath = process.env['SOAK_REPORT'] ?? 'soak-report.json';
+const reportPath = process.env['SOAK_REPORT'] || 'soak-report.json';
 const CALLER_BOUND_MS = 240_000;
 const LIVENESS_BOUND_MS = Number(process.env['SOAK_LIVENESS_MS'] ?? 150_000);
 const t0 = Date.now();
