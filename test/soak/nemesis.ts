@@ -37,6 +37,9 @@ export class Nemesis {
   private stopped = false;
   private readonly kinds: Array<(typeof FAULT_KINDS)[number]>;
   lastHealedAt = 0;
+  private readonly counts: Record<string, number> = {};
+  /** At most this many faults of one kind per run (SOAK_MAX_FAULTS_PER_KIND, default one per 10 s of run, at least 3). */
+  readonly maxPerKind: number;
 
   constructor(
     private readonly world: World,
@@ -47,6 +50,8 @@ export class Nemesis {
     const wanted = (process.env['SOAK_FAULTS'] ?? 'all').split(',').map((s) => s.trim());
     this.kinds = wanted.includes('none') ? [] : FAULT_KINDS.filter((k) => wanted.includes('all') || wanted.includes(k));
     if (!world.own) this.kinds = this.kinds.filter((k) => k !== 'pg_restart');
+    const seconds = Number(process.env['SOAK_SECONDS'] ?? 60);
+    this.maxPerKind = Number(process.env['SOAK_MAX_FAULTS_PER_KIND'] ?? Math.max(3, Math.ceil(seconds / 10)));
   }
 
   get enabled(): boolean {
@@ -63,6 +68,12 @@ export class Nemesis {
     await sleep(Math.max(0, from - Date.now()));
     while (!this.stopped && Date.now() < until) {
       const kind = this.rng.pick(this.kinds);
+      if ((this.counts[kind] ?? 0) >= this.maxPerKind) {
+        this.skip(`${kind} (cap ${this.maxPerKind})`);
+        await sleep(200);
+        continue;
+      }
+      this.counts[kind] = (this.counts[kind] ?? 0) + 1;
       const duration = this.rng.int(500, 6000);
       const pickN = this.rng.next();
       try {

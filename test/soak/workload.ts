@@ -182,7 +182,7 @@ export class Workload {
 
   private launch(): void {
     const op = this.rng.weighted<Op>({
-      run_ok: 4, run_fail: 2, run_timeout: 1, run_cancel: 1, run_stop: 1, run_exec: 1, run_detach_wait: 2, run_keep_remove: 1, cli_run: 2, cli_worker: 1, cross_tenant: 1,
+      run_ok: 4, run_fail: 2, run_timeout: 1, run_cancel: 1, run_stop: 1, run_exec: 1, run_detach_wait: 2, run_keep_remove: 1, cli_run: 2, cli_worker: 2, cross_tenant: 1,
     });
     const k = this.n + 1;
     const body = (exit: number, sleep: string) => `echo out-${k}; echo err-${k} >&2; ${sleep}exit ${exit}`;
