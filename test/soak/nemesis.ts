@@ -68,6 +68,7 @@ export class Nemesis {
     await sleep(Math.max(0, from - Date.now()));
     while (!this.stopped && Date.now() < until) {
       const kind = this.rng.pick(this.kinds);
+      if (this.kinds.every((k) => (this.counts[k] ?? 0) >= this.maxPerKind)) break;
       if ((this.counts[kind] ?? 0) >= this.maxPerKind) {
         this.skip(`${kind} (cap ${this.maxPerKind})`);
         await sleep(200);
