@@ -190,7 +190,7 @@ export class Nemesis {
         this.world.secondDown = true;
         await this.world.second.killDaemon();
         await sleep(ms);
-        await this.world.second.startDaemon();
+        await this.world.startSecondAgain();
         this.world.secondDown = false;
         await this.world.restartBystanders();
         this.healed(f);
@@ -223,7 +223,7 @@ export class Nemesis {
       if (!h.proc?.alive) await this.world.startHost(h).catch((err) => this.log(`heal: host ${h.id}: ${(err as Error).message}`));
     }
     if (this.world.secondDown) {
-      await this.world.second.startDaemon().catch((err) => this.log(`heal: daemon: ${(err as Error).message}`));
+      await this.world.startSecondAgain().catch((err) => this.log(`heal: daemon: ${(err as Error).message}`));
       this.world.secondDown = false;
       await this.world.restartBystanders();
     }

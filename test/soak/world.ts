@@ -155,6 +155,22 @@ export class World {
   }
 
   /**
+   * Start the second daemon after a SIGKILL: dockerd's own containerd outlives it and may make the
+   * new dockerd time out waiting for containerd under load, so a few tries, a second apart.
+   */
+  async startSecondAgain(): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.second.startDaemon();
+        return;
+      } catch (err) {
+        if (attempt >= 4) throw err;
+        await new Promise((r) => setTimeout(r, 1_000));
+      }
+    }
+  }
+
+  /**
    * After a daemon restart (our fault, not the product's): start the bystanders again if it
    * stopped them, so a bystander found stopped at the end was stopped by someone else.
    */
