@@ -5,6 +5,7 @@
  * stops, by PID; everything the product made is found by the database's cluster label.
  */
 import { randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import type Docker from 'dockerode';
 import pg from 'pg';
 import { createPool, type Pool } from '../../src/db/pool.js';
@@ -221,6 +222,30 @@ export class World {
     }
     await this.pool?.end().catch(() => {});
     await this.second?.stop().catch(() => {});
+    reapOrphansOf(`/run/${SOAK_DAEMON}/`);
     await this.own?.stop().catch(() => {});
+  }
+}
+
+/**
+ * A SIGKILLed dockerd leaves its containerd and container shims behind (they are its children,
+ * reparented): once the soak's own daemon is stopped, end those still running, each by its PID
+ * (found by the soak daemon's exec root in its command line; nothing else matches it).
+ */
+function reapOrphansOf(execRoot: string): void {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let cmd = '';
+    try {
+      cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replace(/\0/g, ' ');
+    } catch {
+      continue;
+    }
+    if (!/^(\S*\/)?(containerd|containerd-shim-runc-v2) /.test(cmd) || !cmd.includes(execRoot)) continue;
+    try {
+      process.kill(Number(entry), 'SIGKILL');
+    } catch {
+      // gone already
+    }
   }
 }
