@@ -12,7 +12,7 @@ import { spawnCli, parseRunResult, type CliProcess } from '../support/processes.
 import { TEST_IMAGE, WORKER_TIMEOUT_S, type World } from './world.js';
 import type { Rng } from './rng.js';
 
-export const OPS = ['run_ok', 'run_fail', 'run_timeout', 'run_cancel', 'run_stop', 'run_exec', 'run_detach_wait', 'run_keep_remove', 'cli_run', 'cli_worker', 'cross_tenant'] as const;
+export const OPS = ['run_pull', 'run_ok', 'run_fail', 'run_timeout', 'run_cancel', 'run_stop', 'run_exec', 'run_detach_wait', 'run_keep_remove', 'cli_run', 'cli_worker', 'cross_tenant'] as const;
 export type Op = (typeof OPS)[number];
 
 /** What a caller got back, exactly. */
@@ -182,7 +182,7 @@ export class Workload {
 
   private launch(): void {
     const op = this.rng.weighted<Op>({
-      run_ok: 4, run_fail: 2, run_timeout: 1, run_cancel: 1, run_stop: 1, run_exec: 1, run_detach_wait: 2, run_keep_remove: 1, cli_run: 2, cli_worker: 2, cross_tenant: 1,
+      run_pull: this.world.pullImage ? 1 : 0, run_ok: 4, run_fail: 2, run_timeout: 1, run_cancel: 1, run_stop: 1, run_exec: 1, run_detach_wait: 2, run_keep_remove: 1, cli_run: 2, cli_worker: 2, cross_tenant: 1,
     });
     const k = this.n + 1;
     const body = (exit: number, sleep: string) => `echo out-${k}; echo err-${k} >&2; ${sleep}exit ${exit}`;
@@ -199,6 +199,13 @@ export class Workload {
         };
         break;
       }
+      case 'run_pull':
+        // From the local registry, pulled every time (pull_policy always) by whichever host runs it.
+        c = this.newCaller(op, 'tool', { stdout: `out-${k}\n`, stderr: `err-${k}\n`, exit_code: 0 });
+        work = async () => {
+          c.received = { kind: 'result', result: await this.runTool(c, { image: this.world.pullImage, pull_policy: 'always', command: ['sh', '-c', body(0, '')] }) };
+        };
+        break;
       case 'run_timeout':
         c = this.newCaller(op, 'tool', { timeout: true, stdout: `out-${k}\n` });
         work = async () => {

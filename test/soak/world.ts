@@ -19,6 +19,7 @@ import { ensureTestImage, TEST_IMAGE } from '../support/test-image.js';
 import { startOwnPostgres, type OwnPostgres } from '../support/postgres.js';
 import { startSecondDaemon, type SecondDaemon } from '../support/second-daemon.js';
 import { ensureBuilt, startUp, type CliProcess } from '../support/processes.js';
+import { pushToRegistry, startRegistry, type LocalRegistry } from '../support/registry.js';
 import { DockerEventLog } from './docker-events.js';
 import { PgProxy } from './proxy.js';
 import type { Rng } from './rng.js';
@@ -57,6 +58,9 @@ export class World {
   bystanders: Array<{ docker: Docker; id: string; daemon: string }> = [];
   secondDown = false;
   readonly tenants: string[];
+  /** The local registry the pulls go to, and the image pushed there (null when it could not start). */
+  registryServer: LocalRegistry | null = null;
+  pullImage: string | null = null;
 
   constructor(readonly rng: Rng) {
     this.tenants = ['t1', 't2', 't3'].map((t) => `soak-${this.runId}-${t}`);
@@ -92,6 +96,12 @@ export class World {
       this.eventLogs.push(ev);
     }
     await this.startBystanders();
+    try {
+      this.registryServer = await startRegistry();
+      this.pullImage = (await pushToRegistry(this.mainDocker, TEST_IMAGE, this.registryServer.address, `soak-${this.runId}/busybox:1`)).reference;
+    } catch (err) {
+      log(`no local registry, so no pulls: ${(err as Error).message}`);
+    }
 
     const u = new URL(this.databaseUrl);
     const skew = this.rng.int(4, 7); // clock-skewed host timeouts: A 3 s, B 4..7 s
@@ -220,6 +230,10 @@ export class World {
       await removeByLabel(docker, this.clusterLabel).catch(() => {});
       await removeByLabel(docker, `highway-soak.bystander=${this.runId}`).catch(() => {});
     }
+    if (this.pullImage) {
+      for (const docker of [this.mainDocker, this.second?.docker]) await docker?.getImage(this.pullImage).remove({ force: true }).catch(() => {});
+    }
+    await this.registryServer?.stop().catch(() => {});
     await this.pool?.end().catch(() => {});
     await this.second?.stop().catch(() => {});
     reapOrphansOf(`/run/${SOAK_DAEMON}/`);
