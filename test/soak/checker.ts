@@ -126,8 +126,11 @@ export function check(input: CheckInput): Checks {
     }
     for (const st of k.steps) {
       const g = st.got as { kind?: string; code?: string; message?: string };
-      if (st.what !== 'hang' && g?.kind === 'error' && isDbOutage(g)) c.bad('tool_rides_db_outage', `caller #${k.n} (${k.op}): ${st.what} failed with ${g.code ?? ''} ${g.message ?? ''} while the database was away, instead of riding it out`, [k.intent_id], k.n);
+      if (st.what === 'hang' || st.what === 'victim' || st.what.startsWith('tools.docker.')) continue;
+      if (g?.kind === 'error' && isDbOutage(g)) c.bad('tool_rides_db_outage', `caller #${k.n} (${k.op}): ${st.what} failed with ${g.code ?? ''} ${g.message ?? ''} while the database was away, instead of riding it out`, [k.intent_id], k.n);
+      else c.ok('tool_rides_db_outage');
     }
+    if (k.via === 'tool' && !(k.received.kind === 'error' && isDbOutage(k.received))) c.ok('tool_rides_db_outage');
     if (k.received.kind === 'error' && isDbOutage(k.received)) {
       c.bad('tool_rides_db_outage', `caller #${k.n} (${k.op}) got ${k.received.code ?? ''} ${k.received.message} while the database was away, instead of its intent's result (${row?.status ?? 'no intent'})`, [k.intent_id], k.n);
       continue;
