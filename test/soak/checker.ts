@@ -160,8 +160,10 @@ export function check(input: CheckInput): Checks {
         c.expect('result_honest', (e.exit_code === 0 || e.stop === true) && result.exit_code === 0 && outputMatches(result.stdout, e.stdout, cut) && outputMatches(result.stderr, e.stderr, cut), () => `caller #${k.n} (${k.op}) got exited/${result!.exit_code} stdout ${JSON.stringify(result!.stdout)} stderr ${JSON.stringify(result!.stderr)}; the program prints ${JSON.stringify(e.stdout)} ${JSON.stringify(e.stderr)} and exits ${e.exit_code}`, [row.id]);
         break;
       case 'failed':
-        if (result.error || result.stop_reason) c.ok('result_honest');
-        else c.expect('result_honest', e.exit_code !== undefined && e.exit_code !== 0 && result.exit_code === e.exit_code && outputMatches(result.stdout, e.stdout, cut), () => `caller #${k.n} (${k.op}) got failed/${result!.exit_code} with no error (stdout ${JSON.stringify(result!.stdout)}); the program exits ${e.exit_code} printing ${JSON.stringify(e.stdout)}`, [row.id]);
+        // No exit code: it never ran to an end (pull, create, start error), and says why. An exit
+        // code: the program's own (the product also sets `error` for those, so it does not excuse one).
+        if (result.exit_code === null) c.expect('result_honest', !!(result.error || result.stop_reason), () => `caller #${k.n} (${k.op}) got failed with no exit code and no error`, [row.id]);
+        else c.expect('result_honest', e.exit_code !== undefined && e.exit_code !== 0 && result.exit_code === e.exit_code && outputMatches(result.stdout, e.stdout, cut), () => `caller #${k.n} (${k.op}) got failed/${result!.exit_code} (error ${JSON.stringify(result!.error)}, stdout ${JSON.stringify(result!.stdout)}); the program exits ${e.exit_code} printing ${JSON.stringify(e.stdout)}`, [row.id]);
         break;
       case 'timeout':
         c.expect('result_honest', e.timeout === true, () => `caller #${k.n} (${k.op}) got timeout for a run without a short timeout`, [row.id]);
@@ -190,6 +192,10 @@ export function check(input: CheckInput): Checks {
     else if (r.status === 'cancelled') c.expect('row_honest', !!r.stop_reason, () => `intent ${r.id} is cancelled without a stop_reason`, [r.id]);
     else if (r.status === 'exited') c.expect('row_honest', r.exit_code === 0, () => `intent ${r.id} exited with exit code ${r.exit_code}`, [r.id]);
     const env = (r.spec as { environment?: Record<string, string> }).environment ?? {};
+    if (env['HIGHWAY_SCHEDULED_TIME'] && r.status === 'failed') {
+      // Cron runs exit 0: a failure with an exit code is not the program's.
+      c.expect('row_honest', r.exit_code === null && !!r.error, () => `cron run ${r.id} failed with exit code ${r.exit_code} (error ${JSON.stringify(r.error)}); its program exits 0`, [r.id]);
+    }
     if (env['HIGHWAY_SCHEDULED_TIME'] && r.status === 'exited') {
       c.expect('row_honest', outputMatches(r.stdout, `tick-${env['HIGHWAY_SCHEDULED_TIME']}\n`, r.logs_truncated || r.output_interrupted_at !== null), () => `cron run ${r.id} exited with stdout ${JSON.stringify(r.stdout)}`, [r.id]);
     }

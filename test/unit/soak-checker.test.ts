@@ -87,10 +87,10 @@ describe('soak checker', () => {
     expect(violated(input({ audit: [] }))).to.have.members(['audit_create', 'audit_remove']);
   });
 
-  it('failed with exit 137 and no error, for a program that exits 0, is a result_honest violation', () => {
-    const r = row({ status: 'failed', exit_code: 137 });
+  it('failed with exit 137 (error "exited with code 137"), for a program that exits 0, is a result_honest violation', () => {
+    const r = row({ status: 'failed', exit_code: 137, error: 'exited with code 137' });
     const k = caller();
-    Object.assign((k.received as { result: object }).result, { status: 'failed', exit_code: 137 });
+    Object.assign((k.received as { result: object }).result, { status: 'failed', exit_code: 137, error: 'exited with code 137' });
     expect(violated(input({ rows: [r], callers: [k] }))).to.include('result_honest');
   });
 
