@@ -55,7 +55,10 @@ async function main(): Promise<number> {
     const pausedAt = new Date();
     log(`workload stopped; ${workload.outstanding.length} callers still waiting`);
     await Promise.race([Promise.all(workload.callers.map((c) => c.done)), sleep(CALLER_BOUND_MS)]);
-    for (const c of workload.outstanding) c.steps.push({ what: 'hang', got: { after_ms: CALLER_BOUND_MS }, at: new Date().toISOString() });
+    for (const c of workload.outstanding) {
+      const proc = c.proc ? { pid: c.proc.pid, alive: c.proc.alive, stdout: c.proc.stdout.slice(-1500), stderr: c.proc.stderr.slice(-3000) } : undefined;
+      c.steps.push({ what: 'hang', got: { after_ms: CALLER_BOUND_MS, ...(proc ? { proc } : {}) }, at: new Date().toISOString() });
+    }
 
     // Liveness: every intent settles (terminal, container removed) within the bound after the last fault.
     const tenants = world.tenants;
