@@ -33,7 +33,7 @@ function caller(over: Partial<Caller> = {}): Caller {
   return {
     n: 1, op: 'run_ok', tenant: 't1', via: 'tool', activity_id: 'a1', workflow_run_id: 'w1', intent_id: ID, placement: null,
     expect: { stdout: 'out-1\n', stderr: 'err-1\n', exit_code: 0 },
-    received: { kind: 'result', result: { intent_id: ID, container_id: CID, short_id: null, status: 'exited', exit_code: 0, stdout: r.stdout!, stderr: r.stderr!, duration_ms: 10, image: 'img', logs_truncated: false, oom_killed: false, stop_reason: null, error: null, warnings: [] } },
+    received: { kind: 'result', result: { intent_id: ID, container_id: CID, short_id: null, status: 'exited', exit_code: 0, stdout: r.stdout!, stderr: r.stderr!, duration_ms: 10, image: 'img', logs_truncated: false, oom_killed: false, stop_reason: null, error: null, error_code: null, result: null, result_error: null, warnings: [] } },
     steps: [], faults: [], started_at: at.toISOString(), ended_at: at.toISOString(), done: Promise.resolve(), ...over,
   };
 }
