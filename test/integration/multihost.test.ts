@@ -173,9 +173,9 @@ describe('many hosts: two daemons, two `up` processes, one database', function (
             [idA, idB],
           ),
         ]);
-        // Live containers: an exited one waiting for its removal (its intent already ended, its slot
-        // already free) runs nothing.
-        const live = (cs: Array<{ State: string }>) => cs.filter((c) => c.State !== 'exited' && c.State !== 'dead').length;
+        // Live containers: an exited one waiting for (or in) its removal (its intent already ended, its
+        // slot already free) runs nothing; Docker lists one being removed as `removing`.
+        const live = (cs: Array<{ State: string }>) => cs.filter((c) => !['exited', 'dead', 'removing'].includes(c.State)).length;
         max.a = Math.max(max.a, live(onA));
         max.b = Math.max(max.b, live(onB));
         for (const r of rows.rows) {
