@@ -2,6 +2,7 @@ import pg from 'pg';
 import { HighwayError, errorMessage } from '../errors.js';
 import { defaultHome, readEmbeddedState } from '../db/embedded.js';
 import { redactCredentials } from '../observability/redact.js';
+import { withPgRetry } from '../db/retry.js';
 
 /** How long a subcommand tries to reach the database before saying it cannot. */
 const PROBE_TIMEOUT_MS = 5_000;
@@ -12,10 +13,10 @@ const PROBE_TIMEOUT_MS = 5_000;
  * The database is tried once, so an unreachable one is a clear error (naming host:port,
  * never the password) instead of `connect ECONNREFUSED` from deep inside a command.
  */
-export async function resolveDatabaseUrl(flag: string | undefined): Promise<string> {
+export async function resolveDatabaseUrl(flag: string | undefined, options: { retryMs?: number } = {}): Promise<string> {
   const explicit = flag || process.env['DATABASE_URL'];
   if (explicit) {
-    await probe(explicit, (reason) => `the database at ${describeDatabase(explicit)} is unreachable (${reason}); check --database-url / DATABASE_URL`);
+    await probe(explicit, (reason) => `the database at ${describeDatabase(explicit)} is unreachable (${reason}); check --database-url / DATABASE_URL`, options.retryMs);
     return explicit;
   }
   const home = defaultHome();
@@ -30,12 +31,28 @@ export async function resolveDatabaseUrl(flag: string | undefined): Promise<stri
     /ECONNREFUSED|ENOENT|terminated|timeout/i.test(reason)
       ? `the embedded PostgreSQL is not running: start \`highway-docker up\` (its address, ${describeDatabase(state.url)}, is recorded in ${home})`
       : `the embedded PostgreSQL at ${describeDatabase(state.url)} does not answer (${reason}): restart \`highway-docker up\``,
+    options.retryMs,
   );
   return state.url;
 }
 
-/** Connect once and run `SELECT 1`; on failure a database_unavailable error worded by `explain`. */
-async function probe(url: string, explain: (reason: string) => string): Promise<void> {
+/**
+ * Connect and run `SELECT 1`; on failure a database_unavailable error worded by `explain`. With
+ * `retryMs` (a caller that rides out a restart), a transient failure is tried again that long.
+ */
+async function probe(url: string, explain: (reason: string) => string, retryMs?: number): Promise<void> {
+  if (retryMs === undefined) return probeOnce(url, explain);
+  try {
+    await withPgRetry('database.probe', () => probeOnce(url, explain, true), { maxRetryTime: retryMs });
+  } catch (err) {
+    // The last attempt's error, or the deadline's, as the clear database_unavailable error.
+    if (err instanceof HighwayError) throw err;
+    throw new HighwayError('database_unavailable', explain(redactCredentials(reason(err), url)), { cause: err });
+  }
+}
+
+/** One try; `raw`: a connection failure is thrown as it is (for the retry to classify). */
+async function probeOnce(url: string, explain: (reason: string) => string, raw = false): Promise<void> {
   let client: pg.Client;
   try {
     client = new pg.Client({ connectionString: url, connectionTimeoutMillis: PROBE_TIMEOUT_MS });
@@ -47,6 +64,7 @@ async function probe(url: string, explain: (reason: string) => string): Promise<
     await client.connect();
     await client.query('SELECT 1');
   } catch (err) {
+    if (raw) throw err;
     throw new HighwayError('database_unavailable', explain(redactCredentials(reason(err), url)), { cause: err });
   } finally {
     await client.end().catch(() => {});

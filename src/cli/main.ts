@@ -9,6 +9,7 @@ import { tenantIdProblem } from '../params/tenant.js';
 import { createLogger } from '../observability/logger.js';
 import { redactCredentials } from '../observability/redact.js';
 import { resolveDatabaseUrl } from './database.js';
+import { CALLER_DB_RETRY_MS } from '../db/retry.js';
 import { EXIT } from './exit-codes.js';
 import { guardOutput, reportError, wantsJson } from './output.js';
 import type { RunOptions } from './run.js';
@@ -91,7 +92,7 @@ export function buildProgram(): Command {
       const logger = createLogger({ level: process.env['HIGHWAY_LOG_LEVEL'] ?? 'error', destination: 2, ...(opts.json ? { pretty: false } : {}) });
       checkTenant(opts.tenant);
       const { run } = await import('./run.js');
-      process.exitCode = await run(image, command, { ...opts, databaseUrl: () => resolveDatabaseUrl(dbUrl()) }, settings, logger);
+      process.exitCode = await run(image, command, { ...opts, databaseUrl: () => resolveDatabaseUrl(dbUrl(), { retryMs: CALLER_DB_RETRY_MS }) }, settings, logger);
     });
 
   program

@@ -42,10 +42,12 @@ export interface PgRetryOptions {
 
 /** Run `fn`, retrying it on transient PostgreSQL errors; any other error is thrown at once. */
 export function withPgRetry<T>(op: string, fn: () => Promise<T>, options: PgRetryOptions = {}): Promise<T> {
+  const deadline = options.maxRetryTime !== undefined ? Date.now() + options.maxRetryTime : null;
   return pRetry(
     async () => {
       try {
-        return await fn();
+        // With a deadline, an attempt that never settles (a connection that hangs) ends at it too.
+        return await (deadline === null ? fn() : withinDeadline(op, fn(), deadline));
       } catch (err) {
         if (isTransientPgError(err)) throw err;
         throw new AbortError(err as Error);
@@ -62,4 +64,13 @@ export function withPgRetry<T>(op: string, fn: () => Promise<T>, options: PgRetr
       },
     },
   );
+}
+
+/** `attempt`, or a (non-transient) error once `deadline` (epoch ms) passes first. */
+function withinDeadline<T>(op: string, attempt: Promise<T>, deadline: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${op}: no answer from the database within the retry deadline`)), Math.max(0, deadline - Date.now()));
+  });
+  return Promise.race([attempt, late]).finally(() => clearTimeout(timer));
 }

@@ -14,6 +14,7 @@ import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { inTransaction, type Pool, type Queryable } from '../db/pool.js';
 import { appendAudit, boundAuditText } from '../db/queries/audit.js';
+import { CALLER_DB_RETRY_MS, withPgRetry } from '../db/retry.js';
 import { HighwayError, PolicyError, ValidationError, errorMessage } from '../errors.js';
 import { stringProblem } from '../params/bounds.js';
 import { tenantIdProblem } from '../params/tenant.js';
@@ -86,6 +87,11 @@ export function checkActor(ctx: { worker_id?: unknown } | null | undefined): voi
   if (problem) throw new ValidationError([{ field: 'ctx.worker_id', message: problem }]);
 }
 
+function signalOf(ctx: unknown): AbortSignal | undefined {
+  const signal = (ctx as { signal?: unknown } | null | undefined)?.signal;
+  return signal instanceof AbortSignal ? signal : undefined;
+}
+
 /** The outcome a failure is recorded with. */
 export function outcomeOf(err: unknown): AuditOutcome {
   if (err instanceof ValidationError || err instanceof PolicyError) return 'denied';
@@ -106,6 +112,15 @@ export function failureDetail(err: unknown): Record<string, unknown> {
 export interface AuditedDeps {
   pool: Pool;
   logger?: Logger;
+}
+
+/**
+ * A tool's database step, ridden through a transient outage (a restart, a dropped connection):
+ * retried with the project's one mechanism (withPgRetry) for CALLER_DB_RETRY_MS, or until the
+ * caller's signal aborts. Only for idempotent steps (a read, a write that may be repeated).
+ */
+export function callerDbStep<T>(deps: AuditedDeps, op: string, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+  return withPgRetry(op, fn, { ...(deps.logger ? { logger: deps.logger } : {}), maxRetryTime: CALLER_DB_RETRY_MS, ...(signal ? { signal } : {}) });
 }
 
 /**
@@ -138,13 +153,14 @@ export async function audited<C extends { tenant_id?: unknown; worker_id?: unkno
     note: (more) => void (detail = { ...detail, ...more }),
     ok: (more) => (done ? Promise.resolve() : write('ok', more)),
     async okWith(act, more) {
-      const result = await inTransaction(deps.pool, async (client) => {
+      // The act and its row are one transaction: a failed attempt left neither, so it is retried.
+      const result = await callerDbStep(deps, operation, () => inTransaction(deps.pool, async (client) => {
         const r = await act(client);
         if (!done) {
           await appendAudit(client, { tenant_id: caller.tenant_id, actor: caller.actor, intent_id: intentId, operation, outcome: 'ok', detail: { ...detail, ...more?.(r) } });
         }
         return r;
-      });
+      }), signalOf(ctx));
       done = true;
       return result;
     },

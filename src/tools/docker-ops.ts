@@ -21,7 +21,7 @@ import { OPERATIONS, type OperationKind, type RegisteredOperation } from '../ope
 import type { CompletionWaiter } from './completion.js';
 import { isSettled, toResult, type DockerRunResult } from './docker-run.js';
 import type { OperationWaiter } from './operation-waiter.js';
-import { audited, type AuditCall } from './audited.js';
+import { audited, callerDbStep, type AuditCall } from './audited.js';
 
 export interface OperationDeps {
   pool: Pool;
@@ -51,7 +51,7 @@ export function createOperationTools(deps: OperationDeps) {
   async function resolve(call: AuditCall, ctx: CallerContext, target: string): Promise<IntentRow> {
     call.note({ target });
     try {
-      const intent = await findTarget(deps.pool, ctx.tenant_id, target);
+      const intent = await callerDbStep(deps, 'target.find', () => findTarget(deps.pool, ctx.tenant_id, target), ctx.signal);
       call.intent(intent.id);
       return intent;
     } catch (err) {
@@ -65,17 +65,29 @@ export function createOperationTools(deps: OperationDeps) {
   /** Write an operation for the intent's host (its audit row with it) and await its outcome. */
   async function operate(def: AnyOperation, call: AuditCall, ctx: CallerContext, intent: IntentRow, params: unknown, timeoutMs: number, auditIt = true): Promise<OperationRow> {
     if (!intent.reconciler_id) throw new HighwayError('not_running', `container of intent ${intent.id} is not running (it is ${intent.status})`);
+    const reconcilerId = intent.reconciler_id;
     const id = randomUUID();
-    await insertOperation(deps.pool, {
-      id,
-      tenant_id: ctx.tenant_id,
-      kind: def.name as OperationKind,
-      intent_id: intent.id,
-      reconciler_id: intent.reconciler_id,
-      actor: ctx.worker_id ?? null,
-      params,
-      audit: auditIt ? def.tool : null,
-    });
+    let attempts = 0;
+    await callerDbStep(deps, 'operation.write', async () => {
+      try {
+        await insertOperation(deps.pool, {
+          id,
+          tenant_id: ctx.tenant_id,
+          kind: def.name as OperationKind,
+          intent_id: intent.id,
+          reconciler_id: reconcilerId,
+          actor: ctx.worker_id ?? null,
+          params,
+          audit: auditIt ? def.tool : null,
+        });
+      } catch (err) {
+        // A retry after a write that did commit (its answer lost with the connection): written.
+        if (attempts > 0 && (err as { code?: unknown })?.code === '23505') return;
+        throw err;
+      } finally {
+        attempts++;
+      }
+    }, ctx.signal);
     if (auditIt) call.recorded();
     try {
       const op = await deps.operations.wait(id, timeoutMs);
