@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { HighwayError, errorMessage } from '../errors.js';
-import { defaultHome, readEmbeddedState } from '../db/embedded.js';
+import { defaultHome, embeddedOwnerAlive, readEmbeddedState } from '../db/embedded.js';
 import { redactCredentials } from '../observability/redact.js';
 import { withPgRetry } from '../db/retry.js';
 
@@ -31,7 +31,8 @@ export async function resolveDatabaseUrl(flag: string | undefined, options: { re
     /ECONNREFUSED|ENOENT|terminated|timeout/i.test(reason)
       ? `the embedded PostgreSQL is not running: start \`highway-docker up\` (its address, ${describeDatabase(state.url)}, is recorded in ${home})`
       : `the embedded PostgreSQL at ${describeDatabase(state.url)} does not answer (${reason}): restart \`highway-docker up\``,
-    options.retryMs,
+    // Ride out a restart only while an `up` holds the home: with none, say so at once.
+    options.retryMs !== undefined && (await embeddedOwnerAlive(home)) ? options.retryMs : undefined,
   );
   return state.url;
 }

@@ -202,6 +202,11 @@ async function upAlive(pid: number): Promise<boolean> {
   return cmdline === null || /highway|dist\/cli\/main|src\/cli\/main/i.test(cmdline);
 }
 
+/** Does a live `up` hold HIGHWAY_HOME (so its embedded PostgreSQL, if it does not answer, is restarting)? */
+export async function embeddedOwnerAlive(home: string): Promise<boolean> {
+  return upAlive(Number((await readFile(path.join(home, 'up.pid'), 'utf8').catch(() => '')).trim()));
+}
+
 /**
  * Own HIGHWAY_HOME: one `up` at a time runs its embedded PostgreSQL. The lock is `up.pid`
  * (made with O_EXCL); one left by a process that is gone is taken over. Resolves with the
