@@ -269,7 +269,12 @@ export class ContainersKind implements Kind {
       }
       decision = decide({ ...observation, container });
     }
-    if (decision.actions.length === 0) return decision.requeueAfterMs !== undefined ? { requeueAfterMs: decision.requeueAfterMs } : {};
+    if (decision.actions.length === 0) {
+      // Nothing to do, but a container found by its name that the row does not know of (a
+      // start claimed by a pass that died; a kept container) is recorded now, not when it ends.
+      if (container) await executeActions(this.effects, state.intent, container, [], ahead);
+      return decision.requeueAfterMs !== undefined ? { requeueAfterMs: decision.requeueAfterMs } : {};
+    }
     // Our own removal's destroy event is no news (it would only cause a pass that finds it done).
     if (decision.actions.some((a) => a.type === 'remove')) this.rememberSettled(id);
     let after: IntentRow;
