@@ -131,4 +131,26 @@ describe('audit: a row write lost after a Docker effect is made good by the next
     await h.waitFor(activity, (r) => r.removed_at !== null);
     expect(await h.containerGone(container.id)).to.equal(true);
   });
+
+  it('a created, never-started container of an intent handed back to another host: removed when this host lists it, with its create and remove rows', async () => {
+    const { row, activity } = await intentOfThisHost(['echo', 'handed back']);
+    const container = await createByHand(row, ['echo', 'handed back']);
+    // This host lost its daemon (or database) between the create and the start and handed the
+    // intent back; another host claimed it (and runs its own container on its own daemon).
+    await h.db.pool.query(`UPDATE highway.docker_containers SET reconciler_id = 'another-host', status = 'pending' WHERE id = $1`, [row.id]);
+
+    await h.startReconciler();
+    const deadline = Date.now() + 15_000;
+    while (!(await h.containerGone(container.id))) {
+      if (Date.now() > deadline) expect.fail('the handed-back container is still there after 15 s');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const rows = (await auditOf(row.id)).filter((r) => r.detail['container_id'] === container.id);
+    expect(rows.map((r) => r.operation)).to.deep.equal(['container.create', 'container.remove']);
+    expect(rows[0]!.detail['recorded_late']).to.equal(true);
+    expect(String(rows[1]!.detail['why'])).to.match(/never started.*another-host/);
+    // The row is the other host's: untouched.
+    expect(await h.intentOfActivity(activity)).to.include({ reconciler_id: 'another-host', status: 'pending', container_id: null });
+    await h.db.pool.query(`UPDATE highway.docker_containers SET status = 'cancelled', removed_at = now() WHERE id = $1`, [row.id]);
+  });
 });
