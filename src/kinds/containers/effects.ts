@@ -70,6 +70,7 @@ export async function executeActions(
 ): Promise<IntentRow> {
   const w: Working = { intent, container, createdId: null, createAudit: null, ahead };
   await recordUnrecorded(ctx, w);
+  if (actions.length === 0) return w.intent;
   for (const [i, action] of actions.entries()) {
     const ended = await run(ctx, w, action, actions[i + 1]);
     if (ended === 'stop') break;
@@ -439,10 +440,25 @@ async function remove(s: StepContext, _action: Extract<Action, { type: 'remove' 
   return 'next';
 }
 
-/** The container is already gone: record `removed_at`. */
+/**
+ * The container is already gone: record `removed_at`. A remove whose row write failed (the
+ * database away right after Docker's remove) left no `container.remove` audit row: it is
+ * written now (`detail.recorded_late`), once: not when a removal of that container is already
+ * in the trail (ours, or the GC's).
+ */
 async function markRemoved(s: StepContext, _action: Extract<Action, { type: 'mark_removed' }>): Promise<Step> {
   const { ctx, w } = s;
   await removeServices(ctx.docker, w.intent, s.log);
+  const id = w.intent.container_id;
+  if (id) {
+    await ctx.pool.query(
+      `INSERT INTO highway.docker_audit (tenant_id, actor, intent_id, operation, outcome, detail)
+       SELECT $2, $3, $1, 'container.remove', 'ok', jsonb_build_object('container_id', $4::text, 'recorded_late', true)
+        WHERE NOT EXISTS (SELECT 1 FROM highway.docker_audit
+                           WHERE intent_id = $1 AND operation IN ('container.remove', 'gc.orphan_removed') AND detail->>'container_id' = $4)`,
+      [w.intent.id, w.intent.tenant_id, ctx.reconcilerId, id],
+    );
+  }
   const row = await patchIntent(ctx.pool, w.intent.id, { removed_at: new Date() });
   if (row) w.intent = row;
   return 'next';

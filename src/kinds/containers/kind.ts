@@ -85,6 +85,8 @@ export class ContainersKind implements Kind {
   private readonly settled = new Map<string, number>();
   /** Intents whose container's die event came and no pass has looked since (intent id -> container id). */
   private readonly died = new Map<string, string>();
+  /** Containers of this host, `created` (never started), as its last list saw them (intent id -> container id). */
+  private readonly unstarted = new Map<string, string>();
   private readonly claimed$ = new Subject<Enqueue<string>>();
   /** Set while this host cannot reach its Docker daemon: it claims nothing meanwhile. */
   private daemonDown: { since: Date; reason: string } | null = null;
@@ -175,10 +177,14 @@ export class ContainersKind implements Kind {
       docker.list([`${LABELS.managed}=true`, `${LABELS.reconcilerId}=${reconcilerId}`]),
     ]);
     const ids = new Set(rows);
+    this.unstarted.clear();
     for (const c of containers) {
       const id = c.labels[LABELS.intentId];
       const cluster = c.labels[LABELS.clusterId];
-      if (id && UUID.test(id) && (cluster === undefined || cluster === clusterId)) ids.add(id);
+      if (id && UUID.test(id) && (cluster === undefined || cluster === clusterId)) {
+        ids.add(id);
+        if (c.state === 'created') this.unstarted.set(id, c.id);
+      }
     }
     return [...ids];
   }
@@ -209,7 +215,11 @@ export class ContainersKind implements Kind {
     }
     // Another host's: never touched, not even inspected (a container that died on this host's
     // daemon, labelled this host's, may have been inspected above).
-    if (state.intent.reconciler_id !== reconcilerId) return {};
+    if (state.intent.reconciler_id !== reconcilerId) {
+      const stray = this.unstarted.get(id);
+      if (stray && state.intent.container_id !== stray) await this.removeHandedBack(state.intent, stray);
+      return {};
+    }
     const passStarted = performance.now();
     try {
       return await this.reconcileClaimed(id, state, diedId, inspecting);
@@ -269,7 +279,12 @@ export class ContainersKind implements Kind {
       }
       decision = decide({ ...observation, container });
     }
-    if (decision.actions.length === 0) return decision.requeueAfterMs !== undefined ? { requeueAfterMs: decision.requeueAfterMs } : {};
+    if (decision.actions.length === 0) {
+      // Nothing to do, but a container found by its name that the row does not know of (a
+      // start claimed by a pass that died; a kept container) is recorded now, not when it ends.
+      if (container) await executeActions(this.effects, state.intent, container, [], ahead);
+      return decision.requeueAfterMs !== undefined ? { requeueAfterMs: decision.requeueAfterMs } : {};
+    }
     // Our own removal's destroy event is no news (it would only cause a pass that finds it done).
     if (decision.actions.some((a) => a.type === 'remove')) this.rememberSettled(id);
     let after: IntentRow;
@@ -437,6 +452,34 @@ export class ContainersKind implements Kind {
       this.options.logger.warn({ event: 'host.docker_reachable_record_error', err: errorMessage(err) }, 'could not record that the daemon is back'),
     );
     await this.claim();
+  }
+
+  /**
+   * A container this host created and never started, of an intent it handed back (its daemon or
+   * its database lost between the create and the start) that another host now runs: removed at
+   * once, when this host's list finds it, rather than by the GC a minute later (one activity,
+   * one container). Its create row, lost with the row write, and its removal are recorded.
+   */
+  private async removeHandedBack(intent: IntentRow, containerId: string): Promise<void> {
+    const { docker, pool, reconcilerId, logger } = this.options;
+    this.unstarted.delete(intent.id);
+    try {
+      const c = await docker.inspect(containerId);
+      if (!c || c.status !== 'created' || c.labels[LABELS.reconcilerId] !== reconcilerId) return;
+      await docker.remove(containerId);
+      const why = `never started; its intent was handed back and is run by ${intent.reconciler_id ?? 'another host'}`;
+      await pool.query(
+        `INSERT INTO highway.docker_audit (tenant_id, actor, intent_id, operation, outcome, detail)
+         SELECT $2::text, $3::text, $1::uuid, 'container.create', 'ok', jsonb_build_object('container_id', $4::text, 'image', $5::text, 'recorded_late', true)
+          WHERE NOT EXISTS (SELECT 1 FROM highway.docker_audit WHERE intent_id = $1::uuid AND operation = 'container.create' AND detail->>'container_id' = $4::text)
+         UNION ALL
+         SELECT $2::text, $3::text, $1::uuid, 'container.remove', 'ok', jsonb_build_object('container_id', $4::text, 'why', $6::text)`,
+        [intent.id, intent.tenant_id, reconcilerId, containerId, intent.image, why],
+      );
+      logger.warn({ ...intentEventFields(intent), event: 'container.handed_back_removed', container_id: containerId }, `removed a container of ours that was ${why}`);
+    } catch (err) {
+      logger.warn({ event: 'container.handed_back_remove_error', intent_id: intent.id, container_id: containerId, err: errorMessage(err) }, 'could not remove a handed-back container yet; the next list or the GC removes it');
+    }
   }
 
   private noteDied(id: string, containerId: string): void {

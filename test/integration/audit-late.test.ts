@@ -1,0 +1,156 @@
+/**
+ * An audit row that rides on the row write after a Docker effect is not lost when that write
+ * fails and the next pass finds the effect done (soak findings 1 and 3): the pass that finds a
+ * container the row does not know of records it at once, even when it has nothing else to do;
+ * the pass that finds a removed container gone writes its missing `container.remove` row, once.
+ * The crash is simulated: the row and the container written by hand, then a reconciler started.
+ * Real Docker, real PostgreSQL.
+ */
+import { expect } from 'chai';
+import { randomUUID } from 'node:crypto';
+import { insertIntent } from '../../src/db/queries/insert-intent.js';
+import { highwayLabels } from '../../src/kinds/containers/effects.js';
+import { readClusterId } from '../../src/db/queries/cluster.js';
+import { containerName, type IntentRow } from '../../src/model.js';
+import { Harness, TEST_IMAGE } from '../support/harness.js';
+
+interface AuditRow {
+  actor: string | null;
+  operation: string;
+  detail: Record<string, unknown>;
+}
+
+describe('audit: a row write lost after a Docker effect is made good by the next pass (real Docker, real PostgreSQL)', function () {
+  this.timeout(90_000);
+  let h: Harness;
+  const made: string[] = [];
+
+  before(async () => {
+    h = await Harness.start({ withoutReconciler: true });
+  });
+  afterEach(async () => {
+    await h.stopReconciler();
+    for (const id of made.splice(0)) await h.docker.getContainer(id).remove({ force: true }).catch(() => {});
+  });
+  after(async () => {
+    await h?.stop();
+  });
+
+  const auditOf = async (id: string): Promise<AuditRow[]> =>
+    (await h.db.pool.query<AuditRow>(`SELECT actor, operation, detail FROM highway.docker_audit WHERE intent_id = $1 ORDER BY id`, [id])).rows;
+
+  async function intentOfThisHost(command: string[]): Promise<{ row: IntentRow; activity: string }> {
+    const ctx = h.ctx({ tenant_id: 'tenant-late' });
+    const { row } = await insertIntent(h.db.pool, {
+      id: randomUUID(),
+      activity_id: ctx.activity_id,
+      workflow_run_id: ctx.workflow_run_id,
+      tenant_id: ctx.tenant_id,
+      worker_id: null,
+      image: TEST_IMAGE,
+      spec: { image: TEST_IMAGE, command },
+      labels: {},
+      warnings: [],
+    });
+    await h.db.pool.query(`UPDATE highway.docker_containers SET reconciler_id = $2 WHERE id = $1`, [row.id, h.reconcilerId]);
+    return { row, activity: ctx.activity_id };
+  }
+
+  async function createByHand(row: IntentRow, command: string[]) {
+    const container = await h.docker.createContainer({
+      name: containerName(row.id),
+      Image: TEST_IMAGE,
+      Cmd: command,
+      Labels: highwayLabels(row, h.reconcilerId, await readClusterId(h.db.pool)),
+      HostConfig: { NetworkMode: 'none' },
+    });
+    made.push(container.id);
+    return container;
+  }
+
+  it('Docker removed the container, the row write failed: the next pass records removed_at and one container.remove row', async () => {
+    const { row, activity } = await intentOfThisHost(['true']);
+    const container = await createByHand(row, ['true']);
+    // Collected and then removed by Docker; the write of removed_at + container.remove was lost.
+    await h.db.pool.query(
+      `UPDATE highway.docker_containers SET status = 'exited', exit_code = 0, container_id = $2, short_id = left($2, 12),
+              started_at = now(), finished_at = now() WHERE id = $1`,
+      [row.id, container.id],
+    );
+    await container.remove({ force: true });
+
+    await h.startReconciler();
+    const done = await h.waitFor(activity, (r) => r.removed_at !== null);
+    expect(done).to.include({ status: 'exited', container_id: container.id });
+    const removes = (await auditOf(row.id)).filter((r) => r.operation === 'container.remove');
+    expect(removes).to.have.length(1);
+    expect(removes[0]!.detail).to.deep.include({ container_id: container.id, recorded_late: true });
+    expect(removes[0]!.actor).to.equal(h.reconcilerId);
+  });
+
+  it('a container.remove row already written (only the removed_at write lost): no second one', async () => {
+    const { row, activity } = await intentOfThisHost(['true']);
+    const container = await createByHand(row, ['true']);
+    await h.db.pool.query(
+      `UPDATE highway.docker_containers SET status = 'exited', exit_code = 0, container_id = $2, short_id = left($2, 12),
+              started_at = now(), finished_at = now() WHERE id = $1`,
+      [row.id, container.id],
+    );
+    await h.db.pool.query(
+      `INSERT INTO highway.docker_audit (tenant_id, actor, intent_id, operation, outcome, detail)
+       VALUES ('tenant-late', $2, $1, 'container.remove', 'ok', jsonb_build_object('container_id', $3::text))`,
+      [row.id, h.reconcilerId, container.id],
+    );
+    await container.remove({ force: true });
+
+    await h.startReconciler();
+    await h.waitFor(activity, (r) => r.removed_at !== null);
+    const removes = (await auditOf(row.id)).filter((r) => r.operation === 'container.remove');
+    expect(removes).to.have.length(1);
+    expect(removes[0]!.detail['recorded_late']).to.equal(undefined);
+  });
+
+  it('created, its start claimed by a pass that died: the container id and its create row are recorded at once, not after the claim expires', async () => {
+    const { row, activity } = await intentOfThisHost(['echo', 'claimed']);
+    // The pass that created it claimed the start and died before the row write: the claim
+    // holds for START_CLAIM_MS (60 s), and the pass waits it out before starting.
+    await h.db.pool.query(`UPDATE highway.docker_containers SET start_attempted_at = now() WHERE id = $1`, [row.id]);
+    const container = await createByHand(row, ['echo', 'claimed']);
+
+    await h.startReconciler();
+    const seen = await h.waitFor(activity, (r) => r.container_id !== null, 15_000);
+    expect(seen.container_id).to.equal(container.id);
+    const creates = (await auditOf(row.id)).filter((r) => r.operation === 'container.create');
+    expect(creates).to.have.length(1);
+    expect(creates[0]!.detail).to.deep.include({ container_id: container.id, recorded_late: true });
+    // Not started meanwhile (the claim still holds): still one container, `created`.
+    expect((await container.inspect()).State.Status).to.equal('created');
+    // End it: the stop removes the container.
+    await h.db.pool.query(`UPDATE highway.docker_containers SET desired_state = 'stopped', stop_reason = 'requested' WHERE id = $1`, [row.id]);
+    await h.db.pool.query(`SELECT pg_notify('highway_docker_intent', $1 || ' stop')`, [row.id]);
+    await h.waitFor(activity, (r) => r.removed_at !== null);
+    expect(await h.containerGone(container.id)).to.equal(true);
+  });
+
+  it('a created, never-started container of an intent handed back to another host: removed when this host lists it, with its create and remove rows', async () => {
+    const { row, activity } = await intentOfThisHost(['echo', 'handed back']);
+    const container = await createByHand(row, ['echo', 'handed back']);
+    // This host lost its daemon (or database) between the create and the start and handed the
+    // intent back; another host claimed it (and runs its own container on its own daemon).
+    await h.db.pool.query(`UPDATE highway.docker_containers SET reconciler_id = 'another-host', status = 'pending' WHERE id = $1`, [row.id]);
+
+    await h.startReconciler();
+    const deadline = Date.now() + 15_000;
+    while (!(await h.containerGone(container.id))) {
+      if (Date.now() > deadline) expect.fail('the handed-back container is still there after 15 s');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const rows = (await auditOf(row.id)).filter((r) => r.detail['container_id'] === container.id);
+    expect(rows.map((r) => r.operation)).to.deep.equal(['container.create', 'container.remove']);
+    expect(rows[0]!.detail['recorded_late']).to.equal(true);
+    expect(String(rows[1]!.detail['why'])).to.match(/never started.*another-host/);
+    // The row is the other host's: untouched.
+    expect(await h.intentOfActivity(activity)).to.include({ reconciler_id: 'another-host', status: 'pending', container_id: null });
+    await h.db.pool.query(`UPDATE highway.docker_containers SET status = 'cancelled', removed_at = now() WHERE id = $1`, [row.id]);
+  });
+});
