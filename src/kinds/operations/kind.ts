@@ -14,6 +14,7 @@ import {
   finishOperation,
   getOperation,
   listLiveOperationIds,
+  saveOperationProgress,
   type OperationOutcome,
   type OperationRow,
 } from '../../db/queries/operations.js';
@@ -27,7 +28,7 @@ import { envSecretResolver, type SecretResolver } from '../../secrets.js';
 import type { Kind, Sources } from '../../runtime/controller.js';
 import type { ReconcileResult } from '../../runtime/workqueue.js';
 import { decideOperation } from './decide.js';
-import { ExecLeftAtShutdown, failure, type OperationContext } from './effects.js';
+import { ExecLeftAtShutdown, RepeatableStep, failure, type OperationContext } from './effects.js';
 import { UUID } from '../../ids.js';
 
 export const OPERATION_CHANNELS = { requested: 'highway_docker_op', done: 'highway_docker_op_done' } as const;
@@ -59,6 +60,7 @@ export class OperationsKind implements Kind {
       resolveSecret: options.resolveSecret ?? envSecretResolver,
       policy: options.policy ?? defaultPolicy,
       shutdown: this.shutdown.signal,
+      progress: (id, progress) => saveOperationProgress(options.pool, id, progress),
     };
   }
 
@@ -103,20 +105,21 @@ export class OperationsKind implements Kind {
     if (!op) return {}; // claimed meanwhile (another process with our id)
     const intent = await getIntent(pool, op.intent_id);
 
-    if (decision.type === 'abandon') {
-      const error = intent && def.abandon ? await def.abandon(this.ctx, op, intent, parseParams(def.schema, op.params)) : decision.error;
-      await this.record(def, op, { status: 'failed', error, error_code: def.failureCode ?? 'internal' });
-      return {};
-    }
-
     let outcome: OperationOutcome;
     try {
-      if (!intent) throw new HighwayError('not_found', `intent ${op.intent_id} does not exist`);
-      const params = parseParams(def.schema, op.params);
-      def.checkPolicy?.(params, this.ctx.policy); // again on the host: a row written past the tool meets the same policy
-      outcome = await def.perform(this.ctx, op, intent, params);
+      if (decision.type === 'abandon') {
+        const failed: OperationOutcome = { status: 'failed', error: decision.error, error_code: def.failureCode ?? 'internal' };
+        outcome = intent && def.recover ? await def.recover(this.ctx, op, intent, parseParams(def.schema, op.params)) : failed;
+      } else {
+        if (!intent) throw new HighwayError('not_found', `intent ${op.intent_id} does not exist`);
+        const params = parseParams(def.schema, op.params);
+        def.checkPolicy?.(params, this.ctx.policy); // again on the host: a row written past the tool meets the same policy
+        outcome = await def.perform(this.ctx, op, intent, params);
+      }
     } catch (err) {
       if (err instanceof ExecLeftAtShutdown) return {};
+      // A step safe to repeat (reading an ended exec's result file) met an unavailable daemon: retried by the queue's backoff.
+      if (err instanceof RepeatableStep) throw err.cause;
       // Docker unreachable for a rerun-safe operation: retried by the queue's backoff (the row stays running, ours).
       if (err instanceof HighwayError && err.code === 'docker_unavailable' && def.rerunSafe) throw err;
       outcome = failure(err, def.failureCode ?? 'internal');
