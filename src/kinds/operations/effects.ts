@@ -11,6 +11,7 @@ import { HighwayError, errorMessage } from '../../errors.js';
 import type { IntentRow } from '../../model.js';
 import { parseExecParams, type ExecSpec } from '../../params/exec.js';
 import { readResult } from '../containers/steps.js';
+import { ABANDONED_EXEC_ERROR } from './decide.js';
 import { logsParams, parseParams } from '../../params/operations.js';
 import { checkExecPolicy, checkLogsPolicy, type Policy } from '../../params/policy.js';
 import { secretValuesOf, type SecretResolver } from '../../secrets.js';
@@ -186,14 +187,18 @@ export async function recoverExec(ctx: OperationContext, op: OperationRow, inten
   const progress = op.progress as ExecProgress | null;
   if (spec.result_path === null || !progress?.exec_id) return null;
   if (progress.ended) return collectExecResult(ctx, op, intent, spec, progress.exec_id, progress.ended, true);
-  const state = await ctx.docker.execInspect(progress.exec_id).catch(() => null);
-  if (!state || state.running) return null;
-  // It ended while no reconciler ran: its exit code is known, its output (streamed to the one that died) is not.
-  ctx.logger.warn({ event: 'exec.ended_unseen', operation_id: op.id, intent_id: intent.id, exit_code: state.exitCode }, 'the exec ended while no reconciler ran; reading its result');
+  if (!intent.container_id) return null;
+  // Docker's exec inspect cannot tell: once the exec's output lost its reader (the reconciler that
+  // died), it reports the exec ended with exit code 126 while its processes run on. It ended when
+  // none of its processes is left; any found is ended, and the exec recorded failed as one in flight.
+  const kill = await killExecProcesses(ctx, intent.container_id, op.id, spec.user, ctx.logger, { execId: progress.exec_id }).catch(() => null);
+  if (!kill?.complete) return null;
+  if (kill.killed > 0) return { status: 'failed', error: ABANDONED_EXEC_ERROR, error_code: 'exec_failed' };
+  ctx.logger.warn({ event: 'exec.ended_unseen', operation_id: op.id, intent_id: intent.id }, 'the exec ended while no reconciler ran; reading its result');
   const ended: OperationOutcome = {
     status: 'done',
-    result: { status: 'exited', exit_code: state.exitCode, stdout: '', stderr: '', duration_ms: null, logs_truncated: false },
-    error: `the reconciler stopped while this exec ran; it ended meanwhile (exit code ${state.exitCode ?? 'unknown'}), and its output was not read`,
+    result: { status: 'exited', exit_code: null, stdout: '', stderr: '', duration_ms: null, logs_truncated: false },
+    error: 'the reconciler stopped while this exec ran and it ended meanwhile: its result file was read, its exit code and output are unknown',
     error_code: 'output_unavailable',
   };
   return collectExecResult(ctx, op, intent, spec, progress.exec_id, ended);
