@@ -6,8 +6,6 @@
  * it and records exactly one outcome (which notifies the waiting caller).
  */
 import { filter, map, type Observable } from 'rxjs';
-import type { Logger } from 'pino';
-import type { Pool } from '../../db/pool.js';
 import { getIntent } from '../../db/queries/get-intent.js';
 import {
   claimOperation,
@@ -18,28 +16,22 @@ import {
   type OperationOutcome,
   type OperationRow,
 } from '../../db/queries/operations.js';
-import type { ContainerClient } from '../../docker/client.js';
 import { HighwayError } from '../../errors.js';
-import { defaultPolicy, type Policy } from '../../params/policy.js';
+import { defaultPolicy } from '../../params/policy.js';
 import { parseParams } from '../../params/operations.js';
 import type { AnyOperation } from '../../operations/definition.js';
 import { operationNamed } from '../../operations/registry.js';
-import { envSecretResolver, type SecretResolver } from '../../secrets.js';
+import { envSecretResolver } from '../../secrets.js';
 import type { Kind, Sources } from '../../runtime/controller.js';
 import type { ReconcileResult } from '../../runtime/workqueue.js';
 import { decideOperation } from './decide.js';
 import { ExecLeftAtShutdown, RepeatableStep, failure, type OperationContext } from './effects.js';
 import { UUID } from '../../ids.js';
+import type { HostKindOptions } from '../host-kind-options.js';
 
 export const OPERATION_CHANNELS = { requested: 'highway_docker_op', done: 'highway_docker_op_done' } as const;
 
-export interface OperationsKindOptions {
-  pool: Pool;
-  docker: ContainerClient;
-  logger: Logger;
-  reconcilerId: string;
-  resolveSecret?: SecretResolver;
-  policy?: Policy;
+export interface OperationsKindOptions extends HostKindOptions {
   /** Operations in flight at most (an exec holds its slot until it ends; default 32). */
   concurrency?: number;
 }
