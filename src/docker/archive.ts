@@ -1,8 +1,13 @@
 /**
  * The little of the tar format Docker's archive API needs (PUT and GET
  * /containers/{id}/archive): write regular files (ustar, a PAX header for long names), and
- * read the one file a GET of a file path returns, bounded as it streams.
+ * consume what a GET returns (ContainerClient.readArchive), bounded as it streams: the whole
+ * archive (collectTar, for cp) or the one file of a file path (readFirstFile, for a result file).
  */
+import { HighwayError } from '../errors.js';
+
+/** The tar stream of a GET /containers/{id}/archive. */
+export type ArchiveStream = NodeJS.ReadableStream & { destroy(): void };
 
 export interface TarFile {
   /** Relative to the directory the archive is extracted in (no leading "/"). */
@@ -121,5 +126,26 @@ export function readFirstFile(stream: NodeJS.ReadableStream & { destroy?: () => 
     });
     stream.on('end', () => finish(new Error('the archive ended early')));
     stream.on('error', (err: Error) => finish(err));
+  });
+}
+
+/** The whole archive, at most `maxBytes` (more: a `too_large` error, the read stopped). */
+export function collectTar(stream: ArchiveStream, maxBytes: number, what: string): Promise<Buffer> {
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    stream.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBytes) {
+        stream.destroy();
+        reject(new HighwayError('too_large', `${what} is larger than max_bytes (${maxBytes} bytes); copy less, or raise max_bytes`));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    const done = () => resolve(Buffer.concat(chunks));
+    stream.on('end', done);
+    stream.on('close', done);
+    stream.on('error', reject);
   });
 }

@@ -10,7 +10,7 @@ import { maskSecrets } from '../secrets.js';
 export type { KeepLines, LogLine } from './output-buffer.js';
 import type { Metrics } from '../observability/metrics.js';
 import { classifyPullError, pullErrorMessage } from './pull-errors.js';
-import { readFirstFile, type ReadFileResult } from './archive.js';
+import type { ArchiveStream } from './archive.js';
 import type { RegistryAuth } from './registry-auth.js';
 
 /** What the reconciler needs to know about a container, from inspect. */
@@ -80,17 +80,18 @@ export interface ContainerClient {
   /** Docker's full inspect of a container, or null when it is gone. */
   inspectRaw(nameOrId: string): Promise<Docker.ContainerInspectInfo | null>;
   /**
-   * A path of a container, running or not, as Docker's archive API gives it (a tar), read up to
-   * `maxBytes` (more: a `too_large` error, the read stopped); null when the container is gone.
-   * A path that does not exist is a `not_found` error.
+   * The one reader of Docker's archive API (GET /containers/{id}/archive): a path of a
+   * container, running or exited, as the tar stream Docker gives, handed to `consume` with what
+   * Docker says of the path (its stat header); `consume` bounds and parses it (collectTar for
+   * cp, readFirstFile for a result file: src/docker/archive.ts) and the stream is closed when it
+   * returns. Null when the container is gone; a path that does not exist is a `not_found` error,
+   * one Docker refuses an `invalid_params` error.
    */
-  archive(containerId: string, path: string, maxBytes: number): Promise<{ tar: Buffer; stat: ArchiveStat | null } | null>;
+  readArchive<T>(containerId: string, path: string, consume: (tar: ArchiveStream, stat: ArchiveStat | null) => Promise<T>): Promise<T | null>;
 
-  // ---- the archive API (files in, a result file out: docs/steps.md) ----
+  // ---- the archive API (files in: docs/steps.md) ----
   /** Extract a tar archive into directory `path` of a container (created or running). */
   putArchive(containerId: string, path: string, tar: Buffer): Promise<void>;
-  /** The file at `path` of a container (also an exited one), at most `maxBytes`; null when there is none. */
-  readFile(containerId: string, path: string, maxBytes: number): Promise<ReadFileResult | null>;
 }
 
 /** What Docker says of an archived path (the X-Docker-Container-Path-Stat header). */
@@ -102,7 +103,7 @@ export interface ArchiveStat {
   linkTarget: string;
 }
 
-export type { ReadFileResult } from './archive.js';
+export type { ArchiveStream, ReadFileResult } from './archive.js';
 
 /** What a pull gives back: the manifest digest, when the daemon told it. */
 export interface PullResult {
@@ -659,30 +660,6 @@ export function createDockerClient(options: DockerClientOptions): ContainerClien
       }
     },
 
-    async readFile(containerId, path, maxBytes) {
-      try {
-        return await call('archive.get', async (abortSignal) => {
-          const stream = await new Promise<NodeJS.ReadableStream & { destroy(): void }>((resolve, reject) =>
-            docker.modem.dial(
-              {
-                path: `/containers/${containerId}/archive?`,
-                method: 'GET',
-                abortSignal,
-                isStream: true,
-                options: { path },
-                statusCodes: { 200: true, 400: 'bad parameter', 404: 'no such container or path', 500: 'server error' },
-              },
-              (err: unknown, data: unknown) => (err ? reject(err) : resolve(data as NodeJS.ReadableStream & { destroy(): void })),
-            ),
-          );
-          return readFirstFile(stream, maxBytes);
-        });
-      } catch (err) {
-        if (statusOf(err) === 404) return null;
-        throw err;
-      }
-    },
-
     async inspectRaw(nameOrId) {
       try {
         return await call('inspect', () => docker.getContainer(nameOrId).inspect());
@@ -692,37 +669,27 @@ export function createDockerClient(options: DockerClientOptions): ContainerClien
       }
     },
 
-    async archive(containerId, path, maxBytes) {
+    async readArchive(containerId, path, consume) {
       try {
-        return await call('archive', async (abortSignal) => {
-          const res = (await docker.getContainer(containerId).getArchive({ path, abortSignal } as { path: string })) as NodeJS.ReadableStream & {
-            headers?: Record<string, string | undefined>;
-            destroy(): void;
-          };
-          const header = res.headers?.['x-docker-container-path-stat'];
-          let stat: ArchiveStat | null = null;
+        return await call('archive.get', async (abortSignal) => {
+          const stream = await new Promise<ArchiveStream & { headers?: Record<string, string | string[] | undefined> }>((resolve, reject) =>
+            docker.modem.dial(
+              {
+                path: `/containers/${containerId}/archive?`,
+                method: 'GET',
+                abortSignal,
+                isStream: true,
+                options: { path },
+                statusCodes: { 200: true, 400: 'bad parameter', 404: 'no such container or path', 500: 'server error' },
+              },
+              (err: unknown, data: unknown) => (err ? reject(err) : resolve(data as ArchiveStream)),
+            ),
+          );
           try {
-            stat = header ? (JSON.parse(Buffer.from(header, 'base64').toString('utf8')) as ArchiveStat) : null;
-          } catch {
-            stat = null;
+            return await consume(stream, archiveStat(stream.headers?.['x-docker-container-path-stat']));
+          } finally {
+            stream.destroy();
           }
-          const chunks: Buffer[] = [];
-          let size = 0;
-          await new Promise<void>((resolve, reject) => {
-            res.on('data', (chunk: Buffer) => {
-              size += chunk.length;
-              if (size > maxBytes) {
-                res.destroy();
-                reject(new HighwayError('too_large', `${path} is larger than max_bytes (${maxBytes} bytes); copy less, or raise max_bytes`));
-                return;
-              }
-              chunks.push(chunk);
-            });
-            res.on('end', resolve);
-            res.on('close', resolve);
-            res.on('error', reject);
-          });
-          return { tar: Buffer.concat(chunks), stat };
         }, ARCHIVE_TIMEOUT_MS);
       } catch (err) {
         if (statusOf(err) === 404) {
@@ -827,4 +794,14 @@ function sharedPerKey<T>(fn: (key: string) => Promise<T>): (key: string) => Prom
     inflight.set(key, p);
     return p;
   };
+}
+
+/** The X-Docker-Container-Path-Stat header (base64 JSON), or null when absent or unreadable. */
+function archiveStat(header: string | string[] | undefined): ArchiveStat | null {
+  if (typeof header !== 'string') return null;
+  try {
+    return JSON.parse(Buffer.from(header, 'base64').toString('utf8')) as ArchiveStat;
+  } catch {
+    return null;
+  }
 }

@@ -11,6 +11,7 @@
 import { lstat, mkdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
+import { collectTar } from '../docker/archive.js';
 import { HighwayError, ValidationError } from '../errors.js';
 import * as field from '../params/fields.js';
 import { target } from '../params/operations.js';
@@ -85,9 +86,9 @@ export const cpOperation = defineOperation({
 
   async perform(ctx, _op, intent, p) {
     const maxBytes = p.max_bytes ?? DEFAULT_MAX_BYTES;
-    const read = intent.container_id ? await ctx.docker.archive(intent.container_id, p.path, maxBytes + TAR_OVERHEAD_BYTES) : null;
-    if (!read) throw new HighwayError('not_found', `the container of intent ${intent.id} does not exist any more`);
-    const entries = tarEntries(read.tar);
+    const tar = intent.container_id ? await ctx.docker.readArchive(intent.container_id, p.path, (stream) => collectTar(stream, maxBytes + TAR_OVERHEAD_BYTES, p.path)) : null;
+    if (!tar) throw new HighwayError('not_found', `the container of intent ${intent.id} does not exist any more`);
+    const entries = tarEntries(tar);
     const first = entries[0];
     if (!first) throw new HighwayError('internal', `Docker gave an empty archive for ${p.path}`);
     const size = entries.reduce((n, e) => n + (e.type === 'file' ? e.data.length : 0), 0);
@@ -101,7 +102,7 @@ export const cpOperation = defineOperation({
       size_bytes: size,
       mode: first.mode & 0o7777,
       link_target: first.type === 'symlink' ? first.linkname : null,
-      content_base64: (single ? first.data : read.tar).toString('base64'),
+      content_base64: (single ? first.data : tar).toString('base64'),
     };
     ctx.logger.info(
       { event: 'container.copied_from', intent_id: intent.id, tenant_id: intent.tenant_id, container_id: intent.container_id, path: p.path, type: result.type, size_bytes: size },

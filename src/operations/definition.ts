@@ -93,7 +93,7 @@ export interface OperationDefinition<N extends string = string, P extends { targ
   schema: z.ZodType<P, any>;
   /**
    * May a row found `running` after its reconciler died be performed again? Reads: yes. An
-   * exec: never (its `abandon` ends what is left of it and records it failed).
+   * exec: never (its `recover` collects what ended, or ends what is left of it and records it failed).
    */
   rerunSafe: boolean;
   /** The code of an unexpected failure on the host (default `internal`). */
@@ -104,8 +104,12 @@ export interface OperationDefinition<N extends string = string, P extends { targ
   call(side: CallerSide, params: P): Promise<R>;
   /** On the owning host: do it and return the outcome to record (a thrown HighwayError is recorded as a failure with its code). */
   perform(ctx: OperationContext, op: OperationRow, intent: IntentRow, params: P): Promise<OperationOutcome>;
-  /** Not rerun-safe only: end what is left of a run the reconciler lost; returns the error to record. */
-  abandon?(ctx: OperationContext, op: OperationRow, intent: IntentRow, params: P): Promise<string>;
+  /**
+   * Not rerun-safe only: a row found `running` after its reconciler died. Finish what can be
+   * finished from what its `progress` says (an exec that ended: read its result file), else end
+   * what is left of it; returns the outcome to record. Without it, the row is recorded failed.
+   */
+  recover?(ctx: OperationContext, op: OperationRow, intent: IntentRow, params: P): Promise<OperationOutcome>;
   /**
    * Keys of the result dropped from the row once the caller has read it (bulky content such as
    * a copied file: the row keeps what was done, not the bytes).

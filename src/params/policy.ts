@@ -235,8 +235,12 @@ export function checkImagePolicy(image: string, policy: Policy): void {
  * The policy for tools.docker.exec: the rules of run that apply to an exec (privileged), and
  * `allow_exec_root` (false: the exec must name a user that is not root). Throws a PolicyError.
  */
-export function checkExecPolicy(spec: { privileged: boolean; user: string | null; max_output_bytes?: number }, policy: Policy): void {
+export function checkExecPolicy(spec: { privileged: boolean; user: string | null; max_output_bytes?: number; max_result_bytes?: number | null }, policy: Policy): void {
   outputCeiling('max_output_bytes', spec.max_output_bytes, policy);
+  // Null is the default, capped to the ceiling where the file is read; an explicit larger value is refused (as for a run).
+  if (spec.max_result_bytes != null && spec.max_result_bytes > policy.max_result_bytes) {
+    throw new PolicyError('max_result_bytes', 'max_result_bytes', `${spec.max_result_bytes} exceeds the maximum of ${policy.max_result_bytes} (${formatBytes(policy.max_result_bytes)})`);
+  }
   if (spec.privileged && !policy.allow_privileged) throw new PolicyError('privileged', 'privileged', 'privileged execs are not allowed');
   if (!policy.allow_exec_root) {
     if (spec.user === null) throw new PolicyError('exec_root', 'user', 'execs as root are not allowed: name a non-root user, e.g. "1000" or "nobody"');

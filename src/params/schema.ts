@@ -52,7 +52,7 @@ function required<S extends z.ZodType>(schema: S, doc: Omit<ParameterDoc, 'defau
 const MAX_TIMEOUT_SECONDS = 7 * 24 * 3600;
 const MIN_MEMORY_BYTES = 6 * 1024 * 1024; // Docker refuses less
 const MAX_OUTPUT_BYTES = 64 * 1024 * 1024;
-const MAX_RESULT_BYTES = 64 * 1024 * 1024;
+const MAX_RESULT_BYTES = steps.MAX_RESULT_BYTES;
 
 /** A service's own parameters, parsed as a run's (bound below, after parseRunParams: the table refers to itself). */
 const parseServiceParams = (params: Record<string, unknown>): Record<string, unknown> => {

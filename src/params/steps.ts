@@ -11,6 +11,8 @@ import { FieldProblem, normalizedBy, secretReference } from './fields.js';
 
 /** max_result_bytes unless set; where the policy's ceiling is lower, the ceiling. */
 export const DEFAULT_MAX_RESULT_BYTES = 1024 * 1024;
+/** The largest max_result_bytes a caller may ask for (the policy's ceiling is lower by default). */
+export const MAX_RESULT_BYTES = 64 * 1024 * 1024;
 
 /** Default mode of a written file: rw-r--r-- (readable by a container that runs as another user). */
 export const DEFAULT_FILE_MODE = 0o644;

@@ -180,7 +180,7 @@ export class HighwayTracer {
       daemonId: () => client.daemonId(),
       ping: () => client.ping(),
       putArchive: (id, path, tar) => timed('put_archive', undefined, () => client.putArchive(id, path, tar)),
-      readFile: (id, path, max) => timed('read_file', undefined, () => client.readFile(id, path, max)),
+      readArchive: (id, path, consume) => timed('read_archive', undefined, () => client.readArchive(id, path, consume)),
       inspect: (nameOrId) => timed('inspect', nameOrId, () => client.inspect(nameOrId)),
       imageExists: (ref) => timed('image_exists', undefined, () => client.imageExists(ref)),
       pull: (ref, auth) => timed('pull', undefined, () => client.pull(ref, auth)),

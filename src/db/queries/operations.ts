@@ -22,6 +22,8 @@ export interface OperationRow {
   result: Record<string, unknown> | null;
   error: string | null;
   error_code: string | null;
+  /** What a two-step operation's first step gave, recorded while it is running (migration 026); null for the others. */
+  progress: Record<string, unknown> | null;
   created_at: Date;
   started_at: Date | null;
   finished_at: Date | null;
@@ -78,6 +80,11 @@ export async function claimOperation(q: Queryable, id: string, reconcilerId: str
     [id, reconcilerId],
   );
   return res.rows[0] ?? null;
+}
+
+/** Record what a running operation has done so far (its outcome is recorded later, by finishOperation). */
+export async function saveOperationProgress(q: Queryable, id: string, progress: Record<string, unknown>): Promise<void> {
+  await q.query(`UPDATE highway.docker_operations SET progress = $2 WHERE id = $1 AND status = 'running'`, [id, JSON.stringify(progress)]);
 }
 
 export interface OperationOutcome {

@@ -10,7 +10,7 @@ import { TerminalError, HighwayError, errorMessage } from '../../errors.js';
 import type { IntentRow, ResultError } from '../../model.js';
 import type { ContainerClient } from '../../docker/client.js';
 import { dockerMessage } from '../../docker/client.js';
-import { tarFiles, type TarFile } from '../../docker/archive.js';
+import { readFirstFile, tarFiles, type TarFile } from '../../docker/archive.js';
 import { DEFAULT_MAX_RESULT_BYTES, fileContent, mountHolding, mountsOf, type FileEntry } from '../../params/steps.js';
 import type { RunSpec } from '../../params/schema.js';
 import { stringProblem } from '../../params/bounds.js';
@@ -73,7 +73,12 @@ export interface CollectedResult {
   result_error: ResultError | null;
 }
 
-/** Read `result_path` from the exited container. Null when the run has none. Throws only when the daemon is unavailable (the pass is retried). */
+/**
+ * Read `result_path` from the container (an exited run's, or a running one's after an exec
+ * ended): `spec` holds `result_path`, `result_format` and `max_result_bytes` (a run's or an
+ * exec's parameters). Null when it has none. Throws only when the daemon is unavailable (the
+ * pass is retried).
+ */
 export async function readResult(
   docker: ContainerClient,
   spec: Record<string, unknown>,
@@ -90,12 +95,13 @@ export async function readResult(
   const fail = (code: ResultError['code'], message: string): CollectedResult => ({ result: null, result_error: { code, message: `result_path ${JSON.stringify(path)}: ${message}` } });
   let read;
   try {
-    read = await docker.readFile(containerId, path, max);
+    read = await docker.readArchive(containerId, path, (stream) => readFirstFile(stream, max));
   } catch (err) {
     if (err instanceof HighwayError && err.code === 'docker_unavailable') throw err;
+    if (err instanceof HighwayError && err.code === 'not_found') return fail('missing', 'no such file in the container (it did not write one)');
     return fail('unreadable', `could not be read: ${dockerMessage(err) || errorMessage(err)}`);
   }
-  if (read === null) return fail('missing', 'no such file in the container (it did not write one)');
+  if (read === null) return fail('unreadable', 'could not be read: the container is gone');
   if (read.kind === 'too_large') return fail('too_large', `is ${read.size} bytes, more than max_result_bytes (${max})`);
   if (read.kind === 'not_a_file') return fail('not_a_file', `is ${read.type}, not a regular file`);
   const text = maskSecrets(read.content.toString('utf8'), secrets);

@@ -3,8 +3,9 @@
  * the row as this reconciler reads it to what to do. Per key one reconcile runs at a time in a
  * process, so a row that says `running` when a reconcile starts was claimed by an earlier run
  * of this reconciler that died meanwhile: a rerun-safe operation (a read: logs, inspect, cp) is
- * simply done again; one that is not (an exec) is never run a second time silently: what is
- * left of it is ended and it is recorded failed, saying why.
+ * simply done again; one that is not (an exec) is never run a second time silently: its
+ * definition's `recover` collects what had ended (an exec with result_path: its file is read),
+ * or ends what is left of it and records it failed, saying why.
  */
 import type { OperationStatus } from '../../db/queries/operations.js';
 
@@ -14,7 +15,7 @@ export type OperationDecision =
   | { type: 'perform' }
   /** Perform again a read that was in flight when the reconciler died. */
   | { type: 'perform_again' }
-  /** End what is left of an operation (an exec) that was in flight when the reconciler died, and record it failed. */
+  /** An operation (an exec) that was in flight when the reconciler died: its `recover` finishes what ended, or ends what is left and records it failed. */
   | { type: 'abandon'; error: string };
 
 export interface OperationView {

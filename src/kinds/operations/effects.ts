@@ -9,7 +9,9 @@ import type { CollectedOutput, ContainerClient } from '../../docker/client.js';
 import type { OperationOutcome, OperationRow } from '../../db/queries/operations.js';
 import { HighwayError, errorMessage } from '../../errors.js';
 import type { IntentRow } from '../../model.js';
-import { parseExecParams } from '../../params/exec.js';
+import { parseExecParams, type ExecSpec } from '../../params/exec.js';
+import { readResult } from '../containers/steps.js';
+import { ABANDONED_EXEC_ERROR } from './decide.js';
 import { logsParams, parseParams } from '../../params/operations.js';
 import { checkExecPolicy, checkLogsPolicy, type Policy } from '../../params/policy.js';
 import { secretValuesOf, type SecretResolver } from '../../secrets.js';
@@ -21,6 +23,18 @@ export interface OperationContext {
   policy: Policy;
   /** Aborted when the reconciler shuts down: an exec still running is left to the next start (which ends it). */
   shutdown: AbortSignal;
+  /** Record what a running operation has done so far in its row (`progress`, read by its `recover` after a crash). */
+  progress(operationId: string, progress: Record<string, unknown>): Promise<void>;
+}
+
+/**
+ * Thrown by a step that is safe to repeat (reading the result file of an exec whose end is
+ * recorded) when the daemon is unavailable: the queue retries it (`cause`), the row stays running.
+ */
+export class RepeatableStep extends Error {
+  constructor(override readonly cause: Error) {
+    super(cause.message, { cause });
+  }
 }
 
 /** Thrown by an exec given up at shutdown: nothing is recorded; the next start finds it `running` and ends it. */
@@ -71,6 +85,8 @@ export async function performExec(ctx: OperationContext, op: OperationRow, inten
     secrets,
   });
   log.info({ event: 'exec.started', exec_id: execId }, 'exec started');
+  // With a result file to read afterwards: how it ended is learnt after a crash from its Docker exec.
+  if (spec.result_path !== null) await ctx.progress(op.id, { exec_id: execId } satisfies ExecProgress);
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), spec.timeout * 1000)));
   let onShutdown: () => void = () => {};
@@ -94,7 +110,7 @@ export async function performExec(ctx: OperationContext, op: OperationRow, inten
       { event: 'exec.timeout', exec_id: execId, duration_ms: duration, killed: kill.killed, complete: kill.complete },
       `exec ran past its timeout of ${spec.timeout} s: ${kill.summary}`,
     );
-    return {
+    return collectExecResult(ctx, op, intent, spec, execId, {
       status: 'timeout',
       result: {
         status: 'timeout',
@@ -107,22 +123,85 @@ export async function performExec(ctx: OperationContext, op: OperationRow, inten
       },
       error: `exec ran past its timeout of ${spec.timeout} s; ${kill.summary}`,
       error_code: 'timeout',
-    };
+    });
   }
   const duration = Math.round(performance.now() - started);
   const state = await ctx.docker.execInspect(execId);
   log.info({ event: 'exec.exited', exec_id: execId, exit_code: state?.exitCode ?? null, duration_ms: duration }, 'exec exited');
-  return {
+  const exitCode = state?.exitCode ?? null;
+  return collectExecResult(ctx, op, intent, spec, execId, {
     status: 'done',
     result: {
       status: 'exited',
-      exit_code: state?.exitCode ?? null,
+      exit_code: exitCode,
       stdout: first.stdout,
       stderr: first.stderr,
       duration_ms: duration,
       logs_truncated: first.truncated,
     },
+    error_code: exitCode === 0 ? null : 'nonzero_exit',
+  });
+}
+
+/** An exec's `progress` (migration 026): its Docker exec once started, then its outcome once ended (before its result file is read). */
+export interface ExecProgress {
+  exec_id: string;
+  ended?: OperationOutcome;
+}
+
+/**
+ * The exec ended (`ended`): with a `result_path`, record that first (a crash while the file is
+ * read loses nothing: recoverExec reads it then), then read the file into the result as
+ * `result` and `result_error`. Without one, `ended` as it is.
+ */
+export async function collectExecResult(
+  ctx: OperationContext,
+  op: OperationRow,
+  intent: IntentRow,
+  spec: ExecSpec,
+  execId: string,
+  ended: OperationOutcome,
+  alreadyRecorded = false,
+): Promise<OperationOutcome> {
+  if (spec.result_path === null) return ended;
+  if (!alreadyRecorded) await ctx.progress(op.id, { exec_id: execId, ended } satisfies ExecProgress);
+  // The secrets of the container and of this exec are masked in the result, as in the output.
+  const secrets = await secretValuesOf(intent.spec['environment'], ctx.resolveSecret, intent);
+  for (const value of Object.values(spec.environment)) if (typeof value !== 'string') secrets.push(await ctx.resolveSecret(value.secret, intent));
+  let read;
+  try {
+    read = await readResult(ctx.docker, spec, intent.container_id ?? '', secrets, ctx.policy.max_result_bytes);
+  } catch (err) {
+    if (err instanceof HighwayError && err.code === 'docker_unavailable') throw new RepeatableStep(err);
+    throw err;
+  }
+  ctx.logger.info(
+    { event: 'exec.result_read', operation_id: op.id, intent_id: intent.id, container_id: intent.container_id, result_error: read?.result_error?.code ?? null },
+    read?.result_error ? `exec result not read: ${read.result_error.message}` : 'exec result read',
+  );
+  return { ...ended, result: { ...ended.result, result: read?.result ?? null, result_error: read?.result_error ?? null } };
+}
+
+/** What the reconciler that died had not recorded of an exec with a result file: collected now, when it ended; null when it did not (or it is unknown). */
+export async function recoverExec(ctx: OperationContext, op: OperationRow, intent: IntentRow, spec: ExecSpec): Promise<OperationOutcome | null> {
+  const progress = op.progress as ExecProgress | null;
+  if (spec.result_path === null || !progress?.exec_id) return null;
+  if (progress.ended) return collectExecResult(ctx, op, intent, spec, progress.exec_id, progress.ended, true);
+  if (!intent.container_id) return null;
+  // Docker's exec inspect cannot tell: once the exec's output lost its reader (the reconciler that
+  // died), it reports the exec ended with exit code 126 while its processes run on. It ended when
+  // none of its processes is left; any found is ended, and the exec recorded failed as one in flight.
+  const kill = await killExecProcesses(ctx, intent.container_id, op.id, spec.user, ctx.logger, { execId: progress.exec_id }).catch(() => null);
+  if (!kill?.complete) return null;
+  if (kill.killed > 0) return { status: 'failed', error: ABANDONED_EXEC_ERROR, error_code: 'exec_failed' };
+  ctx.logger.warn({ event: 'exec.ended_unseen', operation_id: op.id, intent_id: intent.id }, 'the exec ended while no reconciler ran; reading its result');
+  const ended: OperationOutcome = {
+    status: 'done',
+    result: { status: 'exited', exit_code: null, stdout: '', stderr: '', duration_ms: null, logs_truncated: false },
+    error: 'the reconciler stopped while this exec ran and it ended meanwhile: its result file was read, its exit code and output are unknown',
+    error_code: 'output_unavailable',
   };
+  return collectExecResult(ctx, op, intent, spec, progress.exec_id, ended);
 }
 
 /** What ending an exec's processes achieved: the result says exactly this, never more. */

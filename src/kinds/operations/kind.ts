@@ -6,39 +6,32 @@
  * it and records exactly one outcome (which notifies the waiting caller).
  */
 import { filter, map, type Observable } from 'rxjs';
-import type { Logger } from 'pino';
-import type { Pool } from '../../db/pool.js';
 import { getIntent } from '../../db/queries/get-intent.js';
 import {
   claimOperation,
   finishOperation,
   getOperation,
   listLiveOperationIds,
+  saveOperationProgress,
   type OperationOutcome,
   type OperationRow,
 } from '../../db/queries/operations.js';
-import type { ContainerClient } from '../../docker/client.js';
 import { HighwayError } from '../../errors.js';
-import { defaultPolicy, type Policy } from '../../params/policy.js';
+import { defaultPolicy } from '../../params/policy.js';
 import { parseParams } from '../../params/operations.js';
 import type { AnyOperation } from '../../operations/definition.js';
 import { operationNamed } from '../../operations/registry.js';
-import { envSecretResolver, type SecretResolver } from '../../secrets.js';
+import { envSecretResolver } from '../../secrets.js';
 import type { Kind, Sources } from '../../runtime/controller.js';
 import type { ReconcileResult } from '../../runtime/workqueue.js';
 import { decideOperation } from './decide.js';
-import { ExecLeftAtShutdown, failure, type OperationContext } from './effects.js';
+import { ExecLeftAtShutdown, RepeatableStep, failure, type OperationContext } from './effects.js';
 import { UUID } from '../../ids.js';
+import type { HostKindOptions } from '../host-kind-options.js';
 
 export const OPERATION_CHANNELS = { requested: 'highway_docker_op', done: 'highway_docker_op_done' } as const;
 
-export interface OperationsKindOptions {
-  pool: Pool;
-  docker: ContainerClient;
-  logger: Logger;
-  reconcilerId: string;
-  resolveSecret?: SecretResolver;
-  policy?: Policy;
+export interface OperationsKindOptions extends HostKindOptions {
   /** Operations in flight at most (an exec holds its slot until it ends; default 32). */
   concurrency?: number;
 }
@@ -59,6 +52,7 @@ export class OperationsKind implements Kind {
       resolveSecret: options.resolveSecret ?? envSecretResolver,
       policy: options.policy ?? defaultPolicy,
       shutdown: this.shutdown.signal,
+      progress: (id, progress) => saveOperationProgress(options.pool, id, progress),
     };
   }
 
@@ -103,20 +97,21 @@ export class OperationsKind implements Kind {
     if (!op) return {}; // claimed meanwhile (another process with our id)
     const intent = await getIntent(pool, op.intent_id);
 
-    if (decision.type === 'abandon') {
-      const error = intent && def.abandon ? await def.abandon(this.ctx, op, intent, parseParams(def.schema, op.params)) : decision.error;
-      await this.record(def, op, { status: 'failed', error, error_code: def.failureCode ?? 'internal' });
-      return {};
-    }
-
     let outcome: OperationOutcome;
     try {
-      if (!intent) throw new HighwayError('not_found', `intent ${op.intent_id} does not exist`);
-      const params = parseParams(def.schema, op.params);
-      def.checkPolicy?.(params, this.ctx.policy); // again on the host: a row written past the tool meets the same policy
-      outcome = await def.perform(this.ctx, op, intent, params);
+      if (decision.type === 'abandon') {
+        const failed: OperationOutcome = { status: 'failed', error: decision.error, error_code: def.failureCode ?? 'internal' };
+        outcome = intent && def.recover ? await def.recover(this.ctx, op, intent, parseParams(def.schema, op.params)) : failed;
+      } else {
+        if (!intent) throw new HighwayError('not_found', `intent ${op.intent_id} does not exist`);
+        const params = parseParams(def.schema, op.params);
+        def.checkPolicy?.(params, this.ctx.policy); // again on the host: a row written past the tool meets the same policy
+        outcome = await def.perform(this.ctx, op, intent, params);
+      }
     } catch (err) {
       if (err instanceof ExecLeftAtShutdown) return {};
+      // A step safe to repeat (reading an ended exec's result file) met an unavailable daemon: retried by the queue's backoff.
+      if (err instanceof RepeatableStep) throw err.cause;
       // Docker unreachable for a rerun-safe operation: retried by the queue's backoff (the row stays running, ours).
       if (err instanceof HighwayError && err.code === 'docker_unavailable' && def.rerunSafe) throw err;
       outcome = failure(err, def.failureCode ?? 'internal');

@@ -7,30 +7,20 @@
  * different credentials (registry_auth secrets) pull separately.
  */
 import { EMPTY, catchError, from, mergeMap, type Observable } from 'rxjs';
-import type { Logger } from 'pino';
-import type { Pool } from '../../db/pool.js';
-import type { ContainerClient } from '../../docker/client.js';
 import { resolveRegistryAuth } from '../../docker/registry-auth.js';
 import { PolicyError, TerminalError, errorMessage } from '../../errors.js';
-import { checkImagePolicy, defaultPolicy, type Policy } from '../../params/policy.js';
-import { envSecretResolver, type SecretResolver } from '../../secrets.js';
+import { checkImagePolicy, defaultPolicy } from '../../params/policy.js';
+import { envSecretResolver } from '../../secrets.js';
 import type { Kind, Sources } from '../../runtime/controller.js';
 import type { ReconcileResult } from '../../runtime/workqueue.js';
 import { claimPulls, finishPulls, livePullImage, livePullImages, type PullOutcome, type PullRow } from './queries/pull-rows.js';
 import { UUID } from '../../ids.js';
+import type { HostKindOptions } from '../host-kind-options.js';
 
 export const PULL_CHANNELS = { pull: 'highway_docker_pull', done: 'highway_docker_pull_done' } as const;
 
-
-export interface PullsKindOptions {
-  pool: Pool;
-  docker: ContainerClient;
-  logger: Logger;
-  reconcilerId: string;
-  resolveSecret?: SecretResolver;
-  /** Checked again here: a row written past the tool meets the same image patterns. */
-  policy?: Policy;
-}
+/** The policy is checked again here: a row written past the tool meets the same image patterns. */
+export type PullsKindOptions = HostKindOptions;
 
 export class PullsKind implements Kind {
   readonly name = 'pulls';

@@ -33,6 +33,9 @@ describe('exec parameters', () => {
       timeout: 60,
       max_output_bytes: 1024 * 1024,
       privileged: false,
+      result_path: null,
+      result_format: 'json',
+      max_result_bytes: null,
     });
   });
   it('accepts durations, sizes, env lists with secret references', () => {
