@@ -65,7 +65,7 @@ function withDatabase(url: string, name: string): string {
 }
 
 /** Fill a migrated database with `shape` of ended history; returns the seconds each part took. */
-async function fill(url: string, shape: Shape): Promise<Record<string, number>> {
+export async function fill(url: string, shape: Shape): Promise<Record<string, number>> {
   const c = new pg.Client({ connectionString: url, application_name: 'bench-history-fill' });
   await c.connect();
   const took: Record<string, number> = {};
@@ -106,9 +106,10 @@ async function fill(url: string, shape: Shape): Promise<Record<string, number>> 
     );
     await step(
       'schedules',
-      `INSERT INTO highway.docker_schedules (id, tenant_id, name, expression, params, paused, pause_note, last_tick_at)
+      // keep_succeeded 1000: an operator's setting that keeps each schedule's 1,000 ticks (the default prunes to 100).
+      `INSERT INTO highway.docker_schedules (id, tenant_id, name, expression, params, paused, pause_note, keep_succeeded, keep_failed, last_tick_at)
        SELECT md5('sched' || s)::uuid, 'tenant-' || (s % ${TENANTS}), 'hist-cron-' || s, '0 0 1 1 *',
-              jsonb_build_object('image', 'busybox:latest', 'command', jsonb_build_array('true')), true, 'bench history', now()
+              jsonb_build_object('image', 'busybox:latest', 'command', jsonb_build_array('true')), true, 'bench history', 1000, 1000, now()
          FROM generate_series(0, $1::int - 1) s`,
       [shape.schedules],
     );
@@ -233,6 +234,8 @@ async function cliTime(db: Db, args: string[]): Promise<number> {
   return ms;
 }
 
+const startupParts: Record<'small' | 'full', number[]> = { small: [], full: [] };
+
 async function startupTime(ctx: BenchContext, db: Db): Promise<number> {
   const reconcilerId = OFFER.id;
   ctx.sweep(`highway.reconciler_id=${reconcilerId}`);
@@ -244,7 +247,12 @@ async function startupTime(ctx: BenchContext, db: Db): Promise<number> {
   });
   try {
     await p.waitForEvent('up.ready', undefined, 60_000);
-    return nowMs() - t0;
+    const total = nowMs() - t0;
+    // Its first line (the HTTP server up: Node and the modules loaded, nothing read yet) -> ready: the part history could move.
+    const first = p.lines.find((l) => l['event'] === 'http.listening');
+    const ready = p.lines.find((l) => l['event'] === 'up.ready');
+    if (first && ready) startupParts[db.label].push(Date.parse(String(ready['time'])) - Date.parse(String(first['time'])));
+    return total;
   } finally {
     p.signal('SIGTERM');
     await p.waitExit(20_000).catch(() => p.kill());
@@ -264,6 +272,56 @@ async function retentionRun(db: Db, olderThanDays: number): Promise<{ rows: numb
     if (n < 500) break;
   }
   return { rows, ms: round(nowMs() - t0, 1), batch_p50_ms: round(percentile(batchMs, 50), 2), batch_max_ms: round(Math.max(...batchMs), 2), batches: batchMs.length };
+}
+
+/** EXPLAIN ANALYZE of the measured statements on `db`, each summarised as its plan's node types and the execution time. */
+async function explainAll(db: Db): Promise<Record<string, string>> {
+  const scheduleId = (await db.pool.query<{ id: string }>(`SELECT id FROM highway.docker_schedules WHERE tenant_id = $1 AND name = $2`, [MEASURED_TENANT, MEASURED_SCHEDULE])).rows[0]!.id;
+  const statements: Record<string, string> = {
+    claim: `WITH room AS (SELECT LEAST(32, 8 - (SELECT count(*)::int FROM highway.docker_containers WHERE reconciler_id = 'hist-host-0' AND removed_at IS NULL
+                AND status IN ('pending', 'pulling', 'created', 'running', 'stopping'))) AS n),
+             picked AS (SELECT c.id FROM highway.docker_containers c WHERE c.reconciler_id IS NULL AND c.removed_at IS NULL AND c.status = 'pending'
+                AND (c.spec->'placement'->>'host' IS NULL OR c.spec->'placement'->>'host' = 'hist-host-0')
+                AND (c.spec->'placement'->'labels' IS NULL OR '{}'::jsonb @> (c.spec->'placement'->'labels'))
+                ORDER BY c.created_at LIMIT GREATEST(0, (SELECT n FROM room)) FOR UPDATE SKIP LOCKED)
+             UPDATE highway.docker_containers c SET reconciler_id = 'hist-host-0', pending_reason = NULL, updated_at = now() FROM picked WHERE c.id = picked.id RETURNING c.id`,
+    ps: `SELECT id FROM highway.docker_containers WHERE removed_at IS NULL ORDER BY created_at DESC LIMIT 200`,
+    'ps --all': `SELECT id FROM highway.docker_containers ORDER BY created_at DESC LIMIT 200`,
+    'cron runs': `WITH t AS MATERIALIZED (SELECT * FROM highway.docker_schedule_ticks WHERE schedule_id = '${scheduleId}' ORDER BY scheduled_time DESC LIMIT 1000)
+                  SELECT t.*, c.status, c.exit_code, c.result_error FROM t LEFT JOIN highway.docker_containers c ON c.id = t.intent_id ORDER BY t.scheduled_time DESC`,
+    retention: `DELETE FROM highway.docker_containers WHERE id IN (SELECT id FROM highway.docker_containers WHERE removed_at < now() - interval '30 days'
+                  AND status IN ('exited', 'failed', 'timeout', 'cancelled', 'lost') AND (gc_protected_until IS NULL OR gc_protected_until < now())
+                  ORDER BY removed_at LIMIT 500 FOR UPDATE SKIP LOCKED)`,
+  };
+  const out: Record<string, string> = {};
+  const c = await db.pool.connect();
+  try {
+    for (const [name, sql] of Object.entries(statements)) {
+      await c.query('BEGIN');
+      try {
+        const r = await c.query<{ 'QUERY PLAN': Array<{ Plan: PlanNode; 'Execution Time': number }> }>(`EXPLAIN (ANALYZE, FORMAT JSON) ${sql}`);
+        const plan = r.rows[0]!['QUERY PLAN'][0]!;
+        out[name] = `${round(plan['Execution Time'], 2)} ms: ${nodes(plan.Plan).join(' > ')}`;
+      } finally {
+        await c.query('ROLLBACK');
+      }
+    }
+  } finally {
+    c.release();
+  }
+  return out;
+}
+
+interface PlanNode {
+  'Node Type': string;
+  'Index Name'?: string;
+  'Relation Name'?: string;
+  Plans?: PlanNode[];
+}
+
+function nodes(p: PlanNode): string[] {
+  const self = `${p['Node Type']}${p['Index Name'] ? ` (${p['Index Name']})` : p['Relation Name'] ? ` (${p['Relation Name']})` : ''}`;
+  return [self, ...(p.Plans ?? []).flatMap(nodes)];
 }
 
 interface Series {
@@ -334,8 +392,11 @@ export const historyScenario: Scenario = {
       await measure('`highway-docker ps` (process)', cliTrials, (db) => cliTime(db, ['ps']));
       await measure('`highway-docker ps --all` (process)', cliTrials, (db) => cliTime(db, ['ps', '--all']));
       await measure('`highway-docker cron runs` (process)', cliTrials, (db) => cliTime(db, ['cron', 'runs', MEASURED_SCHEDULE, '--tenant', MEASURED_TENANT]));
+      await measure('`highway-docker --version` (process floor: no database)', cliTrials, (db) => cliTime(db, ['--version']));
       const startup = startups > 0 ? await measure('`up` start-up (spawn -> up.ready)', startups, (db) => startupTime(ctx, db)) : null;
+      if (startup) series.push({ name: '`up` start-up after its modules loaded (first log line -> up.ready)', small: startupParts.small.slice(1), full: startupParts.full.slice(1) });
 
+      const plans = await explainAll(full);
       // Retention: its idle cost (nothing past 100 years), then a real run (30 days) on each.
       const retention = {
         idle: { small: await retentionRun(small, 36500), full: await retentionRun(full, 36500) },
@@ -345,7 +406,7 @@ export const historyScenario: Scenario = {
 
       const rows = series.map(summary);
       const targets: TargetCheck[] = rows
-        .filter((r) => !r.name.startsWith('`up`'))
+        .filter((r) => !r.name.startsWith('`up` start-up (spawn'))
         .map((r) => ({ name: `history: ${r.name}, p50 full / small`, target: `<= ${HISTORY_TARGETS.ratio}x`, actual: `${r.ratio_p50}x (${r.full_p50_ms} vs ${r.small_p50_ms} ms)`, met: r.ratio_p50 <= HISTORY_TARGETS.ratio }));
       if (startup) {
         const worst = Math.max(...startup.full);
@@ -375,9 +436,12 @@ export const historyScenario: Scenario = {
         ),
         `retention's cost per hour at this history: ${round(r.ms / 1000, 2)} s of one connection for ${r.rows} rows (${r.rows ? round((r.ms / r.rows) * 1000, 1) : 0} ms per 1000 rows); at ${round(intents / DAYS / 24, 0)} ended intents an hour it keeps up with up to 50,000 an hour`,
         '',
+        'plans on the full database (EXPLAIN ANALYZE; the claim and the retention statement rolled back):',
+        ...Object.entries(plans).map(([k, v]) => `  ${k}: ${v}`),
+        '',
         ...targets.map((t) => `${t.met ? 'MET ' : 'MISS'}  ${t.name}: ${t.actual} (target ${t.target})`),
       ].join('\n');
-      return { text, json: { intents, audit: auditRows, fill_seconds: full.fill, measurements: rows, retention }, targets };
+      return { text, json: { intents, audit: auditRows, fill_seconds: full.fill, measurements: rows, retention, plans }, targets };
     } finally {
       for (const db of dbs) {
         await db.claimer.end().catch(() => {});
