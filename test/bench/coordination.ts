@@ -54,8 +54,14 @@ export const COORDINATION_TARGETS = { intentsPerSecondAt16: 1000, claimP99MsAt16
 /** The containers kind's claim batch (kind.ts CLAIM_BATCH). */
 const CLAIM_BATCH = 32;
 
-/** The intent trigger: as the migrations leave it, or as before migration 028 (migration 013's function re-applied). */
-type NotifyVariant = 'now' | 'before';
+/**
+ * The intent trigger: as the migrations leave it, or as before migration 028 (migration 013's
+ * function re-applied). `async-remove` (an experiment, not what the product does): as migrated,
+ * with the removal's transaction (the one NOTIFY of the finish) committed with
+ * synchronous_commit off, so it holds the notify lock without waiting for its WAL flush.
+ */
+type NotifyVariant = 'now' | 'before' | 'async-remove';
+const VARIANT_NAMES: Record<NotifyVariant, string> = { now: 'as migrated', before: 'before 028', 'async-remove': 'removal async (experiment)' };
 
 interface LevelResult {
   hosts: number;
@@ -249,7 +255,14 @@ async function runLevel(server: OwnPostgres, ctx: BenchContext, hosts: number, i
               duration_ms: 1,
               error: null,
             });
-            await patchIntent(client, id, { removed_at: new Date() }, { actor: offer.id, operation: 'container.remove', outcome: 'ok', detail: { container_id: null } });
+            if (variant === 'async-remove') {
+              await client.query('BEGIN');
+              await client.query('SET LOCAL synchronous_commit = off');
+              await patchIntent(client, id, { removed_at: new Date() }, { actor: offer.id, operation: 'container.remove', outcome: 'ok', detail: { container_id: null } });
+              await client.query('COMMIT');
+            } else {
+              await patchIntent(client, id, { removed_at: new Date() }, { actor: offer.id, operation: 'container.remove', outcome: 'ok', detail: { container_id: null } });
+            }
             finishMs.push(nowMs() - f0);
             finished++;
           }
@@ -466,7 +479,7 @@ export const coordinationScenario: Scenario = {
     const full = ['1', 'true', 'yes'].includes((process.env['BENCH_COORD_FULL'] ?? '').toLowerCase());
     const durable = !['0', 'false', 'no', 'off'].includes((process.env['BENCH_COORD_DURABLE'] ?? '1').toLowerCase());
     const variants = (process.env['BENCH_COORD_NOTIFY'] ?? 'now,before').split(',').map((s) => s.trim()).filter(Boolean) as NotifyVariant[];
-    for (const v of variants) if (v !== 'now' && v !== 'before') throw new Error(`BENCH_COORD_NOTIFY: "${v}" is not now or before`);
+    for (const v of variants) if (!(v in VARIANT_NAMES)) throw new Error(`BENCH_COORD_NOTIFY: "${v}" is not one of ${Object.keys(VARIANT_NAMES).join(', ')}`);
     const flags = ['-c', 'shared_preload_libraries=pg_stat_statements', '-c', 'max_connections=200'];
     if (durable) flags.push('-c', 'fsync=on', '-c', 'synchronous_commit=on', '-c', 'full_page_writes=on');
     const server = await startOwnPostgres({ flags });
@@ -475,7 +488,7 @@ export const coordinationScenario: Scenario = {
     const results: LevelResult[] = [];
     for (const hosts of levels) {
       for (const variant of variants) {
-        console.error(`coordination: ${hosts} host(s), ${intents} intents, capacity ${capacity}${full ? ', full lifecycle' : ''}, intent trigger ${variant === 'now' ? 'as migrated' : 'before 028'}`);
+        console.error(`coordination: ${hosts} host(s), ${intents} intents, capacity ${capacity}${full ? ', full lifecycle' : ''}, intent trigger ${VARIANT_NAMES[variant]}`);
         const r = await runLevel(server, ctx, hosts, intents, capacity, full, variant);
         console.error(`coordination: ${hosts} host(s) ${variant}: ${r.finished_per_s}/s, claim p99 ${r.claim_p99_ms} ms, ${r.notifies_per_intent} NOTIFYs per intent, finish on Lock:object ${r.finish_lock_object_pct}%`);
         results.push(r);
@@ -510,11 +523,11 @@ export const coordinationScenario: Scenario = {
       `claim + finish${full ? ' (full lifecycle: + 2 reads, start claim, running patch)' : ' (end + remove)'}, ${intents} intents per level, capacity ${capacity} per host, claim batch ${CLAIM_BATCH}; PostgreSQL durability ${durable ? 'on' : 'off (fsync, synchronous_commit off)'}`,
       formatTable(
         ['hosts', 'trigger', 'NOTIFY/intent', 'finish on Lock:object', 'written/s', 'claimed/s', 'finished/s', 'claims', 'claim p50 ms', 'claim p99 ms', 'claim max ms', 'first claim p50 / max ms', 'in PG mean ms', 'in PG max ms', 'finish p50 ms', 'finish p99 ms', 'seconds'],
-        results.map((r) => [r.hosts, r.variant === 'now' ? 'as migrated' : 'before 028', r.notifies_per_intent, `${r.finish_lock_object_pct}%`, r.insert_per_s, r.claimed_per_s, r.finished_per_s, r.claims, r.claim_p50_ms, r.claim_p99_ms, r.claim_max_ms, `${r.cold_claim_p50_ms} / ${r.cold_claim_max_ms}`, r.claim_server_mean_ms, r.claim_server_max_ms, r.finish_p50_ms, r.finish_p99_ms, r.seconds]),
+        results.map((r) => [r.hosts, VARIANT_NAMES[r.variant], r.notifies_per_intent, `${r.finish_lock_object_pct}%`, r.insert_per_s, r.claimed_per_s, r.finished_per_s, r.claims, r.claim_p50_ms, r.claim_p99_ms, r.claim_max_ms, `${r.cold_claim_p50_ms} / ${r.cold_claim_max_ms}`, r.claim_server_mean_ms, r.claim_server_max_ms, r.finish_p50_ms, r.finish_p99_ms, r.seconds]),
       ),
       '',
       'where the hosts\' PostgreSQL sessions were while they worked (pg_stat_activity, sampled):',
-      ...results.map((r) => `  ${r.hosts} host(s), trigger ${r.variant === 'now' ? 'as migrated' : 'before 028'}: ${r.session_states.join(', ')}`),
+      ...results.map((r) => `  ${r.hosts} host(s), trigger ${VARIANT_NAMES[r.variant]}: ${r.session_states.join(', ')}`),
       ...(idle
         ? [
             '',
