@@ -151,7 +151,7 @@ async function writeIntents(url: string, n: number, labels: Record<string, strin
 
 /** One level: `hosts` simulated hosts drain a backlog of `intents`. */
 async function runLevel(server: OwnPostgres, ctx: BenchContext, hosts: number, intents: number, capacity: number, full: boolean, variant: NotifyVariant): Promise<LevelResult> {
-  const url = await freshDb(server, `coord_${hosts}_${variant}`);
+  const url = await freshDb(server, `coord_${hosts}_${variant.replace(/-/g, "_")}`);
   if (variant === 'before') {
     const c = new pg.Client({ connectionString: url });
     await c.connect();
