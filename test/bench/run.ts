@@ -26,7 +26,8 @@
  *                      BENCH_COORD_CAPACITY per host (default 8), BENCH_COORD_FULL=1 (the whole row lifecycle),
  *                      BENCH_COORD_IDLE_S (default 30; 0 skips the idle `up` measurement), BENCH_COORD_DURABLE=0 (fsync and
  *                      synchronous_commit off; on by default), BENCH_COORD_NOTIFY (default now,before: each level also with
- *                      the intent trigger before migration 028, one NOTIFY more per intent; `now` alone skips that)
+ *                      the intent trigger before migration 028, one NOTIFY more per intent; `now` alone skips that;
+ *                      `async-remove` adds an experiment: the removal committed with synchronous_commit off)
  *   BENCH_SCENARIOS=history  (not in the default list: minutes) 1,000,000 ended intents and audit rows against a small
  *                      database: BENCH_HISTORY_INTENTS, BENCH_HISTORY_AUDIT (default 1000000 each), BENCH_HISTORY_TRIALS
  *                      (default 50), BENCH_HISTORY_CLI_TRIALS (default 5), BENCH_HISTORY_STARTUPS (default 3)
