@@ -8,13 +8,15 @@ type PsRow = Pick<
 
 /** `highway-docker ps`: live intents (with --all, also removed ones, newest first). */
 export async function ps(pool: Pool, opts: { all?: boolean; json?: boolean; limit?: number }): Promise<string> {
+  // Two statements, not `WHERE $1 OR removed_at IS NULL`: each is planned for its own index (the
+  // live intents by docker_containers_live_idx; all of them newest first by docker_containers_created_idx).
   const res = await pool.query<PsRow>(
     `SELECT id, short_id, tenant_id, image, status, stop_reason, exit_code, duration_ms, created_at, removed_at, worker_id, reconciler_id, pending_reason
        FROM highway.docker_containers
-      WHERE $1 OR removed_at IS NULL
+      ${opts.all === true ? '' : 'WHERE removed_at IS NULL'}
       ORDER BY created_at DESC
-      LIMIT $2`,
-    [opts.all === true, opts.limit ?? 200],
+      LIMIT $1`,
+    [opts.limit ?? 200],
   );
   if (opts.json) return JSON.stringify(res.rows, null, 2) + '\n';
   const header = ['INTENT', 'CONTAINER', 'TENANT', 'IMAGE', 'STATUS', 'EXIT', 'DURATION', 'CREATED', 'HOST'];

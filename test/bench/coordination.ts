@@ -19,13 +19,21 @@
  *    PostgreSQL itself (pg_stat_statements, every connection of the database: pool, LISTEN,
  *    leader elections), so nothing the process does is missed; the table lists the top ones.
  *
- * Its own PostgreSQL server (with pg_stat_statements), durability off like the test server
- * (fsync, synchronous_commit off) unless BENCH_COORD_DURABLE=1.
+ * Its own PostgreSQL server (with pg_stat_statements), durable as a product database runs
+ * (fsync, synchronous_commit, full_page_writes on; BENCH_COORD_DURABLE=0 turns them off like
+ * the test server). With them on, every transaction that NOTIFYs holds PostgreSQL's
+ * commit-time notify lock (Lock:object) through its WAL flush, so notifying commits of all
+ * hosts run one after another: the NOTIFYs per intent set the ceiling. Each level therefore
+ * runs twice by default (BENCH_COORD_NOTIFY=now,before): with the intent trigger as the
+ * migrations leave it, and with the trigger before migration 028 (migration 013's, one NOTIFY
+ * more per intent: at the end as well as at the removal). A listener on both channels counts
+ * the NOTIFYs per intent; the finishing sessions' share of Lock:object is sampled.
  *
  * Targets (the issue's): >= 1000 intents/s at 16 hosts; claim p99 <= 20 ms at 16 hosts; an
  * idle host <= 1 query per second.
  */
 import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import pg from 'pg';
 import { migrate } from '../../src/db/migrate.js';
@@ -46,8 +54,23 @@ export const COORDINATION_TARGETS = { intentsPerSecondAt16: 1000, claimP99MsAt16
 /** The containers kind's claim batch (kind.ts CLAIM_BATCH). */
 const CLAIM_BATCH = 32;
 
+/**
+ * The intent trigger: as the migrations leave it, or as before migration 028 (migration 013's
+ * function re-applied). `async-remove` (an experiment, not what the product does): as migrated,
+ * with the removal's transaction (the one NOTIFY of the finish) committed with
+ * synchronous_commit off, so it holds the notify lock without waiting for its WAL flush.
+ */
+type NotifyVariant = 'now' | 'before' | 'async-remove';
+const VARIANT_NAMES: Record<NotifyVariant, string> = { now: 'as migrated', before: 'before 028', 'async-remove': 'removal async (experiment)' };
+
 interface LevelResult {
   hosts: number;
+  variant: NotifyVariant;
+  /** NOTIFYs a listener received per intent (write, claim, finish), by channel. */
+  notifies_per_intent: number;
+  notifies_by_channel: Record<string, number>;
+  /** Of the finishing statements' samples (exited + removed patches), the share waiting on Lock:object. */
+  finish_lock_object_pct: number;
   intents: number;
   insert_per_s: number;
   seconds: number;
@@ -127,8 +150,23 @@ async function writeIntents(url: string, n: number, labels: Record<string, strin
 }
 
 /** One level: `hosts` simulated hosts drain a backlog of `intents`. */
-async function runLevel(server: OwnPostgres, ctx: BenchContext, hosts: number, intents: number, capacity: number, full: boolean): Promise<LevelResult> {
-  const url = await freshDb(server, `coord_${hosts}`);
+async function runLevel(server: OwnPostgres, ctx: BenchContext, hosts: number, intents: number, capacity: number, full: boolean, variant: NotifyVariant): Promise<LevelResult> {
+  const url = await freshDb(server, `coord_${hosts}_${variant.replace(/-/g, "_")}`);
+  if (variant === 'before') {
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    try {
+      await c.query(await readFile(new URL('../../migrations/013_notify_running_for_detach.sql', import.meta.url), 'utf8'));
+    } finally {
+      await c.end();
+    }
+  }
+  // Counts every NOTIFY of the level, as a host's LISTEN connection receives them.
+  const listener = new pg.Client({ connectionString: url, application_name: 'bench-notify-counter' });
+  await listener.connect();
+  const byChannel: Record<string, number> = {};
+  listener.on('notification', (m) => (byChannel[m.channel] = (byChannel[m.channel] ?? 0) + 1));
+  await listener.query('LISTEN highway_docker_intent; LISTEN highway_docker_done');
   const insertPerS = await writeIntents(url, intents, ctx.labels);
   const clients = await Promise.all(
     Array.from({ length: hosts }, async (_, i) => {
@@ -205,6 +243,8 @@ async function runLevel(server: OwnPostgres, ctx: BenchContext, hosts: number, i
             }
             const end = new Date();
             await patchLiveIntent(client, id, {
+              // A collected intent always has its container (the full lifecycle recorded it at `running`).
+              ...(full ? {} : { container_id: id.replace(/-/g, '').padEnd(64, '0'), short_id: id.slice(0, 12) }),
               status: 'exited',
               exit_code: 0,
               oom_killed: false,
@@ -215,7 +255,14 @@ async function runLevel(server: OwnPostgres, ctx: BenchContext, hosts: number, i
               duration_ms: 1,
               error: null,
             });
-            await patchIntent(client, id, { removed_at: new Date() }, { actor: offer.id, operation: 'container.remove', outcome: 'ok', detail: { container_id: null } });
+            if (variant === 'async-remove') {
+              await client.query('BEGIN');
+              await client.query('SET LOCAL synchronous_commit = off');
+              await patchIntent(client, id, { removed_at: new Date() }, { actor: offer.id, operation: 'container.remove', outcome: 'ok', detail: { container_id: null } });
+              await client.query('COMMIT');
+            } else {
+              await patchIntent(client, id, { removed_at: new Date() }, { actor: offer.id, operation: 'container.remove', outcome: 'ok', detail: { container_id: null } });
+            }
             finishMs.push(nowMs() - f0);
             finished++;
           }
@@ -229,6 +276,11 @@ async function runLevel(server: OwnPostgres, ctx: BenchContext, hosts: number, i
     await Promise.all(clients.map((c) => c.end().catch(() => {})));
   }
   const seconds = (nowMs() - t0) / 1000;
+  await sleep(200); // the last notifications in flight
+  await listener.end().catch(() => {});
+  const notifies = Object.values(byChannel).reduce((a, b) => a + b, 0);
+  const finishSamples = [...waits].filter(([w]) => w.startsWith('finish ')).reduce((a, [, n]) => a + n, 0);
+  const finishLock = waits.get('finish Lock:object') ?? 0;
   const totalWaits = [...waits.values()].reduce((a, b) => a + b, 0) || 1;
   const waitShares = [...waits].sort((a, b) => b[1] - a[1]).map(([w, n]) => `${w} ${Math.round((100 * n) / totalWaits)}%`);
   let serverMean = NaN;
@@ -251,6 +303,10 @@ async function runLevel(server: OwnPostgres, ctx: BenchContext, hosts: number, i
   if (claimed !== intents || finished !== intents) throw new Error(`claimed ${claimed}, finished ${finished} of ${intents}: each intent must be claimed exactly once`);
   return {
     hosts,
+    variant,
+    notifies_per_intent: round(notifies / intents, 2),
+    notifies_by_channel: byChannel,
+    finish_lock_object_pct: finishSamples ? round((100 * finishLock) / finishSamples, 0) : 0,
     intents,
     insert_per_s: round(insertPerS, 0),
     seconds: round(seconds, 2),
@@ -421,7 +477,9 @@ export const coordinationScenario: Scenario = {
     const capacity = intFromEnv('BENCH_COORD_CAPACITY', 8, 1);
     const idleS = intFromEnv('BENCH_COORD_IDLE_S', 30, 0);
     const full = ['1', 'true', 'yes'].includes((process.env['BENCH_COORD_FULL'] ?? '').toLowerCase());
-    const durable = ['1', 'true', 'yes'].includes((process.env['BENCH_COORD_DURABLE'] ?? '').toLowerCase());
+    const durable = !['0', 'false', 'no', 'off'].includes((process.env['BENCH_COORD_DURABLE'] ?? '1').toLowerCase());
+    const variants = (process.env['BENCH_COORD_NOTIFY'] ?? 'now,before').split(',').map((s) => s.trim()).filter(Boolean) as NotifyVariant[];
+    for (const v of variants) if (!(v in VARIANT_NAMES)) throw new Error(`BENCH_COORD_NOTIFY: "${v}" is not one of ${Object.keys(VARIANT_NAMES).join(', ')}`);
     const flags = ['-c', 'shared_preload_libraries=pg_stat_statements', '-c', 'max_connections=200'];
     if (durable) flags.push('-c', 'fsync=on', '-c', 'synchronous_commit=on', '-c', 'full_page_writes=on');
     const server = await startOwnPostgres({ flags });
@@ -429,15 +487,19 @@ export const coordinationScenario: Scenario = {
 
     const results: LevelResult[] = [];
     for (const hosts of levels) {
-      console.error(`coordination: ${hosts} host(s), ${intents} intents, capacity ${capacity}${full ? ', full lifecycle' : ''}`);
-      results.push(await runLevel(server, ctx, hosts, intents, capacity, full));
+      for (const variant of variants) {
+        console.error(`coordination: ${hosts} host(s), ${intents} intents, capacity ${capacity}${full ? ', full lifecycle' : ''}, intent trigger ${VARIANT_NAMES[variant]}`);
+        const r = await runLevel(server, ctx, hosts, intents, capacity, full, variant);
+        console.error(`coordination: ${hosts} host(s) ${variant}: ${r.finished_per_s}/s, claim p99 ${r.claim_p99_ms} ms, ${r.notifies_per_intent} NOTIFYs per intent, finish on Lock:object ${r.finish_lock_object_pct}%`);
+        results.push(r);
+      }
     }
     const idle = idleS > 0 ? await idleCost(server, ctx, idleS) : null;
     const failoverTrials = intFromEnv('BENCH_COORD_FAILOVER', 10, 0);
     const failoverTimeoutS = 3;
     const failover = failoverTrials > 0 ? await failoverTimes(server, ctx, failoverTrials, failoverTimeoutS) : [];
 
-    const at16 = results.find((r) => r.hosts === 16);
+    const at16 = results.find((r) => r.hosts === 16 && r.variant === variants[0]);
     const targets: TargetCheck[] = [];
     if (at16) {
       targets.push(
@@ -460,12 +522,12 @@ export const coordinationScenario: Scenario = {
       `claim latency as a host sees it (round trip) on a warm connection (a host's first claim, on a fresh connection, in its own column), beside the claim statement's own execution in PostgreSQL (pg_stat_statements); the rest is waiting for a CPU (${os.cpus().length} here, load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')} at the end)`,
       `claim + finish${full ? ' (full lifecycle: + 2 reads, start claim, running patch)' : ' (end + remove)'}, ${intents} intents per level, capacity ${capacity} per host, claim batch ${CLAIM_BATCH}; PostgreSQL durability ${durable ? 'on' : 'off (fsync, synchronous_commit off)'}`,
       formatTable(
-        ['hosts', 'written/s', 'claimed/s', 'finished/s', 'claims', 'claim p50 ms', 'claim p99 ms', 'claim max ms', 'first claim p50 / max ms', 'in PG mean ms', 'in PG max ms', 'finish p50 ms', 'finish p99 ms', 'seconds'],
-        results.map((r) => [r.hosts, r.insert_per_s, r.claimed_per_s, r.finished_per_s, r.claims, r.claim_p50_ms, r.claim_p99_ms, r.claim_max_ms, `${r.cold_claim_p50_ms} / ${r.cold_claim_max_ms}`, r.claim_server_mean_ms, r.claim_server_max_ms, r.finish_p50_ms, r.finish_p99_ms, r.seconds]),
+        ['hosts', 'trigger', 'NOTIFY/intent', 'finish on Lock:object', 'written/s', 'claimed/s', 'finished/s', 'claims', 'claim p50 ms', 'claim p99 ms', 'claim max ms', 'first claim p50 / max ms', 'in PG mean ms', 'in PG max ms', 'finish p50 ms', 'finish p99 ms', 'seconds'],
+        results.map((r) => [r.hosts, VARIANT_NAMES[r.variant], r.notifies_per_intent, `${r.finish_lock_object_pct}%`, r.insert_per_s, r.claimed_per_s, r.finished_per_s, r.claims, r.claim_p50_ms, r.claim_p99_ms, r.claim_max_ms, `${r.cold_claim_p50_ms} / ${r.cold_claim_max_ms}`, r.claim_server_mean_ms, r.claim_server_max_ms, r.finish_p50_ms, r.finish_p99_ms, r.seconds]),
       ),
       '',
       'where the hosts\' PostgreSQL sessions were while they worked (pg_stat_activity, sampled):',
-      ...results.map((r) => `  ${r.hosts} host(s): ${r.session_states.join(', ')}`),
+      ...results.map((r) => `  ${r.hosts} host(s), trigger ${VARIANT_NAMES[r.variant]}: ${r.session_states.join(', ')}`),
       ...(idle
         ? [
             '',

@@ -24,7 +24,13 @@
  *   BENCH_SCENARIOS=coordination  (not in the default list: ~2 minutes) many hosts on one PostgreSQL, no Docker for
  *                      the scale part: BENCH_COORD_HOSTS (default 1,4,16,64), BENCH_COORD_INTENTS per level (default 4000),
  *                      BENCH_COORD_CAPACITY per host (default 8), BENCH_COORD_FULL=1 (the whole row lifecycle),
- *                      BENCH_COORD_IDLE_S (default 30; 0 skips the idle `up` measurement), BENCH_COORD_DURABLE=1 (fsync on)
+ *                      BENCH_COORD_IDLE_S (default 30; 0 skips the idle `up` measurement), BENCH_COORD_DURABLE=0 (fsync and
+ *                      synchronous_commit off; on by default), BENCH_COORD_NOTIFY (default now,before: each level also with
+ *                      the intent trigger before migration 028, one NOTIFY more per intent; `now` alone skips that;
+ *                      `async-remove` adds an experiment: the removal committed with synchronous_commit off)
+ *   BENCH_SCENARIOS=history  (not in the default list: minutes) 1,000,000 ended intents and audit rows against a small
+ *                      database: BENCH_HISTORY_INTENTS, BENCH_HISTORY_AUDIT (default 1000000 each), BENCH_HISTORY_TRIALS
+ *                      (default 50), BENCH_HISTORY_CLI_TRIALS (default 5), BENCH_HISTORY_STARTUPS (default 3)
  *   TEST_DATABASE_URL  use this PostgreSQL instead of an embedded one; DOCKER_HOST as usual
  *
  * Adding a scenario: a module exporting a `Scenario` (see context.ts), listed in SCENARIOS.
@@ -45,6 +51,7 @@ import { execScenario } from './exec.js';
 import { imagesScenario } from './images.js';
 import { burstScenario } from './burst.js';
 import { coordinationScenario } from './coordination.js';
+import { historyScenario } from './history.js';
 
 const SCENARIOS: Record<string, Scenario> = {
   [throughputScenario.name]: throughputScenario,
@@ -56,6 +63,8 @@ const SCENARIOS: Record<string, Scenario> = {
   [burstScenario.name]: burstScenario,
   // Not in the default list: it takes ~2 minutes (run it with BENCH_SCENARIOS=coordination).
   [coordinationScenario.name]: coordinationScenario,
+  // Not in the default list: filling 1,000,000 intents and audit rows takes minutes (BENCH_SCENARIOS=history).
+  [historyScenario.name]: historyScenario,
 };
 
 async function dockerVersion(): Promise<string> {

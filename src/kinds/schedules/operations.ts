@@ -328,14 +328,16 @@ const RUN_RESULT_SHOWN_BYTES = 64 * 1024;
 export async function scheduleRuns(q: Queryable, tenantId: string, name: string, limit = 1000): Promise<TickView[]> {
   const s = await getSchedule(q, tenantId, name);
   const res = await q.query<TickRow & { intent_status: string | null; exit_code: number | null; result: unknown; result_error: TickView['result_error']; result_omitted: boolean }>(
-    `SELECT t.*, c.status AS intent_status, c.exit_code, c.result_error,
+    // The schedule's newest ticks first (its (schedule_id, scheduled_time) index), then their runs: as
+    // one join over a long history (100,000 ticks of 100 schedules) PostgreSQL chose a parallel scan
+    // of every tick, 2-4x slower than this on a busy machine (bench scenario `history`).
+    `WITH t AS MATERIALIZED (
+       SELECT * FROM highway.docker_schedule_ticks WHERE schedule_id = $1 ORDER BY scheduled_time DESC LIMIT $2)
+     SELECT t.*, c.status AS intent_status, c.exit_code, c.result_error,
             CASE WHEN octet_length(c.result::text) <= $3 THEN c.result END AS result,
             COALESCE(octet_length(c.result::text) > $3, false) AS result_omitted
-       FROM highway.docker_schedule_ticks t
-       LEFT JOIN highway.docker_containers c ON c.id = t.intent_id
-      WHERE t.schedule_id = $1
-      ORDER BY t.scheduled_time DESC
-      LIMIT $2`,
+       FROM t LEFT JOIN highway.docker_containers c ON c.id = t.intent_id
+      ORDER BY t.scheduled_time DESC`,
     [s.id, limit, RUN_RESULT_SHOWN_BYTES],
   );
   return res.rows.reverse().map((r) => ({
