@@ -45,6 +45,7 @@ import { execScenario } from './exec.js';
 import { imagesScenario } from './images.js';
 import { burstScenario } from './burst.js';
 import { coordinationScenario } from './coordination.js';
+import { manyScenario } from './many.js';
 
 const SCENARIOS: Record<string, Scenario> = {
   [throughputScenario.name]: throughputScenario,
@@ -56,6 +57,8 @@ const SCENARIOS: Record<string, Scenario> = {
   [burstScenario.name]: burstScenario,
   // Not in the default list: it takes ~2 minutes (run it with BENCH_SCENARIOS=coordination).
   [coordinationScenario.name]: coordinationScenario,
+  // The scale envelope (issue 20), not in the default list: BENCH_SCENARIOS=many,noisy,bigoutput,throughput.
+  [manyScenario.name]: manyScenario,
 };
 
 async function dockerVersion(): Promise<string> {
