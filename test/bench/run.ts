@@ -46,6 +46,7 @@ import { imagesScenario } from './images.js';
 import { burstScenario } from './burst.js';
 import { coordinationScenario } from './coordination.js';
 import { manyScenario } from './many.js';
+import { noisyScenario } from './noisy.js';
 
 const SCENARIOS: Record<string, Scenario> = {
   [throughputScenario.name]: throughputScenario,
@@ -59,6 +60,7 @@ const SCENARIOS: Record<string, Scenario> = {
   [coordinationScenario.name]: coordinationScenario,
   // The scale envelope (issue 20), not in the default list: BENCH_SCENARIOS=many,noisy,bigoutput,throughput.
   [manyScenario.name]: manyScenario,
+  [noisyScenario.name]: noisyScenario,
 };
 
 async function dockerVersion(): Promise<string> {
