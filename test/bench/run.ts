@@ -47,6 +47,7 @@ import { burstScenario } from './burst.js';
 import { coordinationScenario } from './coordination.js';
 import { manyScenario } from './many.js';
 import { noisyScenario } from './noisy.js';
+import { bigOutputScenario } from './bigoutput.js';
 
 const SCENARIOS: Record<string, Scenario> = {
   [throughputScenario.name]: throughputScenario,
@@ -61,6 +62,7 @@ const SCENARIOS: Record<string, Scenario> = {
   // The scale envelope (issue 20), not in the default list: BENCH_SCENARIOS=many,noisy,bigoutput,throughput.
   [manyScenario.name]: manyScenario,
   [noisyScenario.name]: noisyScenario,
+  [bigOutputScenario.name]: bigOutputScenario,
 };
 
 async function dockerVersion(): Promise<string> {
