@@ -17,6 +17,8 @@
  * others' events cost it, also while it idles between ours. So that idling costs both phases
  * alike, the quiet phase comes second and is paced to the noisy one's wall time (container i
  * of ours starts no earlier than i/N of that time into the phase).
+ * Also, first: the reconciler idle (none of ours) for BENCH_NOISY_IDLE_S (default 15; 0 skips)
+ * on the quiet daemon and beside the churn: the others' events' own cost, without our work.
  * Targets: added latency < 5 % (highway's noisy/quiet p50 ratio over dockerode's: the part of
  * the slowdown that is highway-docker's), added reconciler CPU per container < 5 %.
  */
@@ -52,6 +54,7 @@ export const noisyScenario: Scenario = {
     const churnWorkers = intFromEnv('BENCH_NOISY_CHURN_WORKERS', 2, 1);
     const rounds = Math.min(intFromEnv('BENCH_NOISY_ROUNDS', 2, 1), n);
     const timeoutMs = intFromEnv('BENCH_NOISY_TIMEOUT_S', 900, 10) * 1000;
+    const idleS = intFromEnv('BENCH_NOISY_IDLE_S', 15, 0);
 
     const { label: ourLabel, labels: ourLabels } = scenarioLabels(ctx, 'noisy');
     const { label: theirLabel, labels: theirLabels } = scenarioLabels(ctx, 'noisy-others');
@@ -85,7 +88,34 @@ export const noisyScenario: Scenario = {
     const noisy = emptyPhase();
     const errors: string[] = [];
     const started = nowMs();
+    const idle = { quiet: Number.NaN, noisy: Number.NaN, churned: 0 };
     try {
+      // The reconciler idle (none of ours running) on the quiet daemon, then beside the churn:
+      // what the others' events alone cost it, apart from the contention for the machine.
+      if (idleS > 0) {
+        await sleep(2_000);
+        let cpu0 = stack.cpuMs();
+        let t0 = nowMs();
+        await sleep(idleS * 1000);
+        idle.quiet = (stack.cpuMs() - cpu0) / (nowMs() - t0);
+        const stop = new AbortController();
+        const churn = pool(1_000_000, churnWorkers, async () => {
+          const c = await ctx.docker.createContainer(theirOptions);
+          try {
+            await c.start();
+          } finally {
+            await c.remove({ force: true, v: true });
+            idle.churned++;
+          }
+        }, AbortSignal.any([ctx.signal, stop.signal]));
+        cpu0 = stack.cpuMs();
+        t0 = nowMs();
+        await sleep(idleS * 1000);
+        idle.noisy = (stack.cpuMs() - cpu0) / (nowMs() - t0);
+        stop.abort();
+        await churn;
+        log(`noisy: reconciler idle: ${pct(idle.quiet)} of a core on the quiet daemon, ${pct(idle.noisy)} beside the churn (${idle.churned} of theirs)`);
+      }
       // Warm-up: the first runs pay for cold caches.
       for (let i = 0; i < Math.min(3, ctx.settings.warmup); i++) {
         await runHighway();
@@ -182,6 +212,9 @@ export const noisyScenario: Scenario = {
     ];
     const text = [
       `${n} of ours per mode (sh -c 'exit 0', concurrency 1, highway and dockerode alternating) on a quiet daemon and beside ${noisy.churned} of theirs churned (${churnWorkers} workers, ${fmt(churnRate)}/s), ${rounds} round(s)`,
+      ...(idleS > 0
+        ? [`reconciler idle (none of ours running, ${idleS} s each): ${pct(idle.quiet)} of a core on the quiet daemon, ${pct(idle.noisy)} beside the churn (${idle.churned} of theirs)`]
+        : []),
       formatTable(['daemon', 'highway n', 'highway p50 ms', 'dockerode n', 'dockerode p50 ms', 'reconciler cpu ms/ctr', 'theirs churned', 'theirs/s'], [row('quiet', quiet), row('noisy', noisy)]),
       ...[...new Set(errors)].slice(0, 5).map((e) => `  error: ${e}`),
       `targets\n${targetsTable(targets)}`,
@@ -206,6 +239,7 @@ export const noisyScenario: Scenario = {
         targets: NOISY_TARGETS,
         quiet: summary(quiet),
         noisy: summary(noisy),
+        reconciler_idle_share: { quiet: round(idle.quiet, 4), noisy: round(idle.noisy, 4), churned: idle.churned },
         added_latency: round(addedLatency, 4),
         added_cpu: round(addedCpu, 4),
         errors: errors.length,
