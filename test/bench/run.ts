@@ -25,6 +25,9 @@
  *                      the scale part: BENCH_COORD_HOSTS (default 1,4,16,64), BENCH_COORD_INTENTS per level (default 4000),
  *                      BENCH_COORD_CAPACITY per host (default 8), BENCH_COORD_FULL=1 (the whole row lifecycle),
  *                      BENCH_COORD_IDLE_S (default 30; 0 skips the idle `up` measurement), BENCH_COORD_DURABLE=1 (fsync on)
+ *   BENCH_SCENARIOS=many,noisy,bigoutput,throughput  the scale envelope (issue 20; not in the default list, ~30 minutes;
+ *                      with BENCH_MODES=highway,dockerode-hwcfg,dockerode): see many.ts, noisy.ts, bigoutput.ts and
+ *                      docs/benchmarks.md ("Scale envelope") for their sizes (BENCH_MANY_*, BENCH_NOISY_*, BENCH_BIG_*)
  *   TEST_DATABASE_URL  use this PostgreSQL instead of an embedded one; DOCKER_HOST as usual
  *
  * Adding a scenario: a module exporting a `Scenario` (see context.ts), listed in SCENARIOS.
