@@ -8,6 +8,7 @@
  *   BENCH_CHILD_DATABASE_URL   the database (migrated) the bench's tools write intents to
  *   BENCH_CHILD_RECONCILER_ID  the reconciler's id (the bench sweeps its label at the end)
  *   BENCH_CHILD_CONCURRENCY    reconciles in flight per kind (default: the reconciler's own default)
+ *   BENCH_RESYNC_MS            the periodic resync interval (default: the reconciler's own, 30 s)
  *   BENCH_LOG_LEVEL            log level, to stderr (default error; cancelled containers' lines are dropped)
  * Prints one line `ready` on stdout once started; stops cleanly on SIGTERM (containers keep running).
  */
@@ -46,6 +47,7 @@ const reconciler = await Reconciler.create({
   logger,
   reconcilerId,
   ...(concurrency !== undefined ? { concurrency } : {}),
+  ...(process.env.BENCH_RESYNC_MS ? { resyncIntervalMs: Number(process.env.BENCH_RESYNC_MS) } : {}),
 });
 await reconciler.start();
 process.stdout.write('ready\n');
