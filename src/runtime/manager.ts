@@ -130,9 +130,10 @@ export class Manager {
 
     const dockerSignals$ = new Subject<DockerEventSignal>();
     const sources: Sources = {
-      // One subscription for every kind: this host's containers of this cluster (another
-      // database's containers on a shared daemon are none of ours; unlabelled ones predate the
-      // cluster label and are judged by their row), and image events (which carry no labels of ours).
+      // For every kind: this host's containers of this cluster (the daemon already sends only
+      // this reconciler's, see below; another database's containers on a shared daemon are none
+      // of ours; unlabelled ones predate the cluster label and are judged by their row), and
+      // image events (which carry no labels of ours).
       docker$: dockerSignals$.pipe(
         filter(
           (s) =>
@@ -167,26 +168,50 @@ export class Manager {
     const metrics = this.options.metrics;
     let forwarded: Promise<void> = Promise.resolve();
     const actions = [...new Set([...this.controllers.values()].flatMap((c) => c.kind.dockerActions ?? []))];
-    this.dockerSub = dockerEvents$({ docker: this.options.docker.docker, logger: this.log, labels: [], types: ['container', 'image'], actions }).subscribe((signal) => {
+    // Two subscriptions, each filtered by the daemon: this reconciler's containers (by label, so
+    // the churn of other software on a shared daemon is never sent, parsed or looked at here),
+    // and image events (which carry no labels of ours). Docker ANDs a label filter with every
+    // event type, so one subscription cannot be both.
+    const streams = {
+      container: dockerEvents$({
+        docker: this.options.docker.docker,
+        logger: this.log,
+        labels: [`${LABELS.managed}=true`, `${LABELS.reconcilerId}=${this.id}`],
+        types: ['container'],
+        actions,
+      }),
+      image: dockerEvents$({ docker: this.options.docker.docker, logger: this.log, labels: [], types: ['image'], actions }),
+    };
+    const connected = { container: false, image: false };
+    const seen = { container: false, image: false };
+    const onSignal = (source: 'container' | 'image', signal: DockerEventSignal) => {
       if (signal.type === 'connected') {
-        this.eventsConnected = true;
+        connected[source] = seen[source] = true;
+        this.eventsConnected = connected.container && connected.image;
         if (signal.reconnect) metrics?.eventsReconnects.inc();
+        // A daemon that went away is recorded once, from the containers' stream (the one it matters to).
+        if (source === 'image' && signal.daemonWentAway) signal = { type: 'connected', reconnect: signal.reconnect };
         if (signal.daemonWentAway) {
           // Recorded before anything of the daemon's is looked at again: the signals behind
           // this one wait for it (the chain below keeps their order).
+          const awaySince = signal.awaySince;
           const returned = [...this.controllers.values()].map((c) =>
-            c.kind.daemonReturned?.(signal.awaySince).catch((err) => this.log.error({ event: 'controller.daemon_returned_error', kind: c.kind.name, err: errorMessage(err) }, 'could not record the daemon outage')),
+            c.kind.daemonReturned?.(awaySince).catch((err) => this.log.error({ event: 'controller.daemon_returned_error', kind: c.kind.name, err: errorMessage(err) }, 'could not record the daemon outage')),
           );
           forwarded = forwarded.then(() => Promise.all(returned)).then(() => {});
         }
-        markDockerReady();
+        if (seen.container && seen.image) markDockerReady();
       } else if (signal.type === 'stalled' || signal.type === 'disconnected') {
+        connected[source] = false;
         this.eventsConnected = false;
       } else {
         metrics?.eventArrived(signal.event.timeNano);
       }
-      forwarded = forwarded.then(() => dockerSignals$.next(signal));
-    });
+      const forward = signal;
+      forwarded = forwarded.then(() => dockerSignals$.next(forward));
+    };
+    this.dockerSub = streams.container.subscribe((s) => onSignal('container', s));
+    this.dockerSub.add(streams.image.subscribe((s) => onSignal('image', s)));
     this.dockerSub.add(reasonsSub);
     await this.listener.start();
     const connectTimeoutMs = this.options.connectTimeoutMs ?? 30_000;

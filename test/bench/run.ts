@@ -31,6 +31,9 @@
  *   BENCH_SCENARIOS=history  (not in the default list: minutes) 1,000,000 ended intents and audit rows against a small
  *                      database: BENCH_HISTORY_INTENTS, BENCH_HISTORY_AUDIT (default 1000000 each), BENCH_HISTORY_TRIALS
  *                      (default 50), BENCH_HISTORY_CLI_TRIALS (default 5), BENCH_HISTORY_STARTUPS (default 3)
+ *   BENCH_SCENARIOS=many,noisy,bigoutput,throughput  the scale envelope (issue 20; not in the default list, ~30 minutes;
+ *                      with BENCH_MODES=highway,dockerode-hwcfg,dockerode): see many.ts, noisy.ts, bigoutput.ts and
+ *                      docs/benchmarks.md ("Scale envelope") for their sizes (BENCH_MANY_*, BENCH_NOISY_*, BENCH_BIG_*)
  *   TEST_DATABASE_URL  use this PostgreSQL instead of an embedded one; DOCKER_HOST as usual
  *
  * Adding a scenario: a module exporting a `Scenario` (see context.ts), listed in SCENARIOS.
@@ -52,6 +55,9 @@ import { imagesScenario } from './images.js';
 import { burstScenario } from './burst.js';
 import { coordinationScenario } from './coordination.js';
 import { historyScenario } from './history.js';
+import { manyScenario } from './many.js';
+import { noisyScenario } from './noisy.js';
+import { bigOutputScenario } from './bigoutput.js';
 
 const SCENARIOS: Record<string, Scenario> = {
   [throughputScenario.name]: throughputScenario,
@@ -65,6 +71,10 @@ const SCENARIOS: Record<string, Scenario> = {
   [coordinationScenario.name]: coordinationScenario,
   // Not in the default list: filling 1,000,000 intents and audit rows takes minutes (BENCH_SCENARIOS=history).
   [historyScenario.name]: historyScenario,
+  // The scale envelope (issue 20), not in the default list: BENCH_SCENARIOS=many,noisy,bigoutput,throughput.
+  [manyScenario.name]: manyScenario,
+  [noisyScenario.name]: noisyScenario,
+  [bigOutputScenario.name]: bigOutputScenario,
 };
 
 async function dockerVersion(): Promise<string> {
