@@ -34,7 +34,7 @@ describe('README and docs', function () {
   });
 
   it('every TypeScript snippet of the README and docs/ type-checks under strict against the package\'s exports', function () {
-    this.timeout(60_000);
+    this.timeout(240_000); // a whole tsc program: ~10 s alone, minutes on a loaded machine; the bound only catches a hang
     // The names the tool pages' fragments share (a registry, a caller's context, a run of an earlier fragment).
     const prelude = `import type { ToolRegistry, ActivityContext, DockerRunResult } from 'highway-docker';
 declare global {
