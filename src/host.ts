@@ -26,8 +26,6 @@ import { startHostServices, type HostServices } from './hosts/host-services.js';
 import { startHttpServer, type HttpServer } from './observability/http.js';
 import { reconcilerLockHeld } from './db/queries/reconciler-lock.js';
 import { ClusterDuties } from './hosts/cluster-duties.js';
-import { clusterDutiesKind } from './hosts/cluster-kind.js';
-import { gcKind } from './gc/gc-kind.js';
 import { silentLogger, type Logger } from './observability/logger.js';
 import { settingsFromEnv, type Settings } from './config.js';
 import { errorMessage } from './errors.js';
@@ -261,11 +259,11 @@ export class Host {
       intervalMs: settings.gcIntervalS * 1000,
       hostTimeoutS: hostSettings.hostTimeoutS,
     });
-    // On the controller runtime (src/gc/gc-kind.ts): a sweep every HIGHWAY_GC_INTERVAL_S, with requeueAfter.
-    reconciler.manager.add(gcKind(gc, { intervalMs: settings.gcIntervalS * 1000 }));
     const duties = new ClusterDuties({ pool, logger, metrics, isLeader: isClusterLeader, hostTimeoutS: hostSettings.hostTimeoutS, workerTimeoutS: settings.workerTimeoutS, retentionDays: settings.retentionDays });
-    // On the controller runtime (src/hosts/cluster-kind.ts): leader-gated passes with requeueAfter, woken by new intents.
-    reconciler.manager.add(clusterDutiesKind(duties));
+    // The periodic work, on the controller runtime (src/runtime/periodic.ts: one key each, with
+    // requeueAfter): the host heartbeat, a GC sweep every HIGHWAY_GC_INTERVAL_S, and the
+    // cluster duties (gated on the cluster lock, woken by new intents).
+    for (const kind of [services.registry.kind(), gc.kind(), duties.kind()]) reconciler.manager.add(kind);
     this.undo.push(() => reconciler.stop());
     this.parts = { url, pool, reconciler, services, metrics };
     await needs('the reconciler (Docker events, PostgreSQL LISTEN)', () => Promise.race([reconciler.start(), this.stopRequest]));

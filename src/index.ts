@@ -7,6 +7,7 @@ export type { DockerImagesResult, ImageInfo } from './tools/docker-images.js';
 export { Reconciler, envSecretResolver, type ReconcilerOptions } from './reconciler.js';
 export type { SecretOwner, SecretResolver } from './secrets.js';
 export { DockerGarbageCollector, type GcOptions, type SweepReport } from './gc/collector.js';
+export { runKinds, type RunningKinds } from './runtime/periodic.js'; // e.g. runKinds([gc.kind()], logger): the GC without a Host
 export { createDockerClient, type ContainerClient } from './docker/client.js';
 export { createPool } from './db/pool.js';
 export { migrate } from './db/migrate.js';

@@ -7,7 +7,7 @@ import type { Pool } from './db/pool.js';
 import type { ContainerClient } from './docker/client.js';
 import type { Policy } from './params/policy.js';
 import type { SecretResolver } from './secrets.js';
-import { Manager, type Runnable } from './runtime/manager.js';
+import { Manager } from './runtime/manager.js';
 import { readClusterId } from './db/queries/cluster.js';
 import type { Metrics } from './observability/metrics.js';
 import { ContainersKind } from './kinds/containers/kind.js';
@@ -114,11 +114,6 @@ export class Reconciler {
     });
     manager.add(operations);
     return new Reconciler(manager, operations, options.execShutdownGraceMs ?? 10_000);
-  }
-
-  /** Add a part that runs beside the controllers (the GC, heartbeats). */
-  addRunnable(runnable: Runnable): void {
-    this.manager.addRunnable(runnable);
   }
 
   /** Connect the sources and start reconciling. Resolves once both streams are connected. */

@@ -5,15 +5,15 @@
  * All with --tenant T and --json.
  */
 import { cliActor } from './actor.js';
-import { readFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import { createPool, type Pool } from '../db/pool.js';
-import { ValidationError, errorMessage } from '../errors.js';
+import { ValidationError } from '../errors.js';
 import type { OverlapPolicy } from '../kinds/schedules/decide.js';
 import type { ScheduleRow } from '../kinds/schedules/model.js';
 import type { ScheduleApi, ScheduleInput } from '../engine/schedules.js';
 import { settingsFromEnv } from '../config.js';
 import { resolveDatabaseUrl } from './database.js';
+import { readParams } from './params-file.js';
 import { assertTenantId } from '../params/tenant.js';
 
 // The schedule API is loaded when a cron command runs (croner, zod and the parameter schema stay out of other commands' startup).
@@ -58,28 +58,6 @@ function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((l) => l[i]!.length)));
   const fmt = (cols: string[]) => cols.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
   return [fmt(header), ...rows.map(fmt)].join('\n') + '\n';
-}
-
-async function readParams(source: string | undefined): Promise<Record<string, unknown>> {
-  if (!source) return {};
-  let text: string;
-  if (source === '-') {
-    const chunks: Buffer[] = [];
-    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-    text = Buffer.concat(chunks).toString('utf8');
-  } else {
-    text = await readFile(source, 'utf8');
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (err) {
-    throw new ValidationError([{ field: '--params', message: `is not valid JSON: ${errorMessage(err)}` }]);
-  }
-  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw new ValidationError([{ field: '--params', message: 'must be a JSON object of tools.docker.run parameters' }]);
-  }
-  return parsed as Record<string, unknown>;
 }
 
 /** `--tenant`: the tenant grammar, checked before anything is read or stored. */
@@ -139,7 +117,8 @@ export function registerCronCommands(program: Command): void {
       // Words after IMAGE belong to the container, dashes included (use -- before them to be sure).
       .allowUnknownOption(),
   ).action(async (name: string, image: string | undefined, command: string[], o: Common & Record<string, unknown>) => {
-    const params = await readParams(o['params'] as string | undefined);
+    const { loadPolicy } = await import('../params/policy.js');
+    const params = await readParams(o['params'] as string | undefined, loadPolicy(settingsFromEnv().policyFile).max_params_bytes);
     if (image !== undefined) params['image'] = image;
     if (command.length) params['command'] = command;
     const input = {

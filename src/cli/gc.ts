@@ -5,6 +5,7 @@ import type { Logger } from '../observability/logger.js';
 import type { Settings } from '../config.js';
 import { onShutdown } from './signals.js';
 import { hostSettingsFromEnv } from '../hosts/settings.js';
+import { runKinds } from '../runtime/periodic.js';
 
 /** `highway-docker gc [--once]`: the standalone GC service (or one sweep). */
 export async function gcCommand(databaseUrl: string, opts: { once?: boolean }, settings: Settings, logger: Logger): Promise<SweepReport | null> {
@@ -23,10 +24,11 @@ export async function gcCommand(databaseUrl: string, opts: { once?: boolean }, s
       hostTimeoutS: hostSettingsFromEnv().hostTimeoutS,
     });
     if (opts.once) return await gc.sweep();
-    gc.start();
+    // The sweep on the controller runtime, as inside `up` (without a manager: the GC needs no events).
+    const running = runKinds([gc.kind()], logger);
     logger.info({ event: 'gc.started', interval_s: settings.gcIntervalS }, 'garbage collector running');
     await new Promise<void>((resolve) => onShutdown(logger, () => resolve()));
-    await gc.stop();
+    await running.stop();
     return null;
   } finally {
     await pool.end();

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError, Option } from 'commander';
 import { createRequire } from 'node:module';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { settingsFromEnv } from '../config.js';
 import { createPool } from '../db/pool.js';
 import { migrate } from '../db/migrate.js';
@@ -58,7 +59,7 @@ export function buildProgram(): Command {
         const message = redactCredentials(errorMessage(err), url);
         logger.fatal({ event: 'up.failed', dependency, err: message }, `highway-docker up cannot run: ${message}`);
         logger.flush();
-        await new Promise((r) => setTimeout(r, 50));
+        await sleep(50);
         process.exit(EXIT.tool);
       }
     });

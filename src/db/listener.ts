@@ -3,6 +3,7 @@ import pRetry from 'p-retry';
 import { Subject, type Observable } from 'rxjs';
 import type { Logger } from 'pino';
 import { errorMessage } from '../errors.js';
+import { withTimeout } from '../timeouts.js';
 
 export const CHANNELS = {
   intent: 'highway_docker_intent',
@@ -117,14 +118,9 @@ export class PgListener {
     this.ping = setInterval(() => {
       if (inFlight) return;
       inFlight = true;
-      const timer = setTimeout(() => onLost(new Error(`no answer to a check within ${PING_TIMEOUT_MS} ms`)), PING_TIMEOUT_MS);
-      client
-        .query('SELECT 1')
+      withTimeout(client.query('SELECT 1'), PING_TIMEOUT_MS, () => new Error(`no answer to a check within ${PING_TIMEOUT_MS} ms`))
         .catch((err: unknown) => onLost(err))
-        .finally(() => {
-          clearTimeout(timer);
-          inFlight = false;
-        });
+        .finally(() => (inFlight = false));
     }, PING_EVERY_MS);
     this.ping.unref();
   }
@@ -171,16 +167,7 @@ export class PgListener {
       if (client) {
         client.removeAllListeners();
         client.on('error', () => {});
-        let timer: NodeJS.Timeout | undefined;
-        const ended = client.end().catch(() => {});
-        const late = new Promise<void>((resolve) => {
-          timer = setTimeout(() => {
-            dropSocket(client); // the server did not acknowledge the goodbye
-            resolve();
-          }, END_TIMEOUT_MS);
-        });
-        await Promise.race([ended, late]);
-        clearTimeout(timer);
+        await withTimeout(client.end(), END_TIMEOUT_MS, () => new Error('no goodbye')).catch(() => dropSocket(client)); // the server did not acknowledge the goodbye
       }
       this.subject.complete();
     })();

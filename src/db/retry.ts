@@ -5,6 +5,7 @@
 import pRetry, { AbortError } from 'p-retry';
 import type { Logger } from 'pino';
 import { errorMessage } from '../errors.js';
+import { withTimeout } from '../timeouts.js';
 
 /** SQLSTATEs worth another try: the server going away or a serialization conflict. */
 const TRANSIENT_SQLSTATES = new Set(['57P01', '57P02', '57P03', '40001', '40P01']);
@@ -47,7 +48,8 @@ export function withPgRetry<T>(op: string, fn: () => Promise<T>, options: PgRetr
     async () => {
       try {
         // With a deadline, an attempt that never settles (a connection that hangs) ends at it too.
-        return await (deadline === null ? fn() : withinDeadline(op, fn(), deadline));
+        if (deadline === null) return await fn();
+        return await withTimeout(fn(), Math.max(0, deadline - Date.now()), () => new Error(`${op}: no answer from the database within the retry deadline`));
       } catch (err) {
         if (isTransientPgError(err)) throw err;
         throw new AbortError(err as Error);
@@ -64,13 +66,4 @@ export function withPgRetry<T>(op: string, fn: () => Promise<T>, options: PgRetr
       },
     },
   );
-}
-
-/** `attempt`, or a (non-transient) error once `deadline` (epoch ms) passes first. */
-function withinDeadline<T>(op: string, attempt: Promise<T>, deadline: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${op}: no answer from the database within the retry deadline`)), Math.max(0, deadline - Date.now()));
-  });
-  return Promise.race([attempt, late]).finally(() => clearTimeout(timer));
 }

@@ -1,6 +1,7 @@
 import type Docker from 'dockerode';
 import net from 'node:net';
 import { errorMessage } from '../errors.js';
+import { withTimeout } from '../timeouts.js';
 
 /**
  * One ping of the daemon, bounded, with no retry and no circuit breaker (those belong to the
@@ -11,13 +12,11 @@ export async function daemonUnreachable(docker: Docker, timeoutMs = 2_000): Prom
   const signal = AbortSignal.timeout(timeoutMs);
   const ping = docker.ping.bind(docker) as unknown as (o: { abortSignal: AbortSignal }) => Promise<unknown>;
   try {
-    await Promise.race([
-      ping({ abortSignal: signal }),
-      new Promise((_, reject) => signal.addEventListener('abort', () => reject(new Error(`no answer to a ping within ${timeoutMs} ms`)), { once: true })),
-    ]);
+    // The signal ends the request; the bound answers even where a connection ignores it.
+    await withTimeout(ping({ abortSignal: signal }), timeoutMs, () => new Error('timeout'));
     return null;
   } catch (err) {
-    return errorMessage(err);
+    return signal.aborted ? `no answer to a ping within ${timeoutMs} ms` : errorMessage(err);
   }
 }
 
@@ -39,13 +38,12 @@ export async function daemonRefusesConnections(docker: Docker, timeoutMs = 1_000
     target = { host: modem.host, port: Number(modem.port ?? (modem.protocol === 'https' ? 2376 : 2375)) };
   } else return false;
   return new Promise<boolean>((resolve) => {
-    const socket = net.connect(target);
+    const socket = net.connect({ ...target, timeout: timeoutMs });
     const done = (refused: boolean) => {
-      clearTimeout(timer);
       socket.destroy();
       resolve(refused);
     };
-    const timer = setTimeout(() => done(false), timeoutMs);
+    socket.once('timeout', () => done(false));
     socket.once('connect', () => done(false));
     socket.once('error', (err: NodeJS.ErrnoException) => done(err.code === 'ECONNREFUSED' || err.code === 'ENOENT'));
   });

@@ -2,6 +2,7 @@ import split2 from 'split2';
 import type Docker from 'dockerode';
 import { Observable } from 'rxjs';
 import type { Logger } from 'pino';
+import pRetry from 'p-retry';
 import { errorMessage } from '../errors.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { withTimeout as raceTimeout } from '../timeouts.js';
@@ -46,7 +47,7 @@ export interface DockerEventsOptions {
    * Default: every action.
    */
   actions?: readonly string[];
-  /** Reconnect backoff bounds. */
+  /** Reconnect backoff bounds (p-retry's, with jitter): the first reconnect waits `minBackoffMs`. */
   minBackoffMs?: number;
   maxBackoffMs?: number;
   /**
@@ -122,7 +123,7 @@ export function sinceParam(timeNano: bigint): string {
 
 /**
  * The daemon's container events as an Observable that never errors: it reconnects with
- * jittered exponential backoff, resumes with `since` (the daemon replays only its last 256
+ * p-retry's jittered exponential backoff (the project's one retry mechanism), resumes with `since` (the daemon replays only its last 256
  * events, none after a restart), and emits `connected` each time so the consumer relists.
  */
 export function dockerEvents$(options: DockerEventsOptions): Observable<DockerEventSignal> {
@@ -133,9 +134,12 @@ export function dockerEvents$(options: DockerEventsOptions): Observable<DockerEv
   return new Observable<DockerEventSignal>((subscriber) => {
     let closed = false;
     let lastSeen: bigint | null = null;
-    let attempt = 0;
     let current: NodeJS.ReadableStream | null = null;
-    let retryTimer: NodeJS.Timeout | null = null;
+    /** The reconnect loop of the outage in progress (null while connected). */
+    let reconnecting: Promise<void> | null = null;
+    /** A `disconnected` was sent for the outage in progress. */
+    let announced = false;
+    const stop = new AbortController();
     let connections = 0;
     let connectedAt = 0n;
     let probing = false;
@@ -149,63 +153,89 @@ export function dockerEvents$(options: DockerEventsOptions): Observable<DockerEv
 
     let wentAway = false;
     let wentAwayAt: Date | null = null;
-    const scheduleReconnect = (why: string) => {
+    /** A connection failed or was lost: the daemon went away (unless this side found the stream stalled); one `disconnected` per outage. */
+    const noteLoss = (why: string) => {
       if (why !== 'stalled' && !wentAway) {
         wentAway = true;
         wentAwayAt = new Date();
       }
-      if (!closed && !retryTimer && attempt === 0) subscriber.next({ type: 'disconnected', reason: why });
-      if (closed || retryTimer) return;
-      current = null;
-      const delay = Math.min(maxBackoff, minBackoff * 2 ** attempt) * (0.5 + Math.random() / 2);
-      attempt++;
-      log.warn({ event: 'docker.events_disconnected', reason: why, retry_in_ms: Math.round(delay) }, 'Docker events stream lost');
-      retryTimer = setTimeout(() => {
-        retryTimer = null;
-        void connect();
-      }, delay);
+      if (!closed && !announced) {
+        announced = true;
+        subscriber.next({ type: 'disconnected', reason: why });
+      }
     };
 
+    /** Connect until it works (or the subscriber leaves): the first attempt after `firstDelayMs`, the others on p-retry's backoff. */
+    const reconnect = (firstDelayMs: number) => {
+      if (closed || reconnecting) return;
+      const loop: Promise<void> = sleep(firstDelayMs, undefined, { signal: stop.signal })
+        .then(() =>
+          pRetry(connect, {
+            retries: Infinity,
+            minTimeout: minBackoff,
+            maxTimeout: maxBackoff,
+            randomize: true,
+            signal: stop.signal,
+            onFailedAttempt: ({ error, attemptNumber }) => {
+              noteLoss(errorMessage(error));
+              log.warn({ event: 'docker.events_disconnected', reason: errorMessage(error), attempt: attemptNumber }, 'Docker events stream: connecting failed; retrying');
+            },
+          }),
+        )
+        .catch(() => {}) // unsubscribed
+        .finally(() => {
+          if (reconnecting === loop) reconnecting = null;
+        });
+      reconnecting = loop;
+    };
+
+    /** The stream in use is gone: say so (once per outage), and reconnect. */
+    const lost = (why: string) => {
+      if (closed) return;
+      current = null;
+      noteLoss(why);
+      log.warn({ event: 'docker.events_disconnected', reason: why }, 'Docker events stream lost');
+      reconnect(minBackoff);
+    };
+
+    /** One connection attempt; throws when it fails. */
     const connect = async () => {
       if (closed) return;
-      try {
-        const opts: Record<string, unknown> = { filters };
-        if (lastSeen !== null) opts['since'] = sinceParam(lastSeen);
-        const stream = await withTimeout(docker.getEvents(opts) as unknown as Promise<NodeJS.ReadableStream>, requestTimeoutMs, 'connect');
-        if (closed) {
-          (stream as unknown as { destroy?: () => void }).destroy?.();
-          return;
-        }
-        current = stream;
-        connectedAt = nowNano();
-        attempt = 0;
-        ndjsonObjects(
-          stream,
-          (obj) => {
-            const event = toDockerEvent(obj as RawEvent);
-            if (!event) return;
-            lastSeen = event.timeNano;
-            subscriber.next({ type: 'event', event });
-          },
-          (err) => log.error({ event: 'docker.events_parse_error', err: errorMessage(err) }, 'unparseable event'),
-        );
-        stream.on('error', (err: Error) => {
-          if (current === stream) scheduleReconnect(errorMessage(err));
-        });
-        stream.on('end', () => {
-          if (current === stream) scheduleReconnect('stream ended');
-        });
-        stream.on('close', () => {
-          if (current === stream) scheduleReconnect('stream closed');
-        });
-        const reconnect = connections++ > 0;
-        log.info({ event: 'docker.events_connected', reconnect }, 'Docker events stream connected');
-        subscriber.next({ type: 'connected', reconnect, ...(reconnect && wentAway ? { daemonWentAway: true, ...(wentAwayAt ? { awaySince: wentAwayAt } : {}) } : {}) });
-        wentAway = false;
-        wentAwayAt = null;
-      } catch (err) {
-        scheduleReconnect(errorMessage(err));
+      const opts: Record<string, unknown> = { filters };
+      if (lastSeen !== null) opts['since'] = sinceParam(lastSeen);
+      const stream = await withTimeout(docker.getEvents(opts) as unknown as Promise<NodeJS.ReadableStream>, requestTimeoutMs, 'connect');
+      if (closed) {
+        (stream as unknown as { destroy?: () => void }).destroy?.();
+        return;
       }
+      current = stream;
+      connectedAt = nowNano();
+      announced = false;
+      reconnecting = null; // this outage is over: a loss from now on starts a new loop
+      ndjsonObjects(
+        stream,
+        (obj) => {
+          const event = toDockerEvent(obj as RawEvent);
+          if (!event) return;
+          lastSeen = event.timeNano;
+          subscriber.next({ type: 'event', event });
+        },
+        (err) => log.error({ event: 'docker.events_parse_error', err: errorMessage(err) }, 'unparseable event'),
+      );
+      stream.on('error', (err: Error) => {
+        if (current === stream) lost(errorMessage(err));
+      });
+      stream.on('end', () => {
+        if (current === stream) lost('stream ended');
+      });
+      stream.on('close', () => {
+        if (current === stream) lost('stream closed');
+      });
+      const isReconnect = connections++ > 0;
+      log.info({ event: 'docker.events_connected', reconnect: isReconnect }, 'Docker events stream connected');
+      subscriber.next({ type: 'connected', reconnect: isReconnect, ...(isReconnect && wentAway ? { daemonWentAway: true, ...(wentAwayAt ? { awaySince: wentAwayAt } : {}) } : {}) });
+      wentAway = false;
+      wentAwayAt = null;
     };
 
     /** Did the daemon log an event after the last one the stream delivered, that the stream still does not deliver? */
@@ -235,7 +265,7 @@ export function dockerEvents$(options: DockerEventsOptions): Observable<DockerEv
           subscriber.next({ type: 'stalled' });
           current = null;
           (stream as unknown as { destroy?: () => void }).destroy?.();
-          scheduleReconnect('stalled');
+          lost('stalled');
         }
       } finally {
         probing = false;
@@ -244,12 +274,12 @@ export function dockerEvents$(options: DockerEventsOptions): Observable<DockerEv
     const stallTimer = setInterval(() => void checkStall(), stallCheckMs);
     stallTimer.unref?.();
 
-    void connect();
+    reconnect(0);
 
     return () => {
       closed = true;
+      stop.abort();
       clearInterval(stallTimer);
-      if (retryTimer) clearTimeout(retryTimer);
       (current as unknown as { destroy?: () => void } | null)?.destroy?.();
       current = null;
     };

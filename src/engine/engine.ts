@@ -9,15 +9,13 @@ import type { Logger } from 'pino';
 import { createPool, type Pool } from '../db/pool.js';
 import { HighwayError, ValidationError } from '../errors.js';
 import { tenantIdProblem } from '../params/tenant.js';
-import { requestStop } from '../db/queries/request-stop.js';
-import { liveIntentIdsFor } from '../db/queries/live-intents.js';
 import { cancelRun, ensureRun, insertActivity, setActivityStatus, touchActivity, type ActivityRow } from '../db/queries/engine-side.js';
 import { heartbeatWorker, registerWorker, setWorkerStatus } from '../db/queries/workers.js';
 import { silentLogger } from '../observability/logger.js';
 import type { Policy } from '../params/policy.js';
 import { CompletionWaiter, INTENT_WAIT } from '../tools/completion.js';
 import { RowWaiter } from '../tools/row-waiter.js';
-import { isSettled } from '../tools/docker-run.js';
+import { shutdownWorker } from '../tools/docker-tools.js';
 import { createScheduleApi, type ScheduleApi } from './schedules.js';
 import { UUID } from '../ids.js';
 
@@ -162,18 +160,20 @@ export class Engine {
   /**
    * The worker shutdown handler: ask for every live container of this worker to be stopped and
    * removed (stop_reason `worker_shutdown`) and wait, up to `timeoutMs` (default 30 s), until
-   * they are. `pending`: those not done in time (they stay asked to stop). The same as
-   * DockerTools.shutdownWorker.
+   * they are. `pending`: those not done in time (they stay asked to stop). One implementation
+   * with DockerTools.shutdownWorker (tools/docker-tools.ts).
    */
   async shutdownWorker(workerId: string, opts: { timeoutMs?: number } = {}): Promise<{ stopped: number; pending: number }> {
     checkWorkerId(workerId);
-    await requestStop(this.pool, { column: 'worker_id', value: workerId }, 'worker_shutdown');
-    const ids = await liveIntentIdsFor(this.pool, 'worker_id', workerId);
-    if (!ids.length) return { stopped: 0, pending: 0 };
+    return shutdownWorker({ pool: this.pool, waiter: () => this.intentWaiter(), logger: this.logger }, workerId, opts);
+  }
+
+  /** A waiter on intents' ends, over this engine's one LISTEN connection (made on first use). */
+  private intentWaiter(): CompletionWaiter {
     const url = this.options.databaseUrl ?? (this.pool as unknown as { options?: { connectionString?: string } }).options?.connectionString;
     if (!url) throw new ValidationError([{ field: 'databaseUrl', message: 'shutdownWorker needs the database URL (the pool has no connection string)' }]);
     this.rows ??= new RowWaiter(url, this.logger, { [INTENT_WAIT.channel]: INTENT_WAIT.safetyPollMs });
-    return awaitWorkerContainers({ waiter: new CompletionWaiter(this.pool, this.rows), logger: this.logger }, workerId, ids, opts);
+    return new CompletionWaiter(this.pool, this.rows);
   }
 
   /** Release the LISTEN connection and the pool (when the engine made it). Idempotent. */
@@ -192,21 +192,4 @@ export class Engine {
 /** The engine API on a database: `createEngine({ databaseUrl })`. Call close() when done. */
 export function createEngine(options: EngineOptions): Engine {
   return new Engine(options);
-}
-
-/**
- * The worker shutdown's wait: until each of `ids` (the worker's live intents, asked to stop) is
- * settled, up to `timeoutMs` (default 30 s). `pending`: those not done in time.
- */
-export async function awaitWorkerContainers(
-  deps: { waiter: CompletionWaiter; logger: Logger },
-  workerId: string,
-  ids: readonly string[],
-  opts: { timeoutMs?: number } = {},
-): Promise<{ stopped: number; pending: number }> {
-  const signal = AbortSignal.timeout(opts.timeoutMs ?? 30_000);
-  const results = await Promise.allSettled(ids.map((id) => deps.waiter.wait(id, (r) => isSettled(r), { signal })));
-  const pending = results.filter((r) => r.status === 'rejected').length;
-  deps.logger.info({ event: 'worker.shutdown', worker_id: workerId, stopped: ids.length - pending, pending }, 'worker shut down');
-  return { stopped: ids.length - pending, pending };
 }

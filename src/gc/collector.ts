@@ -3,7 +3,8 @@
  * reconciler's inline cleanup could not (a create that errored yet made a container, a
  * container started behind our back, a row whose container vanished, anything too old).
  *
- * It runs inside `highway-docker up` and as the standalone `highway-docker gc`. A sweep is
+ * It runs inside `highway-docker up` and as the standalone `highway-docker gc`, on the
+ * controller runtime (kind()). A sweep is
  * leader-only per reconciler scope (advisory lock), so both may run at once.
  *
  * It judges only containers of its own cluster (the `highway.cluster_id` label, or, for a
@@ -28,6 +29,8 @@ import type { ContainerClient, ContainerSummary } from '../docker/client.js';
 import { errorMessage } from '../errors.js';
 import { LABELS, isTerminal, lifecycleOf } from '../model.js';
 import { UUID } from '../ids.js';
+import type { Kind } from '../runtime/controller.js';
+import { periodicKind } from '../runtime/periodic.js';
 
 export interface GcOptions {
   pool: Pool;
@@ -52,7 +55,7 @@ export interface GcOptions {
   creationGraceMs?: number;
   /** Containers older than this are removed whatever their state (default 24 h). */
   staleMaxAgeMs?: number;
-  /** Sweep interval for start() (default 60 s). */
+  /** Sweep interval (default 60 s). */
   intervalMs?: number;
 }
 
@@ -104,7 +107,6 @@ export class DockerGarbageCollector {
   private readonly log: Logger;
   private readonly creationGraceMs: number;
   private readonly staleMaxAgeMs: number;
-  private timer: NodeJS.Timeout | null = null;
   private running: Promise<SweepReport> | null = null;
   private clusterId: string | null;
   /** Unlabelled containers without a row here, already logged (once each). */
@@ -117,20 +119,21 @@ export class DockerGarbageCollector {
     this.clusterId = options.clusterId ?? null;
   }
 
-  /** Sweep now, then every interval. */
-  start(): void {
-    const tick = () => {
-      void this.sweep().finally(() => {
-        if (this.timer) this.timer = setTimeout(tick, this.options.intervalMs ?? 60_000);
-      });
-    };
-    this.timer = setTimeout(tick, 0);
-  }
-
-  async stop(): Promise<void> {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    await this.running?.catch(() => {});
+  /**
+   * The sweep as periodic work on the controller runtime: a sweep every `intervalMs`
+   * (HIGHWAY_GC_INTERVAL_S). Inside a Host it runs on the manager (gated on this reconciler's
+   * lock); the standalone `highway-docker gc` runs it with runKinds.
+   */
+  kind(): Kind<'gc'> {
+    const intervalMs = this.options.intervalMs ?? 60_000;
+    return periodicKind({
+      name: 'gc',
+      minIntervalMs: intervalMs,
+      run: async () => {
+        await this.sweep(); // a failed sweep is logged (gc.sweep_error); the next one retries
+        return intervalMs;
+      },
+    });
   }
 
   /** One sweep. Concurrent calls share it. */

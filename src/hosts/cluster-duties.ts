@@ -10,6 +10,7 @@
  * between failing over fast and declaring live work lost. When the host comes back, its
  * reconciler removes the containers whose intents ended meanwhile.
  */
+import { filter, map } from 'rxjs';
 import type { Logger } from 'pino';
 import type { Pool } from '../db/pool.js';
 import { deadHosts } from '../db/queries/hosts.js';
@@ -19,7 +20,9 @@ import { endUnclaimed, unclaimedIntents } from '../db/queries/unclaimed-stops.js
 import { stopWanted } from '../kinds/containers/decide.js';
 import { errorMessage } from '../errors.js';
 import type { Metrics } from '../observability/metrics.js';
-import type { Runnable } from '../runtime/manager.js';
+import { CHANNELS } from '../db/listener.js';
+import type { Kind } from '../runtime/controller.js';
+import { periodicKind } from '../runtime/periodic.js';
 
 export interface ClusterDutiesOptions {
   pool: Pool;
@@ -40,13 +43,7 @@ export interface ClusterDutiesOptions {
   metrics?: Metrics;
 }
 
-export class ClusterDuties implements Runnable {
-  readonly name = 'cluster-duties';
-  private timer: NodeJS.Timeout | null = null;
-  private timerAt = 0;
-  private stopped = false;
-  private lastPass = 0;
-  private running: Promise<void> | null = null;
+export class ClusterDuties {
   private lastRetention = 0;
   private readonly log: Logger;
 
@@ -55,41 +52,25 @@ export class ClusterDuties implements Runnable {
   }
 
   /**
-   * Passes are timed from the rows: while there is work (a dead host, an unclaimed intent)
-   * every `intervalMs`; otherwise not before the next host with live intents could be dead,
-   * or a new intent is announced (wake()), or `idleMs` at the latest. An idle cluster costs the
-   * leader about one statement per `idleMs`.
+   * The duties as periodic work on the controller runtime: one pass at a time, gated on the
+   * `cluster` leader lock inside the pass, timed from the rows: while there is work (a dead
+   * host, an unclaimed intent) every `intervalMs`; otherwise not before the next host with live
+   * intents could be dead, or `idleMs` at the latest. A new intent (its NOTIFY, an insert: a
+   * payload without a space) asks for a pass soon, not at once: at most one every `intervalMs`.
+   * An idle cluster costs the leader about one statement per `idleMs`.
    */
-  start(): void {
-    this.schedule(0);
-  }
-
-  /** Something may need the cluster's attention (a new intent): look soon, not at once. */
-  wake(): void {
-    if (this.timer === null && this.running === null) return; // stopped
-    this.schedule(Math.max(0, this.lastPass + (this.options.intervalMs ?? 1_500) - Date.now()));
-  }
-
-  private schedule(delayMs: number): void {
-    if (this.stopped) return;
-    const at = Date.now() + delayMs;
-    if (this.timer && this.timerAt <= at) return; // an earlier pass is already due
-    if (this.timer) clearTimeout(this.timer);
-    this.timerAt = at;
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      if (this.running) return this.schedule(50);
-      this.running = this.pass()
-        .then((next) => this.schedule(next))
-        .finally(() => (this.running = null));
-    }, delayMs);
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    await this.running;
+  kind(): Kind<'cluster'> {
+    return periodicKind({
+      name: 'cluster',
+      minIntervalMs: this.options.intervalMs ?? 1_500,
+      run: () => this.pass(),
+      channels: [CHANNELS.intent],
+      watch: (sources) =>
+        sources.notifications$.pipe(
+          filter((n) => n.type === 'notification' && n.channel === CHANNELS.intent && !n.payload.includes(' ')),
+          map(() => 'cluster' as const),
+        ),
+    });
   }
 
   /** One pass (leader only); never throws. Returns when to look again. */
@@ -97,7 +78,6 @@ export class ClusterDuties implements Runnable {
     const interval = this.options.intervalMs ?? 1_500;
     const idle = this.options.idleMs ?? 30_000;
     if (!this.options.isLeader()) return interval; // a follower only checks whether it leads now
-    this.lastPass = Date.now();
     const { pool, hostTimeoutS } = this.options;
     let next = idle;
     try {

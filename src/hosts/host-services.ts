@@ -42,9 +42,10 @@ export interface HostServices {
 }
 
 /**
- * What `highway-docker up` adds for many hosts on one database: the host's row and heartbeat,
- * the leader elections, the metrics, and the HTTP server of /metrics, /healthz, /readyz.
- * Start it after the reconciler (it needs the reconciler's id); stop it before the pool ends.
+ * What `highway-docker up` adds for many hosts on one database: the host's row (registered
+ * here; its heartbeat is `registry.kind()`, for the caller to add to its manager), the leader
+ * elections, the metrics, and the HTTP server of /metrics, /healthz, /readyz. Create it after
+ * the reconciler (it needs the reconciler's id); stop it after the reconciler, before the pool ends.
  */
 export async function startHostServices(options: HostServicesOptions): Promise<HostServices> {
   const log = options.logger ?? silentLogger;
@@ -77,7 +78,7 @@ export async function startHostServices(options: HostServicesOptions): Promise<H
   const http = options.http ?? (await startHttpServer({ addr: settings.httpAddr, metrics, logger: log, readiness }));
   options.http?.serve({ metrics, readiness });
   try {
-    await registry.start();
+    await registry.beat(); // registers the host; its heartbeat is registry.kind(), on the caller's runtime
     await Promise.all(Object.values(leaders).map((l) => l.start()));
   } catch (err) {
     await Promise.all([...Object.values(leaders).map((l) => l.stop()), registry.stop(), http.close()]);

@@ -4,6 +4,8 @@ import type { Pool } from '../db/pool.js';
 import { heartbeatHost, markHostStopped, registerHost, type HostIdentity } from '../db/queries/hosts.js';
 import { errorMessage } from '../errors.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
+import type { Kind } from '../runtime/controller.js';
+import { periodicKind } from '../runtime/periodic.js';
 
 export { listHosts, deadHosts, type HostInfo } from '../db/queries/hosts.js';
 
@@ -22,7 +24,7 @@ export interface HostRegistryOptions {
   pool: Pool;
   /** The reconciler id (the one written to `docker_containers.reconciler_id`). */
   id: string;
-  /** Asked at start and, until it answers, on every beat. */
+  /** Asked on the first beat and, until it answers, on every beat. */
   daemon: () => Promise<DaemonInfo>;
   labels?: Record<string, string>;
   capacity?: number | null;
@@ -38,15 +40,14 @@ export interface HostRegistryOptions {
 }
 
 /**
- * This reconciler's row in `highway.hosts`: registered at start, a heartbeat every third of
- * the host timeout, `stopped_at` on a graceful stop. A database that is down is logged and
+ * This reconciler's row in `highway.hosts`: registered by the first beat, a heartbeat every
+ * third of the host timeout (kind()), `stopped_at` on a graceful stop. A database that is down is logged and
  * tried again on the next beat; nothing here ever rejects unhandled.
  */
 export class HostRegistry {
   readonly id: string;
   private readonly log: Logger;
   private readonly identity: HostIdentity;
-  private timer: NodeJS.Timeout | null = null;
   private inFlight: Promise<void> | null = null;
   private registered = false;
   private stopping: Promise<void> | null = null;
@@ -76,16 +77,29 @@ export class HostRegistry {
     return this.lastBeatOk !== null && Date.now() - this.lastBeatOk < this.options.hostTimeoutS * 1000;
   }
 
-  /** Register now (resolves even when the database is down: the next beat tries again), then beat. */
-  async start(): Promise<void> {
-    if (this.timer || this.stopping) return;
-    this.timer = setInterval(() => void this.beat(), this.intervalMs);
-    this.timer.unref?.();
-    await this.beat();
+  /**
+   * The heartbeat as periodic work on the controller runtime: a beat every `intervalMs`. Inside
+   * a Host it runs on the manager (so a standby, which waits before its controllers start,
+   * never beats); elsewhere with runKinds.
+   */
+  kind(): Kind<'heartbeat'> {
+    return periodicKind({
+      name: 'heartbeat',
+      minIntervalMs: this.intervalMs,
+      run: async () => {
+        await this.beat();
+        return this.intervalMs;
+      },
+    });
   }
 
-  /** One beat (registration first, as long as it has not succeeded). Never rejects; beats do not overlap. */
+  /**
+   * One beat (registration first, as long as it has not succeeded): the first registers the
+   * host, and resolves even when the database is down (the next beat tries again). Never
+   * rejects; beats do not overlap; none after stop().
+   */
   beat(): Promise<void> {
+    if (this.stopping) return Promise.resolve();
     this.inFlight ??= this.doBeat().finally(() => {
       this.inFlight = null;
     });
@@ -132,8 +146,6 @@ export class HostRegistry {
   /** Stop beating and mark the row stopped. Idempotent (returns the same promise); never rejects. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
-      if (this.timer) clearInterval(this.timer);
-      this.timer = null;
       await this.inFlight;
       // Never written by this process, or written before it turned out a standby: not ours to stop.
       if (!this.registered || (this.options.mayWrite && !this.options.mayWrite())) return;

@@ -5,6 +5,7 @@ import { parseListenAddress, type ListenAddress } from '../hosts/settings.js';
 import { silentLogger, type Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import { redactCredentials } from './redact.js';
+import { withTimeout } from '../timeouts.js';
 
 /** A readiness check: true (or a promise of it) when ready; false, a throw or a rejection when not. */
 export type ReadinessCheck = () => Promise<boolean> | boolean;
@@ -57,24 +58,13 @@ export interface DetailedReadinessReport extends ReadinessReport {
 export async function runReadiness(checks: Record<string, ReadinessCheck>, timeoutMs = 2000): Promise<DetailedReadinessReport> {
   const entries = await Promise.all(
     Object.entries(checks).map(async ([name, check]) => {
-      let timer: NodeJS.Timeout | undefined;
-      let timedOut = false;
+      const late = new Error(`no answer within ${timeoutMs} ms`);
       try {
-        const ok = await Promise.race([
-          Promise.resolve().then(check),
-          new Promise<never>((_, reject) => {
-            timer = setTimeout(() => {
-              timedOut = true;
-              reject(new Error(`no answer within ${timeoutMs} ms`));
-            }, timeoutMs);
-          }),
-        ]);
+        const ok = await withTimeout(Promise.resolve().then(check), timeoutMs, () => late);
         return ok === true ? ([name, { ok: true }, null] as const) : ([name, { ok: false, error: 'check failed' as ReadinessState }, 'check failed'] as const);
       } catch (err) {
-        const state: ReadinessState = timedOut ? `no answer within ${timeoutMs} ms` : 'check failed with an error (see the log: readyz.check_failed)';
+        const state: ReadinessState = err === late ? `no answer within ${timeoutMs} ms` : 'check failed with an error (see the log: readyz.check_failed)';
         return [name, { ok: false, error: state }, errorMessage(err) || 'error'] as const;
-      } finally {
-        clearTimeout(timer);
       }
     }),
   );

@@ -64,13 +64,13 @@ export class Metrics {
     this.registry = registry;
     const log = options.logger ?? silentLogger;
     const registers = [registry];
+    // Every metric on this registry, one line each (the intents gauge, counted at scrape time, in full below).
+    const counter = <L extends string = string>(name: string, help: string, labelNames: readonly L[] = []) => new Counter<L>({ name, help, labelNames, registers });
+    const gauge = <L extends string = string>(name: string, help: string, labelNames: readonly L[] = []) => new Gauge<L>({ name, help, labelNames, registers });
+    const histogram = <L extends string = string>(name: string, help: string, buckets: number[], labelNames: readonly L[] = []) =>
+      new Histogram<L>({ name, help, buckets, labelNames, registers });
 
-    this.scrapeErrors = new Counter({
-      name: 'highway_docker_scrape_errors_total',
-      help: 'Scrapes in which a collector failed (its metric is left empty for that scrape).',
-      labelNames: ['collector'] as const,
-      registers,
-    });
+    this.scrapeErrors = counter('highway_docker_scrape_errors_total', 'Scrapes in which a collector failed (its metric is left empty for that scrape).', ['collector']);
     const scrapeErrors = this.scrapeErrors;
     const pool = options.pool;
     const host = options.intentsHost;
@@ -102,66 +102,21 @@ export class Metrics {
         }
       },
     });
-    this.transitions = new Counter({
-      name: 'highway_docker_transitions_total',
-      help: 'Intent status transitions, by new status and stop reason ("" when none).',
-      labelNames: ['status', 'stop_reason'] as const,
-      registers,
-    });
-    this.reconcileDuration = new Histogram({
-      name: 'highway_docker_reconcile_duration_seconds',
-      help: 'Duration of one reconcile call, by controller kind.',
-      labelNames: ['kind'] as const,
-      buckets: SECONDS_FAST,
-      registers,
-    });
-    this.queueDepth = new Gauge({
-      name: 'highway_docker_queue_depth',
-      help: 'Keys waiting in a controller work queue, by kind.',
-      labelNames: ['kind'] as const,
-      registers,
-    });
-    this.dockerRequestDuration = new Histogram({
-      name: 'highway_docker_docker_request_duration_seconds',
-      help: 'Duration of one Docker API request (with its retries), by operation.',
-      labelNames: ['operation'] as const,
-      buckets: SECONDS_DOCKER,
-      registers,
-    });
-    this.dockerErrors = new Counter({
-      name: 'highway_docker_docker_errors_total',
-      help: 'Docker API requests that failed because the daemon was unavailable (no answer, timeout, 5xx; not a 4xx answer), by operation.',
-      labelNames: ['operation'] as const,
-      registers,
-    });
-    this.breakerState = new Gauge({
-      name: 'highway_docker_breaker_state',
-      help: 'Docker circuit breaker state: 0 closed, 1 half-open, 2 open.',
-      registers,
-    });
+    this.transitions = counter('highway_docker_transitions_total', 'Intent status transitions, by new status and stop reason ("" when none).', ['status', 'stop_reason']);
+    this.reconcileDuration = histogram('highway_docker_reconcile_duration_seconds', 'Duration of one reconcile call, by controller kind.', SECONDS_FAST, ['kind']);
+    this.queueDepth = gauge('highway_docker_queue_depth', 'Keys waiting in a controller work queue, by kind.', ['kind']);
+    this.dockerRequestDuration = histogram('highway_docker_docker_request_duration_seconds', 'Duration of one Docker API request (with its retries), by operation.', SECONDS_DOCKER, ['operation']);
+    this.dockerErrors = counter(
+      'highway_docker_docker_errors_total',
+      'Docker API requests that failed because the daemon was unavailable (no answer, timeout, 5xx; not a 4xx answer), by operation.',
+      ['operation'],
+    );
+    this.breakerState = gauge('highway_docker_breaker_state', 'Docker circuit breaker state: 0 closed, 1 half-open, 2 open.');
     this.breakerState.set(0);
-    this.eventsReconnects = new Counter({
-      name: 'highway_docker_events_reconnects_total',
-      help: 'Reconnections of the Docker /events subscription.',
-      registers,
-    });
-    this.eventsLag = new Gauge({
-      name: 'highway_docker_events_lag_seconds',
-      help: "Seconds between the last Docker event's time and its arrival.",
-      registers,
-    });
-    this.cronTickLateness = new Histogram({
-      name: 'highway_docker_cron_tick_lateness_seconds',
-      help: 'How late a cron tick started against its scheduled time.',
-      buckets: SECONDS_LATENESS,
-      registers,
-    });
-    this.gcRemovals = new Counter({
-      name: 'highway_docker_gc_removals_total',
-      help: 'Containers removed by the garbage collector, by reason.',
-      labelNames: ['reason'] as const,
-      registers,
-    });
+    this.eventsReconnects = counter('highway_docker_events_reconnects_total', 'Reconnections of the Docker /events subscription.');
+    this.eventsLag = gauge('highway_docker_events_lag_seconds', "Seconds between the last Docker event's time and its arrival.");
+    this.cronTickLateness = histogram('highway_docker_cron_tick_lateness_seconds', 'How late a cron tick started against its scheduled time.', SECONDS_LATENESS);
+    this.gcRemovals = counter('highway_docker_gc_removals_total', 'Containers removed by the garbage collector, by reason.', ['reason']);
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
   }
 

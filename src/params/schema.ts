@@ -39,9 +39,9 @@ function optional<S extends z.ZodType>(schema: S, doc: Omit<ParameterDoc, 'defau
   return { ...doc, default: doc.default ?? 'none', schema: schema.nullish().transform((v) => v ?? null) };
 }
 
-/** A parameter with a default: absent or null both normalize to `value`. */
-function withDefault<S extends z.ZodType>(schema: S, value: z.output<S>, doc: ParameterDoc) {
-  return { ...doc, schema: schema.nullish().transform((v): z.output<S> => v ?? value) };
+/** A parameter with a default: absent or null both normalize to `value` (documented as its JSON, unless `doc.default` says otherwise). */
+function withDefault<S extends z.ZodType>(schema: S, value: z.output<S>, doc: Omit<ParameterDoc, 'default'> & { default?: string }) {
+  return { ...doc, default: doc.default ?? JSON.stringify(value), schema: schema.nullish().transform((v): z.output<S> => v ?? value) };
 }
 
 /** A required parameter. */
@@ -82,14 +82,12 @@ export const PARAMETERS = {
   }),
   environment: withDefault(field.environment, {}, {
     accepts: '{NAME: string | number | boolean | {"secret": "name"}} | ["NAME=value"]',
-    default: '{}',
     description: 'Environment variables. `{"secret": "name"}` is resolved when the container is created and never stored.',
   }),
   working_dir: optional(field.workingDir, { accepts: 'absolute path', description: 'Working directory inside the container.' }),
   user: optional(field.user, { accepts: 'string | uid', description: 'User (and group) to run as: `"1000"`, `"1000:1000"`, `"nobody"`.' }),
   labels: withDefault(field.labels, {}, {
     accepts: '{string: string} | [name]',
-    default: '{}',
     description: `Container labels. Keys starting with \`${field.RESERVED_LABEL_PREFIX}\` are reserved.`,
   }),
   hostname: optional(field.hostname, { accepts: 'string', description: 'Container host name. Not with `network_mode: "container:..."`.' }),
@@ -116,7 +114,6 @@ export const PARAMETERS = {
   }),
   detach: withDefault(z.boolean(), false, {
     accepts: 'boolean',
-    default: 'false',
     description: 'Return once the container has started instead of waiting for it to finish.',
   }),
   init: withDefault(z.boolean(), true, {
@@ -124,10 +121,9 @@ export const PARAMETERS = {
     default: 'true',
     description: 'Run an init process as PID 1 that forwards signals and reaps zombies.',
   }),
-  privileged: withDefault(z.boolean(), false, { accepts: 'boolean', default: 'false', description: 'Give the container all capabilities and devices.' }),
+  privileged: withDefault(z.boolean(), false, { accepts: 'boolean', description: 'Give the container all capabilities and devices.' }),
   cap_add: withDefault(field.capabilities, [], {
     accepts: 'string[]',
-    default: '[]',
     description: 'Capabilities to add (`NET_ADMIN` or `CAP_NET_ADMIN`; `ALL`).',
   }),
   cap_drop: withDefault(field.capabilities, ['ALL'], {
@@ -147,20 +143,17 @@ export const PARAMETERS = {
   }),
   pids_limit: optional(field.pidsLimit, { accepts: 'integer', description: 'Maximum number of processes; `-1` for unlimited.' }),
   shm_size: optional(field.size.refine((b) => b > 0, 'must be more than 0'), { accepts: 'bytes | size', description: 'Size of `/dev/shm`.' }),
-  read_only: withDefault(z.boolean(), false, { accepts: 'boolean', default: 'false', description: 'Mount the root filesystem read-only.' }),
+  read_only: withDefault(z.boolean(), false, { accepts: 'boolean', description: 'Mount the root filesystem read-only.' }),
   tmpfs: withDefault(field.tmpfs, {}, {
     accepts: '{"/path": "options"} | ["/path", "/path:options"]',
-    default: '{}',
     description: 'tmpfs mounts, e.g. `{"/tmp": "size=64m"}`.',
   }),
   volumes: withDefault(field.volumes, [], {
     accepts: '{"/host": {"bind": "/in", "mode": "ro"}} | ["/host:/in:ro"]',
-    default: '[]',
     description: 'Bind mounts of host paths (absolute) or named volumes; mode `ro` or `rw` (default). Targets must be distinct.',
   }),
   ports: withDefault(field.ports, [], {
     accepts: '{"8080/tcp": 8080 | "ip:port" | ["ip", port] | null}',
-    default: '[]',
     description: 'Published ports; `null` picks a free host port. Needs a network (`network_mode` or `network`), not `"host"`.',
   }),
   network: optional(field.network, { accepts: 'string', description: 'A user-defined network to connect to. Not with `network_mode`.' }),
@@ -169,25 +162,21 @@ export const PARAMETERS = {
     default: '"none" unless `network` is set',
     description: 'Network mode. Containers have no network unless asked for.',
   }),
-  dns: withDefault(field.dns, [], { accepts: 'string[]', default: '[]', description: 'DNS server IP addresses.' }),
+  dns: withDefault(field.dns, [], { accepts: 'string[]', description: 'DNS server IP addresses.' }),
   extra_hosts: withDefault(field.extraHosts, [], {
     accepts: '{"host": "ip"} | ["host:ip"]',
-    default: '[]',
     description: 'Extra `/etc/hosts` entries (`host-gateway` for the host).',
   }),
   devices: withDefault(field.devices, [], {
     accepts: '["/dev/x", "/dev/x:/dev/y", "/dev/x:/dev/y:rwm"]',
-    default: '[]',
     description: 'Host devices to expose.',
   }),
   oom_kill_disable: withDefault(z.boolean(), false, {
     accepts: 'boolean',
-    default: 'false',
     description: 'Disable the OOM killer; needs `memory_limit`.',
   }),
   ulimits: withDefault(field.ulimits, [], {
     accepts: '{"nofile": {"soft": n, "hard": n}} | {"nofile": n} | [{"name", "soft", "hard"}]',
-    default: '[]',
     description: 'Resource limits; `soft` <= `hard`, `-1` for unlimited.',
   }),
   log_config: optional(field.logConfig, {
@@ -218,30 +207,25 @@ export const PARAMETERS = {
   mac_address: optional(host.macAddress, { accepts: 'string', description: 'MAC address (`--mac-address`); needs a network.' }),
   network_disabled: withDefault(z.boolean(), false, {
     accepts: 'boolean',
-    default: 'false',
     description: 'Disable networking entirely (Config.NetworkDisabled; no CLI flag).',
   }),
   publish_all_ports: withDefault(z.boolean(), false, {
     accepts: 'boolean',
-    default: 'false',
     description: 'Publish every exposed port on a free host port (`-P`); needs a network.',
   }),
-  dns_search: withDefault(host.dnsSearch, [], { accepts: 'string[]', default: '[]', description: 'DNS search domains (`--dns-search`).' }),
-  dns_opt: withDefault(host.dnsOptions, [], { accepts: 'string[]', default: '[]', description: 'resolv.conf options (`--dns-option`), e.g. `"ndots:2"`.' }),
+  dns_search: withDefault(host.dnsSearch, [], { accepts: 'string[]', description: 'DNS search domains (`--dns-search`).' }),
+  dns_opt: withDefault(host.dnsOptions, [], { accepts: 'string[]', description: 'resolv.conf options (`--dns-option`), e.g. `"ndots:2"`.' }),
   group_add: withDefault(host.groupAdd, [], {
     accepts: '(string | gid)[]',
-    default: '[]',
     description: 'Supplementary groups (`--group-add`). Policy `allow_group_add` (default: denied).',
   }),
   security_opt: withDefault(host.securityOpt, [], {
     accepts: 'string[]',
-    default: '[]',
     description:
       '`--security-opt` values. Turning off seccomp, AppArmor, SELinux labels or `no-new-privileges` (or a custom seccomp profile) needs policy `allow_unconfined`. `no-new-privileges` is added unless privileges are asked for.',
   }),
   sysctls: withDefault(host.sysctls, {}, {
     accepts: '{"name": value}',
-    default: '{}',
     description: 'Namespaced kernel parameters (`--sysctl`); only those the policy `allowed_sysctls` lists (default: the namespaced safe set).',
   }),
   mem_reservation: optional(host.memoryBytes.refine((b) => b >= MIN_MEMORY_BYTES, 'must be at least 6m (Docker\'s minimum)'), { accepts: 'bytes | size', description: 'Memory soft limit (`--memory-reservation`).' }),
@@ -271,21 +255,18 @@ export const PARAMETERS = {
   blkio_weight: optional(host.blkioWeight, { accepts: '10..1000', description: 'Block IO weight (`--blkio-weight`).' }),
   blkio_weight_device: withDefault(host.blkioWeightDevice, [], {
     accepts: '[{"Path", "Weight"}]',
-    default: '[]',
     description: 'Block IO weight per device (`--blkio-weight-device`).',
   }),
-  device_read_bps: withDefault(host.deviceBps, [], { accepts: '[{"Path", "Rate"}]', default: '[]', description: 'Read rate limit per device, bytes per second or `"1mb"` (`--device-read-bps`).' }),
-  device_write_bps: withDefault(host.deviceBps, [], { accepts: '[{"Path", "Rate"}]', default: '[]', description: 'Write rate limit per device (`--device-write-bps`).' }),
-  device_read_iops: withDefault(host.deviceIops, [], { accepts: '[{"Path", "Rate"}]', default: '[]', description: 'Read operations per second per device (`--device-read-iops`).' }),
-  device_write_iops: withDefault(host.deviceIops, [], { accepts: '[{"Path", "Rate"}]', default: '[]', description: 'Write operations per second per device (`--device-write-iops`).' }),
+  device_read_bps: withDefault(host.deviceBps, [], { accepts: '[{"Path", "Rate"}]', description: 'Read rate limit per device, bytes per second or `"1mb"` (`--device-read-bps`).' }),
+  device_write_bps: withDefault(host.deviceBps, [], { accepts: '[{"Path", "Rate"}]', description: 'Write rate limit per device (`--device-write-bps`).' }),
+  device_read_iops: withDefault(host.deviceIops, [], { accepts: '[{"Path", "Rate"}]', description: 'Read operations per second per device (`--device-read-iops`).' }),
+  device_write_iops: withDefault(host.deviceIops, [], { accepts: '[{"Path", "Rate"}]', description: 'Write operations per second per device (`--device-write-iops`).' }),
   device_cgroup_rules: withDefault(host.deviceCgroupRules, [], {
     accepts: 'string[]',
-    default: '[]',
     description: 'Device cgroup rules (`--device-cgroup-rule`), e.g. `"c 1:3 mr"`. Policy `allow_device_cgroup_rules` (default: denied).',
   }),
   device_requests: withDefault(host.deviceRequests, [], {
     accepts: '[{"driver", "count", "device_ids", "capabilities", "options"}]',
-    default: '[]',
     description: 'docker-py DeviceRequests, e.g. GPUs `[{"count": -1, "capabilities": [["gpu"]]}]` (`--gpus`). Policy `allowed_device_drivers` (default: none).',
   }),
   pid_mode: optional(host.pidMode, {
@@ -303,18 +284,15 @@ export const PARAMETERS = {
   runtime: optional(host.runtime, { accepts: 'string', description: 'OCI runtime (`--runtime`); one the policy `allowed_runtimes` lists (default `["runc"]`).' }),
   volumes_from: withDefault(host.volumesFrom, [], {
     accepts: '["container", "container:ro"]',
-    default: '[]',
     description: "Mount another container's volumes (`--volumes-from`); only the tenant's own containers.",
   }),
   volume_driver: optional(host.volumeDriver, { accepts: 'string', description: 'Volume driver (`--volume-driver`). Policy `allowed_volume_drivers` (default: none).' }),
   storage_opt: withDefault(host.storageOpt, {}, {
     accepts: '{"size": "10G"}',
-    default: '{}',
     description: 'Storage driver options (`--storage-opt`). Policy `allow_storage_opt` (default: denied).',
   }),
   mounts: withDefault(host.mounts, [], {
     accepts: '[{"type", "source", "target", "read_only", ...}] | ["src:dst[:ro]"]',
-    default: '[]',
     description:
       'docker-py Mounts (`--mount`) of type `bind` (host-path policy as for `volumes`), `volume` (named volumes are the tenant\'s own) or `tmpfs` (`tmpfs_size`, `tmpfs_mode`). API keys (`Type`, `Source`, `Target`, `ReadOnly`, ...) too.',
   }),
@@ -338,7 +316,6 @@ export const PARAMETERS = {
   // ---- containers as workflow steps (docs/steps.md)
   files: withDefault(steps.files, {}, {
     accepts: '{"/path": "text" | {"content", "encoding": "base64", "mode"} | {"secret": "name"}}',
-    default: '{}',
     description:
       'Files written into the container after it is created and before it starts (Docker\'s archive API: works on any host, and on a volume of a read-only root filesystem). `mode` is a number (`420` = 0o644, the default); a `{"secret"}` file is resolved on the reconciler, never stored, and masked in the output. Paths absolute, without `..`, not under `/proc` or `/sys`, nor under a `tmpfs` (mounted at start). Total size: policy `max_files_bytes` (default 4 MiB).',
   }),
@@ -357,7 +334,6 @@ export const PARAMETERS = {
     [],
     {
       accepts: '[{"name", "image", "command", "environment", "healthcheck", "ready_timeout", ...}]',
-      default: '[]',
       description:
         'Sidecar containers started before the job, in order; the job starts when each is healthy (or running, without a healthcheck) within its `ready_timeout` (seconds, default 30), else it fails `service_not_ready`. They share the job\'s network namespace (the first service\'s; reach them on `127.0.0.1`, also with `network_mode: "none"`), carry the job\'s labels plus `highway.service`, and are stopped and removed with the job; their output is in the result under `services`.',
     },

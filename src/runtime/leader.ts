@@ -2,6 +2,7 @@ import pg from 'pg';
 import { BehaviorSubject, distinctUntilChanged, type Observable } from 'rxjs';
 import { errorMessage } from '../errors.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
+import { withTimeout } from '../timeouts.js';
 
 /** Class id of the two-key advisory locks of leader elections ("hwdc"); the two-key space never meets the one-key space. */
 export const LEADER_LOCK_CLASS = 0x6877_6463;
@@ -94,19 +95,6 @@ export class LeaderElector {
     this.timer = setTimeout(() => void this.tick(), this.isLeader ? this.checkMs : this.retryMs);
   }
 
-  /** A query that must answer within `ms`, else the connection is taken for dead. */
-  private async timed<T>(client: pg.Client, ms: number, fn: () => Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      return await Promise.race([
-        fn(),
-        new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms))),
-      ]);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
   private tick(): Promise<void> {
     this.ticking ??= this.attempt()
       .catch((err) => this.log.error({ event: 'leader.error', err: errorMessage(err) }, 'leader election step failed'))
@@ -125,7 +113,8 @@ export class LeaderElector {
     try {
       if (this.isLeader) {
         // The session still holds the lock as long as it answers; a silent one is caught here.
-        await this.timed(client, Math.max(1000, this.retryMs * 3), () => client.query('SELECT 1'));
+        const ms = Math.max(1000, this.retryMs * 3);
+        await withTimeout(client.query('SELECT 1'), ms, () => new Error(`no answer within ${ms} ms`));
         return;
       }
       const res = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::int4, $2::int4) AS ok', [LEADER_LOCK_CLASS, this.key]);
@@ -168,7 +157,7 @@ export class LeaderElector {
       connectionString: this.options.connectionString,
       application_name: `highway-docker-leader:${this.name}${this.options.id ? `:${this.options.id}` : ''}`,
       connectionTimeoutMillis: Math.max(1000, this.retryMs * 2),
-      // No query_timeout: the wait for the lock has none. The leader's check has its own (timed).
+      // No query_timeout: the wait for the lock has none. The leader's check has its own (withTimeout).
       keepAlive: true,
       keepAliveInitialDelayMillis: 10_000,
     });

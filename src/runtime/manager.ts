@@ -5,7 +5,7 @@
  *   one Docker events subscription ──► docker$ ─┐
  *   one LISTEN connection ──► notifications$ ───┼─► each kind's controller (its own work queue)
  *   (re)connects, stalls, periodic ──► resync$ ─┘
- *   runnables (GC, heartbeats, leader-only loops) started beside them
+ *   periodic work (GC, heartbeats, cluster duties) is a kind too (src/runtime/periodic.ts)
  *
  * Behind `highway-docker up` (one manager per Docker host) and the test harness.
  */
@@ -22,13 +22,6 @@ import type { Metrics } from '../observability/metrics.js';
 import { Controller, type Kind, type Sources } from './controller.js';
 import { LeaderElector } from './leader.js';
 import { withTimeout } from '../timeouts.js';
-
-/** Something that runs beside the controllers (the GC, a heartbeat, a leader-only loop). */
-export interface Runnable {
-  readonly name: string;
-  start(): void | Promise<void>;
-  stop(): Promise<void>;
-}
 
 export interface ManagerOptions {
   /** This host's reconciler id: its containers carry it in `highway.reconciler_id`. */
@@ -56,7 +49,6 @@ export class Manager {
   readonly clusterId: string;
   readonly log: Logger;
   private readonly controllers = new Map<string, Controller>();
-  private readonly runnables: Runnable[] = [];
   private listener: PgListener | null = null;
   private dockerSub: Subscription | null = null;
   private readonly resync$ = new Subject<string>();
@@ -87,19 +79,8 @@ export class Manager {
     return controller;
   }
 
-  /** Add a part that runs beside the controllers; started after them, stopped before them. */
-  addRunnable(runnable: Runnable): void {
-    this.runnables.push(runnable);
-  }
-
   controller<K extends string = string>(name: string): Controller<K> | undefined {
     return this.controllers.get(name) as Controller<K> | undefined;
-  }
-
-  /** The shared LISTEN connection's notifications (after start), for parts beside the controllers. */
-  get notifications$(): Observable<NotificationSignal> {
-    if (!this.listener) throw new Error('manager not started');
-    return this.listener.signals$;
   }
 
   /** Is this the live reconciler of its id (not a standby)? */
@@ -216,7 +197,6 @@ export class Manager {
     await this.listener.start();
     const connectTimeoutMs = this.options.connectTimeoutMs ?? 30_000;
     await withTimeout(dockerReady, connectTimeoutMs, () => new HighwayError('docker_unavailable', `could not subscribe to Docker events within ${connectTimeoutMs / 1000} s`));
-    for (const r of this.runnables) await r.start();
     this.log.info({ event: 'reconciler.started', kinds: [...this.controllers.keys()] }, `reconciler ${this.id} started`);
   }
 
@@ -251,14 +231,11 @@ export class Manager {
   }
 
   /**
-   * Stop: the runnables, then every controller (no new keys; reconciles in flight finish), then
+   * Stop: every controller (no new keys; reconciles in flight finish), then
    * the shared connections. Containers keep running (a restart re-attaches). Idempotent.
    */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
-      for (const r of [...this.runnables].reverse()) {
-        await r.stop().catch((err) => this.log.error({ event: 'runnable.stop_error', runnable: r.name, err: errorMessage(err) }, 'stop failed'));
-      }
       await Promise.all([...this.controllers.values()].map((c) => c.stop()));
       this.dockerSub?.unsubscribe();
       this.resync$.complete();

@@ -37,6 +37,30 @@ export interface DockerTools {
   close(): Promise<void>;
 }
 
+/**
+ * The worker shutdown handler, of DockerTools and of Engine alike: ask for every live container
+ * of this worker to be stopped and removed (stop_reason `worker_shutdown`) and wait, up to
+ * `timeoutMs` (default 30 s), until they are. `pending`: those not done in time (they stay
+ * asked to stop). `waiter` is asked for only when there is something to wait for.
+ */
+export async function shutdownWorker(
+  deps: { pool: Pool; waiter: () => CompletionWaiter; logger: Logger },
+  workerId: string,
+  opts: { timeoutMs?: number } = {},
+): Promise<{ stopped: number; pending: number }> {
+  await requestStop(deps.pool, { column: 'worker_id', value: workerId }, 'worker_shutdown');
+  const ids = await liveIntentIdsFor(deps.pool, 'worker_id', workerId);
+  let pending = 0;
+  if (ids.length) {
+    const waiter = deps.waiter();
+    const signal = AbortSignal.timeout(opts.timeoutMs ?? 30_000);
+    const results = await Promise.allSettled(ids.map((id) => waiter.wait(id, (r) => isSettled(r), { signal })));
+    pending = results.filter((r) => r.status === 'rejected').length;
+  }
+  deps.logger.info({ event: 'worker.shutdown', worker_id: workerId, stopped: ids.length - pending, pending }, 'worker shut down');
+  return { stopped: ids.length - pending, pending };
+}
+
 /** Register tools.docker.* on an engine's tool registry. */
 export function registerDockerTools(registry: ToolRegistry, options: DockerToolsOptions): DockerTools {
   const logger = options.logger ?? silentLogger;
@@ -66,15 +90,7 @@ export function registerDockerTools(registry: ToolRegistry, options: DockerTools
 
   return {
     operations,
-    async shutdownWorker(workerId, { timeoutMs = 30_000 } = {}) {
-      await requestStop(pool, { column: 'worker_id', value: workerId }, 'worker_shutdown');
-      const ids = await liveIntentIdsFor(pool, 'worker_id', workerId);
-      const abort = AbortSignal.timeout(timeoutMs);
-      const results = await Promise.allSettled(ids.map((id) => waiter.wait(id, (r) => isSettled(r), { signal: abort })));
-      const pending = results.filter((r) => r.status === 'rejected').length;
-      logger.info({ event: 'worker.shutdown', worker_id: workerId, stopped: ids.length - pending, pending }, 'worker shut down');
-      return { stopped: ids.length - pending, pending };
-    },
+    shutdownWorker: (workerId, opts) => shutdownWorker({ pool, waiter: () => waiter, logger }, workerId, opts),
     async close() {
       await rows.stop();
       if (ownPool) await pool.end();

@@ -10,6 +10,7 @@
  * removed with its recorded output cut) is a gap chunk: `{stream: null, gap: {...}}`.
  * When the container is removed between two polls, the rest comes from the row.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { unixFromRfc3339 } from '../params/operations.js';
 import type { CallerContext, LogLineResult, LogsResult, OperationTools } from './docker-ops.js';
 
@@ -108,7 +109,7 @@ export async function followLogs(
       // Not running: one more read, since lines written between the last read and the end would be missed.
       if (ended) return;
       if (!r.running) ended = true;
-      else await sleep(intervalMs, options.signal);
+      else await sleep(intervalMs, undefined, options.signal ? { signal: options.signal } : {}).catch(() => {}); // an abort ends the wait
     }
     if (aborted()) return;
     r = await tools.logs({ ...rest, keep: 'oldest', ...(lastTs ? { since: unixFromRfc3339(lastTs) } : {}) }, ctx, { audit: false });
@@ -161,18 +162,6 @@ export function continuation(printed: string, recorded: string): string | null {
     if (overlap.startsWith(recorded)) return '';
   }
   return null;
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }
 
 /** Nanoseconds since the epoch back to RFC 3339 with nanoseconds. */

@@ -7,6 +7,7 @@ import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { endLostOnDeadHost } from '../../src/db/queries/failover.js';
 import { ClusterDuties } from '../../src/hosts/cluster-duties.js';
+import { runKinds, type RunningKinds } from '../../src/runtime/periodic.js';
 import { Harness, TEST_IMAGE } from '../support/harness.js';
 import { ensureBuilt, parseRunResult, spawnCli } from '../support/processes.js';
 
@@ -58,14 +59,13 @@ describe('callers: every terminal state wakes its caller at once', function () {
 describe('callers: an intent no host can take ends when its caller goes away', function () {
   this.timeout(60_000);
   let h: Harness;
-  let duties: ClusterDuties;
+  let duties: RunningKinds;
 
   before(async () => {
     // No reconciler, no host: every intent waits unclaimed ("no live host").
     h = await Harness.start({ withoutReconciler: true });
-    // (`up` wakes the leader on every new intent; here it looks every 300 ms.)
-    duties = new ClusterDuties({ pool: h.db.pool, logger: h.log.logger, isLeader: () => true, hostTimeoutS: 30, workerTimeoutS: 1, intervalMs: 300, idleMs: 300 });
-    duties.start();
+    // (`up` wakes the leader on every new intent; here, without LISTEN, it looks every 300 ms.)
+    duties = runKinds([new ClusterDuties({ pool: h.db.pool, logger: h.log.logger, isLeader: () => true, hostTimeoutS: 30, workerTimeoutS: 1, intervalMs: 300, idleMs: 300 }).kind()], h.log.logger);
   });
   after(async () => {
     await duties?.stop();
@@ -117,7 +117,7 @@ describe('callers: an intent no host can take ends when its caller goes away', f
 describe('callers: `run` says why its intent waits', function () {
   this.timeout(90_000);
   let h: Harness;
-  let duties: ClusterDuties;
+  let duties: RunningKinds;
   const hosts = [`callers-a-${randomUUID().slice(0, 8)}`, `callers-b-${randomUUID().slice(0, 8)}`];
   const placement = { labels: { zone: 'nowhere' } };
   const reason = 'no live host matches placement {"labels": {"zone": "nowhere"}}';
@@ -128,8 +128,7 @@ describe('callers: `run` says why its intent waits', function () {
     h = await Harness.start({ withoutReconciler: true });
     // Two live hosts (rows that heartbeat now), neither matching the placement, and the cluster leader.
     for (const id of hosts) await h.db.pool.query(`INSERT INTO highway.hosts (id, hostname, labels, started_at, heartbeat_at) VALUES ($1, 'h', '{}', now(), now())`, [id]);
-    duties = new ClusterDuties({ pool: h.db.pool, logger: h.log.logger, isLeader: () => true, hostTimeoutS: 60, intervalMs: 300, idleMs: 300 });
-    duties.start();
+    duties = runKinds([new ClusterDuties({ pool: h.db.pool, logger: h.log.logger, isLeader: () => true, hostTimeoutS: 60, intervalMs: 300, idleMs: 300 }).kind()], h.log.logger);
   });
   after(async () => {
     await duties?.stop();

@@ -13,6 +13,8 @@ import { HostRegistry, deadHosts, dockerDaemonInfo, listHosts } from '../../src/
 import { createPool, type Queryable } from '../../src/db/pool.js';
 import { deleteEndedIntents } from '../../src/db/queries/retention.js';
 import { hosts } from '../../src/cli/hosts.js';
+import { runKinds, type RunningKinds } from '../../src/runtime/periodic.js';
+import { silentLogger } from '../../src/observability/logger.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -68,7 +70,7 @@ describe('hosts: HostRegistry, listHosts, deadHosts (real PostgreSQL)', function
     expect(docker.id).to.be.a('string').and.not.equal('');
     expect(docker.version).to.match(/^\d+\.\d+/);
     const r = make({ id: 'reg-1', daemon: () => dockerDaemonInfo(new Docker()), labels: { zone: 'eu-1' }, capacity: 8 });
-    await r.start();
+    await r.beat();
     expect(r.healthy).to.equal(true);
     const [h] = (await listHosts(db.pool, 30)).filter((x) => x.id === 'reg-1');
     expect(h).to.deep.include({ id: 'reg-1', alive: true, labels: { zone: 'eu-1' }, capacity: 8, running: 0, hostname: os.hostname(), docker_id: docker.id, docker_version: docker.version, stopped_at: null });
@@ -76,10 +78,11 @@ describe('hosts: HostRegistry, listHosts, deadHosts (real PostgreSQL)', function
     expect(h!.started_at).to.be.instanceOf(Date);
   });
 
-  it('heartbeats every third of the host timeout; a graceful stop marks it stopped (not alive), a restart revives it', async () => {
+  it('heartbeats every third of the host timeout (on the controller runtime); a graceful stop marks it stopped (not alive), a restart revives it', async () => {
     const r = make({ id: 'reg-beat', hostTimeoutS: 0.3 }); // beats every 100 ms
     expect(r.intervalMs).to.equal(100);
-    await r.start();
+    await r.beat();
+    const beating = runKinds([r.kind()], silentLogger);
     const first = (await listHosts(db.pool, 30)).find((x) => x.id === 'reg-beat')!;
     const later = await until('a heartbeat', async () => {
       const h = (await listHosts(db.pool, 30)).find((x) => x.id === 'reg-beat')!;
@@ -93,11 +96,12 @@ describe('hosts: HostRegistry, listHosts, deadHosts (real PostgreSQL)', function
     expect(stopped.alive).to.equal(false);
     expect(stopped.stopped_at).to.be.instanceOf(Date);
     const beatAfterStop = stopped.heartbeat_at.getTime();
-    await sleep(250);
+    await sleep(250); // the kind still runs: a stopped registry writes nothing
     expect((await listHosts(db.pool, 30)).find((x) => x.id === 'reg-beat')!.heartbeat_at.getTime()).to.equal(beatAfterStop);
+    await beating.stop();
 
     const again = make({ id: 'reg-beat' });
-    await again.start();
+    await again.beat();
     const revived = (await listHosts(db.pool, 30)).find((x) => x.id === 'reg-beat')!;
     expect(revived).to.deep.include({ alive: true, stopped_at: null });
     expect(revived.started_at.getTime()).to.be.greaterThan(first.started_at.getTime());
@@ -106,7 +110,7 @@ describe('hosts: HostRegistry, listHosts, deadHosts (real PostgreSQL)', function
   it('alive follows the heartbeat age; running counts only pulling/created/running/stopping intents of that host', async () => {
     const a = make({ id: 'live-a' });
     const b = make({ id: 'live-b' });
-    await Promise.all([a.start(), b.start()]);
+    await Promise.all([a.beat(), b.beat()]);
     for (const s of ['pulling', 'created', 'running', 'running', 'stopping']) await intent(db.pool, 'live-a', s);
     for (const s of ['pending', 'exited', 'failed', 'lost']) await intent(db.pool, 'live-a', s);
     await intent(db.pool, 'live-b', 'running');
@@ -140,7 +144,7 @@ describe('hosts: HostRegistry, listHosts, deadHosts (real PostgreSQL)', function
 
   it('`hosts --json`: an array with id, alive, labels, capacity, running, heartbeat_at (ISO); a table otherwise', async () => {
     const r = make({ id: 'cli-host', labels: { gpu: 'true' }, capacity: 2 });
-    await r.start();
+    await r.beat();
     await intent(db.pool, 'cli-host', 'running');
     const json = JSON.parse(await hosts(db.pool, { json: true, hostTimeoutS: 30 })) as Array<Record<string, unknown>>;
     expect(json).to.be.an('array');
@@ -175,14 +179,16 @@ describe('hosts: HostRegistry, listHosts, deadHosts (real PostgreSQL)', function
     this.timeout(90_000);
     const own = await startOwnPostgres();
     const pool = createPool(own.url, { max: 2 });
+    let beating: RunningKinds | null = null;
     try {
       await own.stopServer();
       const lines: Array<Record<string, unknown>> = [];
       const { pino } = await import('pino');
       const logger = pino({ level: 'debug' }, { write: (s: string) => void lines.push(JSON.parse(s)) });
       const r = new HostRegistry({ pool, id: 'outage-host', daemon, hostTimeoutS: 0.6, logger });
-      await r.start(); // resolves although nothing answers
+      await r.beat(); // resolves although nothing answers
       expect(r.healthy).to.equal(false);
+      beating = runKinds([r.kind()], logger);
       await sleep(700);
       const failures = lines.filter((l) => l['event'] === 'host.heartbeat_failed');
       expect(failures.length).to.be.greaterThan(1);
@@ -197,9 +203,11 @@ describe('hosts: HostRegistry, listHosts, deadHosts (real PostgreSQL)', function
       // Down again while running, then a stop that cannot reach the database: it still resolves.
       await own.stopServer();
       await until('a failure noticed', async () => !r.healthy || lines.filter((l) => l['event'] === 'host.heartbeat_failed').length > failures.length, 15_000);
+      await beating.stop();
       await r.stop();
       expect(lines.some((l) => l['event'] === 'host.stop_failed')).to.equal(true);
     } finally {
+      await beating?.stop();
       await pool.end().catch(() => {});
       await own.stop();
     }

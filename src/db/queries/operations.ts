@@ -31,13 +31,8 @@ export interface OperationRow {
 
 export const isFinished = (status: OperationStatus): boolean => status === 'done' || status === 'failed' || status === 'timeout';
 
-export interface NewOperation {
-  id: string;
-  tenant_id: string;
-  kind: OperationKind;
-  intent_id: string;
-  reconciler_id: string;
-  actor: string | null;
+/** A new operation: the columns the caller writes (the rest have their defaults). */
+export interface NewOperation extends Pick<OperationRow, 'id' | 'tenant_id' | 'kind' | 'intent_id' | 'reconciler_id' | 'actor'> {
   params: unknown;
   /** The audit entry written with the row (its operation: the tool's name); null: none (logs polls). */
   audit: string | null;

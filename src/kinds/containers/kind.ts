@@ -105,15 +105,12 @@ export class ContainersKind implements Kind {
     this.highReserve = Math.max(0, this.concurrency - Math.min(this.concurrency, options.startConcurrency ?? 6));
     this.workerTimeoutMs = options.workerTimeoutMs ?? 30_000;
     this.offer = { id: options.reconcilerId, labels: options.hostLabels ?? {}, capacity: options.capacity ?? null };
+    const { pool, docker, logger, reconcilerId, clusterId, metrics } = options;
     this.effects = {
-      pool: options.pool,
-      docker: options.docker,
-      logger: options.logger,
-      reconcilerId: options.reconcilerId,
-      clusterId: options.clusterId,
+      pool, docker, logger, reconcilerId, clusterId,
       resolveSecret: options.resolveSecret ?? envSecretResolver,
       policy: options.policy ?? defaultPolicy,
-      ...(options.metrics ? { metrics: options.metrics } : {}),
+      ...(metrics ? { metrics } : {}),
     };
   }
 

@@ -1,9 +1,7 @@
 import type { OverlapPolicy } from './decide.js';
 
-/** A row of highway.docker_schedules. */
-export interface ScheduleRow {
-  id: string;
-  tenant_id: string;
+/** A validated schedule, as stored (validateSchedule in operations.ts). */
+export interface ScheduleDefinition {
   name: string;
   expression: string;
   timezone: string;
@@ -12,12 +10,19 @@ export interface ScheduleRow {
   jitter_s: number;
   overlap: OverlapPolicy;
   catchup_window_s: number;
-  params: Record<string, unknown>;
-  paused: boolean;
-  pause_note: string | null;
   pause_on_failure: boolean;
   keep_succeeded: number;
   keep_failed: number;
+  paused: boolean;
+  pause_note: string | null;
+  /** The validated parameters with their schema version (the tick reads them by it). */
+  params: Record<string, unknown>;
+}
+
+/** A row of highway.docker_schedules: its definition, and its tenant and progress. */
+export interface ScheduleRow extends ScheduleDefinition {
+  id: string;
+  tenant_id: string;
   last_tick_at: Date;
   next_fire_at: Date | null;
   created_at: Date;

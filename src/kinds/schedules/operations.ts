@@ -15,7 +15,7 @@ import { assertTenantId } from '../../params/tenant.js';
 import { dateProblem } from '../../params/bounds.js';
 import { versioned } from '../../params/versions.js';
 import { OVERLAP_POLICIES, compile, fireTimesBetween, neverFires, type OverlapPolicy } from './decide.js';
-import type { ScheduleRow, TickRow } from './model.js';
+import type { ScheduleDefinition, ScheduleRow, TickRow } from './model.js';
 import { lockSchedule } from './queries/lock-schedule.js';
 import { refuseForbiddenKeys } from '../../params/keys.js';
 import { validationErrorOf } from '../../params/issues.js';
@@ -53,25 +53,6 @@ export const scheduleInputSchema = z.strictObject({
   params: z.unknown(),
 });
 export type ScheduleInput = z.input<typeof scheduleInputSchema>;
-
-/** A validated schedule, as stored. */
-export interface ScheduleDefinition {
-  name: string;
-  expression: string;
-  timezone: string;
-  start_at: Date | null;
-  end_at: Date | null;
-  jitter_s: number;
-  overlap: OverlapPolicy;
-  catchup_window_s: number;
-  pause_on_failure: boolean;
-  keep_succeeded: number;
-  keep_failed: number;
-  paused: boolean;
-  pause_note: string | null;
-  /** The validated parameters with their schema version (the tick reads them by it). */
-  params: Record<string, unknown>;
-}
 
 /** Validate everything (expression, time zone, that it fires, the run parameters and the policy); throws naming the field. */
 export function validateSchedule(input: unknown, policy: Policy, now = new Date()): ScheduleDefinition {

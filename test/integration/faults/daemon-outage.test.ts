@@ -20,6 +20,7 @@ import { registerDockerTools, type DockerTools } from '../../../src/tools/docker
 import type { DockerRunResult } from '../../../src/tools/docker-run.js';
 import { HostRegistry } from '../../../src/hosts/registry.js';
 import { ClusterDuties } from '../../../src/hosts/cluster-duties.js';
+import { runKinds, type RunningKinds } from '../../../src/runtime/periodic.js';
 import { hosts, type HostJson } from '../../../src/cli/hosts.js';
 import { LABELS } from '../../../src/model.js';
 import { LogCapture, TEST_IMAGE } from '../../support/harness.js';
@@ -57,7 +58,7 @@ describe('faults: a host\'s Docker daemon goes away (second daemon)', function (
   let tools: DockerTools;
   let reconcilerA: Reconciler | null = null;
   let reconcilerB: Reconciler | null = null;
-  let duties: ClusterDuties;
+  let duties: RunningKinds;
   const hostRegistries: HostRegistry[] = [];
   const registry = new ToolRegistry();
   const logA = new LogCapture();
@@ -92,12 +93,11 @@ describe('faults: a host\'s Docker daemon goes away (second daemon)', function (
     tools = registerDockerTools(registry, { databaseUrl: db.url, pool: db.pool, logger: logA.logger });
     for (const [id, docker] of [[idA, mainDocker], [idB, daemon.docker]] as const) {
       const r = new HostRegistry({ pool: db.pool, id, daemon: async () => ({ id: `d-${id}`, version: 'test' }), hostTimeoutS: 30 });
-      await r.start();
+      await r.beat();
       hostRegistries.push(r);
       void docker;
     }
-    duties = new ClusterDuties({ pool: db.pool, logger: logA.logger, isLeader: () => true, hostTimeoutS: 30, intervalMs: 300, idleMs: 1_000 });
-    duties.start();
+    duties = runKinds([new ClusterDuties({ pool: db.pool, logger: logA.logger, isLeader: () => true, hostTimeoutS: 30, intervalMs: 300, idleMs: 1_000 }).kind()], logA.logger);
     await startA();
     reconcilerB = await Reconciler.create({ pool: db.pool, databaseUrl: db.url, docker: createDockerClient({ logger: logB.logger, docker: daemon.docker }), logger: logB.logger, reconcilerId: idB, resyncIntervalMs: 5_000 });
     await reconcilerB.start();

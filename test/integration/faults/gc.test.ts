@@ -1,5 +1,5 @@
 /**
- * DockerGarbageCollector (real Docker, real PostgreSQL), inside `up`, as `gc --once`, and in
+ * DockerGarbageCollector (real Docker, real PostgreSQL), inside `up`, as `gc --once` and the `gc` service, and in
  * process: orphans (no row, removed row, no valid intent id) after a creation grace, stale
  * containers (max age), gc_protected_until, and rows whose container vanished (lost).
  * Every removal is an event in the log.
@@ -90,6 +90,21 @@ describe('faults: garbage collection', function () {
     for (const c of [strayOfRemoved, noRow]) {
       expect(cli.lines.some((l) => l['event'] === 'gc.orphan_removed' && l['container_id'] === c.id), `event for ${c.id}`).to.equal(true);
     }
+  });
+
+  it('`highway-docker gc` (the service): sweeps on the controller runtime every HIGHWAY_GC_INTERVAL_S, and SIGTERM ends it cleanly', async () => {
+    const cli = spawnCli(['gc'], { databaseUrl: h.db.url, reconcilerId: h.reconcilerId, env: { HIGHWAY_GC_INTERVAL_S: '1', HIGHWAY_GC_CREATION_GRACE_S: '1' } });
+    children.push(cli);
+    await cli.waitForEvent('gc.started', undefined, 30_000);
+    // Made after the service started: only a later sweep (not the first) can remove them.
+    const first = await rogue({ [LABELS.intentId]: randomUUID() });
+    await waitContainerGone(h.docker, first.id, 20_000);
+    const second = await rogue({ [LABELS.intentId]: randomUUID() });
+    await waitContainerGone(h.docker, second.id, 20_000);
+    for (const c of [first, second]) await cli.waitForLine((l) => l['event'] === 'gc.orphan_removed' && l['container_id'] === c.id, 5_000, 'gc.orphan_removed');
+    cli.signal('SIGTERM');
+    const exit = await cli.waitExit(20_000);
+    expect(exit.code, cli.stderr).to.equal(0);
   });
 
   it('stale: older than the max age is removed (a kept one) or stopped through the reconciler (a live one); gc_protected_until wins', async () => {

@@ -1,6 +1,8 @@
 import { expect } from 'chai';
 import { PassThrough } from 'node:stream';
-import { ndjsonObjects, sinceParam, toContainerEvent } from '../../../src/docker/events.js';
+import type Docker from 'dockerode';
+import { pino } from 'pino';
+import { dockerEvents$, ndjsonObjects, sinceParam, toContainerEvent, type DockerEventSignal } from '../../../src/docker/events.js';
 import { isTransient } from '../../../src/docker/client.js';
 
 const ID = '7e3c5f0b9a1d2c4e6f8a0b1c3d5e7f9a1b3c5d7e9f1a3b5c7d9e1f3a5b7c9d1e';
@@ -251,5 +253,58 @@ describe('docker/events', () => {
     for (const [name, err, transient] of cases) {
       it(`${name}: ${transient ? 'retried' : 'not retried'}`, () => expect(isTransient(err)).to.equal(transient));
     }
+  });
+
+  describe('dockerEvents$ reconnects (a fake daemon: stream wiring only)', () => {
+    /** A daemon whose getEvents answers from a script: a stream, or an error. */
+    function fakeDaemon(script: Array<'refuse' | 'stream'>) {
+      const calls: Array<Record<string, unknown>> = [];
+      const streams: PassThrough[] = [];
+      const docker = {
+        getEvents: async (opts: Record<string, unknown>) => {
+          calls.push(opts);
+          const step = script.shift() ?? 'refuse';
+          if (step === 'refuse') throw Object.assign(new Error('connect ECONNREFUSED /var/run/docker.sock'), { code: 'ECONNREFUSED' });
+          const s = new PassThrough();
+          streams.push(s);
+          return s;
+        },
+      } as unknown as Docker;
+      return { docker, calls, streams };
+    }
+    const options = (docker: Docker) => ({ docker, logger: pino({ level: 'silent' }), labels: [], minBackoffMs: 5, maxBackoffMs: 20, stallCheckMs: 60_000 });
+    const brief = (s: DockerEventSignal) => (s.type === 'connected' ? `connected${s.reconnect ? ' again' : ''}${s.daemonWentAway ? ' (daemon went away)' : ''}` : s.type === 'event' ? `event ${s.event.action}` : s.type);
+
+    it('a daemon that refuses at first, then a stream that ends: one disconnected per outage, retried until it is back, resumed with since', async () => {
+      const fake = fakeDaemon(['refuse', 'refuse', 'stream', 'refuse', 'refuse', 'refuse', 'stream']);
+      const seen: string[] = [];
+      const sub = dockerEvents$(options(fake.docker)).subscribe((s) => {
+        seen.push(brief(s));
+        if (seen.length === 2) {
+          fake.streams[0]!.write(`${DIE}\n`);
+          setTimeout(() => fake.streams[0]!.end(), 20); // the daemon goes away
+        }
+      });
+      try {
+        const deadline = Date.now() + 10_000;
+        while (seen.length < 5 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+        expect(seen).to.deep.equal(['disconnected', 'connected', 'event die', 'disconnected', 'connected again (daemon went away)']);
+        expect(fake.calls).to.have.length(7); // every refusal retried
+        expect(fake.calls[6]!['since']).to.equal(sinceParam(1717243200123456000n)); // resumed after the last event seen
+      } finally {
+        sub.unsubscribe();
+      }
+    });
+
+    it('unsubscribing ends the retries', async () => {
+      const fake = fakeDaemon([]);
+      const sub = dockerEvents$(options(fake.docker)).subscribe();
+      await new Promise((r) => setTimeout(r, 100));
+      sub.unsubscribe();
+      const calls = fake.calls.length;
+      expect(calls).to.be.greaterThan(1);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(fake.calls.length).to.equal(calls);
+    });
   });
 });
