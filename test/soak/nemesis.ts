@@ -17,8 +17,18 @@ export const FAULT_KINDS = [
   'pg_restart',
   'daemon_kill_restart',
   'proxy_cut',
+  'host_timeout_skew',
 ] as const;
-export type FaultKind = (typeof FAULT_KINDS)[number] | 'host_timeout_skew';
+export type FaultKind = (typeof FAULT_KINDS)[number];
+
+/** How long a worker fault drawn while no `run` worker is alive waits for one before it is skipped. */
+const WORKER_WAIT_MS = 15_000;
+
+/**
+ * The range of HIGHWAY_HOST_TIMEOUT_S each host's `up` is (re)started with by host_timeout_skew:
+ * A short, B long, and never both the same (the hosts judge each other with clock-skewed timeouts).
+ */
+export const TIMEOUT_RANGE: Record<'A' | 'B', [number, number]> = { A: [2, 4], B: [4, 8] };
 
 export interface FaultRecord {
   kind: FaultKind;
@@ -35,7 +45,7 @@ export class Nemesis {
   /** Kinds drawn but not injectable now (no live worker, no own PostgreSQL), by kind. */
   readonly skipped: Record<string, number> = {};
   private stopped = false;
-  private readonly kinds: Array<(typeof FAULT_KINDS)[number]>;
+  readonly kinds: Array<(typeof FAULT_KINDS)[number]>;
   lastHealedAt = 0;
   private readonly counts: Record<string, number> = {};
   /** At most this many faults of one kind per run (SOAK_MAX_FAULTS_PER_KIND, default one per 10 s of run, at least 3). */
@@ -137,7 +147,12 @@ export class Nemesis {
       }
       case 'worker_kill':
       case 'worker_pause': {
-        const workers = this.workload.liveWorkers();
+        // Workers come and go: wait a while for one rather than skip (each kind must reach its count).
+        let workers = this.workload.liveWorkers();
+        for (const until = Date.now() + WORKER_WAIT_MS; workers.length === 0 && !this.stopped && Date.now() < until; ) {
+          await sleep(250);
+          workers = this.workload.liveWorkers();
+        }
         if (workers.length === 0) return this.skip(kind);
         const c = workers[Math.floor(x * workers.length)]!;
         const ms = kind === 'worker_pause' ? duration + (x < 0.5 ? 8_000 : 0) : 0;
@@ -193,6 +208,27 @@ export class Nemesis {
         await this.world.startSecondAgain();
         this.world.secondDown = false;
         await this.world.restartBystanders();
+        this.healed(f);
+        return;
+      }
+      case 'host_timeout_skew': {
+        // A configuration change made live: one host's `up` is stopped (SIGTERM, a rolling restart)
+        // and started again with another host timeout, drawn from its range and never equal to the
+        // other host's, so the two hosts judge each other with a new skew from then on.
+        const host = this.world.hosts[Math.floor(x * this.world.hosts.length)]!;
+        const other = this.world.hosts.find((h) => h !== host)!;
+        const [lo, hi] = TIMEOUT_RANGE[host.name];
+        const choices: number[] = [];
+        for (let t = lo; t <= hi; t++) if (t !== other.timeoutS && t !== host.timeoutS) choices.push(t);
+        const next = choices[duration % choices.length]!;
+        const f = this.record(kind, host.id, { from_s: host.timeoutS, to_s: next, other_s: other.timeoutS });
+        if (host.proc?.alive) {
+          if (host.paused) host.proc.signal('SIGCONT');
+          host.proc.signal('SIGTERM');
+          await host.proc.waitExit(30_000).catch(() => host.proc?.kill());
+        }
+        host.timeoutS = next;
+        await this.world.startHost(host);
         this.healed(f);
         return;
       }
