@@ -72,25 +72,47 @@ export class Nemesis {
     this.stopped = true;
   }
 
+  /**
+   * The next kind: the kinds are dealt in rounds, each a seeded shuffle of every kind still under its
+   * cap, so the order is random but the counts of any two kinds never differ by more than about one
+   * (a run of N faults gives each of K kinds about N/K; a plain draw let a kind fall far behind).
+   */
+  private deck: Array<(typeof FAULT_KINDS)[number]> = [];
+  private draw(): (typeof FAULT_KINDS)[number] | null {
+    if (this.deck.length === 0) {
+      const open = this.kinds.filter((k) => (this.counts[k] ?? 0) < this.maxPerKind);
+      for (let i = open.length - 1; i > 0; i--) {
+        const j = this.rng.int(0, i);
+        [open[i], open[j]] = [open[j]!, open[i]!];
+      }
+      this.deck = open;
+    }
+    return this.deck.shift() ?? null;
+  }
+
   /** Inject faults from `from` to `until` (epoch ms). */
   async run(from: number, until: number): Promise<void> {
     if (!this.enabled) return;
     await sleep(Math.max(0, from - Date.now()));
+    const requeued = new Set<string>();
     while (!this.stopped && Date.now() < until) {
-      const kind = this.rng.pick(this.kinds);
-      if (this.kinds.every((k) => (this.counts[k] ?? 0) >= this.maxPerKind)) break;
-      if ((this.counts[kind] ?? 0) >= this.maxPerKind) {
-        this.skip(`${kind} (cap ${this.maxPerKind})`);
-        await sleep(200);
-        continue;
-      }
-      this.counts[kind] = (this.counts[kind] ?? 0) + 1;
+      const kind = this.draw();
+      if (!kind) break; // every kind reached its cap
       const duration = this.rng.int(500, 6000);
       const pickN = this.rng.next();
+      const before = this.faults.length;
       try {
         await this.inject(kind, duration, pickN);
       } catch (err) {
         this.log(`nemesis: ${kind} failed: ${(err as Error).message}`);
+      }
+      if (this.faults.length > before) {
+        this.counts[kind] = (this.counts[kind] ?? 0) + 1;
+        requeued.delete(kind);
+      } else if (!requeued.has(kind)) {
+        // Not injectable now (no live worker): once more, later in this round.
+        requeued.add(kind);
+        this.deck.push(kind);
       }
       this.lastHealedAt = Date.now();
       await sleep(this.rng.int(1000, 5000));
