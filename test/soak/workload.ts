@@ -98,6 +98,10 @@ export class Workload {
           schedule: `*/3 * * * * *`,
           overlap,
           catchup_window: 2,
+          // Every tick kept: the checker reads the whole history (the default keeps the newest 100
+          // of each kind, so a 30-minute run at 3 s lost its oldest 500: seed 2030's cron_every_fire).
+          keep_succeeded: 100_000,
+          keep_failed: 100_000,
           params: { image: TEST_IMAGE, command: ['sh', '-c', `echo tick-$HIGHWAY_SCHEDULED_TIME; sleep ${run}`], timeout: 60 },
         },
         { tenant_id: tenant, workflow_run_id: randomUUID(), activity_id: randomUUID(), worker_id: null },
