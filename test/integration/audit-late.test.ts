@@ -157,4 +157,41 @@ describe('audit: a row write lost after a Docker effect is made good by the next
     expect(await h.intentOfActivity(activity)).to.include({ reconciler_id: 'another-host', status: 'pending', container_id: null });
     await h.db.pool.query(`UPDATE highway.docker_containers SET status = 'cancelled', removed_at = now() WHERE id = $1`, [row.id]);
   });
+
+  it('a handed-back container\'s rows are written even when their first write fails after Docker\'s removal (soak seed 2030)', async () => {
+    const { row } = await intentOfThisHost(['echo', 'handed back, write fails']);
+    const container = await createByHand(row, ['echo', 'handed back, write fails']);
+    await h.db.pool.query(`UPDATE highway.docker_containers SET reconciler_id = 'another-host', status = 'pending' WHERE id = $1`, [row.id]);
+    // The first write of this intent's audit rows fails as a database blip does (a transient
+    // SQLSTATE); a sequence counts the tries, as it is not rolled back with the failed insert.
+    const tag = row.id.replace(/-/g, '_');
+    await h.db.pool.query(`CREATE SEQUENCE highway.t_${tag}`);
+    await h.db.pool.query(
+      `CREATE FUNCTION highway.f_${tag}() RETURNS trigger LANGUAGE plpgsql AS $$
+       BEGIN
+         IF NEW.intent_id = '${row.id}' AND nextval('highway.t_${tag}') = 1 THEN
+           RAISE EXCEPTION 'injected: the connection went away' USING ERRCODE = '40001';
+         END IF;
+         RETURN NEW;
+       END $$`,
+    );
+    await h.db.pool.query(`CREATE TRIGGER t_${tag} BEFORE INSERT ON highway.docker_audit FOR EACH ROW EXECUTE FUNCTION highway.f_${tag}()`);
+    try {
+      await h.startReconciler();
+      const deadline = Date.now() + 20_000;
+      let rows: AuditRow[] = [];
+      while ((rows = (await auditOf(row.id)).filter((r) => r.detail['container_id'] === container.id)).length < 2 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(await h.containerGone(container.id)).to.equal(true);
+      expect(rows.map((r) => r.operation)).to.deep.equal(['container.create', 'container.remove']);
+      const tries = await h.db.pool.query<{ n: string }>(`SELECT last_value AS n FROM highway.t_${tag}`);
+      expect(Number(tries.rows[0]!.n)).to.be.greaterThan(1); // the first write failed, a retry wrote them
+    } finally {
+      await h.db.pool.query(`DROP TRIGGER IF EXISTS t_${tag} ON highway.docker_audit`);
+      await h.db.pool.query(`DROP FUNCTION IF EXISTS highway.f_${tag}()`);
+      await h.db.pool.query(`DROP SEQUENCE IF EXISTS highway.t_${tag}`);
+      await h.db.pool.query(`UPDATE highway.docker_containers SET status = 'cancelled', removed_at = now() WHERE id = $1`, [row.id]);
+    }
+  });
 });

@@ -28,14 +28,38 @@ export interface CheckInput {
   callers: Caller[];
   /** Containers of ours still on a daemon after quiescence. */
   leftovers: Array<{ daemon: string; name: string; state: string; intent_id: string | null }>;
-  /** Bystander containers (another cluster's) and whether each is still there, running. */
-  bystanders: Array<{ daemon: string; id: string; running: boolean }>;
+  /**
+   * Bystander containers (another cluster's): whether each is still there and running, and Docker's
+   * own log of what happened to it (recorded by the soak by the bystanders' own label).
+   */
+  bystanders: Bystander[];
+  /**
+   * When the soak itself took a daemon away (daemon_kill_restart: from the SIGKILL to a while after
+   * the restart, as the daemon restores its containers and its containerd may die and restart too):
+   * a bystander stopped then, on that daemon, was stopped by the soak, not by the product.
+   */
+  daemonFaults?: Array<{ daemon: string; from: number; to: number }>;
   /** Intents not terminal when the liveness bound expired. */
   notSettled: string[];
   livenessMs: number | null;
   livenessBoundMs: number;
   workerTimeoutS: number;
 }
+
+export interface Bystander {
+  daemon: string;
+  id: string;
+  running: boolean;
+  /** false when inspect said it is gone (removed); undefined when not known. */
+  exists?: boolean;
+  /** Its Docker events (container events by its label), in order. */
+  events?: Array<{ action: string; timeNano: number }>;
+}
+
+/** What the soak itself does to a bystander: create it, and start it again after its own daemon restarts. */
+const BYSTANDER_OURS = new Set(['create', 'start']);
+/** What a daemon's crash and restart does to its running containers (no API call of anyone's). */
+const BYSTANDER_DAEMON = new Set(['die', 'kill', 'stop', 'oom']);
 
 export class Checks {
   readonly checks: Record<string, { checked: number; violated: number }> = {};
@@ -251,7 +275,27 @@ export function check(input: CheckInput): Checks {
 
   // 5. Nothing of ours left on any daemon; nothing of another cluster touched.
   c.expect('nothing_left', input.leftovers.length === 0, () => `left on the daemons: ${input.leftovers.map((l) => `${l.daemon}:${l.name}(${l.state})`).join(', ')}`, input.leftovers.map((l) => l.intent_id));
-  for (const b of input.bystanders) c.expect('other_cluster_untouched', b.running, () => `another cluster's container ${b.id.slice(0, 12)} on ${b.daemon} was stopped or removed`, []);
+  for (const b of input.bystanders) {
+    // Touched: any action on it but ours (create, start), unless the soak's own daemon fault did it;
+    // and at the end still there and running, unless its last stop came from such a fault.
+    const windows = (input.daemonFaults ?? []).filter((w) => w.daemon === b.daemon);
+    const inFault = (ns: number) => windows.some((w) => ns / 1e6 >= w.from && ns / 1e6 <= w.to);
+    const evs = b.events ?? [];
+    const fmt = (e: { action: string; timeNano: number }) => `${e.action}@${new Date(e.timeNano / 1e6).toISOString()}`;
+    const touched = evs.filter((e) => !BYSTANDER_OURS.has(e.action) && !(BYSTANDER_DAEMON.has(e.action) && inFault(e.timeNano)));
+    const lastStop = [...evs].reverse().find((e) => !BYSTANDER_OURS.has(e.action));
+    const stoppedByUs = !b.running && b.exists !== false && !!lastStop && BYSTANDER_DAEMON.has(lastStop.action) && inFault(lastStop.timeNano);
+    const ok = touched.length === 0 && (b.running || stoppedByUs);
+    c.expect(
+      'other_cluster_untouched',
+      ok,
+      () =>
+        `another cluster's container ${b.id.slice(0, 12)} on ${b.daemon} ${b.exists === false ? 'was removed' : b.running ? 'runs' : 'was stopped'}` +
+        (touched.length ? `; touched: ${touched.map(fmt).join(', ')}` : '') +
+        `; its events: ${evs.map(fmt).join(', ') || '(none)'}; the soak's daemon faults there: ${windows.map((w) => `${new Date(w.from).toISOString()}..${new Date(w.to).toISOString()}`).join(', ') || '(none)'}`,
+      [],
+    );
+  }
   for (const r of input.rows) {
     if (isTerminal(r.status)) c.expect('nothing_left', !!r.removed_at || !!r.gc_protected_until, () => `intent ${r.id} (${r.status}) has no removed_at`, [r.id]);
   }

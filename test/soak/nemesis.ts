@@ -17,8 +17,18 @@ export const FAULT_KINDS = [
   'pg_restart',
   'daemon_kill_restart',
   'proxy_cut',
+  'host_timeout_skew',
 ] as const;
-export type FaultKind = (typeof FAULT_KINDS)[number] | 'host_timeout_skew';
+export type FaultKind = (typeof FAULT_KINDS)[number];
+
+/** How long a worker fault drawn while no `run` worker is alive waits for one before it is skipped. */
+const WORKER_WAIT_MS = 15_000;
+
+/**
+ * The range of HIGHWAY_HOST_TIMEOUT_S each host's `up` is (re)started with by host_timeout_skew:
+ * A short, B long, and never both the same (the hosts judge each other with clock-skewed timeouts).
+ */
+export const TIMEOUT_RANGE: Record<'A' | 'B', [number, number]> = { A: [2, 4], B: [4, 8] };
 
 export interface FaultRecord {
   kind: FaultKind;
@@ -35,7 +45,7 @@ export class Nemesis {
   /** Kinds drawn but not injectable now (no live worker, no own PostgreSQL), by kind. */
   readonly skipped: Record<string, number> = {};
   private stopped = false;
-  private readonly kinds: Array<(typeof FAULT_KINDS)[number]>;
+  readonly kinds: Array<(typeof FAULT_KINDS)[number]>;
   lastHealedAt = 0;
   private readonly counts: Record<string, number> = {};
   /** At most this many faults of one kind per run (SOAK_MAX_FAULTS_PER_KIND, default one per 10 s of run, at least 3). */
@@ -62,25 +72,47 @@ export class Nemesis {
     this.stopped = true;
   }
 
+  /**
+   * The next kind: the kinds are dealt in rounds, each a seeded shuffle of every kind still under its
+   * cap, so the order is random but the counts of any two kinds never differ by more than about one
+   * (a run of N faults gives each of K kinds about N/K; a plain draw let a kind fall far behind).
+   */
+  private deck: Array<(typeof FAULT_KINDS)[number]> = [];
+  private draw(): (typeof FAULT_KINDS)[number] | null {
+    if (this.deck.length === 0) {
+      const open = this.kinds.filter((k) => (this.counts[k] ?? 0) < this.maxPerKind);
+      for (let i = open.length - 1; i > 0; i--) {
+        const j = this.rng.int(0, i);
+        [open[i], open[j]] = [open[j]!, open[i]!];
+      }
+      this.deck = open;
+    }
+    return this.deck.shift() ?? null;
+  }
+
   /** Inject faults from `from` to `until` (epoch ms). */
   async run(from: number, until: number): Promise<void> {
     if (!this.enabled) return;
     await sleep(Math.max(0, from - Date.now()));
+    const requeued = new Set<string>();
     while (!this.stopped && Date.now() < until) {
-      const kind = this.rng.pick(this.kinds);
-      if (this.kinds.every((k) => (this.counts[k] ?? 0) >= this.maxPerKind)) break;
-      if ((this.counts[kind] ?? 0) >= this.maxPerKind) {
-        this.skip(`${kind} (cap ${this.maxPerKind})`);
-        await sleep(200);
-        continue;
-      }
-      this.counts[kind] = (this.counts[kind] ?? 0) + 1;
+      const kind = this.draw();
+      if (!kind) break; // every kind reached its cap
       const duration = this.rng.int(500, 6000);
       const pickN = this.rng.next();
+      const before = this.faults.length;
       try {
         await this.inject(kind, duration, pickN);
       } catch (err) {
         this.log(`nemesis: ${kind} failed: ${(err as Error).message}`);
+      }
+      if (this.faults.length > before) {
+        this.counts[kind] = (this.counts[kind] ?? 0) + 1;
+        requeued.delete(kind);
+      } else if (!requeued.has(kind)) {
+        // Not injectable now (no live worker): once more, later in this round.
+        requeued.add(kind);
+        this.deck.push(kind);
       }
       this.lastHealedAt = Date.now();
       await sleep(this.rng.int(1000, 5000));
@@ -137,7 +169,12 @@ export class Nemesis {
       }
       case 'worker_kill':
       case 'worker_pause': {
-        const workers = this.workload.liveWorkers();
+        // Workers come and go: wait a while for one rather than skip (each kind must reach its count).
+        let workers = this.workload.liveWorkers();
+        for (const until = Date.now() + WORKER_WAIT_MS; workers.length === 0 && !this.stopped && Date.now() < until; ) {
+          await sleep(250);
+          workers = this.workload.liveWorkers();
+        }
         if (workers.length === 0) return this.skip(kind);
         const c = workers[Math.floor(x * workers.length)]!;
         const ms = kind === 'worker_pause' ? duration + (x < 0.5 ? 8_000 : 0) : 0;
@@ -193,6 +230,27 @@ export class Nemesis {
         await this.world.startSecondAgain();
         this.world.secondDown = false;
         await this.world.restartBystanders();
+        this.healed(f);
+        return;
+      }
+      case 'host_timeout_skew': {
+        // A configuration change made live: one host's `up` is stopped (SIGTERM, a rolling restart)
+        // and started again with another host timeout, drawn from its range and never equal to the
+        // other host's, so the two hosts judge each other with a new skew from then on.
+        const host = this.world.hosts[Math.floor(x * this.world.hosts.length)]!;
+        const other = this.world.hosts.find((h) => h !== host)!;
+        const [lo, hi] = TIMEOUT_RANGE[host.name];
+        const choices: number[] = [];
+        for (let t = lo; t <= hi; t++) if (t !== other.timeoutS && t !== host.timeoutS) choices.push(t);
+        const next = choices[duration % choices.length]!;
+        const f = this.record(kind, host.id, { from_s: host.timeoutS, to_s: next, other_s: other.timeoutS });
+        if (host.proc?.alive) {
+          if (host.paused) host.proc.signal('SIGCONT');
+          host.proc.signal('SIGTERM');
+          await host.proc.waitExit(30_000).catch(() => host.proc?.kill());
+        }
+        host.timeoutS = next;
+        await this.world.startHost(host);
         this.healed(f);
         return;
       }

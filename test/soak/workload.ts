@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { DockerRunResult } from '../../src/tools/docker-run.js';
 import type { ExecResult } from '../../src/tools/docker-ops.js';
 import { setPaused } from '../../src/kinds/schedules/operations.js';
+import { withPgRetry } from '../../src/db/retry.js';
 import { spawnCli, parseRunResult, type CliProcess } from '../support/processes.js';
 import { TEST_IMAGE, WORKER_TIMEOUT_S, type World } from './world.js';
 import type { Rng } from './rng.js';
@@ -97,6 +98,10 @@ export class Workload {
           schedule: `*/3 * * * * *`,
           overlap,
           catchup_window: 2,
+          // Every tick kept: the checker reads the whole history (the default keeps the newest 100
+          // of each kind, so a 30-minute run at 3 s lost its oldest 500: seed 2030's cron_every_fire).
+          keep_succeeded: 100_000,
+          keep_failed: 100_000,
           params: { image: TEST_IMAGE, command: ['sh', '-c', `echo tick-$HIGHWAY_SCHEDULED_TIME; sleep ${run}`], timeout: 60 },
         },
         { tenant_id: tenant, workflow_run_id: randomUUID(), activity_id: randomUUID(), worker_id: null },
@@ -215,11 +220,14 @@ export class Workload {
       case 'run_cancel':
         c = this.newCaller(op, 'tool', { cancel: true, stdout: `out-${k}\n` });
         work = async () => {
-          await this.world.pool.query(`INSERT INTO highway.workflow_runs (id, tenant_id, status) VALUES ($1, $2, 'running')`, [c.workflow_run_id, c.tenant]);
+          // The workflow engine's own writes (the soak plays the engine here), not a tool of the
+          // product's: they ride out a database outage, so a failure of theirs is never the caller's
+          // (seed 2 in soak:ci: this insert, 1 s into a pg_restart, was reported as the tool's error).
+          await withPgRetry('soak: workflow run', () => this.world.pool.query(`INSERT INTO highway.workflow_runs (id, tenant_id, status) VALUES ($1, $2, 'running') ON CONFLICT (id) DO NOTHING`, [c.workflow_run_id, c.tenant]), { maxRetryTime: 60_000 });
           const result = this.runTool(c, { command: ['sh', '-c', `echo out-${k}; exec sleep 60`] });
           const delay = this.rng.int(500, 4000);
           await new Promise((r) => setTimeout(r, delay));
-          await this.world.pool.query(`UPDATE highway.workflow_runs SET status = 'cancelled', updated_at = now() WHERE id = $1`, [c.workflow_run_id]);
+          await withPgRetry('soak: cancel workflow run', () => this.world.pool.query(`UPDATE highway.workflow_runs SET status = 'cancelled', updated_at = now() WHERE id = $1`, [c.workflow_run_id]), { maxRetryTime: 60_000 });
           this.step(c, 'workflow_run cancelled', { after_ms: delay });
           c.received = { kind: 'result', result: await result };
         };

@@ -5,7 +5,7 @@
  * stops, by PID; everything the product made is found by the database's cluster label.
  */
 import { randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type Docker from 'dockerode';
 import pg from 'pg';
 import { createPool, type Pool } from '../../src/db/pool.js';
@@ -54,6 +54,11 @@ export class World {
   second!: SecondDaemon;
   hosts: Host[] = [];
   eventLogs: DockerEventLog[] = [];
+  /** Docker's own log of what happened to the bystanders (their own label), one per daemon. */
+  bystanderLogs: DockerEventLog[] = [];
+  /** The timeouts the hosts started with (host_timeout_skew changes them later). */
+  initialTimeouts: Record<string, number> = {};
+  private locked = false;
   /** Containers of "another cluster" on each daemon that nothing of ours may touch. */
   bystanders: Array<{ docker: Docker; id: string; daemon: string }> = [];
   secondDown = false;
@@ -72,6 +77,7 @@ export class World {
 
   async start(log: (msg: string) => void): Promise<void> {
     ensureBuilt();
+    this.lock();
     const external = process.env['DATABASE_URL'];
     if (external) {
       this.databaseUrl = external;
@@ -95,6 +101,11 @@ export class World {
       await ev.start();
       this.eventLogs.push(ev);
     }
+    for (const [daemon, docker] of [['main', this.mainDocker], [SOAK_DAEMON, this.second.docker]] as const) {
+      const ev = new DockerEventLog(daemon, docker, `highway-soak.bystander=${this.runId}`);
+      await ev.start();
+      this.bystanderLogs.push(ev);
+    }
     await this.startBystanders();
     try {
       this.registryServer = await startRegistry();
@@ -113,7 +124,35 @@ export class World {
       await proxy.start();
       this.hosts.push({ name, id: `soak-${this.runId}-${name.toLowerCase()}`, docker, dockerHost, proxy, timeoutS, proc: null, paused: false, history: [] });
     }
+    for (const h of this.hosts) this.initialTimeouts[h.name] = h.timeoutS;
     for (const h of this.hosts) await this.startHost(h);
+  }
+
+  /**
+   * One soak at a time on this machine: two would share the second daemon `hw-soak` (its socket,
+   * data root and exec root are fixed), and the first to finish stops it, with the other's
+   * bystander and containers on it. A lock file holds the soak's PID; a stale one is taken over.
+   */
+  private lock(): void {
+    const file = `/run/${SOAK_DAEMON}.soak-lock`;
+    let holder: number | null = null;
+    try {
+      holder = Number(readFileSync(file, 'utf8').trim()) || null;
+    } catch {
+      // no lock yet
+    }
+    if (holder && holder !== process.pid) {
+      let alive = false;
+      try {
+        process.kill(holder, 0);
+        alive = true;
+      } catch {
+        // stale: its soak is gone
+      }
+      if (alive) throw new Error(`another soak (PID ${holder}, ${file}) is running: the soak's second daemon ${SOAK_DAEMON} is one per machine, so run one soak at a time`);
+    }
+    writeFileSync(file, String(process.pid));
+    this.locked = true;
   }
 
   hostEnv(h: Host): Record<string, string> {
@@ -215,6 +254,8 @@ export class World {
 
   /** Stop every host, the event logs, and remove what is ours (and the bystanders). */
   async stop(): Promise<void> {
+    // Without the lock this soak started nothing (another one runs): nothing of its own to stop.
+    if (!this.locked) return;
     for (const h of this.hosts) {
       if (h.proc) {
         if (h.paused) h.proc.signal('SIGCONT');
@@ -223,7 +264,7 @@ export class World {
       }
       await h.proxy.stop();
     }
-    for (const ev of this.eventLogs) await ev.stop();
+    for (const ev of [...this.eventLogs, ...this.bystanderLogs]) await ev.stop();
     await this.tools?.close().catch(() => {});
     for (const docker of [this.mainDocker, this.second?.docker]) {
       if (!docker) continue;
@@ -238,6 +279,7 @@ export class World {
     await this.second?.stop().catch(() => {});
     reapOrphansOf(`/run/${SOAK_DAEMON}/`);
     await this.own?.stop().catch(() => {});
+    if (this.locked) rmSync(`/run/${SOAK_DAEMON}.soak-lock`, { force: true });
   }
 }
 

@@ -99,6 +99,38 @@ describe('soak checker', () => {
     expect(v).to.include.members(['nothing_left', 'other_cluster_untouched', 'liveness']);
   });
 
+  describe('bystanders (another cluster\'s containers): seed 19', () => {
+    // Seed 19 (45 s): the soak SIGKILLed its second daemon and started it again, then started the
+    // bystander there again; 21 s after the restart that daemon's new containerd was killed (its log:
+    // "containerd did not exit successfully: signal: killed"; the daemon started another). The check
+    // said only "stopped or removed", with no history. These events are reconstructed from that log:
+    // start, die at the SIGKILL, start again, die with containerd; no kill, stop or destroy of anyone's.
+    const ns = (iso: string) => Date.parse(iso) * 1e6;
+    const restart = { daemon: 'hw-soak', from: Date.parse('2026-12-05T01:05:02Z'), to: Date.parse('2026-12-05T01:05:09Z') + 60_000 };
+    const seed19 = { daemon: 'hw-soak', id: 'b'.repeat(64), running: false, exists: true, events: [{ action: 'create', timeNano: ns('2026-12-05T01:04:20Z') }, { action: 'start', timeNano: ns('2026-12-05T01:04:20Z') }, { action: 'die', timeNano: ns('2026-12-05T01:05:03Z') }, { action: 'start', timeNano: ns('2026-12-05T01:05:09Z') }, { action: 'die', timeNano: ns('2026-12-05T01:05:29Z') }] };
+
+    it('stopped by the soak\'s own daemon restart (and its containerd dying after it): not a violation', () => {
+      const c = check(input({ bystanders: [seed19], daemonFaults: [restart] }));
+      expect(c.violations).to.deep.equal([]);
+      expect(c.checks['other_cluster_untouched']).to.deep.equal({ checked: 1, violated: 0 });
+    });
+
+    it('the same stop with no daemon fault of the soak\'s on that daemon is a violation, with the bystander\'s events', () => {
+      const c = check(input({ bystanders: [seed19], daemonFaults: [{ ...restart, daemon: 'main' }] }));
+      expect(c.violations.map((v) => v.check)).to.deep.equal(['other_cluster_untouched']);
+      expect(c.violations[0]!.message).to.include('die@2026-12-05T01:05:29.000Z');
+    });
+
+    it('a kill, a stop or a remove of anyone\'s outside the soak\'s daemon faults is a violation, even when it runs again', () => {
+      for (const action of ['kill', 'stop', 'exec_create']) {
+        const b = { daemon: 'main', id: 'b', running: true, exists: true, events: [{ action: 'start', timeNano: ns('2026-12-05T01:04:20Z') }, { action, timeNano: ns('2026-12-05T01:06:00Z') }] };
+        expect(violated(input({ bystanders: [b] })), action).to.deep.equal(['other_cluster_untouched']);
+      }
+      const removed = { daemon: 'hw-soak', id: 'b', running: false, exists: false, events: [{ action: 'destroy', timeNano: ns('2026-12-05T01:05:20Z') }] };
+      expect(violated(input({ bystanders: [removed], daemonFaults: [restart] }))).to.deep.equal(['other_cluster_untouched']);
+    });
+  });
+
   it('another tenant answered instead of "not found" is a tenant_isolation violation', () => {
     const probe = caller({ op: 'cross_tenant', tenant: 't2', received: { kind: 'probe' }, steps: [{ what: 'victim', got: { intent_id: ID }, at: '' }, { what: 'tools.docker.inspect', got: { kind: 'answered' }, at: '' }] });
     expect(violated(input({ callers: [caller(), probe] }))).to.deep.equal(['tenant_isolation']);
