@@ -211,9 +211,25 @@ export const DAEMON_GONE_SLACK_MS = 5_000;
  */
 export function diedBySignal(intent: IntentRow, c: ContainerState, life: Lifecycle): boolean {
   if (intent.status !== 'running' || c.oomKilled || c.status !== 'exited' || c.exitCode === null) return false;
+  // 255: what a restarted dockerd records for a container whose end it did not see (its task
+  // gone with the crashed daemon); the program's own exit code is lost with it.
+  if (c.exitCode === DAEMON_LOST_EXIT_CODE) return true;
   const name = (life.stopSignal ?? c.stopSignal ?? 'SIGTERM').toUpperCase();
   const stopSignal = (osConstants.signals as Record<string, number | undefined>)[name.startsWith('SIG') ? name : `SIG${name}`];
   return c.exitCode === 128 + 9 || c.exitCode === 128 + 15 || (stopSignal !== undefined && c.exitCode === 128 + stopSignal);
+}
+
+/** The exit code dockerd gives a container after a crash of its own when it could not learn the real one. */
+export const DAEMON_LOST_EXIT_CODE = 255;
+
+/**
+ * The container as inspected, with the exit code its `die` event reported when the daemon has
+ * since replaced it with 255 (the daemon crashed after the exit and before anything read it):
+ * the program's real exit, not the daemon's restart.
+ */
+export function withDiedExitCode(c: ContainerState, died: { containerId: string; exitCode: number } | undefined): ContainerState {
+  if (!died || c.status !== 'exited' || c.exitCode !== DAEMON_LOST_EXIT_CODE || died.containerId !== c.id || died.exitCode === DAEMON_LOST_EXIT_CODE) return c;
+  return { ...c, exitCode: died.exitCode };
 }
 
 /**
@@ -228,6 +244,8 @@ export function diedBySignal(intent: IntentRow, c: ContainerState, life: Lifecyc
  *    after a crash, when it started again (without live-restore dockerd kills what it finds
  *    running).
  * A program that exits 137 or 143 of its own while its daemon is going away reads as killed by it.
+ * So does an exit code of 255 in an outage, unless the container's `die` event said otherwise
+ * (withDiedExitCode): dockerd records 255 for a container whose end it lost in its own crash.
  */
 export function killedByDaemon(o: Observation, c: ContainerState, life: Lifecycle): boolean {
   if (!diedBySignal(o.intent, c, life)) return false;

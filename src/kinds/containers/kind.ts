@@ -21,7 +21,7 @@ import type { Metrics } from '../../observability/metrics.js';
 import { envSecretResolver, type SecretResolver } from '../../secrets.js';
 import type { Kind, Sources } from '../../runtime/controller.js';
 import type { Enqueue, ReconcileResult } from '../../runtime/workqueue.js';
-import { DAEMON_GONE_SLACK_MS, decide, diedBySignal, nextExpiryMs, notYetRunning, startBoundAt, type Observation } from './decide.js';
+import { DAEMON_GONE_SLACK_MS, decide, diedBySignal, nextExpiryMs, notYetRunning, startBoundAt, withDiedExitCode, type Observation } from './decide.js';
 import { executeActions, readOutputAhead, type EffectContext } from './effects.js';
 import { loadReconcileState } from './queries/load-reconcile-state.js';
 import { claimIntents, type HostOffer } from './queries/claim-intents.js';
@@ -86,6 +86,8 @@ export class ContainersKind implements Kind {
   private readonly settled = new Map<string, number>();
   /** Intents whose container's die event came and no pass has looked since (intent id -> container id). */
   private readonly died = new Map<string, string>();
+  /** The exit code each `die` event reported (intent id -> container, code), kept until the intent settles: a daemon that crashes before the exit is collected reports 255 after its restart. */
+  private readonly diedWith = new Map<string, { containerId: string; exitCode: number }>();
   /** Containers of this host, `created` (never started), as its last list saw them (intent id -> container id). */
   private readonly unstarted = new Map<string, string>();
   private readonly claimed$ = new Subject<Enqueue<string>>();
@@ -133,7 +135,7 @@ export class ContainersKind implements Kind {
         if (signal.type !== 'event' || signal.event.type !== 'container' || !isNews(signal.event.action)) return [];
         const id = signal.event.labels[LABELS.intentId];
         if (!id || !UUID.test(id) || (signal.event.action === 'destroy' && this.settled.has(id))) return [];
-        if (signal.event.action === 'die') this.noteDied(id, signal.event.id);
+        if (signal.event.action === 'die') this.noteDied(id, signal.event.id, signal.event.exitCode);
         // An exit is finishing work: it goes ahead of starting new containers.
         return [{ key: id, priority: 'high' }];
       }),
@@ -262,6 +264,16 @@ export class ContainersKind implements Kind {
         container = inspected.c;
       } else {
         container = await docker.inspect(containerName(id));
+      }
+      if (container) {
+        const seen = withDiedExitCode(container, this.diedWith.get(id));
+        if (seen !== container) {
+          this.options.logger.warn(
+            { ...intentEventFields(state.intent), event: 'container.exit_code_from_event', exit_code: seen.exitCode, daemon_exit_code: container.exitCode },
+            `its Docker daemon restarted after the exit and reports ${container.exitCode}; the exit code its die event reported (${seen.exitCode}) is the program's`,
+          );
+          container = seen;
+        }
       }
       // Died by a signal we did not send: is its daemon shutting down (a restart)? Recorded
       // before anything else, so a pass that fails to collect now still knows it later.
@@ -483,13 +495,16 @@ export class ContainersKind implements Kind {
     }
   }
 
-  private noteDied(id: string, containerId: string): void {
+  private noteDied(id: string, containerId: string, exitCode: number | undefined): void {
     this.died.set(id, containerId);
-    // Consumed by the next pass; bounded in case a pass never comes (another host's intent meanwhile).
+    if (exitCode !== undefined && Number.isInteger(exitCode)) this.diedWith.set(id, { containerId, exitCode });
+    // Consumed by the next pass (diedWith: by the settling); bounded in case that never comes here.
     if (this.died.size > 10_000) this.died.delete(this.died.keys().next().value!);
+    if (this.diedWith.size > 10_000) this.diedWith.delete(this.diedWith.keys().next().value!);
   }
 
   private rememberSettled(id: string): void {
+    this.diedWith.delete(id);
     const now = Date.now();
     this.settled.set(id, now);
     // Forget after a minute; pruned in insertion order, so the map stays small.

@@ -1,6 +1,6 @@
 /** decide(): a container its daemon killed on the way out is `lost` / `daemon_restart`, never the program's failure (pure). */
 import { expect } from 'chai';
-import { decide, killedByDaemon, DAEMON_GONE_SLACK_MS, type Observation } from '../../../../src/kinds/containers/decide.js';
+import { decide, killedByDaemon, withDiedExitCode, DAEMON_GONE_SLACK_MS, type Observation } from '../../../../src/kinds/containers/decide.js';
 import { lifecycleOf, type IntentRow } from '../../../../src/model.js';
 import type { ContainerState } from '../../../../src/docker/client.js';
 import { NOW, SECOND, at, containerState, intentRow, surroundings } from '../../../support/fixtures.js';
@@ -41,5 +41,28 @@ describe('decide: killed by its daemon (daemon_restart)', () => {
   it('the intent\'s own stop signal counts (SIGINT: exit 130)', () => {
     const intent = running({ spec: { stop_signal: 'SIGINT' } });
     expect(killedByDaemon(observe(intent, exited(130), { daemonLeaving: true }), exited(130), lifecycleOf(intent.spec))).to.equal(true);
+  });
+});
+
+describe('decide: an exit the daemon lost in its own crash (255)', () => {
+  it('the die event\'s exit code wins over the 255 a restarted daemon reports (same container only)', () => {
+    const c = exited(255, at(-1 * SECOND), { id: 'c1' });
+    expect(withDiedExitCode(c, { containerId: 'c1', exitCode: 3 }).exitCode).to.equal(3);
+    expect(withDiedExitCode(c, { containerId: 'c1', exitCode: 0 }).exitCode).to.equal(0);
+    expect(withDiedExitCode(c, { containerId: 'other', exitCode: 3 }).exitCode).to.equal(255);
+    expect(withDiedExitCode(c, undefined).exitCode).to.equal(255);
+    // Any other code is Docker's real record: never replaced.
+    const seven = exited(7, at(-1 * SECOND), { id: 'c1' });
+    expect(withDiedExitCode(seven, { containerId: 'c1', exitCode: 3 }).exitCode).to.equal(7);
+    // So the row says what the program did: exited, not a failure the daemon made.
+    const intent = running({ output_interrupted_at: at(-5 * SECOND) });
+    const fixed = withDiedExitCode(exited(255, at(-2 * SECOND), { id: 'c1' }), { containerId: 'c1', exitCode: 0 });
+    expect(decide(observe(intent, fixed)).actions[0]).to.deep.equal({ type: 'collect', status: 'exited', reason: null });
+  });
+
+  it('with no die event seen, a 255 in an outage is the daemon\'s doing (lost), outside one the program\'s', () => {
+    const intent = running({ output_interrupted_at: at(-5 * SECOND) });
+    expect(decide(observe(intent, exited(255, at(-2 * SECOND)))).actions[0]).to.deep.equal({ type: 'collect', status: 'lost', reason: 'daemon_restart' });
+    expect(decide(observe(running(), exited(255))).actions[0]).to.deep.equal({ type: 'collect', status: 'failed', reason: null });
   });
 });
