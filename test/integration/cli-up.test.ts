@@ -22,7 +22,7 @@ import { Metrics } from '../../src/observability/metrics.js';
 import { LogCapture } from '../support/harness.js';
 import { freshDatabase, type TestDatabase } from '../support/postgres.js';
 import { CliProcess, ensureBuilt, ROOT } from '../support/processes.js';
-import { eventually } from './faults/common.js';
+import { eventually } from '../support/eventually.js';
 
 const BIN = path.join(ROOT, 'bin', 'highway-docker.js');
 
@@ -150,7 +150,7 @@ describe('highway-docker up: start-up checks, Ctrl-C order, clean logs', functio
       if (pid > 0) {
         try {
           process.kill(pid, 'SIGINT');
-          await eventually(async () => !(await answers(dbUrl)), 20_000, 'the embedded PostgreSQL to stop');
+          await eventually(async () => !(await answers(dbUrl)), { what: 'the embedded PostgreSQL to stop', timeoutMs: 20_000 });
         } catch {
           // not running
         }
@@ -350,7 +350,7 @@ describe('highway-docker up: start-up checks, Ctrl-C order, clean logs', functio
         expect(r.status).to.equal(503);
         expect(JSON.parse(r.body)).to.deep.equal({ ready: false, checks: { startup: { ok: false, error: 'starting' } } });
         server.serve({ metrics: new Metrics({ defaultMetrics: false }), readiness: { database: () => true } });
-        await eventually(async () => (await get(`${server.url}/readyz`)).status === 200, 5_000, 'ready');
+        await eventually(async () => (await get(`${server.url}/readyz`)).status === 200, { what: 'ready', timeoutMs: 5_000 });
         expect(JSON.parse((await get(`${server.url}/readyz`)).body)).to.deep.equal({ ready: true, checks: { database: { ok: true } } });
       } finally {
         await server.close();

@@ -21,7 +21,8 @@ import { connectDocker, removeByLabel } from '../../support/docker-env.js';
 import { ensureTestImage } from '../../support/test-image.js';
 import { startOwnPostgres, type OwnPostgres } from '../../support/postgres.js';
 import { ROOT, ensureBuilt, parseRunResult, startRunWorker, type CliProcess } from '../../support/processes.js';
-import { eventually, expectConverged, report, sleep } from './common.js';
+import { expectConverged, report, sleep } from './common.js';
+import { eventually } from '../../support/eventually.js';
 
 const DEPRECATION = /DeprecationWarning|already executing a query/;
 
@@ -68,7 +69,7 @@ describe('faults: callers while PostgreSQL goes away (own server)', function () 
       return p;
     });
     // Every process has written its intent and waits for it (none ended yet).
-    await eventually(async () => (await waitingCount('t-restart')) === N, 60_000, `${N} callers waiting`);
+    await eventually(async () => (await waitingCount('t-restart')) === N, { what: `${N} callers waiting`, timeoutMs: 60_000 });
     await pgServer.restart();
     const t0 = Date.now();
     const exits = await Promise.all(runs.map((p) => p.waitExit(60_000).then((e) => ({ ...e, ms: Date.now() - t0 }))));
@@ -97,7 +98,7 @@ describe('faults: callers while PostgreSQL goes away (own server)', function () 
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     try {
-      await eventually(async () => stdout.includes('ran exited') || child.exitCode !== null, 60_000, 'the child ran its container');
+      await eventually(async () => stdout.includes('ran exited') || child.exitCode !== null, { what: 'the child ran its container', timeoutMs: 60_000 });
       expect(stdout, stderr).to.include('ran exited');
       await pgServer.stopServer();
       await sleep(1_500); // its LISTEN connection is lost and reconnecting now

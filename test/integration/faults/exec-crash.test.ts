@@ -12,7 +12,7 @@ import { ABANDONED_EXEC_ERROR } from '../../../src/kinds/operations/decide.js';
 import { Harness } from '../../support/harness.js';
 import { removeByLabel } from '../../support/docker-env.js';
 import { ensureBuilt, startUp, type CliProcess } from '../../support/processes.js';
-import { eventually } from './common.js';
+import { eventually } from '../../support/eventually.js';
 
 describe('faults: reconciler SIGKILLed during an exec, then restarted', function () {
   this.timeout(90_000);
@@ -56,7 +56,7 @@ describe('faults: reconciler SIGKILLed during an exec, then restarted', function
       (err: unknown) => ({ ok: null, err: err as HighwayError }),
     );
     await p.waitForEvent('exec.started', undefined, 20_000);
-    await eventually(async () => /sleep 181/.test(await ps(run.container_id!)), 10_000, 'the exec runs in the container');
+    await eventually(async () => /sleep 181/.test(await ps(run.container_id!)), { what: 'the exec runs in the container', timeoutMs: 10_000 });
     await p.kill();
 
     const op = (await h.db.pool.query(`SELECT * FROM highway.docker_operations WHERE intent_id = $1`, [run.intent_id])).rows[0];
@@ -100,7 +100,7 @@ describe('faults: reconciler SIGKILLed during an exec, then restarted', function
     const outcome = h.registry
       .call<ExecResult>('tools.docker.exec', { target: run.intent_id, command: ['sleep', '182'], timeout: 600 }, ctx)
       .then(() => null, (err: unknown) => err as HighwayError);
-    await eventually(async () => /sleep 182/.test(await ps(run.container_id!)), 10_000, 'the exec runs in the container');
+    await eventually(async () => /sleep 182/.test(await ps(run.container_id!)), { what: 'the exec runs in the container', timeoutMs: 10_000 });
     const stopping = Date.now();
     await h.stopReconciler();
     expect(Date.now() - stopping).to.be.below(20_000); // not the exec's 600 s

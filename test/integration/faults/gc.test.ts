@@ -13,7 +13,8 @@ import { ensureBuilt, spawnCli, startUp, type CliProcess } from '../../support/p
 import { DockerGarbageCollector } from '../../../src/gc/collector.js';
 import { LABELS } from '../../../src/model.js';
 import { readClusterId } from '../../../src/db/queries/cluster.js';
-import { eventually, expectConverged, report, sleep, waitContainerGone } from './common.js';
+import { expectConverged, report, sleep, waitContainerGone } from './common.js';
+import { eventually } from '../../support/eventually.js';
 
 describe('faults: garbage collection', function () {
   this.timeout(60_000);
@@ -149,7 +150,7 @@ describe('faults: garbage collection', function () {
     expect(r.status).to.equal('cancelled');
     expect(r.stop_reason).to.equal('activity_gone');
     expect(r.stdout).to.equal('orphaned-activity\n');
-    await eventually(async () => h.log.events('gc.stop_requested').length > 0, 1_000, 'gc.stop_requested logged');
+    await eventually(async () => h.log.events('gc.stop_requested').length > 0, { what: 'gc.stop_requested logged', timeoutMs: 1_000 });
     await expectConverged({ docker: h.docker, label: h.label, pool: h.db.pool, intentIds: [r.intent_id], logs: [h.log.lines] });
   });
 });

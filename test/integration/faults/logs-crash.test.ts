@@ -10,7 +10,8 @@ import { followLogs, type FollowChunk } from '../../../src/tools/logs-follow.js'
 import { Harness } from '../../support/harness.js';
 import { removeByLabel } from '../../support/docker-env.js';
 import { ensureBuilt, startUp, type CliProcess } from '../../support/processes.js';
-import { eventually, expectConverged } from './common.js';
+import { expectConverged } from './common.js';
+import { eventually } from '../../support/eventually.js';
 
 describe('faults: reconciler SIGKILLed during a logs follow, then restarted', function () {
   this.timeout(120_000);
@@ -42,7 +43,7 @@ describe('faults: reconciler SIGKILLed during a logs follow, then restarted', fu
 
     const chunks: FollowChunk[] = [];
     const follow = followLogs(h.tools.operations, { target: run.intent_id }, ctx, (c) => chunks.push(c));
-    await eventually(async () => chunks.length >= 5, 20_000, 'some lines followed');
+    await eventually(async () => chunks.length >= 5, { what: 'some lines followed', timeoutMs: 20_000 });
     await up.kill(); // SIGKILL, mid-follow
     await new Promise((r) => setTimeout(r, 1_500));
     up = await start();

@@ -14,7 +14,8 @@ import { Harness, TEST_IMAGE } from '../../support/harness.js';
 import { removeByLabel } from '../../support/docker-env.js';
 import { ensureBuilt, startUp, type CliProcess } from '../../support/processes.js';
 import { startRegistry, pushToRegistry, type LocalRegistry } from '../../support/registry.js';
-import { eventually, expectConverged, report, sleep, watchEvents } from './common.js';
+import { expectConverged, report, sleep, watchEvents } from './common.js';
+import { eventually } from '../../support/eventually.js';
 
 const ENV = { HIGHWAY_WORKER_TIMEOUT_S: '2', HIGHWAY_GC_INTERVAL_S: '1', HIGHWAY_GC_CREATION_GRACE_S: '1' };
 
@@ -121,7 +122,7 @@ describe('faults: reconciler SIGKILLed in each phase, then restarted', function 
       expect(r.container_id).to.equal(containerId);
       expect(created(r.intent_id)).to.equal(1);
       await expectConverged({ docker: h.docker, label: h.label, pool: h.db.pool, intentIds: [r.intent_id], logs: all(p) });
-      await eventually(async () => events.count('destroy', containerId) === 1, 10_000, 'the destroy event');
+      await eventually(async () => events.count('destroy', containerId) === 1, { what: 'the destroy event', timeoutMs: 10_000 });
       expect(events.count('start', containerId), 'starts of the container').to.equal(1);
     } finally {
       events.stop();
@@ -158,7 +159,7 @@ describe('faults: reconciler SIGKILLed in each phase, then restarted', function 
       const startedAt = (await h.intent(r.intent_id))!.started_at!; // Docker's own StartedAt
       expect(startedAt.getTime(), 'started after the claim ended').to.be.at.least(claimEnds - 50);
       await expectConverged({ docker: h.docker, label: h.label, pool: h.db.pool, intentIds: [r.intent_id], logs: [h.log.lines] });
-      await eventually(async () => events.count('destroy', container.id) === 1, 10_000, 'the destroy event');
+      await eventually(async () => events.count('destroy', container.id) === 1, { what: 'the destroy event', timeoutMs: 10_000 });
       expect(events.count('start', container.id), 'starts of the container').to.equal(1);
     } finally {
       events.stop();
@@ -228,7 +229,7 @@ describe('faults: reconciler SIGKILLed in each phase, then restarted', function 
     const ev = await p.waitForEvent('container.started', await intentIdOf(ctx), 20_000);
     await p.kill();
     const containerId = String(ev['container_id']);
-    await eventually(async () => (await inspect(containerId)).State.Status === 'exited', 15_000, 'container exited');
+    await eventually(async () => (await inspect(containerId)).State.Status === 'exited', { what: 'container exited', timeoutMs: 15_000 });
     expect((await h.intent(String(ev['intent_id'])))!.status).to.equal('running'); // nobody recorded it
     await h.startReconciler();
     const r = await call;

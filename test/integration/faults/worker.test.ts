@@ -10,7 +10,8 @@ import { randomUUID } from 'node:crypto';
 import { Harness, TEST_IMAGE } from '../../support/harness.js';
 import { removeByLabel } from '../../support/docker-env.js';
 import { ensureBuilt, parseRunResult, startRunWorker, type CliProcess } from '../../support/processes.js';
-import { eventually, expectConverged, report, waitContainerGone } from './common.js';
+import { expectConverged, report, waitContainerGone } from './common.js';
+import { eventually } from '../../support/eventually.js';
 
 const WORKER_TIMEOUT_S = 2;
 
@@ -161,6 +162,6 @@ describe('faults: worker crash and shutdown', function () {
     const result = parseRunResult(p);
     expect(result).to.include({ status: 'failed', exit_code: 3, stdout: 'fine\n' });
     expect(exit.code, 'exit code of `highway-docker run` for a container that exited 3').to.equal(3);
-    await eventually(async () => (await h.intentOfActivity(activityId))?.removed_at, 10_000, 'removed');
+    await eventually(async () => (await h.intentOfActivity(activityId))?.removed_at, { what: 'removed', timeoutMs: 10_000 });
   });
 });

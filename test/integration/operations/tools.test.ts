@@ -14,6 +14,7 @@ import type { DockerRunResult } from '../../../src/tools/docker-run.js';
 import type { ExecResult, InspectResult, LogsResult, RemoveResult } from '../../../src/tools/docker-ops.js';
 import { followLogs, type FollowChunk } from '../../../src/tools/logs-follow.js';
 import { Harness } from '../../support/harness.js';
+import { eventually } from '../../support/eventually.js';
 
 const A = 'tenant-a';
 const B = 'tenant-b';
@@ -343,9 +344,13 @@ describe('container operations: exec, stop, remove, logs, inspect, wait (real Do
   describe('at the end', () => {
     it('leaves no container behind', async () => {
       // Removal follows the collection of an ended container's output by a moment.
-      const deadline = Date.now() + 15_000;
-      while ((await h.containers()).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-      expect((await h.containers()).map((c) => `${c.Names[0]} ${c.State}`)).to.deep.equal([]);
+      await eventually(() => h.containers(), {
+        what: 'no container left',
+        timeoutMs: 15_000,
+        everyMs: 100,
+        until: (cs) => cs.length === 0,
+        describe: (cs) => cs.map((c) => `${c.Names[0]} ${c.State}`).join(', '),
+      });
     });
   });
 });
