@@ -12,9 +12,9 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Harness, TEST_IMAGE } from '../support/harness.js';
 import { ensureBuilt, ROOT, spawnCli, runCli, type CliResult } from '../support/processes.js';
+import { useHarness } from '../support/fixture.js';
 
 const BIN = path.join(ROOT, 'bin', 'highway-docker.js');
-
 
 const cli = (args: string[], env: Record<string, string>, input?: string) => runCli(args, env, input);
 
@@ -180,13 +180,7 @@ describe('command line edges (bin/highway-docker.js)', function () {
   });
 
   describe('SIGTERM with no reconciler running', () => {
-    let h: Harness;
-    before(async () => {
-      h = await Harness.start({ withoutReconciler: true });
-    });
-    after(async () => {
-      await h?.stop();
-    });
+    const h = useHarness({ withoutReconciler: true });
 
     it('`run` exits 130 within 2 s, its intent is stopped (worker_shutdown), and a reconciler that comes later never starts it', async () => {
       const activity = randomUUID();

@@ -14,7 +14,7 @@ import { removeByLabel } from '../support/docker-env.js';
 import { DockerGarbageCollector } from '../../src/gc/collector.js';
 import { readClusterId } from '../../src/db/queries/cluster.js';
 import { LABELS } from '../../src/model.js';
-import { sleep } from './faults/common.js';
+import { sleep } from '../support/fault-checks.js';
 import { eventually } from '../support/eventually.js';
 
 describe('clusters sharing a Docker daemon', function () {

@@ -6,7 +6,6 @@
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { request } from 'node:http';
 import { promisify } from 'node:util';
 import type Docker from 'dockerode';
 import { createServer, type AddressInfo } from 'node:net';
@@ -16,6 +15,7 @@ import { connectDocker, removeByLabel } from '../support/docker-env.js';
 import { ensureTestImage, TEST_IMAGE } from '../support/test-image.js';
 import { LogCapture } from '../support/harness.js';
 import { eventually } from '../support/eventually.js';
+import { httpGet } from '../support/http.js';
 
 const run = promisify(execFile);
 const LABEL_KEY = 'hw-test-engine';
@@ -26,19 +26,6 @@ const LABEL = `${LABEL_KEY}=${TEST_RUN}`;
 async function psql(url: string, sql: string): Promise<string[]> {
   const { stdout } = await run('psql', [url, '-v', 'ON_ERROR_STOP=1', '-Atc', sql]);
   return stdout.split('\n').filter((l) => l !== '');
-}
-
-function get(url: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    request(url, { agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode!, body }));
-    })
-      .on('error', reject)
-      .end();
-  });
 }
 
 describe('the library as an engine embeds it: Host, the SQL contract, the engine API, error codes', function () {
@@ -95,8 +82,8 @@ describe('the library as an engine embeds it: Host, the SQL contract, the engine
     const [row] = await psql(db.url, `SELECT id, stopped_at IS NULL FROM highway.hosts WHERE id = '${hostId}'`);
     expect(row).to.equal(`${hostId}|t`);
     await eventually(async () => (host.isClusterLeader ? true : undefined), { what: 'the cluster leadership', timeoutMs: 10_000 });
-    expect((await get(`${host.httpUrl}/readyz`)).status).to.equal(200);
-    expect((await get(`${host.httpUrl}/metrics`)).body).to.include('highway_docker_intents');
+    expect((await httpGet(`${host.httpUrl}/readyz`)).status).to.equal(200);
+    expect((await httpGet(`${host.httpUrl}/metrics`)).body).to.include('highway_docker_intents');
   });
 
   it('SQL alone (psql): a run, its activity, its worker and an intent; the container runs, its output lands on the row, then cancel from SQL', async () => {

@@ -7,7 +7,6 @@ import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import Docker from 'dockerode';
-import pg from 'pg';
 import { freshDatabase, startOwnPostgres, type TestDatabase } from '../support/postgres.js';
 import { HostRegistry, deadHosts, dockerDaemonInfo, listHosts } from '../../src/hosts/registry.js';
 import { createPool, type Queryable } from '../../src/db/pool.js';

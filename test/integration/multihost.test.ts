@@ -22,7 +22,7 @@ import { ensureTestImage, TEST_IMAGE } from '../support/test-image.js';
 import { freshDatabase, type TestDatabase } from '../support/postgres.js';
 import { startSecondDaemon, type SecondDaemon } from '../support/second-daemon.js';
 import { ensureBuilt, spawnCli, startUp, type CliProcess } from '../support/processes.js';
-import { sleep } from './faults/common.js';
+import { sleep } from '../support/fault-checks.js';
 import { eventually } from '../support/eventually.js';
 
 const HOST_TIMEOUT_S = 3;

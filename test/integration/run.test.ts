@@ -5,18 +5,12 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { ValidationError } from '../../src/errors.js';
-import { Harness, TEST_IMAGE } from '../support/harness.js';
+import { TEST_IMAGE } from '../support/harness.js';
+import { useHarness } from '../support/fixture.js';
 
 describe('tools.docker.run (real Docker, real PostgreSQL)', function () {
   this.timeout(60_000);
-  let h: Harness;
-
-  before(async () => {
-    h = await Harness.start();
-  });
-  after(async () => {
-    await h?.stop();
-  });
+  const h = useHarness();
   afterEach(async () => {
     // Nothing a test ran may outlive it (auto_remove: false tests clean their own).
     const left = await h.containers();

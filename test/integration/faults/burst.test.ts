@@ -5,7 +5,7 @@
  */
 import { expect } from 'chai';
 import { Harness } from '../../support/harness.js';
-import { expectConverged } from './common.js';
+import { expectConverged } from '../../support/fault-checks.js';
 
 const N = 200;
 

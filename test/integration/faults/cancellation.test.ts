@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { Harness } from '../../support/harness.js';
 import { removeByLabel } from '../../support/docker-env.js';
 import { ensureBuilt, spawnCli } from '../../support/processes.js';
-import { expectConverged, report } from './common.js';
+import { expectConverged, report } from '../../support/fault-checks.js';
 import { eventually } from '../../support/eventually.js';
 
 describe('faults: workflow cancellation', function () {

@@ -27,7 +27,7 @@ import { connectDocker, removeByLabel } from '../../support/docker-env.js';
 import { ensureTestImage } from '../../support/test-image.js';
 import { freshDatabase, type TestDatabase } from '../../support/postgres.js';
 import { startSecondDaemon, type SecondDaemon } from '../../support/second-daemon.js';
-import { expectConverged, intentRows, report } from './common.js';
+import { expectConverged, intentRows, report } from '../../support/fault-checks.js';
 import { eventually } from '../../support/eventually.js';
 
 export const CLUSTERS_DAEMON = 'hw-clusters';

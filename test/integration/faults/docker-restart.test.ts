@@ -18,7 +18,7 @@ import { LogCapture, TEST_IMAGE } from '../../support/harness.js';
 import { removeByLabel } from '../../support/docker-env.js';
 import { freshDatabase, type TestDatabase } from '../../support/postgres.js';
 import { startSecondDaemon, type SecondDaemon } from '../../support/second-daemon.js';
-import { expectConverged, intentRows } from './common.js';
+import { expectConverged, intentRows } from '../../support/fault-checks.js';
 import { eventually } from '../../support/eventually.js';
 
 describe('faults: dockerd restarts during a run (second daemon)', function () {

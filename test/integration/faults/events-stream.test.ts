@@ -16,7 +16,7 @@ import Docker from 'dockerode';
 import { Harness } from '../../support/harness.js';
 import { removeByLabel } from '../../support/docker-env.js';
 import { createDockerClient } from '../../../src/docker/client.js';
-import { expectConverged, sleep } from './common.js';
+import { expectConverged, sleep } from '../../support/fault-checks.js';
 import { eventually } from '../../support/eventually.js';
 
 const DAEMON_SOCKET = '/var/run/docker.sock';

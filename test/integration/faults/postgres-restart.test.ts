@@ -19,7 +19,7 @@ import { LogCapture, TEST_IMAGE } from '../../support/harness.js';
 import { connectDocker, removeByLabel } from '../../support/docker-env.js';
 import { ensureTestImage } from '../../support/test-image.js';
 import { startOwnPostgres, type OwnPostgres } from '../../support/postgres.js';
-import { expectConverged, intentRows, report, sleep } from './common.js';
+import { expectConverged, intentRows, report, sleep } from '../../support/fault-checks.js';
 import { eventually } from '../../support/eventually.js';
 
 describe('faults: PostgreSQL restarts during a run (own server)', function () {

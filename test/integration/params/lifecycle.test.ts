@@ -5,16 +5,14 @@
  */
 import { expect } from 'chai';
 import { ValidationError } from '../../../src/errors.js';
-import type { Harness } from '../../support/harness.js';
-import { inspectWhileRunning, rejection, sleepy, useHarness, containerGone } from './helpers.js';
+import { inspectWhileRunning, rejection, sleepy, useParamsHarness, containerGone } from './helpers.js';
 import { eventually } from '../../support/eventually.js';
 
 const LIMITED = { memory_limit: '64m', cpu_limit: 1, pids_limit: 64 };
 
 describe('params: lifecycle (real Docker)', function () {
   this.timeout(60_000);
-  let h: Harness;
-  useHarness((started) => (h = started));
+  const h = useParamsHarness();
 
   /** For auto_remove: false runs: the container is kept; inspect it, then remove it. */
   async function inspectKept(containerId: string | null) {

@@ -4,8 +4,7 @@
  * hostname, dns and extra_hosts as the container sees them, ports as Docker records them.
  */
 import { expect } from 'chai';
-import type { Harness } from '../../support/harness.js';
-import { inspectWhileRunning, sleepy, useHarness } from './helpers.js';
+import { inspectWhileRunning, sleepy, useParamsHarness } from './helpers.js';
 
 const LIMITED = { memory_limit: '64m', cpu_limit: 1, pids_limit: 64 };
 
@@ -21,8 +20,7 @@ function interfaces(procNetDev: string): string[] {
 
 describe('params: networking (real Docker)', function () {
   this.timeout(60_000);
-  let h: Harness;
-  useHarness((started) => (h = started));
+  const h = useParamsHarness();
 
   describe('network_mode', () => {
     it('defaults to none: the container has only a loopback interface', async () => {

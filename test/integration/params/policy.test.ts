@@ -12,7 +12,8 @@ import { randomUUID } from 'node:crypto';
 import { PolicyError } from '../../../src/errors.js';
 import { defaultPolicy, loadPolicy, type Policy } from '../../../src/params/policy.js';
 import type { Harness } from '../../support/harness.js';
-import { effectiveCapabilities, expectNoContainers, expectNothingStored, inspectWhileRunning, PARAMS_IMAGE, rejection, sleepy, startHarness, useHarness } from './helpers.js';
+import { effectiveCapabilities, expectNoContainers, expectNothingStored, inspectWhileRunning, PARAMS_IMAGE, rejection, sleepy, startHarness, useParamsHarness } from './helpers.js';
+import { useHarness } from '../../support/fixture.js';
 
 const LIMITED = { memory_limit: '64m', cpu_limit: 1, pids_limit: 64 };
 
@@ -68,8 +69,7 @@ describe('params: operator policy (real Docker)', function () {
   });
 
   describe('the default policy denies', () => {
-    let h: Harness;
-    useHarness((started) => (h = started));
+    const h = useParamsHarness();
 
     it('privileged', async () => {
       await expectDenied(h, { privileged: true }, 'privileged', 'privileged');
@@ -198,13 +198,7 @@ describe('params: operator policy (real Docker)', function () {
   });
 
   describe('ceilings without require_limits', () => {
-    let h: Harness;
-    before(async () => {
-      h = await startHarness({ policy: { ...defaultPolicy, max_memory_bytes: 64 * 1024 * 1024, max_pids: 100 } });
-    });
-    after(async () => {
-      await h?.stop();
-    });
+    const h = useHarness({ policy: { ...defaultPolicy, max_memory_bytes: 64 * 1024 * 1024, max_pids: 100 } });
 
     it('a run without the limit exceeds the ceiling', async () => {
       await expectDenied(h, { cpu_limit: 1, pids_limit: 10 }, 'max_memory', 'memory_limit', /is required/);

@@ -1,9 +1,9 @@
 /** Shared checks of the fault-injection tests: nothing left behind, every intent ended once. */
 import { expect } from 'chai';
 import type Docker from 'dockerode';
-import type { Pool } from '../../../src/db/pool.js';
-import { isTerminal, type IntentRow } from '../../../src/model.js';
-import { eventually } from '../../support/eventually.js';
+import type { Pool } from '../../src/db/pool.js';
+import { isTerminal, type IntentRow } from '../../src/model.js';
+import { eventually } from './eventually.js';
 
 export type Line = Record<string, unknown>;
 
