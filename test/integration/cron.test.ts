@@ -531,7 +531,8 @@ describe('durable cron: the end of a tick run is the hint (no resync needed)', f
     await waitFor((rows) => rows.length === 2 && rows.every((r) => r.intent_status === 'exited'), 'both runs');
     const [first, second] = await runs();
     const lag = second!.started_at!.getTime() - first!.finished_at!.getTime();
-    expect(lag, 'ms from the first run ending to the buffered one starting').to.be.within(0, 3_000);
+    // Not before the first ended; the bound only catches a buffered tick left waiting (the benchmark times it).
+    expect(lag, 'ms from the first run ending to the buffered one starting').to.be.within(0, 15_000);
     await deleteSchedule(h.db.pool, who, name, { cancel: true });
   });
 });
