@@ -12,7 +12,6 @@ import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -22,6 +21,7 @@ import { LogCapture } from '../support/harness.js';
 import { CliProcess, ensureBuilt, ROOT } from '../support/processes.js';
 import { eventually } from '../support/eventually.js';
 import { httpGet } from '../support/http.js';
+import { freePort } from '../support/postgres.js';
 import { useFreshDatabase } from '../support/fixture.js';
 
 const BIN = path.join(ROOT, 'bin', 'highway-docker.js');
@@ -50,17 +50,6 @@ function killGroup(p: CliProcess | null): void {
   } catch {
     // gone
   }
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 async function hostRow(url: string, id: string): Promise<{ started_at: Date; heartbeat_at: Date; stopped_at: Date | null } | null> {

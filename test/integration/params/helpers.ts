@@ -103,3 +103,13 @@ export async function expectNothingStored(h: Harness, ctx: ActivityContext): Pro
 
 /** A shell command that prints a marker line and then sleeps, so the container can be inspected. */
 export const sleepy = (script: string, seconds = 0.6): string[] => ['sh', '-c', `${script}; sleep ${seconds}`];
+
+/** Interface names from /proc/net/dev (the network namespace of the reading process). */
+export function interfaces(procNetDev: string): string[] {
+  return procNetDev
+    .split('\n')
+    .slice(2)
+    .map((line) => line.split(':')[0]!.trim())
+    .filter((name) => name !== '')
+    .sort();
+}

@@ -12,20 +12,10 @@ import { randomUUID } from 'node:crypto';
 import { PolicyError } from '../../../src/errors.js';
 import { defaultPolicy, loadPolicy, type Policy } from '../../../src/params/policy.js';
 import type { Harness } from '../../support/harness.js';
-import { effectiveCapabilities, expectNoContainers, expectNothingStored, inspectWhileRunning, PARAMS_IMAGE, rejection, sleepy, startHarness, useParamsHarness } from './helpers.js';
+import { effectiveCapabilities, expectNoContainers, expectNothingStored, inspectWhileRunning, PARAMS_IMAGE, rejection, sleepy, startHarness, useParamsHarness, interfaces } from './helpers.js';
 import { useHarness } from '../../support/fixture.js';
 
 const LIMITED = { memory_limit: '64m', cpu_limit: 1, pids_limit: 64 };
-
-/** Interface names from /proc/net/dev. */
-function interfaces(procNetDev: string): string[] {
-  return procNetDev
-    .split('\n')
-    .slice(2)
-    .map((line) => line.split(':')[0]!.trim())
-    .filter((name) => name !== '')
-    .sort();
-}
 
 /** Asserts that `params` is denied by `rule` on `field`, logged, audited, and left nothing behind. */
 async function expectDenied(h: Harness, params: Record<string, unknown>, rule: string, field: string, message?: RegExp): Promise<void> {
