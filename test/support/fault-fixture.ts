@@ -25,7 +25,7 @@ import { ensureBuilt, startUp, type CliProcess, type LogLine } from './processes
 import { ensureTestImage } from './test-image.js';
 
 export interface CrashFixture {
-  /** The harness (see Harness); with `inProcessReconciler: false` (the default) no reconciler runs until the test starts one. */
+  /** The harness (see Harness); unless `harness.withoutReconciler` is set false, no reconciler runs until the test starts one. */
   readonly h: Harness;
   /** The child processes of the current test, killed after it. */
   readonly children: CliProcess[];
