@@ -42,14 +42,19 @@ export interface ManagerOptions {
    */
   exclusive?: boolean;
   metrics?: Metrics;
+  /** The shared LISTEN connection on these channels (default: a PgListener on databaseUrl). A seam for unit tests. */
+  listener?: (channels: readonly string[], logger: Logger) => Listener;
 }
+
+/** What the manager uses of its LISTEN connection. */
+export type Listener = Pick<PgListener, 'signals$' | 'connected' | 'start' | 'stop'>;
 
 export class Manager {
   readonly id: string;
   readonly clusterId: string;
   readonly log: Logger;
   private readonly controllers = new Map<string, Controller>();
-  private listener: PgListener | null = null;
+  private listener: Listener | null = null;
   private dockerSub: Subscription | null = null;
   private readonly resync$ = new Subject<string>();
   private started = false;
@@ -107,7 +112,7 @@ export class Manager {
     this.started = true;
     if (this.options.exclusive ?? true) await this.becomeActive();
     const channels = [...new Set([...this.controllers.values()].flatMap((c) => c.kind.channels ?? []))];
-    this.listener = new PgListener(this.options.databaseUrl, channels, this.log);
+    this.listener = this.options.listener ? this.options.listener(channels, this.log) : new PgListener(this.options.databaseUrl, channels, this.log);
 
     const dockerSignals$ = new Subject<DockerEventSignal>();
     const sources: Sources = {

@@ -13,6 +13,7 @@ import { highwayLabels } from '../../src/kinds/containers/effects.js';
 import { readClusterId } from '../../src/db/queries/cluster.js';
 import { containerName, type IntentRow } from '../../src/model.js';
 import { Harness, TEST_IMAGE } from '../support/harness.js';
+import { eventually } from '../support/eventually.js';
 
 interface AuditRow {
   actor: string | null;
@@ -140,16 +141,15 @@ describe('audit: a row write lost after a Docker effect is made good by the next
     await h.db.pool.query(`UPDATE highway.docker_containers SET reconciler_id = 'another-host', status = 'pending' WHERE id = $1`, [row.id]);
 
     await h.startReconciler();
-    const deadline = Date.now() + 15_000;
-    while (!(await h.containerGone(container.id))) {
-      if (Date.now() > deadline) expect.fail('the handed-back container is still there after 15 s');
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    // Its rows are written once Docker's removal is done: give them the same deadline.
-    let rows: AuditRow[] = [];
-    while ((rows = (await auditOf(row.id)).filter((r) => r.detail['container_id'] === container.id)).length < 2 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await eventually(() => h.containerGone(container.id), { what: 'the handed-back container removed', timeoutMs: 15_000, everyMs: 100 });
+    // Its rows are written once Docker's removal is done: wait for them too (and then check exactly which).
+    const rows: AuditRow[] = await eventually(async () => (await auditOf(row.id)).filter((r) => r.detail['container_id'] === container.id), {
+      what: 'two audit rows of the handed-back container',
+      timeoutMs: 15_000,
+      everyMs: 100,
+      until: (rs) => rs.length >= 2,
+      describe: (rs) => JSON.stringify(rs.map((r) => r.operation)),
+    });
     expect(rows.map((r) => r.operation)).to.deep.equal(['container.create', 'container.remove']);
     expect(rows[0]!.detail['recorded_late']).to.equal(true);
     expect(String(rows[1]!.detail['why'])).to.match(/never started.*another-host/);

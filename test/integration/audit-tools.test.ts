@@ -14,8 +14,9 @@ import { highwayLabels } from '../../src/kinds/containers/effects.js';
 import { readClusterId } from '../../src/db/queries/cluster.js';
 import { containerName, type IntentRow } from '../../src/model.js';
 import { HighwayError, ValidationError } from '../../src/errors.js';
-import { Harness, TEST_IMAGE } from '../support/harness.js';
+import { TEST_IMAGE } from '../support/harness.js';
 import { runCli } from '../support/processes.js';
+import { useHarness } from '../support/fixture.js';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 
@@ -30,14 +31,7 @@ interface AuditRow {
 
 describe('audit: every tool call, allowed, refused or failed, leaves one row (real Docker, real PostgreSQL)', function () {
   this.timeout(90_000);
-  let h: Harness;
-
-  before(async () => {
-    h = await Harness.start();
-  });
-  after(async () => {
-    await h?.stop();
-  });
+  const h = useHarness();
 
   const rowsOf = async (actor: string): Promise<AuditRow[]> =>
     (await h.db.pool.query<AuditRow>(`SELECT tenant_id, actor, intent_id, operation, outcome, detail FROM highway.docker_audit WHERE actor = $1 ORDER BY id`, [actor])).rows;
@@ -189,14 +183,7 @@ describe('audit: every tool call, allowed, refused or failed, leaves one row (re
 
 describe('audit: a container Docker made and started before a crash kept the row from knowing it (real Docker, real PostgreSQL)', function () {
   this.timeout(90_000);
-  let h: Harness;
-
-  before(async () => {
-    h = await Harness.start({ withoutReconciler: true });
-  });
-  after(async () => {
-    await h?.stop();
-  });
+  const h = useHarness({ withoutReconciler: true });
 
   // Where the reconciler died: after Docker's create (no start claimed yet); after the start
   // claim and the create (the claim long expired); after Docker's start.

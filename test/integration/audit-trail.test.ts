@@ -9,18 +9,11 @@ import { randomUUID } from 'node:crypto';
 import { ClusterDuties } from '../../src/hosts/cluster-duties.js';
 import { appendAudit } from '../../src/db/queries/audit.js';
 import { LogCapture } from '../support/harness.js';
-import { freshDatabase, type TestDatabase } from '../support/postgres.js';
+import { useFreshDatabase } from '../support/fixture.js';
 
 describe('audit trail: append-only, bounded, partitioned (real PostgreSQL)', function () {
   this.timeout(60_000);
-  let db: TestDatabase;
-
-  beforeEach(async () => {
-    db = await freshDatabase();
-  });
-  afterEach(async () => {
-    await db?.drop();
-  });
+  const db = useFreshDatabase({ eachTest: true });
 
   const count = async () => Number((await db.pool.query('SELECT count(*) AS n FROM highway.docker_audit')).rows[0].n);
   const partitions = async () =>

@@ -13,16 +13,6 @@ import { ensureBuilt, parseRunResult, spawnCli } from '../support/processes.js';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-async function eventually<T>(fn: () => Promise<T | null | undefined | false>, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${what}`);
-    await sleep(50);
-  }
-}
-
 describe('callers: every terminal state wakes its caller at once', function () {
   this.timeout(60_000);
   let h: Harness;

@@ -10,8 +10,8 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { freshDatabase, type TestDatabase } from '../support/postgres.js';
 import { ensureBuilt, runCli, type CliResult } from '../support/processes.js';
+import { useFreshDatabase } from '../support/fixture.js';
 
 /** An unreachable database whose URL carries a password in every form a URL can. */
 const BAD_URL = 'postgresql://hw:pw-in-userinfo@127.0.0.1:1/none?password=pw-in-query&sslpassword=pw-in-sslpassword';
@@ -129,13 +129,7 @@ describe('command line contract: global options anywhere, one --json error shape
   });
 
   describe('with a database', () => {
-    let db: TestDatabase;
-    before(async () => {
-      db = await freshDatabase();
-    });
-    after(async () => {
-      await db?.drop();
-    });
+    const db = useFreshDatabase();
 
     it('the flag after the subcommand reaches the database (ps, hosts, cron ls), and wins over DATABASE_URL', async () => {
       for (const args of [['ps', '--json'], ['hosts', '--json'], ['cron', 'ls', '--json']]) {

@@ -12,17 +12,17 @@ import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { request } from 'node:http';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { startHttpServer } from '../../src/observability/http.js';
 import { Metrics } from '../../src/observability/metrics.js';
 import { LogCapture } from '../support/harness.js';
-import { freshDatabase, type TestDatabase } from '../support/postgres.js';
 import { CliProcess, ensureBuilt, ROOT } from '../support/processes.js';
-import { eventually } from './faults/common.js';
+import { eventually } from '../support/eventually.js';
+import { httpGet } from '../support/http.js';
+import { freePort } from '../support/postgres.js';
+import { useFreshDatabase } from '../support/fixture.js';
 
 const BIN = path.join(ROOT, 'bin', 'highway-docker.js');
 
@@ -50,30 +50,6 @@ function killGroup(p: CliProcess | null): void {
   } catch {
     // gone
   }
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-function get(url: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { agent: false, timeout: 10_000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode!, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
 }
 
 async function hostRow(url: string, id: string): Promise<{ started_at: Date; heartbeat_at: Date; stopped_at: Date | null } | null> {
@@ -150,7 +126,7 @@ describe('highway-docker up: start-up checks, Ctrl-C order, clean logs', functio
       if (pid > 0) {
         try {
           process.kill(pid, 'SIGINT');
-          await eventually(async () => !(await answers(dbUrl)), 20_000, 'the embedded PostgreSQL to stop');
+          await eventually(async () => !(await answers(dbUrl)), { what: 'the embedded PostgreSQL to stop', timeoutMs: 20_000 });
         } catch {
           // not running
         }
@@ -170,7 +146,7 @@ describe('highway-docker up: start-up checks, Ctrl-C order, clean logs', functio
       const afterwards = await hostRow(dbUrl, id);
       expect(afterwards!.stopped_at).to.equal(null);
       expect(afterwards!.started_at.getTime()).to.equal(before!.started_at.getTime());
-      expect((await get(`http://127.0.0.1:${port}/readyz`)).status).to.equal(200);
+      expect((await httpGet(`http://127.0.0.1:${port}/readyz`)).status).to.equal(200);
     });
 
     it('a second up on the same HIGHWAY_HOME (another port) is refused, naming the live one; the row is untouched', async () => {
@@ -210,13 +186,7 @@ describe('highway-docker up: start-up checks, Ctrl-C order, clean logs', functio
   });
 
   describe('with DATABASE_URL', () => {
-    let db: TestDatabase;
-    before(async () => {
-      db = await freshDatabase();
-    });
-    after(async () => {
-      await db?.drop();
-    });
+    const db = useFreshDatabase();
 
     it('a standby with the same reconciler id leaves the live host row alone, also when it stops', async () => {
       const id = `hw-cli-standby-${randomUUID().slice(0, 8)}`;
@@ -306,7 +276,7 @@ describe('highway-docker up: start-up checks, Ctrl-C order, clean logs', functio
       });
       try {
         for (let i = 0; i < 3; i++) {
-          const r = await get(`${server.url}/readyz`);
+          const r = await httpGet(`${server.url}/readyz`);
           expect(r.status).to.equal(503);
           expect(r.body).to.not.match(/10\.1\.2\.3|5432|docker\.sock|ENOENT|ECONNREFUSED|s3cret/);
           expect(JSON.parse(r.body)).to.deep.equal({
@@ -345,13 +315,13 @@ describe('highway-docker up: start-up checks, Ctrl-C order, clean logs', functio
     it('bound early (starting), /readyz is 503 "starting" and /healthz 200 until it is given its checks', async () => {
       const server = await startHttpServer({ addr: '127.0.0.1:0', starting: true });
       try {
-        expect(await get(`${server.url}/healthz`)).to.include({ status: 200 });
-        const r = await get(`${server.url}/readyz`);
+        expect(await httpGet(`${server.url}/healthz`)).to.include({ status: 200 });
+        const r = await httpGet(`${server.url}/readyz`);
         expect(r.status).to.equal(503);
         expect(JSON.parse(r.body)).to.deep.equal({ ready: false, checks: { startup: { ok: false, error: 'starting' } } });
         server.serve({ metrics: new Metrics({ defaultMetrics: false }), readiness: { database: () => true } });
-        await eventually(async () => (await get(`${server.url}/readyz`)).status === 200, 5_000, 'ready');
-        expect(JSON.parse((await get(`${server.url}/readyz`)).body)).to.deep.equal({ ready: true, checks: { database: { ok: true } } });
+        await eventually(async () => (await httpGet(`${server.url}/readyz`)).status === 200, { what: 'ready', timeoutMs: 5_000 });
+        expect(JSON.parse((await httpGet(`${server.url}/readyz`)).body)).to.deep.equal({ ready: true, checks: { database: { ok: true } } });
       } finally {
         await server.close();
       }

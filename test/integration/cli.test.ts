@@ -11,6 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { Harness, TEST_IMAGE } from '../support/harness.js';
 import { runCli } from '../support/processes.js';
+import { eventually } from '../support/eventually.js';
 
 const BIN = fileURLToPath(new URL('../../bin/highway-docker.js', import.meta.url));
 
@@ -107,11 +108,7 @@ describe('command line (bin/highway-docker.js)', function () {
       child.stderr.on('data', (d) => (stderr += d));
       const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
       // Wait for its container to run.
-      const deadline = Date.now() + 30_000;
-      while ((await h.db.pool.query(`SELECT 1 FROM highway.docker_containers WHERE status = 'running'`)).rowCount === 0) {
-        if (Date.now() > deadline) throw new Error('never ran');
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      await eventually(async () => (await h.db.pool.query(`SELECT 1 FROM highway.docker_containers WHERE status = 'running'`)).rowCount !== 0, { what: 'its container running', timeoutMs: 30_000 });
       child.kill('SIGINT');
       const code = await exited;
       expect(code).to.equal(130);
@@ -175,11 +172,13 @@ describe('command line (bin/highway-docker.js)', function () {
       up.stdout.on('data', (d) => (log += d));
       const exited = new Promise<number | null>((resolve) => up.on('exit', (code) => resolve(code)));
       try {
-        const deadline = Date.now() + 90_000;
-        while (!log.includes('"event":"up.ready"')) {
-          if (Date.now() > deadline || up.exitCode !== null) throw new Error(`up did not get ready:\n${log}`);
-          await new Promise((r) => setTimeout(r, 100));
-        }
+        await eventually(
+          () => {
+            if (up.exitCode !== null) throw new Error(`up exited (${up.exitCode}) before it was ready:\n${log}`);
+            return log.includes('"event":"up.ready"');
+          },
+          { what: 'up ready', timeoutMs: 90_000, everyMs: 100, describe: () => `the log:\n${log}` },
+        );
         const state = JSON.parse(await readFile(path.join(home, 'embedded.json'), 'utf8'));
         expect(state.url).to.match(/^postgresql:\/\/postgres:[^@]+@127\.0\.0\.1:\d+\/highway$/);
         const r = await cli(['run', TEST_IMAGE, 'echo', 'via embedded'], upEnv);

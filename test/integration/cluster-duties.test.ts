@@ -8,18 +8,11 @@ import { randomUUID } from 'node:crypto';
 import { ClusterDuties } from '../../src/hosts/cluster-duties.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import type { Pool } from '../../src/db/pool.js';
-import { freshDatabase, type TestDatabase } from '../support/postgres.js';
+import { useFreshDatabase } from '../support/fixture.js';
 
 describe('hosts: ClusterDuties failover (real PostgreSQL)', function () {
   this.timeout(30_000);
-  let db: TestDatabase;
-
-  before(async () => {
-    db = await freshDatabase();
-  });
-  after(async () => {
-    await db?.drop();
-  });
+  const db = useFreshDatabase();
 
   const host = (id: string, heartbeatAgoS: number) =>
     db.pool.query(

@@ -14,7 +14,8 @@ import { removeByLabel } from '../support/docker-env.js';
 import { DockerGarbageCollector } from '../../src/gc/collector.js';
 import { readClusterId } from '../../src/db/queries/cluster.js';
 import { LABELS } from '../../src/model.js';
-import { eventually, sleep } from './faults/common.js';
+import { sleep } from '../support/fault-checks.js';
+import { eventually } from '../support/eventually.js';
 
 describe('clusters sharing a Docker daemon', function () {
   this.timeout(60_000);
@@ -120,7 +121,7 @@ describe('clusters sharing a Docker daemon', function () {
     await a.startReconciler();
     const r = await call;
     expect(r.status).to.equal('cancelled');
-    await eventually(async () => a.containerGone(row.container_id), 15_000, 'container removed by the reconciler');
+    await eventually(async () => a.containerGone(row.container_id), { what: 'container removed by the reconciler', timeoutMs: 15_000 });
     expect(a.log.events('container.removed', row.id)).to.have.length.at.least(1);
     expect(falseOrphans()).to.have.length(0);
   });

@@ -3,6 +3,7 @@ import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { Harness, TEST_IMAGE } from '../support/harness.js';
 import { ensureBuilt, runCli } from '../support/processes.js';
+import { eventually } from '../support/eventually.js';
 
 
 const cli = (args: string[], env: Record<string, string>, input?: string) => runCli(args, env, input);
@@ -50,14 +51,12 @@ describe('command line: cron', function () {
     const waiting = JSON.parse((await cli(['cron', 'runs', name, '--tenant', 't1', '--json'], env)).stdout) as Array<Record<string, unknown>>;
     expect(waiting.find((r) => r['scheduled_time'] === trig.scheduled_time)).to.include({ status: 'pending', intent_id: null });
     expect((await cli(['cron', 'resume', name, '--tenant', 't1'], env)).stdout).to.equal(`resumed ${name} (1 waiting tick(s) are decided now)\n`);
-    let runs: Array<Record<string, unknown>> = [];
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      runs = JSON.parse((await cli(['cron', 'runs', name, '--tenant', 't1', '--json'], env)).stdout);
-      if (runs.length >= 2 && runs.some((r) => r['scheduled_time'] === trig.scheduled_time && r['status'] === 'exited')) break;
-      if (Date.now() > deadline) throw new Error(`runs: ${JSON.stringify(runs)}`);
-      await new Promise((r) => setTimeout(r, 300));
-    }
+    const runs = await eventually(async () => JSON.parse((await cli(['cron', 'runs', name, '--tenant', 't1', '--json'], env)).stdout) as Array<Record<string, unknown>>, {
+      what: 'two runs, the triggered one exited',
+      timeoutMs: 30_000,
+      everyMs: 300,
+      until: (rs) => rs.length >= 2 && rs.some((r) => r['scheduled_time'] === trig.scheduled_time && r['status'] === 'exited'),
+    });
     for (const r of runs.filter((r) => r['status'] === 'exited')) {
       expect(r['scheduled_time']).to.match(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
       expect(r['intent_id']).to.match(/^[0-9a-f-]{36}$/);
@@ -68,11 +67,7 @@ describe('command line: cron', function () {
     const gone = await cli(['cron', 'show', name, '--tenant', 't1'], env);
     expect(gone.code).to.not.equal(0);
     expect(gone.stderr).to.contain(`schedule "${name}" not found`);
-    const deadline2 = Date.now() + 30_000;
-    while ((await h.containers()).length > 0) {
-      if (Date.now() > deadline2) throw new Error('containers left');
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    await eventually(() => h.containers(), { what: 'no container left', timeoutMs: 30_000, everyMs: 200, until: (cs) => cs.length === 0 });
   });
 
   it('bad input names the field and stores nothing', async () => {

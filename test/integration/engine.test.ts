@@ -6,7 +6,6 @@
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { request } from 'node:http';
 import { promisify } from 'node:util';
 import type Docker from 'dockerode';
 import { createServer, type AddressInfo } from 'node:net';
@@ -15,6 +14,8 @@ import { freshDatabase, type TestDatabase } from '../support/postgres.js';
 import { connectDocker, removeByLabel } from '../support/docker-env.js';
 import { ensureTestImage, TEST_IMAGE } from '../support/test-image.js';
 import { LogCapture } from '../support/harness.js';
+import { eventually } from '../support/eventually.js';
+import { httpGet } from '../support/http.js';
 
 const run = promisify(execFile);
 const LABEL_KEY = 'hw-test-engine';
@@ -25,29 +26,6 @@ const LABEL = `${LABEL_KEY}=${TEST_RUN}`;
 async function psql(url: string, sql: string): Promise<string[]> {
   const { stdout } = await run('psql', [url, '-v', 'ON_ERROR_STOP=1', '-Atc', sql]);
   return stdout.split('\n').filter((l) => l !== '');
-}
-
-async function eventually<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-function get(url: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    request(url, { agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode!, body }));
-    })
-      .on('error', reject)
-      .end();
-  });
 }
 
 describe('the library as an engine embeds it: Host, the SQL contract, the engine API, error codes', function () {
@@ -75,11 +53,11 @@ describe('the library as an engine embeds it: Host, the SQL contract, the engine
     const res = await db.pool.query(`SELECT status, stop_reason, exit_code, stdout, error, error_code, removed_at FROM highway.docker_containers WHERE id = $1`, [id]);
     return res.rows[0] as { status: string; stop_reason: string | null; exit_code: number | null; stdout: string | null; error: string | null; error_code: string | null; removed_at: Date | null };
   };
-  const settled = (id: string, status: string) => eventually(`${id} ${status} and removed`, async () => {
+  const settled = (id: string, status: string) => eventually(async () => {
     const r = await rowOf(id);
     return r.status === status && r.removed_at ? r : undefined;
-  });
-  const running = (id: string) => eventually(`${id} running`, async () => ((await rowOf(id)).status === 'running' ? true : undefined));
+  }, { what: `${id} ${status} and removed`, timeoutMs: 60_000 });
+  const running = (id: string) => eventually(async () => ((await rowOf(id)).status === 'running' ? true : undefined), { what: `${id} running`, timeoutMs: 60_000 });
 
   before(async () => {
     db = await freshDatabase();
@@ -103,9 +81,9 @@ describe('the library as an engine embeds it: Host, the SQL contract, the engine
     expect(host.id).to.equal(hostId);
     const [row] = await psql(db.url, `SELECT id, stopped_at IS NULL FROM highway.hosts WHERE id = '${hostId}'`);
     expect(row).to.equal(`${hostId}|t`);
-    await eventually('the cluster leadership', async () => (host.isClusterLeader ? true : undefined), 10_000);
-    expect((await get(`${host.httpUrl}/readyz`)).status).to.equal(200);
-    expect((await get(`${host.httpUrl}/metrics`)).body).to.include('highway_docker_intents');
+    await eventually(async () => (host.isClusterLeader ? true : undefined), { what: 'the cluster leadership', timeoutMs: 10_000 });
+    expect((await httpGet(`${host.httpUrl}/readyz`)).status).to.equal(200);
+    expect((await httpGet(`${host.httpUrl}/metrics`)).body).to.include('highway_docker_intents');
   });
 
   it('SQL alone (psql): a run, its activity, its worker and an intent; the container runs, its output lands on the row, then cancel from SQL', async () => {
@@ -116,10 +94,10 @@ describe('the library as an engine embeds it: Host, the SQL contract, the engine
     await psql(db.url, `INSERT INTO highway.activities (id, workflow_run_id, heartbeat_at, heartbeat_timeout_s) VALUES ('${activity}', '${runId}', now(), 60)`);
     await psql(db.url, `INSERT INTO highway.workers (id, status, heartbeat_at) VALUES ('${worker}', 'alive', now())`);
     const id = await sqlIntent({ run: runId, activity, tenant: 'sql-tenant', worker, command: ['sh', '-c', 'echo from-sql'] });
-    await eventually('the intent to end', async () => {
+    await eventually(async () => {
       const [line] = await psql(db.url, `SELECT status || '|' || coalesce(exit_code::text, '') || '|' || coalesce(stdout, '') FROM highway.docker_containers WHERE id = '${id}' AND removed_at IS NOT NULL`);
       return line === 'exited|0|from-sql\n' || line === 'exited|0|from-sql' ? line : undefined;
-    });
+    }, { what: 'the intent to end', timeoutMs: 60_000 });
 
     // A long one, cancelled by the run's status: stopped, removed, `cancelled` with the reason.
     const activity2 = randomUUID();
@@ -212,10 +190,10 @@ describe('the library as an engine embeds it: Host, the SQL contract, the engine
     const resumed = await s.resume(name, { tenant: 'sched' });
     expect(resumed.schedule.paused).to.equal(false);
     expect(resumed.waiting).to.equal(1);
-    const runs = await eventually('the triggered tick to run', async () => {
+    const runs = await eventually(async () => {
       const r = await s.runs(name, { tenant: 'sched' });
       return r.some((t) => t.status === 'exited') ? r : undefined;
-    });
+    }, { what: 'the triggered tick to run', timeoutMs: 60_000 });
     expect(runs.map((t) => t.source)).to.include('trigger');
     expect((await s.show(name, { tenant: 'sched' })).schedule.name).to.equal(name);
     const missing = await s.pause('no-such', { tenant: 'sched' }).then(() => null, (e: unknown) => e);
@@ -241,9 +219,8 @@ describe('the library as an engine embeds it: Host, the SQL contract, the engine
       expect(result, code).to.include({ status, error_code: code });
       expect(result.error, code).to.be.a('string');
       expect((await rowOf(result.intent_id)).error_code, code).to.equal(code);
-      const line = await eventually(`the log line of ${code}`, async () =>
-        logs.lines.find((l) => l['intent_id'] === result.intent_id && (l['event'] === 'container.exited' || l['event'] === 'intent.failed')),
-      10_000);
+      const line = await eventually(async () =>
+        logs.lines.find((l) => l['intent_id'] === result.intent_id && (l['event'] === 'container.exited' || l['event'] === 'intent.failed')), { what: `the log line of ${code}`, timeoutMs: 10_000 });
       expect(line['code'], code).to.equal(code);
     }
     const ok = await call({ image: TEST_IMAGE, command: ['true'] });

@@ -5,25 +5,12 @@
  */
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
-import { request } from 'node:http';
 import { Metrics } from '../../src/observability/metrics.js';
 import { startHttpServer, type HttpServer } from '../../src/observability/http.js';
 import type { Queryable } from '../../src/db/pool.js';
 import { freshDatabase, type TestDatabase } from '../support/postgres.js';
 import { parsePrometheusText, sampleValue } from '../support/prom-text.js';
-
-async function get(url: string, method = 'GET'): Promise<{ status: number; type: string; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode!, type: String(res.headers['content-type']), body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+import { httpGet } from '../support/http.js';
 
 describe('observability: startHttpServer with Metrics (real PostgreSQL)', function () {
   this.timeout(30_000);
@@ -64,7 +51,7 @@ describe('observability: startHttpServer with Metrics (real PostgreSQL)', functi
     const s = await serve({ metrics });
     expect(s.url).to.match(/^http:\/\/127\.0\.0\.1:\d+$/);
 
-    const res = await get(`${s.url}/metrics`);
+    const res = await httpGet(`${s.url}/metrics`);
     expect(res.status).to.equal(200);
     expect(res.type).to.equal('text/plain; version=0.0.4; charset=utf-8');
     const f = parsePrometheusText(res.body);
@@ -85,7 +72,7 @@ describe('observability: startHttpServer with Metrics (real PostgreSQL)', functi
 
     // Counted on every scrape: a change shows at once, and a status that is gone disappears.
     await db.pool.query(`UPDATE highway.docker_containers SET status = 'stopping' WHERE status = 'created'`);
-    const again = parsePrometheusText((await get(`${s.url}/metrics`)).body);
+    const again = parsePrometheusText((await httpGet(`${s.url}/metrics`)).body);
     expect(sampleValue(again, 'highway_docker_intents', { status: 'stopping', host: 'h2' })).to.equal(1);
     expect(sampleValue(again, 'highway_docker_intents', { status: 'created', host: 'h2' })).to.equal(undefined);
 
@@ -101,12 +88,12 @@ describe('observability: startHttpServer with Metrics (real PostgreSQL)', functi
     for (const pool of [broken, hanging]) {
       const metrics = new Metrics({ pool, defaultMetrics: false, intentsQueryTimeoutMs: 200 });
       const s = await serve({ metrics });
-      const res = await get(`${s.url}/metrics`);
+      const res = await httpGet(`${s.url}/metrics`);
       expect(res.status).to.equal(200);
       const f = parsePrometheusText(res.body);
       expect(f.get('highway_docker_intents')!.samples).to.deep.equal([]);
       // prom-client reads every metric at once, so a collector's failure shows from the next scrape.
-      const next = parsePrometheusText((await get(`${s.url}/metrics`)).body);
+      const next = parsePrometheusText((await httpGet(`${s.url}/metrics`)).body);
       expect(sampleValue(next, 'highway_docker_scrape_errors_total', { collector: 'highway_docker_intents' })).to.equal(1);
     }
   });
@@ -120,22 +107,22 @@ describe('observability: startHttpServer with Metrics (real PostgreSQL)', functi
         docker: () => true,
       },
     });
-    const health = await get(`${s.url}/healthz`);
+    const health = await httpGet(`${s.url}/healthz`);
     expect(health.status).to.equal(200);
     expect(JSON.parse(health.body)).to.deep.equal({ status: 'ok' });
 
-    let ready = await get(`${s.url}/readyz`);
+    let ready = await httpGet(`${s.url}/readyz`);
     expect(ready.status).to.equal(200);
     expect(JSON.parse(ready.body)).to.deep.equal({ ready: true, checks: { database: { ok: true }, docker: { ok: true } } });
 
     dbUp = false;
-    ready = await get(`${s.url}/readyz`);
+    ready = await httpGet(`${s.url}/readyz`);
     expect(ready.status).to.equal(503);
     expect(JSON.parse(ready.body)).to.deep.equal({ ready: false, checks: { database: { ok: false, error: 'check failed' }, docker: { ok: true } } });
-    expect((await get(`${s.url}/healthz`)).status).to.equal(200); // alive, just not ready
+    expect((await httpGet(`${s.url}/healthz`)).status).to.equal(200); // alive, just not ready
 
     dbUp = true;
-    expect((await get(`${s.url}/readyz`)).status).to.equal(200);
+    expect((await httpGet(`${s.url}/readyz`)).status).to.equal(200);
   });
 
   it('/readyz: a check that throws or hangs fails with its state (the error text is for the log only)', async () => {
@@ -150,7 +137,7 @@ describe('observability: startHttpServer with Metrics (real PostgreSQL)', functi
         hangs: () => new Promise<boolean>(() => {}),
       },
     });
-    const res = await get(`${s.url}/readyz`);
+    const res = await httpGet(`${s.url}/readyz`);
     expect(res.status).to.equal(503);
     expect(JSON.parse(res.body)).to.deep.equal({
       ready: false,
@@ -164,16 +151,16 @@ describe('observability: startHttpServer with Metrics (real PostgreSQL)', functi
 
   it('404 for other paths, 405 for other methods, HEAD without a body; close() is idempotent and stops listening', async () => {
     const s = await serve({ metrics: new Metrics({ defaultMetrics: false }) });
-    expect((await get(`${s.url}/nope`)).status).to.equal(404);
-    expect((await get(`${s.url}/metrics/extra`)).status).to.equal(404);
-    expect((await get(`${s.url}/metrics?x=1`)).status).to.equal(200);
-    expect((await get(`${s.url}/metrics`, 'POST')).status).to.equal(405);
-    const head = await get(`${s.url}/healthz`, 'HEAD');
+    expect((await httpGet(`${s.url}/nope`)).status).to.equal(404);
+    expect((await httpGet(`${s.url}/metrics/extra`)).status).to.equal(404);
+    expect((await httpGet(`${s.url}/metrics?x=1`)).status).to.equal(200);
+    expect((await httpGet(`${s.url}/metrics`, 'POST')).status).to.equal(405);
+    const head = await httpGet(`${s.url}/healthz`, 'HEAD');
     expect(head.status).to.equal(200);
     expect(head.body).to.equal('');
     await Promise.all([s.close(), s.close()]);
     await s.close();
-    await get(`${s.url}/healthz`).then(
+    await httpGet(`${s.url}/healthz`).then(
       () => expect.fail('still listening after close'),
       (err: NodeJS.ErrnoException) => expect(err.code).to.equal('ECONNREFUSED'),
     );

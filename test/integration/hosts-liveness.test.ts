@@ -12,7 +12,7 @@ import { runKinds } from '../../src/runtime/periodic.js';
 import { registerHost } from '../../src/db/queries/hosts.js';
 import { hosts, type HostJson } from '../../src/cli/hosts.js';
 import { knownHosts } from '../../src/kinds/pulls/queries/target-hosts.js';
-import { sleep } from './faults/common.js';
+import { sleep } from '../support/fault-checks.js';
 
 describe('hosts: liveness by the host\'s own recorded timeout', function () {
   this.timeout(60_000);

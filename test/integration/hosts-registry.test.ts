@@ -7,7 +7,6 @@ import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import Docker from 'dockerode';
-import pg from 'pg';
 import { freshDatabase, startOwnPostgres, type TestDatabase } from '../support/postgres.js';
 import { HostRegistry, deadHosts, dockerDaemonInfo, listHosts } from '../../src/hosts/registry.js';
 import { createPool, type Queryable } from '../../src/db/pool.js';
@@ -15,18 +14,9 @@ import { deleteEndedIntents } from '../../src/db/queries/retention.js';
 import { hosts } from '../../src/cli/hosts.js';
 import { runKinds, type RunningKinds } from '../../src/runtime/periodic.js';
 import { silentLogger } from '../../src/observability/logger.js';
+import { eventually } from '../support/eventually.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 /** An intent row of `host` in `status` (removed `removedDaysAgo` days ago when given). */
 async function intent(q: Queryable, host: string | null, status: string, more: { removedDaysAgo?: number; protectedUntil?: Date } = {}): Promise<string> {
@@ -84,10 +74,10 @@ describe('hosts: HostRegistry, listHosts, deadHosts (real PostgreSQL)', function
     await r.beat();
     const beating = runKinds([r.kind()], silentLogger);
     const first = (await listHosts(db.pool, 30)).find((x) => x.id === 'reg-beat')!;
-    const later = await until('a heartbeat', async () => {
+    const later = await eventually(async () => {
       const h = (await listHosts(db.pool, 30)).find((x) => x.id === 'reg-beat')!;
       return h.heartbeat_at > first.heartbeat_at && h;
-    });
+    }, { what: 'a heartbeat', timeoutMs: 10_000 });
     expect(later.started_at.getTime()).to.equal(first.started_at.getTime());
 
     await Promise.all([r.stop(), r.stop()]);
@@ -195,14 +185,15 @@ describe('hosts: HostRegistry, listHosts, deadHosts (real PostgreSQL)', function
       expect(failures.filter((l) => l['level'] === 50)).to.have.length(1); // one error line per outage, then debug
 
       await own.start();
-      await until('registration after the outage', async () => (await listHosts(pool, 30)).find((h) => h.id === 'outage-host'));
+      // While the server starts, a query fails: that is a "not yet".
+      await eventually(async () => (await listHosts(pool, 30).catch(() => [])).find((h) => h.id === 'outage-host'), { what: 'registration after the outage', timeoutMs: 10_000 });
       expect(lines.some((l) => l['event'] === 'host.registered')).to.equal(true);
       expect(lines.some((l) => l['event'] === 'host.heartbeat_recovered')).to.equal(true);
-      await until('healthy', async () => r.healthy);
+      await eventually(async () => r.healthy, { what: 'healthy', timeoutMs: 10_000 });
 
       // Down again while running, then a stop that cannot reach the database: it still resolves.
       await own.stopServer();
-      await until('a failure noticed', async () => !r.healthy || lines.filter((l) => l['event'] === 'host.heartbeat_failed').length > failures.length, 15_000);
+      await eventually(async () => !r.healthy || lines.filter((l) => l['event'] === 'host.heartbeat_failed').length > failures.length, { what: 'a failure noticed', timeoutMs: 15_000 });
       await beating.stop();
       await r.stop();
       expect(lines.some((l) => l['event'] === 'host.stop_failed')).to.equal(true);

@@ -3,26 +3,13 @@
  * with the daemon's id, a leader elected, /readyz and /metrics served; and a clean stop.
  */
 import { expect } from 'chai';
-import { request } from 'node:http';
 import Docker from 'dockerode';
 import { startHostServices } from '../../src/hosts/host-services.js';
 import { listHosts } from '../../src/db/queries/hosts.js';
 import type { HostSettings } from '../../src/hosts/settings.js';
 import { freshDatabase, type TestDatabase } from '../support/postgres.js';
 import { parsePrometheusText } from '../support/prom-text.js';
-
-async function get(url: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    request(url, { agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode!, body }));
-    })
-      .on('error', reject)
-      .end();
-  });
-}
+import { httpGet } from '../support/http.js';
 
 describe('hosts: startHostServices (real Docker, real PostgreSQL)', function () {
   this.timeout(30_000);
@@ -44,10 +31,10 @@ describe('hosts: startHostServices (real Docker, real PostgreSQL)', function () 
       const [h] = await listHosts(db.pool, 30);
       expect(h).to.deep.include({ id: 'svc-host', alive: true, labels: { zone: 'test' }, capacity: 3, docker_id: info.ID, docker_version: info.ServerVersion });
       expect(svc.leaders['svc-cron']!.isLeader).to.equal(true);
-      const ready = await get(`${svc.http.url}/readyz`);
+      const ready = await httpGet(`${svc.http.url}/readyz`);
       expect(ready.status).to.equal(200);
       expect(JSON.parse(ready.body).checks).to.deep.equal({ database: { ok: true }, docker: { ok: true }, host_registry: { ok: true } });
-      const metrics = parsePrometheusText((await get(`${svc.http.url}/metrics`)).body);
+      const metrics = parsePrometheusText((await httpGet(`${svc.http.url}/metrics`)).body);
       expect(metrics.get('highway_docker_intents')!.type).to.equal('gauge');
     } finally {
       await Promise.all([svc.stop(), svc.stop()]);
@@ -56,7 +43,7 @@ describe('hosts: startHostServices (real Docker, real PostgreSQL)', function () 
     expect(h!.alive).to.equal(false);
     expect(h!.stopped_at).to.be.instanceOf(Date);
     expect(svc.leaders['svc-cron']!.isLeader).to.equal(false);
-    await get(`${svc.http.url}/healthz`).then(
+    await httpGet(`${svc.http.url}/healthz`).then(
       () => expect.fail('still serving after stop'),
       (err: NodeJS.ErrnoException) => expect(err.code).to.equal('ECONNREFUSED'),
     );
@@ -68,7 +55,7 @@ describe('hosts: startHostServices (real Docker, real PostgreSQL)', function () 
     try {
       const h = (await listHosts(db.pool, 30)).find((x) => x.id === 'svc-nodocker')!;
       expect(h).to.deep.include({ alive: true, docker_id: null, docker_version: null });
-      const ready = await get(`${svc.http.url}/readyz`);
+      const ready = await httpGet(`${svc.http.url}/readyz`);
       expect(ready.status).to.equal(503);
       const body = JSON.parse(ready.body);
       expect(body.checks.docker.ok).to.equal(false);

@@ -22,7 +22,8 @@ import { ensureTestImage, TEST_IMAGE } from '../support/test-image.js';
 import { freshDatabase, type TestDatabase } from '../support/postgres.js';
 import { startSecondDaemon, type SecondDaemon } from '../support/second-daemon.js';
 import { ensureBuilt, spawnCli, startUp, type CliProcess } from '../support/processes.js';
-import { eventually, sleep } from './faults/common.js';
+import { sleep } from '../support/fault-checks.js';
+import { eventually } from '../support/eventually.js';
 
 const HOST_TIMEOUT_S = 3;
 const CAPACITY_A = 2;
@@ -140,7 +141,7 @@ describe('many hosts: two daemons, two `up` processes, one database', function (
       const row = await eventually(async () => {
         const x = await rowOfActivity(r.c.activity_id);
         return x?.status === 'running' ? x : null;
-      }, 30_000, `running: ${JSON.stringify(r.placement)}`);
+      }, { what: `running: ${JSON.stringify(r.placement)}`, timeoutMs: 30_000 });
       expect(row.reconciler_id, JSON.stringify(r.placement)).to.equal(r.host);
       // The daemon's own API: the container is there, and not on the other daemon.
       const where = await daemonsWith(row.id);
@@ -216,7 +217,7 @@ describe('many hosts: two daemons, two `up` processes, one database', function (
     const waiting = await eventually(async () => {
       const x = await rowOfActivity(c.activity_id);
       return x?.pending_reason ? x : null;
-    }, 10_000, 'a pending reason');
+    }, { what: 'a pending reason', timeoutMs: 10_000 });
     expect(waiting.status).to.equal('pending');
     expect(waiting.reconciler_id).to.equal(null);
     expect(waiting.pending_reason).to.equal('no live host matches placement {"labels": {"zone": "nowhere"}}');
@@ -243,7 +244,7 @@ describe('many hosts: two daemons, two `up` processes, one database', function (
     const longRow = await eventually(async () => {
       const x = await rowOfActivity(long.c.activity_id);
       return x?.status === 'running' ? x : null;
-    }, 20_000, 'the long container running on B');
+    }, { what: 'the long container running on B', timeoutMs: 20_000 });
     expect(await daemonsWith(longRow.id)).to.deep.equal({ a: 0, b: 1 });
 
     // ...and claims two more it cannot start: its daemon is frozen (so the claim happens, the
@@ -257,7 +258,7 @@ describe('many hosts: two daemons, two `up` processes, one database', function (
       const claimed = await eventually(async () => {
         const rows = await Promise.all(moved.map((m) => rowOfActivity(m.c.activity_id)));
         return rows.every((r) => r?.reconciler_id === idB) ? (rows as IntentRow[]) : null;
-      }, 5_000, 'B claimed both');
+      }, { what: 'B claimed both', timeoutMs: 5_000 });
       for (const r of claimed) {
         expect(r.status).to.equal('pending');
         expect(r.start_attempted_at).to.equal(null);
@@ -304,7 +305,7 @@ describe('many hosts: two daemons, two `up` processes, one database', function (
 
     // B comes back: the container of its lost intent is removed from its daemon, and said so.
     upB = await startHost('b');
-    await eventually(async () => (await rowById(lostRow.id)).removed_at !== null, 20_000, 'the lost intent removed');
+    await eventually(async () => (await rowById(lostRow.id)).removed_at !== null, { what: 'the lost intent removed', timeoutMs: 20_000 });
     expect(await daemonsWith(lostRow.id)).to.deep.equal({ a: 0, b: 0 });
     expect(upB.events('container.removed', lostRow.id)).to.have.length(1);
     expect((await rowById(lostRow.id)).status).to.equal('lost');

@@ -7,7 +7,7 @@
 import { expect } from 'chai';
 import { createPool, type Pool } from '../../src/db/pool.js';
 import { freshDatabase, type TestDatabase } from '../support/postgres.js';
-import { eventually } from './faults/common.js';
+import { eventually } from '../support/eventually.js';
 
 describe('db pool: a checked-out client dropped by the server', function () {
   this.timeout(30_000);
@@ -34,7 +34,7 @@ describe('db pool: a checked-out client dropped by the server', function () {
       // While it sits idle between queries, the server ends its session (FATAL 57P01, as on shutdown).
       const killed = await db.pool.query<{ ok: boolean }>('SELECT pg_terminate_backend($1) AS ok', [pid]);
       expect(killed.rows[0]!.ok).to.equal(true);
-      await eventually(async () => (await db.pool.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [pid])).rowCount === 0, 5_000, 'backend gone');
+      await eventually(async () => (await db.pool.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [pid])).rowCount === 0, { what: 'backend gone', timeoutMs: 5_000 });
       await new Promise((r) => setTimeout(r, 100)); // let the FATAL message reach the client
       expect(uncaught, 'no unhandled error event').to.deep.equal([]);
       let failed: unknown = null;

@@ -13,7 +13,7 @@ import { removeByLabel } from '../support/docker-env.js';
 import { startOwnPostgres, type OwnPostgres } from '../support/postgres.js';
 import { startSecondDaemon, type SecondDaemon } from '../support/second-daemon.js';
 import { ensureBuilt, startUp, type CliProcess } from '../support/processes.js';
-import { eventually } from './faults/common.js';
+import { eventually } from '../support/eventually.js';
 
 interface Readiness {
   status: number;
@@ -78,7 +78,7 @@ describe('readyz: a real `up` goes unready when PostgreSQL or its Docker daemon 
     eventually(async () => {
       const r = await readyz(base);
       return pred(r) ? r : null;
-    }, 30_000, what, 200);
+    }, { what: what, timeoutMs: 30_000, everyMs: 200 });
 
   it('is ready (200) with every check passing', async () => {
     const r = await until((x) => x.status === 200, 'ready');

@@ -7,17 +7,11 @@ import pg from 'pg';
 import { COLUMNS_WITHOUT_OUTPUT } from '../../src/db/queries/intent-columns.js';
 import { MIGRATIONS_DIR, migrate } from '../../src/db/migrate.js';
 import { createPool } from '../../src/db/pool.js';
-import { freshDatabase, type TestDatabase } from '../support/postgres.js';
+import { useFreshDatabase } from '../support/fixture.js';
 
 describe('schema: the code knows every column', function () {
   this.timeout(60_000);
-  let db: TestDatabase;
-  before(async () => {
-    db = await freshDatabase();
-  });
-  after(async () => {
-    await db?.drop();
-  });
+  const db = useFreshDatabase();
 
   it("the reconciler's row read names every column of docker_containers but the stored output (a column it missed would read as undefined)", async () => {
     const res = await db.pool.query<{ column_name: string }>(

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Harness, TEST_IMAGE } from '../support/harness.js';
 import { ensureBuilt, runCli } from '../support/processes.js';
+import { eventually } from '../support/eventually.js';
 
 const SECRET_ENV = 'HIGHWAY_SECRET_STEPS_TOKEN';
 
@@ -223,23 +224,17 @@ describe('steps: files in, a result out (real Docker, real PostgreSQL)', functio
       const add = await runCli(['cron', 'add', name, '--schedule', '@yearly', '--tenant', 'tenant-a', '--params', '-', TEST_IMAGE, 'sh', '-c', 'printf \'{"got": "%s", "at": "%s"}\' "$(cat /in/x)" "$HIGHWAY_SCHEDULED_TIME" > /r.json'], env, params);
       expect(add.code, add.stderr).to.equal(0);
       const trig = JSON.parse((await runCli(['cron', 'trigger', name, '--tenant', 'tenant-a', '--json'], env)).stdout) as { scheduled_time: string };
-      const deadline = Date.now() + 60_000;
-      let run: Record<string, unknown> | undefined;
-      for (;;) {
-        const runs = JSON.parse((await runCli(['cron', 'runs', name, '--tenant', 'tenant-a', '--json'], env)).stdout) as Record<string, unknown>[];
-        run = runs.find((r) => r['scheduled_time'] === trig.scheduled_time && r['status'] === 'exited');
-        if (run) break;
-        if (Date.now() > deadline) throw new Error(`runs: ${JSON.stringify(runs)}`);
-        await new Promise((r) => setTimeout(r, 300));
-      }
+      const runs = await eventually(async () => JSON.parse((await runCli(['cron', 'runs', name, '--tenant', 'tenant-a', '--json'], env)).stdout) as Record<string, unknown>[], {
+        what: 'the triggered run to exit',
+        timeoutMs: 60_000,
+        everyMs: 300,
+        until: (rs) => rs.some((r) => r['scheduled_time'] === trig.scheduled_time && r['status'] === 'exited'),
+      });
+      const run = runs.find((r) => r['scheduled_time'] === trig.scheduled_time && r['status'] === 'exited')!;
       expect(run['result']).to.deep.equal({ got: 'seven', at: trig.scheduled_time });
       expect(run['result_error']).to.equal(null);
       expect((await runCli(['cron', 'rm', name, '--tenant', 'tenant-a'], env)).code).to.equal(0);
-      const gone = Date.now() + 30_000;
-      while ((await h.containers()).length > 0) {
-        if (Date.now() > gone) throw new Error('containers left');
-        await new Promise((r) => setTimeout(r, 200));
-      }
+      await eventuallyEmpty(() => h.containers());
     });
   });
 
@@ -329,9 +324,5 @@ describe('steps: files in, a result out (real Docker, real PostgreSQL)', functio
 });
 
 async function eventuallyEmpty(list: () => Promise<unknown[]>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while ((await list()).length > 0) {
-    if (Date.now() > deadline) throw new Error(`still there: ${JSON.stringify(await list())}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  await eventually(list, { what: 'no container left', timeoutMs, everyMs: 200, until: (l) => l.length === 0 });
 }

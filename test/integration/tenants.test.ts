@@ -6,18 +6,12 @@ import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { insertIntent } from '../../src/db/queries/insert-intent.js';
 import { HighwayError, ValidationError } from '../../src/errors.js';
-import { Harness, TEST_IMAGE } from '../support/harness.js';
+import { TEST_IMAGE } from '../support/harness.js';
+import { useHarness } from '../support/fixture.js';
 
 describe('tenants: intents are written only for the caller\'s own run and activity', function () {
   this.timeout(60_000);
-  let h: Harness;
-
-  before(async () => {
-    h = await Harness.start({ withoutReconciler: true });
-  });
-  after(async () => {
-    await h?.stop();
-  });
+  const h = useHarness({ withoutReconciler: true });
 
   /** A run of `tenant` with one activity and no intent yet, as the engine writes them. */
   async function engineRun(tenant: string): Promise<{ run: string; activity: string }> {

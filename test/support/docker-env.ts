@@ -153,3 +153,16 @@ export function consumeProgress(stream: NodeJS.ReadableStream, what: string): Pr
     stream.on('close', () => fail(new Error(`${what} failed: stream closed before its end`)));
   });
 }
+
+/** The processes inside a container (`ps -o pid,args`), by a direct docker exec: the test's own view. */
+export async function processesIn(docker: Docker, containerId: string): Promise<string> {
+  const exec = await docker.getContainer(containerId).exec({ Cmd: ['ps', '-o', 'pid,args'], AttachStdout: true, AttachStderr: true });
+  const stream = await exec.start({ hijack: true, stdin: false });
+  const chunks: Buffer[] = [];
+  await new Promise<void>((resolve, reject) => {
+    stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.on('end', resolve);
+    stream.on('error', reject);
+  });
+  return Buffer.concat(chunks).toString('latin1');
+}

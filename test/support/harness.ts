@@ -20,6 +20,7 @@ import { defaultPolicy, type Policy } from '../../src/params/policy.js';
 import { connectDocker, removeByLabel } from './docker-env.js';
 import { ensureTestImage, TEST_IMAGE } from './test-image.js';
 import { freshDatabase, type TestDatabase } from './postgres.js';
+import { eventually } from './eventually.js';
 
 export { TEST_IMAGE };
 
@@ -128,13 +129,12 @@ export class Harness {
 
   /** Poll (for tests only) until the intent of an activity satisfies `until`. */
   async waitFor(activityId: string, until: (row: IntentRow) => boolean, timeoutMs = 30_000): Promise<IntentRow> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const row = await this.intentOfActivity(activityId);
-      if (row && until(row)) return row;
-      if (Date.now() > deadline) throw new Error(`timed out waiting on activity ${activityId}: ${JSON.stringify(row?.status)}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    return eventually(() => this.intentOfActivity(activityId), {
+      what: `the intent of activity ${activityId}`,
+      timeoutMs,
+      until: (row) => row !== null && until(row),
+      describe: (row) => (row ? `status ${row.status}` : 'no row'),
+    }) as Promise<IntentRow>;
   }
 
   waitSettled(activityId: string, timeoutMs?: number): Promise<IntentRow> {

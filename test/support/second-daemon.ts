@@ -14,6 +14,7 @@ import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import Docker from 'dockerode';
 import { ensureTestImage } from './test-image.js';
+import { eventually } from './eventually.js';
 
 export const SECOND_SOCKET = '/run/hw-test-docker.sock';
 
@@ -112,22 +113,23 @@ export async function startSecondDaemon(readyTimeoutMs = 40_000, name = 'hw-test
     child = spawn('dockerd', ARGS, { stdio: ['ignore', log, log], detached: false });
     closeSync(log);
     pid = child.pid ?? null;
-    const deadline = Date.now() + readyTimeoutMs;
-    while (!(await pings(docker))) {
-      if (child.exitCode !== null || child.signalCode !== null) {
-        throw new Error(`second dockerd exited (${child.exitCode ?? child.signalCode}); see ${LOGFILE}: ${tail()}`);
-      }
-      if (Date.now() > deadline) throw new Error(`second dockerd did not answer on ${SOCKET} within ${readyTimeoutMs} ms; see ${LOGFILE}: ${tail()}`);
-      await sleep(100);
-    }
+    const started = child;
+    await eventually(
+      async () => {
+        if (started.exitCode !== null || started.signalCode !== null) {
+          throw new Error(`second dockerd exited (${started.exitCode ?? started.signalCode}); see ${LOGFILE}: ${tail()}`);
+        }
+        return pings(docker);
+      },
+      { what: `the second dockerd to answer on ${SOCKET}`, timeoutMs: readyTimeoutMs, everyMs: 100, describe: () => `no answer; see ${LOGFILE}: ${tail()}` },
+    );
   };
 
   const stopDaemon = async (graceMs = 30_000) => {
     const p = pid;
     if (!p) return;
     if (alive(p)) process.kill(p, 'SIGTERM');
-    const deadline = Date.now() + graceMs;
-    while (alive(p) && Date.now() < deadline) await sleep(50);
+    await eventually(() => !alive(p), { what: 'dockerd to exit on SIGTERM', timeoutMs: graceMs }).catch(() => {});
     if (alive(p)) {
       process.kill(p, 'SIGKILL');
       while (alive(p)) await sleep(50);
@@ -141,8 +143,7 @@ export async function startSecondDaemon(readyTimeoutMs = 40_000, name = 'hw-test
     child = null;
     pid = null;
     // dockerd removes its socket on a clean exit; wait until it is gone so "down" is observable.
-    const until = Date.now() + 5_000;
-    while (existsSync(SOCKET) && (await pings(docker)) && Date.now() < until) await sleep(50);
+    await eventually(async () => !existsSync(SOCKET) || !(await pings(docker)), { what: 'its socket gone', timeoutMs: 5_000 }).catch(() => {});
   };
 
   await startDaemon();

@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import { Harness } from '../../support/harness.js';
 import { removeByLabel } from '../../support/docker-env.js';
 import type { ActivityContext } from '../../../src/tools/registry.js';
-import { expectConverged, sleep } from './common.js';
+import { expectConverged, sleep } from '../../support/fault-checks.js';
 
 describe('faults: activity heartbeat timeout and activity gone', function () {
   this.timeout(60_000);

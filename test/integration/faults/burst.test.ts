@@ -5,7 +5,7 @@
  */
 import { expect } from 'chai';
 import { Harness } from '../../support/harness.js';
-import { expectConverged } from './common.js';
+import { expectConverged } from '../../support/fault-checks.js';
 
 const N = 200;
 
@@ -55,9 +55,8 @@ describe('faults: a burst of 200 intents', function () {
         console.log(`      part ${k}: p50 ${v[Math.floor(v.length / 2)]} p90 ${v[Math.floor(v.length * 0.9)]} max ${v.at(-1)}`);
       }
     }
-    // Generous: a result that waited for the 30 s resync or the 5 s safety poll of every caller would still fail.
-    expect(firstResult - firstExit).to.be.at.most(5_000);
-    expect(p(0.99)).to.be.at.most(5_000);
+    // Only a bound that catches a hang: no caller waited for the 30 s resync. How fast results come is the benchmark's (npm run bench).
+    expect(lags.at(-1)!, 'the slowest exit -> result (ms)').to.be.below(25_000);
     await expectConverged({ docker: h.docker, label: h.label, pool: h.db.pool, intentIds: results.map((r) => r.intent_id), logs: [h.log.lines] });
   });
 });

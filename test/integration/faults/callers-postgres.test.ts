@@ -9,67 +9,33 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type Docker from 'dockerode';
-import { createDockerClient } from '../../../src/docker/client.js';
-import { createPool, type Pool } from '../../../src/db/pool.js';
-import { Reconciler } from '../../../src/reconciler.js';
-import { ToolRegistry } from '../../../src/tools/registry.js';
-import { registerDockerTools } from '../../../src/tools/docker-tools.js';
 import type { DockerRunResult } from '../../../src/tools/docker-run.js';
-import { LABELS } from '../../../src/model.js';
-import { LogCapture, TEST_IMAGE } from '../../support/harness.js';
-import { connectDocker, removeByLabel } from '../../support/docker-env.js';
-import { ensureTestImage } from '../../support/test-image.js';
-import { startOwnPostgres, type OwnPostgres } from '../../support/postgres.js';
-import { ROOT, ensureBuilt, parseRunResult, startRunWorker, type CliProcess } from '../../support/processes.js';
-import { eventually, expectConverged, report, sleep } from './common.js';
+import { TEST_IMAGE } from '../../support/harness.js';
+import { ROOT, parseRunResult, startRunWorker } from '../../support/processes.js';
+import { expectConverged, report, sleep } from '../../support/fault-checks.js';
+import { eventually } from '../../support/eventually.js';
+import { useOwnPostgresStack } from '../../support/fault-fixture.js';
+import { CALLER_DB_RETRY_MS } from '../../../src/db/retry.js';
 
 const DEPRECATION = /DeprecationWarning|already executing a query/;
 
 describe('faults: callers while PostgreSQL goes away (own server)', function () {
   this.timeout(120_000);
-  let pgServer: OwnPostgres;
-  let pool: Pool;
-  let docker: Docker;
-  let reconciler: Reconciler;
-  const log = new LogCapture();
-  const reconcilerId = `test-callers-${randomUUID()}`;
-  const label = `${LABELS.reconcilerId}=${reconcilerId}`;
-  const children: CliProcess[] = [];
-
-  before(async function () {
-    this.timeout(180_000);
-    ensureBuilt();
-    docker = await connectDocker();
-    await ensureTestImage(docker);
-    pgServer = await startOwnPostgres();
-    pool = createPool(pgServer.url, { max: 10, applicationName: 'highway-docker-test' });
-    const client = createDockerClient({ logger: log.logger, docker });
-    reconciler = await Reconciler.create({ pool, databaseUrl: pgServer.url, docker: client, logger: log.logger, reconcilerId, resyncIntervalMs: 120_000 });
-    await reconciler.start();
-  });
-  after(async function () {
-    this.timeout(60_000);
-    for (const c of children) await c.kill();
-    await pgServer?.start().catch(() => {});
-    await reconciler?.stop().catch(() => {});
-    await pool?.end().catch(() => {});
-    if (docker) await removeByLabel(docker, label).catch(() => {});
-    await pgServer?.stop();
-  });
+  const s = useOwnPostgresStack('test-callers');
 
   const waitingCount = async (tenant: string) =>
-    Number((await pool.query<{ n: string }>(`SELECT count(*) AS n FROM highway.docker_containers WHERE tenant_id = $1 AND finished_at IS NULL`, [tenant])).rows[0]!.n);
+    Number((await s.pool.query<{ n: string }>(`SELECT count(*) AS n FROM highway.docker_containers WHERE tenant_id = $1 AND finished_at IS NULL`, [tenant])).rows[0]!.n);
 
   it('6 `run` processes waiting through a PostgreSQL restart all print their result and exit, with no deprecation warning', async () => {
     const N = 6;
     const runs = Array.from({ length: N }, (_, i) => {
-      const p = startRunWorker(['--tenant', 't-restart', TEST_IMAGE, 'sh', '-c', `sleep 6; echo done-${i}`], { databaseUrl: pgServer.url, reconcilerId });
-      children.push(p);
+      const p = startRunWorker(['--tenant', 't-restart', TEST_IMAGE, 'sh', '-c', `sleep 6; echo done-${i}`], { databaseUrl: s.pgServer.url, reconcilerId: s.reconcilerId });
+      s.children.push(p);
       return p;
     });
     // Every process has written its intent and waits for it (none ended yet).
-    await eventually(async () => (await waitingCount('t-restart')) === N, 60_000, `${N} callers waiting`);
-    await pgServer.restart();
+    await eventually(async () => (await waitingCount('t-restart')) === N, { what: `${N} callers waiting`, timeoutMs: 60_000 });
+    await s.pgServer.restart();
     const t0 = Date.now();
     const exits = await Promise.all(runs.map((p) => p.waitExit(60_000).then((e) => ({ ...e, ms: Date.now() - t0 }))));
     report(`${N} run processes through a PostgreSQL restart: slowest exit after the restart (ms)`, Math.max(...exits.map((e) => e.ms)));
@@ -82,13 +48,13 @@ describe('faults: callers while PostgreSQL goes away (own server)', function () 
       expect(p.stderr, `run ${i} stderr`).not.to.match(DEPRECATION);
       ids.push(String(result['intent_id']));
     });
-    await expectConverged({ docker, label, pool, intentIds: ids, logs: [log.lines] });
+    await expectConverged({ docker: s.docker, label: s.label, pool: s.pool, intentIds: ids, logs: [s.log.lines] });
   });
 
   it('a library close() while its LISTEN connection is reconnecting leaves no handle: the process exits on its own', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'test/support/tools-close-child.ts')], {
       cwd: ROOT,
-      env: { ...process.env, DATABASE_URL: pgServer.url, TEST_IMAGE, HIGHWAY_RECONCILER_ID: reconcilerId },
+      env: { ...process.env, DATABASE_URL: s.pgServer.url, TEST_IMAGE, HIGHWAY_RECONCILER_ID: s.reconcilerId },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -97,9 +63,9 @@ describe('faults: callers while PostgreSQL goes away (own server)', function () 
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     try {
-      await eventually(async () => stdout.includes('ran exited') || child.exitCode !== null, 60_000, 'the child ran its container');
+      await eventually(async () => stdout.includes('ran exited') || child.exitCode !== null, { what: 'the child ran its container', timeoutMs: 60_000 });
       expect(stdout, stderr).to.include('ran exited');
-      await pgServer.stopServer();
+      await s.pgServer.stopServer();
       await sleep(1_500); // its LISTEN connection is lost and reconnecting now
       child.stdin!.end('close\n');
       const code = await Promise.race([exited, sleep(15_000).then(() => 'alive' as const)]);
@@ -109,50 +75,48 @@ describe('faults: callers while PostgreSQL goes away (own server)', function () 
       expect(stderr).not.to.match(DEPRECATION);
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
-      await pgServer.start();
+      await s.pgServer.start();
     }
   });
 
   it('a run called while PostgreSQL is briefly down waits for it (LISTEN and the intent write are retried) and gets its result', async () => {
-    const registry = new ToolRegistry();
-    const tools = registerDockerTools(registry, { databaseUrl: pgServer.url, logger: log.logger });
+    const { registry, tools } = s.tools();
     try {
-      await pgServer.stopServer();
+      await s.pgServer.stopServer();
       const ctx = { tenant_id: 't-retry', workflow_run_id: randomUUID(), activity_id: randomUUID(), worker_id: null };
       const call = registry.call<DockerRunResult>('tools.docker.run', { image: TEST_IMAGE, command: ['echo', 'written-once'] }, ctx);
       let settled = false;
       void call.then(() => (settled = true), () => (settled = true));
       await sleep(2_000);
       expect(settled, 'the call ended while the database was down').to.equal(false);
-      await pgServer.start();
+      await s.pgServer.start();
       const r = await call;
       expect(r.status).to.equal('exited');
       expect(r.stdout).to.equal('written-once\n');
-      const rows = await pool.query('SELECT id FROM highway.docker_containers WHERE activity_id = $1', [ctx.activity_id]);
+      const rows = await s.pool.query('SELECT id FROM highway.docker_containers WHERE activity_id = $1', [ctx.activity_id]);
       expect(rows.rows).to.have.length(1);
-      await expectConverged({ docker, label, pool, intentIds: [r.intent_id], logs: [log.lines] });
+      await expectConverged({ docker: s.docker, label: s.label, pool: s.pool, intentIds: [r.intent_id], logs: [s.log.lines] });
     } finally {
-      await pgServer.start();
+      await s.pgServer.start();
       await tools.close();
     }
   });
 
   it('a worker shutdown while the database is down ends the waiting call at once, not after the retry time', async () => {
-    const registry = new ToolRegistry();
-    const tools = registerDockerTools(registry, { databaseUrl: pgServer.url, logger: log.logger });
+    const { registry, tools } = s.tools();
     const shutdown = new AbortController();
     try {
-      await pgServer.stopServer();
+      await s.pgServer.stopServer();
       const ctx = { tenant_id: 't-retry', workflow_run_id: randomUUID(), activity_id: randomUUID(), worker_id: null, signal: shutdown.signal };
       const call = registry.call<DockerRunResult>('tools.docker.run', { image: TEST_IMAGE, command: ['true'] }, ctx).catch((e: unknown) => e);
       await sleep(1_000);
       const t0 = Date.now();
       shutdown.abort(new Error('worker shutting down'));
       const err = await call;
-      expect(Date.now() - t0).to.be.below(2_000);
+      expect(Date.now() - t0, 'ms from the abort to the call ending').to.be.below(CALLER_DB_RETRY_MS / 2); // not after the retry time
       expect((err as Error).message).to.equal('worker shutting down');
     } finally {
-      await pgServer.start();
+      await s.pgServer.start();
       await tools.close();
     }
   });

@@ -8,7 +8,8 @@ import { randomUUID } from 'node:crypto';
 import { Harness } from '../../support/harness.js';
 import { removeByLabel } from '../../support/docker-env.js';
 import { ensureBuilt, spawnCli } from '../../support/processes.js';
-import { eventually, expectConverged, report } from './common.js';
+import { expectConverged, report } from '../../support/fault-checks.js';
+import { eventually } from '../../support/eventually.js';
 
 describe('faults: workflow cancellation', function () {
   this.timeout(60_000);
@@ -94,7 +95,7 @@ describe('faults: workflow cancellation', function () {
     const ctx = h.ctx();
     const call = h.run({ command: ['sh', '-c', 'trap "" TERM; echo stubborn; while true; do sleep 1; done'], stop_grace_period: 1 }, ctx);
     await h.waitFor(ctx.activity_id, (r) => r.status === 'running');
-    await eventually(async () => (await h.intentOfActivity(ctx.activity_id))?.status === 'running', 5_000, 'running');
+    await eventually(async () => (await h.intentOfActivity(ctx.activity_id))?.status === 'running', { what: 'running', timeoutMs: 5_000 });
     await new Promise((r) => setTimeout(r, 300)); // let the shell install its trap
     const t0 = Date.now();
     await cancelRun(ctx.workflow_run_id);

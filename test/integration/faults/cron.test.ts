@@ -13,6 +13,7 @@ import { ensureBuilt, startUp, type CliProcess } from '../../support/processes.j
 import { LABELS } from '../../../src/model.js';
 import { putSchedule, validateSchedule } from '../../../src/kinds/schedules/operations.js';
 import { defaultPolicy } from '../../../src/params/policy.js';
+import { eventually } from '../../support/eventually.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -67,21 +68,25 @@ describe('faults: durable cron with a scheduler SIGKILLed and restarted', functi
     }
 
     // Every tick's run ends and its container is removed.
-    const deadline = Date.now() + 60_000;
-    let rows: Array<{ scheduled_time: Date; status: string; intent_id: string | null; removed_at: Date | null; intent_status: string | null }> = [];
-    for (;;) {
-      rows = (
-        await h.db.pool.query(
-          `SELECT t.scheduled_time, t.status, t.intent_id, c.removed_at, c.status AS intent_status
-             FROM highway.docker_schedule_ticks t LEFT JOIN highway.docker_containers c ON c.id = t.intent_id
-            WHERE t.schedule_id = $1 ORDER BY t.scheduled_time`,
-          [schedule.id],
-        )
-      ).rows;
-      if (rows.length === SECONDS && rows.every((r) => r.removed_at)) break;
-      if (Date.now() > deadline) throw new Error(`not converged: ${JSON.stringify(rows.map((r) => [r.status, r.intent_status, !!r.removed_at]))}`);
-      await sleep(250);
-    }
+    type Tick = { scheduled_time: Date; status: string; intent_id: string | null; removed_at: Date | null; intent_status: string | null };
+    const rows = await eventually(
+      async () =>
+        (
+          await h.db.pool.query<Tick>(
+            `SELECT t.scheduled_time, t.status, t.intent_id, c.removed_at, c.status AS intent_status
+               FROM highway.docker_schedule_ticks t LEFT JOIN highway.docker_containers c ON c.id = t.intent_id
+              WHERE t.schedule_id = $1 ORDER BY t.scheduled_time`,
+            [schedule.id],
+          )
+        ).rows,
+      {
+        what: `all ${SECONDS} ticks run and removed`,
+        timeoutMs: 60_000,
+        everyMs: 250,
+        until: (rs) => rs.length === SECONDS && rs.every((r) => r.removed_at),
+        describe: (rs) => JSON.stringify(rs.map((r) => [r.status, r.intent_status, !!r.removed_at])),
+      },
+    );
     (stream as unknown as { destroy(): void }).destroy();
 
     const expected = Array.from({ length: SECONDS }, (_, i) => new Date(begin.getTime() + i * 1000).toISOString());

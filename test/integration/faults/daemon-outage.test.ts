@@ -28,7 +28,8 @@ import { connectDocker, removeByLabel } from '../../support/docker-env.js';
 import { ensureTestImage } from '../../support/test-image.js';
 import { freshDatabase, type TestDatabase } from '../../support/postgres.js';
 import { startSecondDaemon, type SecondDaemon } from '../../support/second-daemon.js';
-import { eventually, expectConverged, intentRows, report } from './common.js';
+import { expectConverged, intentRows, report } from '../../support/fault-checks.js';
+import { eventually } from '../../support/eventually.js';
 
 export const CLUSTERS_DAEMON = 'hw-clusters';
 
@@ -129,7 +130,7 @@ describe('faults: a host\'s Docker daemon goes away (second daemon)', function (
 
     const c = ctx();
     const pending = call({ command: ['sh', '-c', 'echo before-restart; sleep 60'], placement: { host: idB } }, c);
-    await eventually(async () => (await rowOf(c))?.status === 'running', 20_000, 'running');
+    await eventually(async () => (await rowOf(c))?.status === 'running', { what: 'running', timeoutMs: 20_000 });
     await daemon.restart();
     const r = await pending;
     expect(r.status).to.equal('lost');
@@ -145,7 +146,7 @@ describe('faults: a host\'s Docker daemon goes away (second daemon)', function (
   it('a daemon that crashed (SIGKILL) and kills the container it finds running when it starts again: lost, daemon_restart, output kept and flagged', async () => {
     const c = ctx();
     const pending = call({ command: ['sh', '-c', 'echo before-crash; sleep 60'], placement: { host: idB } }, c);
-    await eventually(async () => (await rowOf(c))?.status === 'running', 20_000, 'running');
+    await eventually(async () => (await rowOf(c))?.status === 'running', { what: 'running', timeoutMs: 20_000 });
     await daemon.killDaemon();
     await new Promise((r) => setTimeout(r, 1_000));
     forgetDeadContainerd();
@@ -158,7 +159,7 @@ describe('faults: a host\'s Docker daemon goes away (second daemon)', function (
 
   it('a host whose daemon froze hands back what it claimed but did not start (another host runs it), stops claiming, and says why its own work waits', async () => {
     // B has its daemon back from the tests before (its host row says so).
-    await eventually(async () => (JSON.parse(await hosts(db.pool, { json: true })) as HostJson[]).find((h) => h.id === idB)?.docker_unreachable_since === null, 20_000, 'B reaches its daemon');
+    await eventually(async () => (JSON.parse(await hosts(db.pool, { json: true })) as HostJson[]).find((h) => h.id === idB)?.docker_unreachable_since === null, { what: 'B reaches its daemon', timeoutMs: 20_000 });
     // Only B claims while A is down; then B's daemon freezes under its claims.
     await reconcilerA!.stop();
     reconcilerA = null;
@@ -167,7 +168,7 @@ describe('faults: a host\'s Docker daemon goes away (second daemon)', function (
     const t0 = Date.now();
     const cs = [ctx(), ctx(), ctx()];
     const calls = cs.map((c, i) => call({ command: ['echo', `ran-${i}`] }, c));
-    await eventually(async () => (await Promise.all(cs.map(rowOf))).every((r) => r?.reconciler_id === idB), 10_000, 'B claimed all three').catch(async (err: Error) => {
+    await eventually(async () => (await Promise.all(cs.map(rowOf))).every((r) => r?.reconciler_id === idB), { what: 'B claimed all three', timeoutMs: 10_000 }).catch(async (err: Error) => {
       const rows = (await Promise.all(cs.map(rowOf))).map((r) => [r?.status, r?.reconciler_id, r?.pending_reason]);
       const events = logB.lines.filter((l) => /^(host|docker)\./.test(String(l['event']))).map((l) => [l['event'], l['reason'] ?? l['err'] ?? '']);
       throw new Error(`${err.message}: ${JSON.stringify(rows)} ${JSON.stringify(events)}`);
@@ -195,7 +196,7 @@ describe('faults: a host\'s Docker daemon goes away (second daemon)', function (
     const waiting = await eventually(async () => {
       const row = await rowOf(c);
       return row?.pending_reason ? row : null;
-    }, 10_000, 'a pending reason');
+    }, { what: 'a pending reason', timeoutMs: 10_000 });
     expect(waiting.status).to.equal('pending');
     expect(waiting.reconciler_id).to.equal(null);
     expect(waiting.pending_reason).to.match(new RegExp(`no matching host can reach its Docker daemon: ${idB}`));

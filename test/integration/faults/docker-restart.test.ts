@@ -18,7 +18,8 @@ import { LogCapture, TEST_IMAGE } from '../../support/harness.js';
 import { removeByLabel } from '../../support/docker-env.js';
 import { freshDatabase, type TestDatabase } from '../../support/postgres.js';
 import { startSecondDaemon, type SecondDaemon } from '../../support/second-daemon.js';
-import { eventually, expectConverged, intentRows } from './common.js';
+import { expectConverged, intentRows } from '../../support/fault-checks.js';
+import { eventually } from '../../support/eventually.js';
 
 describe('faults: dockerd restarts during a run (second daemon)', function () {
   this.timeout(90_000);
@@ -59,7 +60,7 @@ describe('faults: dockerd restarts during a run (second daemon)', function () {
   it('a running container stopped by the daemon shutdown is collected after the reconnect (output kept) and removed', async () => {
     const c = ctx();
     const call = run({ command: ['sh', '-c', 'echo before-restart; sleep 60'] }, c);
-    await eventually(async () => (await rowOf(c))?.status === 'running', 20_000, 'running');
+    await eventually(async () => (await rowOf(c))?.status === 'running', { what: 'running', timeoutMs: 20_000 });
     const connectsBefore = log.events('docker.events_connected').length;
     await daemon.restart();
     const r = await call;
@@ -70,14 +71,14 @@ describe('faults: dockerd restarts during a run (second daemon)', function () {
     expect(r.error_code).to.equal('daemon_restarted');
     expect(r.exit_code).to.equal(143);
     expect(log.events('docker.events_disconnected').length).to.be.at.least(1);
-    await eventually(async () => log.events('docker.events_connected').slice(connectsBefore).some((l) => l['reconnect'] === true), 15_000, 'events stream reconnected');
+    await eventually(async () => log.events('docker.events_connected').slice(connectsBefore).some((l) => l['reconnect'] === true), { what: 'events stream reconnected', timeoutMs: 15_000 });
     await expectConverged({ docker: daemon.docker, label, pool: db.pool, intentIds: [r.intent_id], logs: [log.lines] });
   });
 
   it('a container that ran while its daemon crashed (SIGKILL) and came back: the result says its output may be incomplete', async () => {
     const c = ctx();
     const call = run({ command: ['sh', '-c', 'echo first; sleep 3; echo last'] }, c);
-    await eventually(async () => (await rowOf(c))?.status === 'running', 20_000, 'running');
+    await eventually(async () => (await rowOf(c))?.status === 'running', { what: 'running', timeoutMs: 20_000 });
     await daemon.killDaemon();
     await new Promise((r) => setTimeout(r, 4_000)); // it finishes (or not) while nothing reads its output
     await daemon.startDaemon();
@@ -93,7 +94,7 @@ describe('faults: dockerd restarts during a run (second daemon)', function () {
     await daemon.stopDaemon();
     const c = ctx();
     const call = run({ command: ['echo', 'after-the-outage'] }, c);
-    await eventually(async () => (await rowOf(c))?.status === 'pending', 10_000, 'pending');
+    await eventually(async () => (await rowOf(c))?.status === 'pending', { what: 'pending', timeoutMs: 10_000 });
     await new Promise((r) => setTimeout(r, 1_500)); // some failed attempts while down
     expect((await rowOf(c))!.status).to.equal('pending');
     await daemon.startDaemon();

@@ -16,7 +16,8 @@ import Docker from 'dockerode';
 import { Harness } from '../../support/harness.js';
 import { removeByLabel } from '../../support/docker-env.js';
 import { createDockerClient } from '../../../src/docker/client.js';
-import { eventually, expectConverged, sleep } from './common.js';
+import { expectConverged, sleep } from '../../support/fault-checks.js';
+import { eventually } from '../../support/eventually.js';
 
 const DAEMON_SOCKET = '/var/run/docker.sock';
 
@@ -123,14 +124,10 @@ describe('faults: the Docker events stream breaks or stalls (proxy)', function (
     proxy.stalled = true;
     try {
       const t0 = Date.now();
-      const row = await eventually(
-        async () => {
+      const row = await eventually(async () => {
           const r = await h.intentOfActivity(ctx.activity_id);
           return r && r.removed_at ? r : null;
-        },
-        20_000,
-        'the intent ends although its events stream is stalled (no stall detection: only the periodic resync, 120 s here, would catch it)',
-      );
+        }, { what: 'the intent ends although its events stream is stalled (no stall detection: only the periodic resync, 120 s here, would catch it)', timeoutMs: 20_000 });
       expect(row.status).to.equal('exited');
       expect(row.stdout).to.equal('exited-during-stall\n');
       expect(Date.now() - t0).to.be.below(20_000);

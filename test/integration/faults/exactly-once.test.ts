@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import { Reconciler } from '../../../src/reconciler.js';
 import { defaultPolicy } from '../../../src/params/policy.js';
 import { Harness } from '../../support/harness.js';
-import { expectConverged, watchEvents } from './common.js';
+import { expectConverged, watchEvents } from '../../support/fault-checks.js';
 
 const N = 200;
 

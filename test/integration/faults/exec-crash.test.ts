@@ -9,43 +9,17 @@ import { expect } from 'chai';
 import { HighwayError } from '../../../src/errors.js';
 import type { ExecResult } from '../../../src/tools/docker-ops.js';
 import { ABANDONED_EXEC_ERROR } from '../../../src/kinds/operations/decide.js';
-import { Harness } from '../../support/harness.js';
-import { removeByLabel } from '../../support/docker-env.js';
-import { ensureBuilt, startUp, type CliProcess } from '../../support/processes.js';
-import { eventually } from './common.js';
+import { eventually } from '../../support/eventually.js';
+import { useCrashFixture } from '../../support/fault-fixture.js';
+import { processesIn } from '../../support/docker-env.js';
 
 describe('faults: reconciler SIGKILLed during an exec, then restarted', function () {
   this.timeout(90_000);
-  let h: Harness;
-  const children: CliProcess[] = [];
-
-  before(async function () {
-    this.timeout(180_000);
-    ensureBuilt();
-    h = await Harness.start({ withoutReconciler: true });
-  });
-  after(async () => {
-    for (const c of children) await c.kill();
-    await h?.stopReconciler();
-    if (h) await removeByLabel(h.docker, h.label).catch(() => {});
-    await h?.stop();
-  });
-
-  const ps = async (containerId: string): Promise<string> => {
-    const exec = await h.docker.getContainer(containerId).exec({ Cmd: ['ps', '-o', 'pid,args'], AttachStdout: true, AttachStderr: true });
-    const stream = await exec.start({ hijack: true, stdin: false });
-    const chunks: Buffer[] = [];
-    await new Promise<void>((resolve, reject) => {
-      stream.on('data', (c: Buffer) => chunks.push(c));
-      stream.on('end', resolve);
-      stream.on('error', reject);
-    });
-    return Buffer.concat(chunks).toString('latin1');
-  };
+  const { h, up } = useCrashFixture();
+  const ps = (containerId: string) => processesIn(h.docker, containerId);
 
   it('the exec in flight ends failed (one outcome, not re-run), its processes killed; the container runs on', async () => {
-    const p = await startUp({ databaseUrl: h.db.url, reconcilerId: h.reconcilerId, env: { HIGHWAY_WORKER_TIMEOUT_S: '30' } });
-    children.push(p);
+    const p = await up({ HIGHWAY_WORKER_TIMEOUT_S: '30' });
     const ctx = h.ctx();
     const run = await h.run({ detach: true, command: ['sleep', '300'] }, ctx);
     expect(run.status).to.equal('running');
@@ -56,7 +30,7 @@ describe('faults: reconciler SIGKILLed during an exec, then restarted', function
       (err: unknown) => ({ ok: null, err: err as HighwayError }),
     );
     await p.waitForEvent('exec.started', undefined, 20_000);
-    await eventually(async () => /sleep 181/.test(await ps(run.container_id!)), 10_000, 'the exec runs in the container');
+    await eventually(async () => /sleep 181/.test(await ps(run.container_id!)), { what: 'the exec runs in the container', timeoutMs: 10_000 });
     await p.kill();
 
     const op = (await h.db.pool.query(`SELECT * FROM highway.docker_operations WHERE intent_id = $1`, [run.intent_id])).rows[0];
@@ -100,7 +74,7 @@ describe('faults: reconciler SIGKILLed during an exec, then restarted', function
     const outcome = h.registry
       .call<ExecResult>('tools.docker.exec', { target: run.intent_id, command: ['sleep', '182'], timeout: 600 }, ctx)
       .then(() => null, (err: unknown) => err as HighwayError);
-    await eventually(async () => /sleep 182/.test(await ps(run.container_id!)), 10_000, 'the exec runs in the container');
+    await eventually(async () => /sleep 182/.test(await ps(run.container_id!)), { what: 'the exec runs in the container', timeoutMs: 10_000 });
     const stopping = Date.now();
     await h.stopReconciler();
     expect(Date.now() - stopping).to.be.below(20_000); // not the exec's 600 s

@@ -7,35 +7,18 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import type Docker from 'dockerode';
-import { Harness, TEST_IMAGE } from '../../support/harness.js';
-import { removeByLabel } from '../../support/docker-env.js';
-import { ensureBuilt, spawnCli, startUp, type CliProcess } from '../../support/processes.js';
+import { TEST_IMAGE } from '../../support/harness.js';
+import { spawnCli } from '../../support/processes.js';
 import { DockerGarbageCollector } from '../../../src/gc/collector.js';
 import { LABELS } from '../../../src/model.js';
 import { readClusterId } from '../../../src/db/queries/cluster.js';
-import { eventually, expectConverged, report, sleep, waitContainerGone } from './common.js';
+import { report, sleep, waitContainerGone } from '../../support/fault-checks.js';
+import { eventually } from '../../support/eventually.js';
+import { useCrashFixture } from '../../support/fault-fixture.js';
 
 describe('faults: garbage collection', function () {
   this.timeout(60_000);
-  let h: Harness;
-  const children: CliProcess[] = [];
-
-  before(async function () {
-    this.timeout(180_000);
-    ensureBuilt();
-    h = await Harness.start({ withoutReconciler: true });
-  });
-  after(async () => {
-    for (const c of children) await c.kill();
-    if (h) await removeByLabel(h.docker, h.label).catch(() => {});
-    await h?.stop();
-  });
-  afterEach(async () => {
-    for (const c of children.splice(0)) await c.kill();
-    await h.stopReconciler();
-    await h.endLeftovers(); // a failed test's live intents must not run in the next
-    await removeByLabel(h.docker, h.label).catch(() => {});
-  });
+  const { h, up, track, converged } = useCrashFixture();
 
   /** A container made behind the reconciler's back, with highway labels (this cluster's: see clusters.test.ts for the others). */
   async function rogue(labels: Record<string, string>, cmd = ['sleep', '60']): Promise<Docker.Container> {
@@ -53,8 +36,7 @@ describe('faults: garbage collection', function () {
     new DockerGarbageCollector({ pool: h.db.pool, docker: h.client, logger: h.log.logger, reconcilerId: h.reconcilerId, creationGraceMs: 1_000, ...extra });
 
   it('inside `up`: a container started behind its back with highway labels and no row is removed after the creation grace', async () => {
-    const p = await startUp({ databaseUrl: h.db.url, reconcilerId: h.reconcilerId, env: { HIGHWAY_GC_INTERVAL_S: '1', HIGHWAY_GC_CREATION_GRACE_S: '1' } });
-    children.push(p);
+    const p = await up({ HIGHWAY_GC_INTERVAL_S: '1', HIGHWAY_GC_CREATION_GRACE_S: '1' });
     const t0 = Date.now();
     const noRow = await rogue({ [LABELS.intentId]: randomUUID() });
     const noId = await rogue({ [LABELS.intentId]: 'not-a-uuid' });
@@ -80,7 +62,7 @@ describe('faults: garbage collection', function () {
     const noRow = await rogue({ [LABELS.intentId]: randomUUID() });
     await sleep(6_200);
     const young = await rogue({ [LABELS.intentId]: randomUUID() });
-    const cli = spawnCli(['gc', '--once'], { databaseUrl: h.db.url, reconcilerId: h.reconcilerId, env: { HIGHWAY_GC_CREATION_GRACE_S: '6' } }); // the young one must stay young while the CLI starts
+    const cli = track(spawnCli(['gc', '--once'], { databaseUrl: h.db.url, reconcilerId: h.reconcilerId, env: { HIGHWAY_GC_CREATION_GRACE_S: '6' } })); // the young one must stay young while the CLI starts
     const exit = await cli.waitExit(30_000);
     expect(exit.code, cli.stderr).to.equal(0);
     const sweep = JSON.parse(cli.stdout.trim()) as Record<string, unknown>;
@@ -93,8 +75,7 @@ describe('faults: garbage collection', function () {
   });
 
   it('`highway-docker gc` (the service): sweeps on the controller runtime every HIGHWAY_GC_INTERVAL_S, and SIGTERM ends it cleanly', async () => {
-    const cli = spawnCli(['gc'], { databaseUrl: h.db.url, reconcilerId: h.reconcilerId, env: { HIGHWAY_GC_INTERVAL_S: '1', HIGHWAY_GC_CREATION_GRACE_S: '1' } });
-    children.push(cli);
+    const cli = track(spawnCli(['gc'], { databaseUrl: h.db.url, reconcilerId: h.reconcilerId, env: { HIGHWAY_GC_INTERVAL_S: '1', HIGHWAY_GC_CREATION_GRACE_S: '1' } }));
     await cli.waitForEvent('gc.started', undefined, 30_000);
     // Made after the service started: only a later sweep (not the first) can remove them.
     const first = await rogue({ [LABELS.intentId]: randomUUID() });
@@ -130,7 +111,7 @@ describe('faults: garbage collection', function () {
     await h.db.pool.query(`UPDATE highway.docker_containers SET gc_protected_until = now() - interval '1 second' WHERE id = $1`, [protectedRun.intent_id]);
     await gc({ staleMaxAgeMs: 2_000 }).sweep();
     await waitContainerGone(h.docker, protectedRun.container_id!, 10_000);
-    await expectConverged({ docker: h.docker, label: h.label, pool: h.db.pool, intentIds: [l.intent_id], logs: [h.log.lines] });
+    await converged([l.intent_id], [h.log.lines]);
   });
 
   it('a row that claims a container which no longer exists becomes lost (GC sweep, reconciler down), and its caller gets it', async () => {
@@ -146,7 +127,7 @@ describe('faults: garbage collection', function () {
     expect(r.status).to.equal('lost');
     expect(r.error).to.match(/disappeared/);
     expect(h.log.events('intent.lost', row.id)).to.have.length(1);
-    await expectConverged({ docker: h.docker, label: h.label, pool: h.db.pool, intentIds: [row.id], logs: [h.log.lines] });
+    await converged([row.id], [h.log.lines]);
   });
 
   it('a container whose activity no longer exists is stopped through the reconciler (activity_gone)', async () => {
@@ -164,7 +145,7 @@ describe('faults: garbage collection', function () {
     expect(r.status).to.equal('cancelled');
     expect(r.stop_reason).to.equal('activity_gone');
     expect(r.stdout).to.equal('orphaned-activity\n');
-    await eventually(async () => h.log.events('gc.stop_requested').length > 0, 1_000, 'gc.stop_requested logged');
-    await expectConverged({ docker: h.docker, label: h.label, pool: h.db.pool, intentIds: [r.intent_id], logs: [h.log.lines] });
+    await eventually(async () => h.log.events('gc.stop_requested').length > 0, { what: 'gc.stop_requested logged', timeoutMs: 1_000 });
+    await converged([r.intent_id], [h.log.lines]);
   });
 });

@@ -7,33 +7,14 @@
  */
 import { expect } from 'chai';
 import { followLogs, type FollowChunk } from '../../../src/tools/logs-follow.js';
-import { Harness } from '../../support/harness.js';
-import { removeByLabel } from '../../support/docker-env.js';
-import { ensureBuilt, startUp, type CliProcess } from '../../support/processes.js';
-import { eventually, expectConverged } from './common.js';
+import { eventually } from '../../support/eventually.js';
+import { useCrashFixture } from '../../support/fault-fixture.js';
 
 describe('faults: reconciler SIGKILLed during a logs follow, then restarted', function () {
   this.timeout(120_000);
-  let h: Harness;
-  const children: CliProcess[] = [];
-
-  before(async function () {
-    this.timeout(180_000);
-    ensureBuilt();
-    h = await Harness.start({ withoutReconciler: true });
-  });
-  after(async () => {
-    for (const c of children) await c.kill();
-    if (h) await removeByLabel(h.docker, h.label).catch(() => {});
-    await h?.stop();
-  });
+  const { h, up: start, converged } = useCrashFixture();
 
   it('every line once, in order, through the outage; every operation one outcome; nothing left', async () => {
-    const start = async () => {
-      const p = await startUp({ databaseUrl: h.db.url, reconcilerId: h.reconcilerId });
-      children.push(p);
-      return p;
-    };
     let up = await start();
     const ctx = h.ctx();
     const N = 40;
@@ -42,7 +23,7 @@ describe('faults: reconciler SIGKILLed during a logs follow, then restarted', fu
 
     const chunks: FollowChunk[] = [];
     const follow = followLogs(h.tools.operations, { target: run.intent_id }, ctx, (c) => chunks.push(c));
-    await eventually(async () => chunks.length >= 5, 20_000, 'some lines followed');
+    await eventually(async () => chunks.length >= 5, { what: 'some lines followed', timeoutMs: 20_000 });
     await up.kill(); // SIGKILL, mid-follow
     await new Promise((r) => setTimeout(r, 1_500));
     up = await start();
@@ -56,6 +37,6 @@ describe('faults: reconciler SIGKILLed during a logs follow, then restarted', fu
     );
     expect(ops.rows.filter((r) => r.status === 'pending' || r.status === 'running')).to.deep.equal([]);
     expect(ops.rows.reduce((n, r) => n + Number(r.n), 0)).to.be.greaterThan(5);
-    await expectConverged({ docker: h.docker, label: h.label, pool: h.db.pool, intentIds: [run.intent_id], logs: [] });
+    await converged([run.intent_id], []);
   });
 });

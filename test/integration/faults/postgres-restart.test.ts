@@ -19,7 +19,8 @@ import { LogCapture, TEST_IMAGE } from '../../support/harness.js';
 import { connectDocker, removeByLabel } from '../../support/docker-env.js';
 import { ensureTestImage } from '../../support/test-image.js';
 import { startOwnPostgres, type OwnPostgres } from '../../support/postgres.js';
-import { eventually, expectConverged, intentRows, report, sleep } from './common.js';
+import { expectConverged, intentRows, report, sleep } from '../../support/fault-checks.js';
+import { eventually } from '../../support/eventually.js';
 
 describe('faults: PostgreSQL restarts during a run (own server)', function () {
   this.timeout(60_000);
@@ -62,13 +63,13 @@ describe('faults: PostgreSQL restarts during a run (own server)', function () {
   it('a container running through the restart ends normally, and its caller gets the result', async () => {
     const c = ctx();
     const call = run({ command: ['sh', '-c', 'echo start; sleep 3; echo survived'] }, c);
-    await eventually(async () => (await rowOf(c))?.status === 'running', 20_000, 'running');
+    await eventually(async () => (await rowOf(c))?.status === 'running', { what: 'running', timeoutMs: 20_000 });
     const reconnects = log.events('postgres.listen_reconnected').length;
     await pgServer.restart();
     const r = await call;
     expect(r.status).to.equal('exited');
     expect(r.stdout).to.equal('start\nsurvived\n');
-    await eventually(async () => log.events('postgres.listen_reconnected').length > reconnects, 20_000, 'LISTEN reconnected');
+    await eventually(async () => log.events('postgres.listen_reconnected').length > reconnects, { what: 'LISTEN reconnected', timeoutMs: 20_000 });
     await expectConverged({ docker, label, pool, intentIds: [r.intent_id], logs: [log.lines] });
   });
 
@@ -78,7 +79,7 @@ describe('faults: PostgreSQL restarts during a run (own server)', function () {
     const row = await eventually(async () => {
       const r = await rowOf(c);
       return r?.status === 'running' ? r : null;
-    }, 20_000, 'running');
+    }, { what: 'running', timeoutMs: 20_000 });
     await pgServer.stopServer();
     await docker.getContainer(row.container_id!).wait();
     await sleep(1_000); // the reconciler tries (and fails) to record it meanwhile
@@ -93,9 +94,9 @@ describe('faults: PostgreSQL restarts during a run (own server)', function () {
   it('a cancellation sent right after the restart (maybe before LISTEN is back) still stops the container, well before the periodic resync', async () => {
     const c = ctx();
     const call = run({ command: ['sh', '-c', 'echo cancel-me; sleep 60'] }, c);
-    await eventually(async () => (await rowOf(c))?.status === 'running', 20_000, 'running');
+    await eventually(async () => (await rowOf(c))?.status === 'running', { what: 'running', timeoutMs: 20_000 });
     await pgServer.restart();
-    await eventually(dbAnswers, 20_000, 'database answers');
+    await eventually(dbAnswers, { what: 'database answers', timeoutMs: 20_000 });
     const t0 = Date.now();
     await pool.query(`UPDATE highway.workflow_runs SET status = 'cancelled' WHERE id = $1`, [c.workflow_run_id]);
     const r = await call;

@@ -10,51 +10,24 @@ import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { START_CLAIM_MS } from '../../../src/model.js';
 import type { ContainerClient } from '../../../src/docker/client.js';
-import { Harness, TEST_IMAGE } from '../../support/harness.js';
-import { removeByLabel } from '../../support/docker-env.js';
-import { ensureBuilt, startUp, type CliProcess } from '../../support/processes.js';
+import { TEST_IMAGE } from '../../support/harness.js';
 import { startRegistry, pushToRegistry, type LocalRegistry } from '../../support/registry.js';
-import { eventually, expectConverged, report, sleep, watchEvents } from './common.js';
+import { report, sleep, watchEvents } from '../../support/fault-checks.js';
+import { eventually } from '../../support/eventually.js';
+import { useCrashFixture } from '../../support/fault-fixture.js';
 
 const ENV = { HIGHWAY_WORKER_TIMEOUT_S: '2', HIGHWAY_GC_INTERVAL_S: '1', HIGHWAY_GC_CREATION_GRACE_S: '1' };
 
 describe('faults: reconciler SIGKILLed in each phase, then restarted', function () {
   this.timeout(60_000);
-  let h: Harness;
+  const { h, up, logs, intentIdOf, converged } = useCrashFixture({ env: ENV });
   let registry: LocalRegistry | null = null;
-  const children: CliProcess[] = [];
-
-  before(async function () {
-    this.timeout(180_000);
-    ensureBuilt();
-    h = await Harness.start({ withoutReconciler: true });
-  });
   after(async () => {
-    for (const c of children) await c.kill();
-    await h?.stopReconciler();
-    if (h) await removeByLabel(h.docker, h.label).catch(() => {});
     await registry?.stop();
-    await h?.stop();
-  });
-  afterEach(async () => {
-    for (const c of children.splice(0)) await c.kill();
-    await h.stopReconciler();
-    // Every test shares the reconciler id: what a failed test left live must not run in the next.
-    await h.endLeftovers();
-    await removeByLabel(h.docker, h.label).catch(() => {});
   });
 
-  const up = async () => {
-    const p = await startUp({ databaseUrl: h.db.url, reconcilerId: h.reconcilerId, env: ENV });
-    children.push(p);
-    return p;
-  };
-  /** Every log: this process's and every child's of this test (`p` is among the children). */
-  const all = (p: CliProcess) => [h.log.lines, ...new Set([...children, p].map((c) => c.lines))];
-  const created = (intentId: string) => [h.log.lines, ...children.map((c) => c.lines)].flat().filter((l) => l['event'] === 'container.created' && l['intent_id'] === intentId).length;
+  const created = (intentId: string) => logs().flat().filter((l) => l['event'] === 'container.created' && l['intent_id'] === intentId).length;
   const inspect = (id: string) => h.docker.getContainer(id).inspect();
-  /** The id of the intent a call for `ctx` wrote (events are matched on it, never on "the first one"). */
-  const intentIdOf = async (ctx: { activity_id: string }) => (await h.waitFor(ctx.activity_id, () => true, 20_000)).id;
 
   it('phase pending: the intent written while the reconciler is frozen, then SIGKILLed, is run once by the next one', async () => {
     const p = await up();
@@ -69,7 +42,7 @@ describe('faults: reconciler SIGKILLed in each phase, then restarted', function 
     expect(r.status).to.equal('exited');
     expect(r.stdout).to.equal('after-pending\n');
     expect(created(r.intent_id)).to.equal(1);
-    await expectConverged({ docker: h.docker, label: h.label, pool: h.db.pool, intentIds: [r.intent_id], logs: all(p) });
+    await converged([r.intent_id], logs(p));
   });
 
   it('phase pulling: SIGKILL during the pull; the next one pulls (again) and runs it once', async function () {
@@ -90,7 +63,7 @@ describe('faults: reconciler SIGKILLed in each phase, then restarted', function 
       expect(r.status).to.equal('exited');
       expect(r.stdout).to.equal('pulled-once\n');
       expect(created(r.intent_id)).to.be.at.most(1);
-      await expectConverged({ docker: h.docker, label: h.label, pool: h.db.pool, intentIds: [r.intent_id], logs: all(p) });
+      await converged([r.intent_id], logs(p));
     } finally {
       await h.docker.getImage(reference).remove({ force: true }).catch(() => {});
     }
@@ -120,8 +93,8 @@ describe('faults: reconciler SIGKILLed in each phase, then restarted', function 
       expect(r.stdout).to.equal('created-phase\n');
       expect(r.container_id).to.equal(containerId);
       expect(created(r.intent_id)).to.equal(1);
-      await expectConverged({ docker: h.docker, label: h.label, pool: h.db.pool, intentIds: [r.intent_id], logs: all(p) });
-      await eventually(async () => events.count('destroy', containerId) === 1, 10_000, 'the destroy event');
+      await converged([r.intent_id], logs(p));
+      await eventually(async () => events.count('destroy', containerId) === 1, { what: 'the destroy event', timeoutMs: 10_000 });
       expect(events.count('start', containerId), 'starts of the container').to.equal(1);
     } finally {
       events.stop();
@@ -157,8 +130,8 @@ describe('faults: reconciler SIGKILLed in each phase, then restarted', function 
       expect(r.container_id).to.equal(container.id);
       const startedAt = (await h.intent(r.intent_id))!.started_at!; // Docker's own StartedAt
       expect(startedAt.getTime(), 'started after the claim ended').to.be.at.least(claimEnds - 50);
-      await expectConverged({ docker: h.docker, label: h.label, pool: h.db.pool, intentIds: [r.intent_id], logs: [h.log.lines] });
-      await eventually(async () => events.count('destroy', container.id) === 1, 10_000, 'the destroy event');
+      await converged([r.intent_id], [h.log.lines]);
+      await eventually(async () => events.count('destroy', container.id) === 1, { what: 'the destroy event', timeoutMs: 10_000 });
       expect(events.count('start', container.id), 'starts of the container').to.equal(1);
     } finally {
       events.stop();
@@ -184,7 +157,7 @@ describe('faults: reconciler SIGKILLed in each phase, then restarted', function 
     expect(created(r.intent_id)).to.equal(1);
     const after = await h.intent(r.intent_id);
     expect(after!.deadline_at!.getTime()).to.equal(before!.deadline_at!.getTime()); // the deadline comes back from the row
-    await expectConverged({ docker: h.docker, label: h.label, pool: h.db.pool, intentIds: [r.intent_id], logs: all(p2) });
+    await converged([r.intent_id], logs(p2));
   });
 
   it('phase running, deadline passing while down: the next one enforces the timeout from the row', async () => {
@@ -199,7 +172,7 @@ describe('faults: reconciler SIGKILLed in each phase, then restarted', function 
     expect(r.status).to.equal('timeout');
     expect(r.stdout).to.equal('timed\n');
     expect(r.exit_code).to.equal(143);
-    await expectConverged({ docker: h.docker, label: h.label, pool: h.db.pool, intentIds: [r.intent_id], logs: all(p) });
+    await converged([r.intent_id], logs(p));
   });
 
   it('phase stopping: SIGKILL after the stop signal; the next one SIGKILLs after the grace and records the cancellation', async () => {
@@ -218,7 +191,7 @@ describe('faults: reconciler SIGKILLed in each phase, then restarted', function 
     expect(r.stop_reason).to.equal('workflow_cancelled');
     expect(r.exit_code).to.equal(137);
     expect(r.stdout).to.equal('ignoring\n');
-    await expectConverged({ docker: h.docker, label: h.label, pool: h.db.pool, intentIds: [r.intent_id], logs: all(p) });
+    await converged([r.intent_id], logs(p));
   });
 
   it('exited while down: the output of a container that finished meanwhile is collected exactly, then it is removed', async () => {
@@ -228,7 +201,7 @@ describe('faults: reconciler SIGKILLed in each phase, then restarted', function 
     const ev = await p.waitForEvent('container.started', await intentIdOf(ctx), 20_000);
     await p.kill();
     const containerId = String(ev['container_id']);
-    await eventually(async () => (await inspect(containerId)).State.Status === 'exited', 15_000, 'container exited');
+    await eventually(async () => (await inspect(containerId)).State.Status === 'exited', { what: 'container exited', timeoutMs: 15_000 });
     expect((await h.intent(String(ev['intent_id'])))!.status).to.equal('running'); // nobody recorded it
     await h.startReconciler();
     const r = await call;
@@ -236,7 +209,7 @@ describe('faults: reconciler SIGKILLed in each phase, then restarted', function 
     expect(r.exit_code).to.equal(7);
     expect(r.stdout).to.equal('line1\nline2 no newline');
     expect(r.stderr).to.equal('to-stderr\n');
-    await expectConverged({ docker: h.docker, label: h.label, pool: h.db.pool, intentIds: [r.intent_id], logs: all(p) });
+    await converged([r.intent_id], logs(p));
   });
 
   it('after exit, before removal: SIGKILL on container.exited; the next one removes it without ending the intent twice', async () => {
@@ -251,7 +224,7 @@ describe('faults: reconciler SIGKILLed in each phase, then restarted', function 
     const r = await call;
     expect(r.status).to.equal('exited');
     expect(r.stdout).to.equal('collected\n');
-    await expectConverged({ docker: h.docker, label: h.label, pool: h.db.pool, intentIds: [r.intent_id], logs: all(p) });
+    await converged([r.intent_id], logs(p));
   });
 
   it('many intents in mixed phases, one SIGKILL: every intent ends exactly once, none is lost, nothing is left', async function () {
@@ -270,7 +243,7 @@ describe('faults: reconciler SIGKILLed in each phase, then restarted', function 
       expect(r.status).to.equal(i % 2 ? 'failed' : 'exited');
       expect(created(r.intent_id)).to.be.at.most(1);
     }
-    await expectConverged({ docker: h.docker, label: h.label, pool: h.db.pool, intentIds: results.map((r) => r.intent_id), logs: all(p) });
+    await converged(results.map((r) => r.intent_id), logs(p));
   });
 });
 

@@ -6,41 +6,16 @@
  */
 import { expect } from 'chai';
 import { START_CLAIM_MS } from '../../../src/model.js';
-import { Harness, TEST_IMAGE } from '../../support/harness.js';
-import { removeByLabel } from '../../support/docker-env.js';
-import { ensureBuilt, startUp, type CliProcess } from '../../support/processes.js';
-import { eventually, expectConverged, watchEvents } from './common.js';
+import { TEST_IMAGE } from '../../support/harness.js';
+import { watchEvents } from '../../support/fault-checks.js';
+import { eventually } from '../../support/eventually.js';
+import { useCrashFixture } from '../../support/fault-fixture.js';
 
 const ENV = { HIGHWAY_WORKER_TIMEOUT_S: '2', HIGHWAY_GC_INTERVAL_S: '1', HIGHWAY_GC_CREATION_GRACE_S: '1' };
 
 describe('faults: steps (files, result_path) with the reconciler SIGKILLed between steps', function () {
   this.timeout(60_000);
-  let h: Harness;
-  const children: CliProcess[] = [];
-
-  before(async function () {
-    this.timeout(180_000);
-    ensureBuilt();
-    h = await Harness.start({ withoutReconciler: true });
-  });
-  after(async () => {
-    for (const c of children) await c.kill();
-    await h?.stopReconciler();
-    await h?.stop();
-  });
-  afterEach(async () => {
-    for (const c of children.splice(0)) await c.kill();
-    await h.stopReconciler();
-    await h.endLeftovers();
-    await removeByLabel(h.docker, h.label).catch(() => {});
-  });
-
-  const up = async () => {
-    const p = await startUp({ databaseUrl: h.db.url, reconcilerId: h.reconcilerId, env: ENV });
-    children.push(p);
-    return p;
-  };
-  const intentIdOf = async (ctx: { activity_id: string }) => (await h.waitFor(ctx.activity_id, () => true, 20_000)).id;
+  const { h, up, intentIdOf, converged } = useCrashFixture({ env: ENV });
 
   it('exited while no reconciler ran: the next one reads result_path before removing the container', async () => {
     const p = await up();
@@ -49,7 +24,7 @@ describe('faults: steps (files, result_path) with the reconciler SIGKILLed betwe
     const ev = await p.waitForEvent('container.started', await intentIdOf(ctx), 20_000);
     await p.kill();
     const containerId = String(ev['container_id']);
-    await eventually(async () => (await h.docker.getContainer(containerId).inspect()).State.Status === 'exited', 15_000, 'container exited');
+    await eventually(async () => (await h.docker.getContainer(containerId).inspect()).State.Status === 'exited', { what: 'container exited', timeoutMs: 15_000 });
     const mid = await h.intent(String(ev['intent_id']));
     expect(mid!.status).to.equal('running'); // exited, not collected: nobody ran
     expect(mid!.result ?? null).to.equal(null);
@@ -60,7 +35,7 @@ describe('faults: steps (files, result_path) with the reconciler SIGKILLed betwe
     expect(r.stdout).to.equal('wrote\n');
     expect(r.result).to.deep.equal({ answer: 42 });
     expect(r.result_error).to.equal(null);
-    await expectConverged({ docker: h.docker, label: h.label, pool: h.db.pool, intentIds: [r.intent_id], logs: [h.log.lines, p.lines] });
+    await converged([r.intent_id], [h.log.lines, p.lines]);
   });
 
   it('SIGKILL right after the create: the next one writes the files and starts the container once', async function () {
@@ -78,8 +53,8 @@ describe('faults: steps (files, result_path) with the reconciler SIGKILLed betwe
       expect(r.status, r.error ?? '').to.equal('exited');
       expect(r.stdout).to.equal('exactly this\n13\n');
       expect(r.container_id).to.equal(containerId);
-      await expectConverged({ docker: h.docker, label: h.label, pool: h.db.pool, intentIds: [r.intent_id], logs: [h.log.lines, p.lines] });
-      await eventually(async () => events.count('destroy', containerId) === 1, 10_000, 'the destroy event');
+      await converged([r.intent_id], [h.log.lines, p.lines]);
+      await eventually(async () => events.count('destroy', containerId) === 1, { what: 'the destroy event', timeoutMs: 10_000 });
       expect(events.count('create', containerId), 'creates of the container').to.equal(1);
       expect(events.count('start', containerId), 'starts of the container').to.equal(1);
     } finally {
@@ -110,8 +85,8 @@ describe('faults: steps (files, result_path) with the reconciler SIGKILLed betwe
       expect(r.status, r.error ?? '').to.equal('exited');
       expect(r.stdout).to.equal('served\n');
       expect(r.services?.['web']?.stdout).to.include('web-up');
-      await expectConverged({ docker: h.docker, label: h.label, pool: h.db.pool, intentIds: [r.intent_id], logs: [h.log.lines, p.lines] });
-      await eventually(async () => (await ofIntent(r.intent_id)).length === 0, 15_000, 'the job and its service removed');
+      await converged([r.intent_id], [h.log.lines, p.lines]);
+      await eventually(async () => (await ofIntent(r.intent_id)).length === 0, { what: 'the job and its service removed', timeoutMs: 15_000 });
       expect(events.count('create', serviceId), 'creates of the service').to.equal(1);
       expect(events.count('start', serviceId), 'starts of the service').to.equal(1);
     } finally {
@@ -125,14 +100,14 @@ describe('faults: steps (files, result_path) with the reconciler SIGKILLed betwe
     const call = h.run({ services: [web], command: ['sh', '-c', 'sleep 1; wget -qO- http://127.0.0.1:8080/; exit 3'] }, ctx);
     const ev = await p.waitForEvent('container.started', await intentIdOf(ctx), 40_000);
     await p.kill();
-    await eventually(async () => (await h.docker.getContainer(String(ev['container_id'])).inspect()).State.Status === 'exited', 15_000, 'job exited');
+    await eventually(async () => (await h.docker.getContainer(String(ev['container_id'])).inspect()).State.Status === 'exited', { what: 'job exited', timeoutMs: 15_000 });
     await h.startReconciler();
     const r = await call;
     expect(r.status).to.equal('failed');
     expect(r.exit_code).to.equal(3);
     expect(r.stdout).to.equal('served\n');
     expect(r.services?.['web']?.stdout).to.include('web-up');
-    await eventually(async () => (await ofIntent(r.intent_id)).length === 0, 15_000, 'the job and its service removed');
+    await eventually(async () => (await ofIntent(r.intent_id)).length === 0, { what: 'the job and its service removed', timeoutMs: 15_000 });
   });
 
   it('services: the worker dies while the job runs: worker_lost, the job and its service removed', async () => {
@@ -146,6 +121,6 @@ describe('faults: steps (files, result_path) with the reconciler SIGKILLed betwe
     const r = await call;
     expect(r.status).to.equal('cancelled');
     expect(r.stop_reason).to.equal('worker_lost');
-    await eventually(async () => (await ofIntent(r.intent_id)).length === 0, 15_000, 'the job and its service removed');
+    await eventually(async () => (await ofIntent(r.intent_id)).length === 0, { what: 'the job and its service removed', timeoutMs: 15_000 });
   });
 });

@@ -7,38 +7,21 @@
  */
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
-import { Harness, TEST_IMAGE } from '../../support/harness.js';
-import { removeByLabel } from '../../support/docker-env.js';
-import { ensureBuilt, parseRunResult, startRunWorker, type CliProcess } from '../../support/processes.js';
-import { eventually, expectConverged, report, waitContainerGone } from './common.js';
+import { TEST_IMAGE } from '../../support/harness.js';
+import { parseRunResult, startRunWorker } from '../../support/processes.js';
+import { report, waitContainerGone } from '../../support/fault-checks.js';
+import { eventually } from '../../support/eventually.js';
+import { useCrashFixture } from '../../support/fault-fixture.js';
 
 const WORKER_TIMEOUT_S = 2;
 
 describe('faults: worker crash and shutdown', function () {
   this.timeout(60_000);
-  let h: Harness;
-  const children: CliProcess[] = [];
-
-  before(async function () {
-    this.timeout(180_000);
-    ensureBuilt();
-    h = await Harness.start({ reconciler: { workerTimeoutMs: WORKER_TIMEOUT_S * 1000, resyncIntervalMs: 120_000 } });
-  });
-  after(async () => {
-    for (const c of children) await c.kill();
-    if (h) await removeByLabel(h.docker, h.label).catch(() => {});
-    await h?.stop();
-  });
-  afterEach(async () => {
-    for (const c of children.splice(0)) await c.kill();
-  });
+  // One reconciler in this process for the whole file; the workers are child processes.
+  const { h, track, converged } = useCrashFixture({ harness: { withoutReconciler: false, reconciler: { workerTimeoutMs: WORKER_TIMEOUT_S * 1000, resyncIntervalMs: 120_000 } } });
 
   const registerWorker = (id: string) => h.db.pool.query(`INSERT INTO highway.workers (id, status, heartbeat_at) VALUES ($1, 'alive', now())`, [id]);
-  const worker = (args: string[]) => {
-    const p = startRunWorker(args, { databaseUrl: h.db.url, reconcilerId: h.reconcilerId, env: { HIGHWAY_WORKER_TIMEOUT_S: String(WORKER_TIMEOUT_S) } });
-    children.push(p);
-    return p;
-  };
+  const worker = (args: string[]) => track(startRunWorker(args, { databaseUrl: h.db.url, reconcilerId: h.reconcilerId, env: { HIGHWAY_WORKER_TIMEOUT_S: String(WORKER_TIMEOUT_S) } }));
 
   it("a worker marked dead: its containers end cancelled/worker_lost and are removed", async () => {
     const workerId = `w-dead-${randomUUID().slice(0, 8)}`;
@@ -55,7 +38,7 @@ describe('faults: worker crash and shutdown', function () {
       expect(r.stop_reason).to.equal('worker_lost');
       expect(r.stdout).to.equal('alive\n');
       expect(Date.now() - t0).to.be.below(15_000); // by NOTIFY, not by the heartbeat
-      await expectConverged({ docker: h.docker, label: h.label, pool: h.db.pool, intentIds: [r.intent_id], logs: [h.log.lines] });
+      await converged([r.intent_id], [h.log.lines]);
     } finally {
       clearInterval(hb);
     }
@@ -72,7 +55,7 @@ describe('faults: worker crash and shutdown', function () {
     expect(r.stop_reason).to.equal('worker_lost');
     expect(r.stdout).to.equal('beat\n');
     expect(elapsed).to.be.within(WORKER_TIMEOUT_S * 1000 - 500, 20_000);
-    await expectConverged({ docker: h.docker, label: h.label, pool: h.db.pool, intentIds: [r.intent_id], logs: [h.log.lines] });
+    await converged([r.intent_id], [h.log.lines]);
   });
 
   it('DockerTools.shutdownWorker stops and removes every container of the worker (worker_shutdown), and only those', async () => {
@@ -99,7 +82,7 @@ describe('faults: worker crash and shutdown', function () {
       for (const r of results) expect(r.stdout).to.equal('mine\n');
       const o = await other;
       expect(o.status).to.equal('exited');
-      await expectConverged({ docker: h.docker, label: h.label, pool: h.db.pool, intentIds: [...results.map((r) => r.intent_id), o.intent_id], logs: [h.log.lines] });
+      await converged([...results.map((r) => r.intent_id), o.intent_id], [h.log.lines]);
     } finally {
       clearInterval(hb);
     }
@@ -120,7 +103,7 @@ describe('faults: worker crash and shutdown', function () {
     expect(exit.signal).to.equal('SIGKILL');
     const goneAt = await waitContainerGone(h.docker, row.container_id!, 30_000);
     report('orphan cleanup after SIGKILL of a `run` worker (kill -> container removed)', goneAt - t0);
-    const [end] = await expectConverged({ docker: h.docker, label: h.label, pool: h.db.pool, intentIds: [row.id], logs: [h.log.lines, p.lines] });
+    const [end] = await converged([row.id], [h.log.lines, p.lines]);
     expect(end!.status).to.equal('cancelled');
     expect(end!.stop_reason).to.equal('worker_lost');
     expect(end!.stdout).to.equal('from-killed-worker\n');
@@ -150,7 +133,7 @@ describe('faults: worker crash and shutdown', function () {
       report(`\`run\` ${signal} -> worker exited`, exitMs);
       const w = await h.db.pool.query('SELECT status FROM highway.workers WHERE id = $1', [row.worker_id]);
       expect(w.rows[0].status).to.equal('stopped');
-      await expectConverged({ docker: h.docker, label: h.label, pool: h.db.pool, intentIds: [row.id], logs: [h.log.lines, p.lines] });
+      await converged([row.id], [h.log.lines, p.lines]);
     });
   }
 
@@ -161,6 +144,6 @@ describe('faults: worker crash and shutdown', function () {
     const result = parseRunResult(p);
     expect(result).to.include({ status: 'failed', exit_code: 3, stdout: 'fine\n' });
     expect(exit.code, 'exit code of `highway-docker run` for a container that exited 3').to.equal(3);
-    await eventually(async () => (await h.intentOfActivity(activityId))?.removed_at, 10_000, 'removed');
+    await eventually(async () => (await h.intentOfActivity(activityId))?.removed_at, { what: 'removed', timeoutMs: 10_000 });
   });
 });

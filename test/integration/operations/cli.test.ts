@@ -6,6 +6,7 @@
 import { expect } from 'chai';
 import { Harness } from '../../support/harness.js';
 import { ensureBuilt, spawnCli, type CliProcess, runCli } from '../../support/processes.js';
+import { eventually } from '../../support/eventually.js';
 
 
 const cli = (args: string[], env: Record<string, string>) => runCli(args, env);
@@ -72,8 +73,7 @@ describe('command line: exec, stop, rm, logs, inspect, wait', function () {
     const run = await detached(['sh', '-c', 'echo early; sleep 3; echo late; echo fin >&2']);
     const p = spawnCli(['logs', '--follow', run.intent_id], { databaseUrl: h.db.url, reconcilerId: h.reconcilerId });
     children.push(p);
-    const deadline = Date.now() + 10_000;
-    while (!p.stdout.includes('early') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await eventually(() => p.stdout, { what: 'the first line followed', timeoutMs: 10_000, everyMs: 20, until: (out) => out.includes('early') });
     expect(p.stdout).to.equal('early\n');
     // Streamed: it arrived while the container was still running (it sleeps 3 s before its next line).
     expect((await h.intent(run.intent_id))!.status).to.equal('running');
@@ -85,8 +85,6 @@ describe('command line: exec, stop, rm, logs, inspect, wait', function () {
 
   it('leaves no container behind', async () => {
     // Removal follows the collection of an ended container's output by a moment.
-    const deadline = Date.now() + 15_000;
-    while ((await h.containers()).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    expect(await h.containers()).to.have.length(0);
+    await eventually(() => h.containers(), { what: 'no container left', timeoutMs: 15_000, everyMs: 100, until: (cs) => cs.length === 0 });
   });
 });

@@ -9,24 +9,14 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, readlink, rm, mkdir, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { HighwayError } from '../../../src/errors.js';
 import { tarEntries, type CpResult } from '../../../src/operations/cp.js';
 import type { DockerRunResult } from '../../../src/tools/docker-run.js';
 import { Harness } from '../../support/harness.js';
 import { ROOT, ensureBuilt, runCli } from '../../support/processes.js';
+import { highwayRejection } from '../../support/assertions.js';
 
 const A = 'tenant-a';
 const B = 'tenant-b';
-
-async function rejection(p: Promise<unknown>): Promise<HighwayError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).to.be.instanceOf(HighwayError);
-    return err as HighwayError;
-  }
-  throw new Error('expected the call to fail');
-}
 
 /** The CLI with its stdout as bytes (a tar is binary). */
 function cliBytes(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: Buffer; stderr: string }> {
@@ -95,24 +85,24 @@ describe('tools.docker.cp and the cp command (real Docker, real PostgreSQL)', fu
   });
 
   it('is bounded: past max_bytes is too_large; above the policy is policy_denied; a missing path not_found; a relative path invalid', async () => {
-    const big = await rejection(cp({ target: running.intent_id, path: '/work/big', max_bytes: 1000 }));
+    const big = await highwayRejection(cp({ target: running.intent_id, path: '/work/big', max_bytes: 1000 }));
     expect(big.code).to.equal('too_large');
     expect(big.message).to.match(/max_bytes/);
-    const policy = await rejection(cp({ target: running.intent_id, path: '/work/f', max_bytes: '100m' }));
+    const policy = await highwayRejection(cp({ target: running.intent_id, path: '/work/f', max_bytes: '100m' }));
     expect(policy.code).to.equal('policy_denied');
     expect(policy.message).to.match(/^max_bytes/);
-    const missing = await rejection(cp({ target: running.intent_id, path: '/work/nothing-here' }));
+    const missing = await highwayRejection(cp({ target: running.intent_id, path: '/work/nothing-here' }));
     expect(missing.code).to.equal('not_found');
     expect(missing.message).to.match(/\/work\/nothing-here/);
-    const relative = await rejection(cp({ target: running.intent_id, path: 'work/f' }));
+    const relative = await highwayRejection(cp({ target: running.intent_id, path: 'work/f' }));
     expect(relative).to.include({ code: 'invalid_params', field: 'path' });
-    const unknown = await rejection(cp({ target: running.intent_id, path: '/work/f', mode: 1 }));
+    const unknown = await highwayRejection(cp({ target: running.intent_id, path: '/work/f', mode: 1 }));
     expect(unknown).to.include({ code: 'invalid_params', field: 'mode' });
   });
 
   it("another tenant's container is not found, worded as a missing one; its audit row says cross-tenant", async () => {
-    const other = await rejection(cp({ target: running.intent_id, path: '/work/f' }, B));
-    const none = await rejection(cp({ target: '0123456789ab', path: '/work/f' }, B));
+    const other = await highwayRejection(cp({ target: running.intent_id, path: '/work/f' }, B));
+    const none = await highwayRejection(cp({ target: '0123456789ab', path: '/work/f' }, B));
     expect(other.code).to.equal('not_found');
     expect(other.message.replace(running.intent_id, 'X')).to.equal(none.message.replace('0123456789ab', 'X'));
     const audit = await h.db.pool.query(`SELECT outcome, detail FROM highway.docker_audit WHERE tenant_id = $1 AND operation = 'tools.docker.cp'`, [B]);
@@ -121,7 +111,7 @@ describe('tools.docker.cp and the cp command (real Docker, real PostgreSQL)', fu
 
   it('a removed container has nothing to copy: not_found', async () => {
     const gone = await h.run({ command: ['true'] }, h.ctx({ tenant_id: A }));
-    const err = await rejection(cp({ target: gone.intent_id, path: '/etc/hostname' }));
+    const err = await highwayRejection(cp({ target: gone.intent_id, path: '/etc/hostname' }));
     expect(err.code).to.equal('not_found');
     expect(err.message).to.match(/removed/);
   });

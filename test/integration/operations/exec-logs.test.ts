@@ -10,12 +10,13 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { defaultPolicy } from '../../../src/params/policy.js';
 import { HighwayError } from '../../../src/errors.js';
 import type { ExecResult } from '../../../src/tools/docker-ops.js';
 import { followLogs, type FollowChunk } from '../../../src/tools/logs-follow.js';
+import { defaultPolicy } from '../../../src/params/policy.js';
 import { Harness } from '../../support/harness.js';
 import { ROOT, ensureBuilt, startUp } from '../../support/processes.js';
+import { eventually } from '../../support/eventually.js';
 
 const A = 'default';
 const SECRET_VALUE = `tok-${randomUUID()}-END`;
@@ -107,8 +108,7 @@ describe('exec and logs at the seams (real Docker, real PostgreSQL)', function (
           (err: unknown) => err as HighwayError,
         );
         await up.waitForEvent('exec.started', undefined, 20_000);
-        const deadline = Date.now() + 10_000;
-        while (!/sleep 177/.test(await top(run.container_id!)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+        await eventually(async () => /sleep 177/.test(await top(run.container_id!)), { what: 'the exec runs in the container', timeoutMs: 10_000, everyMs: 100 });
         await up.kill();
         await own.startReconciler();
         const err = await outcome;

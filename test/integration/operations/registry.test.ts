@@ -6,17 +6,11 @@ import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { migrate } from '../../../src/db/migrate.js';
 import { OPERATIONS } from '../../../src/operations/registry.js';
-import { freshDatabase, type TestDatabase } from '../../support/postgres.js';
+import { useFreshDatabase } from '../../support/fixture.js';
 
 describe('operations registry: the database follows it', function () {
   this.timeout(60_000);
-  let db: TestDatabase;
-  before(async () => {
-    db = await freshDatabase();
-  });
-  after(async () => {
-    await db?.drop();
-  });
+  const db = useFreshDatabase();
 
   const kinds = async () =>
     (await db.pool.query<{ name: string; tool: string; rerun_safe: boolean }>(`SELECT name, tool, rerun_safe FROM highway.docker_operation_kinds ORDER BY name`)).rows;

@@ -6,28 +6,21 @@
  */
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
-import { HighwayError, PolicyError, ValidationError } from '../../../src/errors.js';
-import { defaultPolicy } from '../../../src/params/policy.js';
+import { PolicyError, ValidationError } from '../../../src/errors.js';
 import { ToolRegistry } from '../../../src/tools/registry.js';
 import { registerDockerTools, type DockerTools } from '../../../src/tools/docker-tools.js';
 import type { DockerRunResult } from '../../../src/tools/docker-run.js';
 import type { ExecResult, InspectResult, LogsResult, RemoveResult } from '../../../src/tools/docker-ops.js';
 import { followLogs, type FollowChunk } from '../../../src/tools/logs-follow.js';
+import { defaultPolicy } from '../../../src/params/policy.js';
 import { Harness } from '../../support/harness.js';
+import { eventually } from '../../support/eventually.js';
+import { highwayRejection } from '../../support/assertions.js';
+import { processesIn } from '../../support/docker-env.js';
 
 const A = 'tenant-a';
 const B = 'tenant-b';
 const SECRET_VALUE = `s3cret-${randomUUID()}`;
-
-async function rejection(p: Promise<unknown>): Promise<HighwayError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).to.be.instanceOf(HighwayError);
-    return err as HighwayError;
-  }
-  throw new Error('expected the call to fail');
-}
 
 describe('container operations: exec, stop, remove, logs, inspect, wait (real Docker, real PostgreSQL)', function () {
   this.timeout(60_000);
@@ -39,17 +32,7 @@ describe('container operations: exec, stop, remove, logs, inspect, wait (real Do
   const operations = async (intentId: string) =>
     (await h.db.pool.query(`SELECT * FROM highway.docker_operations WHERE intent_id = $1 ORDER BY created_at`, [intentId])).rows;
   /** The processes inside a container, by a direct docker exec (the test's own view). */
-  const ps = async (containerId: string): Promise<string> => {
-    const exec = await h.docker.getContainer(containerId).exec({ Cmd: ['ps', '-o', 'pid,args'], AttachStdout: true, AttachStderr: true });
-    const stream = await exec.start({ hijack: true, stdin: false });
-    const chunks: Buffer[] = [];
-    await new Promise<void>((resolve, reject) => {
-      stream.on('data', (c: Buffer) => chunks.push(c));
-      stream.on('end', resolve);
-      stream.on('error', reject);
-    });
-    return Buffer.concat(chunks).toString('latin1');
-  };
+  const ps = (containerId: string) => processesIn(h.docker, containerId);
 
   before(async () => {
     process.env['HIGHWAY_SECRET_OPS_TEST'] = SECRET_VALUE;
@@ -118,7 +101,7 @@ describe('container operations: exec, stop, remove, logs, inspect, wait (real Do
 
     it('a target that is not running is a clear error (not_running)', async () => {
       const ended = await h.run({ command: ['true'], auto_remove: false }, h.ctx({ tenant_id: A }));
-      const err = await rejection(call('exec', { target: ended.intent_id, command: ['true'] }));
+      const err = await highwayRejection(call('exec', { target: ended.intent_id, command: ['true'] }));
       expect(err.code).to.equal('not_running');
       expect(err.message).to.match(/not running/);
       await call('remove', { target: ended.intent_id });
@@ -134,7 +117,7 @@ describe('container operations: exec, stop, remove, logs, inspect, wait (real Do
         [{ target: 'not an id', command: 'true' }, 'target'],
         [{ target: run.intent_id, command: 'true', bogus: 1 }, 'bogus'],
       ] as const) {
-        const err = await rejection(call('exec', params as Record<string, unknown>));
+        const err = await highwayRejection(call('exec', params as Record<string, unknown>));
         expect(err, JSON.stringify(params)).to.be.instanceOf(ValidationError);
         expect((err as ValidationError).field).to.equal(field);
       }
@@ -144,7 +127,7 @@ describe('container operations: exec, stop, remove, logs, inspect, wait (real Do
 
     it('refused by the operator policy: privileged exec; root where the policy forbids it (audited, nothing stored)', async () => {
       const run = await detached();
-      const err = await rejection(call('exec', { target: run.intent_id, command: 'true', privileged: true }));
+      const err = await highwayRejection(call('exec', { target: run.intent_id, command: 'true', privileged: true }));
       expect(err).to.be.instanceOf(PolicyError);
       expect((err as PolicyError).rule).to.equal('privileged');
 
@@ -152,7 +135,7 @@ describe('container operations: exec, stop, remove, logs, inspect, wait (real Do
       const tools: DockerTools = registerDockerTools(strict, { databaseUrl: h.db.url, pool: h.db.pool, policy: { ...defaultPolicy, allow_exec_root: false } });
       try {
         for (const user of ['root', '0', '0:0', undefined]) {
-          const e = await rejection(strict.call('tools.docker.exec', { target: run.intent_id, command: 'id', ...(user ? { user } : {}) }, h.ctx({ tenant_id: A })));
+          const e = await highwayRejection(strict.call('tools.docker.exec', { target: run.intent_id, command: 'id', ...(user ? { user } : {}) }, h.ctx({ tenant_id: A })));
           expect(e, String(user)).to.be.instanceOf(PolicyError);
           expect((e as PolicyError).rule).to.equal('exec_root');
           expect((e as PolicyError).field).to.equal('user');
@@ -218,7 +201,7 @@ describe('container operations: exec, stop, remove, logs, inspect, wait (real Do
 
     it('a running container: refused without force (not_ended); with force stopped (requested) and removed', async () => {
       const run = await detached({ auto_remove: false });
-      const err = await rejection(call('remove', { target: run.intent_id }));
+      const err = await highwayRejection(call('remove', { target: run.intent_id }));
       expect(err.code).to.equal('not_ended');
       expect((await h.intent(run.intent_id))!.status).to.equal('running');
       const r = await call<RemoveResult>('remove', { target: run.intent_id, force: true });
@@ -227,7 +210,7 @@ describe('container operations: exec, stop, remove, logs, inspect, wait (real Do
     });
 
     it('an unknown target is not found', async () => {
-      const err = await rejection(call('remove', { target: randomUUID() }));
+      const err = await highwayRejection(call('remove', { target: randomUUID() }));
       expect(err.code).to.equal('not_found');
     });
   });
@@ -306,7 +289,7 @@ describe('container operations: exec, stop, remove, logs, inspect, wait (real Do
 
     it('gives up after its timeout (timeout), the intent running on', async () => {
       const run = await detached();
-      const err = await rejection(call('wait', { target: run.intent_id, timeout: 1 }));
+      const err = await highwayRejection(call('wait', { target: run.intent_id, timeout: 1 }));
       expect(err.code).to.equal('timeout');
       expect((await h.intent(run.intent_id))!.status).to.equal('running');
       await call('stop', { target: run.intent_id, time: 0 });
@@ -316,7 +299,7 @@ describe('container operations: exec, stop, remove, logs, inspect, wait (real Do
   describe('tenant isolation', () => {
     it("tenant B gets not found for each of A's targets through every tool, worded as for a target that does not exist", async () => {
       const run = await detached({ auto_remove: false });
-      const unknown = await rejection(call('inspect', { target: randomUUID() }, B));
+      const unknown = await highwayRejection(call('inspect', { target: randomUUID() }, B));
       const tools: Array<[string, Record<string, unknown>]> = [
         ['exec', { command: ['echo', 'hi'] }],
         ['stop', {}],
@@ -327,7 +310,7 @@ describe('container operations: exec, stop, remove, logs, inspect, wait (real Do
       ];
       for (const target of [run.intent_id, run.container_id!, run.short_id!]) {
         for (const [tool, params] of tools) {
-          const err = await rejection(call(tool, { target, ...params }, B));
+          const err = await highwayRejection(call(tool, { target, ...params }, B));
           expect(err.code, `${tool} ${target}`).to.equal('not_found');
           expect(err.message.replace(target, 'X')).to.equal(unknown.message.replace(/[0-9a-f-]{36}/, 'X'));
         }
@@ -343,9 +326,13 @@ describe('container operations: exec, stop, remove, logs, inspect, wait (real Do
   describe('at the end', () => {
     it('leaves no container behind', async () => {
       // Removal follows the collection of an ended container's output by a moment.
-      const deadline = Date.now() + 15_000;
-      while ((await h.containers()).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-      expect((await h.containers()).map((c) => `${c.Names[0]} ${c.State}`)).to.deep.equal([]);
+      await eventually(() => h.containers(), {
+        what: 'no container left',
+        timeoutMs: 15_000,
+        everyMs: 100,
+        until: (cs) => cs.length === 0,
+        describe: (cs) => cs.map((c) => `${c.Names[0]} ${c.State}`).join(', '),
+      });
     });
   });
 });

@@ -7,9 +7,8 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { defaultPolicy } from '../../../src/params/policy.js';
-import type { Harness } from '../../support/harness.js';
 import { TEST_IMAGE } from '../../support/test-image.js';
-import { expectNothingStored, inspectWhileRunning, rejection, sleepy, useHarness } from './helpers.js';
+import { expectNothingStored, inspectWhileRunning, rejection, sleepy, useParamsHarness } from './helpers.js';
 import { PolicyError } from '../../../src/errors.js';
 
 const run = promisify(execFile);
@@ -18,8 +17,7 @@ const LIMITED = { memory_limit: '64m', cpu_limit: 0.5, pids_limit: 64 };
 
 describe('params: docker-py arguments end to end (real Docker)', function () {
   this.timeout(90_000);
-  let h: Harness;
-  useHarness((started) => (h = started), {
+  const h = useParamsHarness({
     policy: { ...defaultPolicy, allow_container_network: true, allow_container_namespaces: true },
   });
 

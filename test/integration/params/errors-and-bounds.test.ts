@@ -14,17 +14,11 @@ import { createDockerClient } from '../../../src/docker/client.js';
 import type { DockerRunResult } from '../../../src/tools/docker-run.js';
 import { TEST_IMAGE, type Harness } from '../../support/harness.js';
 import { startHarness } from './helpers.js';
+import { useHarness } from '../../support/fixture.js';
 
 describe('params: a failed start keeps its container id; transient failures are bounded', function () {
   this.timeout(120_000);
-  let h: Harness;
-
-  before(async () => {
-    h = await startHarness();
-  });
-  after(async () => {
-    await h?.stop();
-  });
+  const h = useHarness();
 
   it('a start Docker refuses, with auto_remove false: failed, the container id in the result and the row, the container kept', async () => {
     const ctx = h.ctx();

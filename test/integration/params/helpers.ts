@@ -8,6 +8,7 @@ import type Docker from 'dockerode';
 import type { ActivityContext } from '../../../src/tools/registry.js';
 import type { DockerRunResult } from '../../../src/tools/docker-run.js';
 import { Harness, TEST_IMAGE, type HarnessOptions } from '../../support/harness.js';
+import { useHarness } from '../../support/fixture.js';
 
 /** The image the parameter tests run (the shared busybox test image). */
 export const PARAMS_IMAGE = TEST_IMAGE;
@@ -15,21 +16,15 @@ export const PARAMS_IMAGE = TEST_IMAGE;
 export const startHarness = (options: HarnessOptions = {}): Promise<Harness> => Harness.start(options);
 
 /**
- * Start a harness before the enclosing describe's tests and stop it after them, and check
- * after each test that nothing it ran is left. `set` receives the running harness.
+ * A harness for the enclosing describe's tests (see useHarness), and a check after each test
+ * that nothing it ran is left.
  */
-export function useHarness(set: (h: Harness) => void, options: HarnessOptions = {}): void {
-  let h: Harness | undefined;
-  before(async () => {
-    h = await Harness.start(options);
-    set(h);
-  });
-  after(async () => {
-    await h?.stop();
-  });
+export function useParamsHarness(options: HarnessOptions = {}): Harness {
+  const h = useHarness(options);
   afterEach(async () => {
-    if (h) await expectNoContainers(h);
+    await expectNoContainers(h);
   });
+  return h;
 }
 
 /** Linux capability numbers (include/uapi/linux/capability.h). */
@@ -84,16 +79,7 @@ export async function inspectWhileRunning(
   return { info, result: await running };
 }
 
-/** The error a promise rejects with (fails the test if it resolves). */
-export async function rejection(promise: Promise<unknown>): Promise<Error> {
-  const outcome = await promise.then(
-    (value) => ({ value }),
-    (error: unknown) => ({ error }),
-  );
-  if ('value' in outcome) expect.fail(`expected a rejection, got ${JSON.stringify(outcome.value)}`);
-  expect(outcome.error).to.be.instanceOf(Error);
-  return outcome.error as Error;
-}
+export { rejection } from '../../support/assertions.js';
 
 /** Is the container gone from the daemon? */
 export const containerGone = (h: Harness, id: string | null): Promise<boolean> => h.containerGone(id);
@@ -117,3 +103,13 @@ export async function expectNothingStored(h: Harness, ctx: ActivityContext): Pro
 
 /** A shell command that prints a marker line and then sleeps, so the container can be inspected. */
 export const sleepy = (script: string, seconds = 0.6): string[] => ['sh', '-c', `${script}; sleep ${seconds}`];
+
+/** Interface names from /proc/net/dev (the network namespace of the reading process). */
+export function interfaces(procNetDev: string): string[] {
+  return procNetDev
+    .split('\n')
+    .slice(2)
+    .map((line) => line.split(':')[0]!.trim())
+    .filter((name) => name !== '')
+    .sort();
+}

@@ -10,11 +10,11 @@ import { randomUUID } from 'node:crypto';
 import { ValidationError } from '../../../src/errors.js';
 import { PARAMETER_NAMES } from '../../../src/params/schema.js';
 import { ALIASES } from '../../../src/params/refused.js';
-import type { Harness } from '../../support/harness.js';
 import { abusiveParamsArbitrary, extremeInvalidParamsArbitrary, extremeValidParamsArbitrary, invalidParamsArbitrary, type InvalidParamsCase } from '../../support/invalid-params.js';
 import { isTerminal } from '../../../src/model.js';
 import { removeByLabel } from '../../support/docker-env.js';
-import { expectNoContainers, PARAMS_IMAGE, startHarness } from './helpers.js';
+import { expectNoContainers, PARAMS_IMAGE } from './helpers.js';
+import { useHarness } from '../../support/fixture.js';
 
 const RUNS = 520;
 const ABUSE_RUNS = 500;
@@ -42,14 +42,7 @@ function harmless({ params, field }: InvalidParamsCase): Record<string, unknown>
 
 describe('params: generated invalid parameter sets (property, real stack)', function () {
   this.timeout(180_000);
-  let h: Harness;
-
-  before(async () => {
-    h = await startHarness();
-  });
-  after(async () => {
-    await h?.stop();
-  });
+  const h = useHarness();
 
   /** Rejected through the tool naming its field, logged and audited; nothing stored. */
   async function expectRejected(testCase: InvalidParamsCase): Promise<void> {
@@ -136,14 +129,7 @@ describe('params: generated invalid parameter sets (property, real stack)', func
 
 describe('params: valid sets at the numeric bounds (property, real reconciler)', function () {
   this.timeout(600_000);
-  let h: Harness;
-
-  before(async () => {
-    h = await startHarness();
-  });
-  after(async () => {
-    await h?.stop();
-  });
+  const h = useHarness();
 
   it(`${EXTREME_VALID_RUNS} valid sets at the numeric bounds, on the real reconciler: each refused naming its field, or terminal within its timeout + ${SLACK_MS / 1000} s`, async () => {
     let ran = 0;

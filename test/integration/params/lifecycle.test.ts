@@ -5,15 +5,14 @@
  */
 import { expect } from 'chai';
 import { ValidationError } from '../../../src/errors.js';
-import type { Harness } from '../../support/harness.js';
-import { inspectWhileRunning, rejection, sleepy, useHarness, containerGone } from './helpers.js';
+import { inspectWhileRunning, rejection, sleepy, useParamsHarness, containerGone } from './helpers.js';
+import { eventually } from '../../support/eventually.js';
 
 const LIMITED = { memory_limit: '64m', cpu_limit: 1, pids_limit: 64 };
 
 describe('params: lifecycle (real Docker)', function () {
   this.timeout(60_000);
-  let h: Harness;
-  useHarness((started) => (h = started));
+  const h = useParamsHarness();
 
   /** For auto_remove: false runs: the container is kept; inspect it, then remove it. */
   async function inspectKept(containerId: string | null) {
@@ -86,14 +85,14 @@ describe('params: lifecycle (real Docker)', function () {
   });
 
   describe('healthcheck', () => {
+    /** The container's health once `until` accepts its status, or as it is after 15 s (the test's assertion then says what it is). */
     async function healthOf(id: string, until: (status: string | undefined) => boolean): Promise<Record<string, unknown>> {
-      const deadline = Date.now() + 15_000;
-      for (;;) {
+      const read = async () => {
         const info = await h.docker.getContainer(id).inspect();
         const health = (info.State as { Health?: { Status?: string } }).Health;
-        if (until(health?.Status) || Date.now() > deadline) return { ...(health ?? {}), config: info.Config.Healthcheck };
-        await new Promise((r) => setTimeout(r, 100));
-      }
+        return { ...(health ?? {}), config: info.Config.Healthcheck } as Record<string, unknown>;
+      };
+      return eventually(read, { what: 'a health status', timeoutMs: 15_000, everyMs: 100, until: (h) => until(h['Status'] as string | undefined) }).catch(read);
     }
 
     it('a passing check makes the container healthy', async () => {

@@ -4,25 +4,13 @@
  * hostname, dns and extra_hosts as the container sees them, ports as Docker records them.
  */
 import { expect } from 'chai';
-import type { Harness } from '../../support/harness.js';
-import { inspectWhileRunning, sleepy, useHarness } from './helpers.js';
+import { inspectWhileRunning, sleepy, useParamsHarness, interfaces } from './helpers.js';
 
 const LIMITED = { memory_limit: '64m', cpu_limit: 1, pids_limit: 64 };
 
-/** Interface names from /proc/net/dev (the network namespace of the reading process). */
-function interfaces(procNetDev: string): string[] {
-  return procNetDev
-    .split('\n')
-    .slice(2)
-    .map((line) => line.split(':')[0]!.trim())
-    .filter((name) => name !== '')
-    .sort();
-}
-
 describe('params: networking (real Docker)', function () {
   this.timeout(60_000);
-  let h: Harness;
-  useHarness((started) => (h = started));
+  const h = useParamsHarness();
 
   describe('network_mode', () => {
     it('defaults to none: the container has only a loopback interface', async () => {

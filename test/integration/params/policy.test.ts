@@ -12,19 +12,10 @@ import { randomUUID } from 'node:crypto';
 import { PolicyError } from '../../../src/errors.js';
 import { defaultPolicy, loadPolicy, type Policy } from '../../../src/params/policy.js';
 import type { Harness } from '../../support/harness.js';
-import { effectiveCapabilities, expectNoContainers, expectNothingStored, inspectWhileRunning, PARAMS_IMAGE, rejection, sleepy, startHarness, useHarness } from './helpers.js';
+import { effectiveCapabilities, expectNoContainers, expectNothingStored, inspectWhileRunning, PARAMS_IMAGE, rejection, sleepy, startHarness, useParamsHarness, interfaces } from './helpers.js';
+import { useHarness } from '../../support/fixture.js';
 
 const LIMITED = { memory_limit: '64m', cpu_limit: 1, pids_limit: 64 };
-
-/** Interface names from /proc/net/dev. */
-function interfaces(procNetDev: string): string[] {
-  return procNetDev
-    .split('\n')
-    .slice(2)
-    .map((line) => line.split(':')[0]!.trim())
-    .filter((name) => name !== '')
-    .sort();
-}
 
 /** Asserts that `params` is denied by `rule` on `field`, logged, audited, and left nothing behind. */
 async function expectDenied(h: Harness, params: Record<string, unknown>, rule: string, field: string, message?: RegExp): Promise<void> {
@@ -68,8 +59,7 @@ describe('params: operator policy (real Docker)', function () {
   });
 
   describe('the default policy denies', () => {
-    let h: Harness;
-    useHarness((started) => (h = started));
+    const h = useParamsHarness();
 
     it('privileged', async () => {
       await expectDenied(h, { privileged: true }, 'privileged', 'privileged');
@@ -198,13 +188,7 @@ describe('params: operator policy (real Docker)', function () {
   });
 
   describe('ceilings without require_limits', () => {
-    let h: Harness;
-    before(async () => {
-      h = await startHarness({ policy: { ...defaultPolicy, max_memory_bytes: 64 * 1024 * 1024, max_pids: 100 } });
-    });
-    after(async () => {
-      await h?.stop();
-    });
+    const h = useHarness({ policy: { ...defaultPolicy, max_memory_bytes: 64 * 1024 * 1024, max_pids: 100 } });
 
     it('a run without the limit exceeds the ceiling', async () => {
       await expectDenied(h, { cpu_limit: 1, pids_limit: 10 }, 'max_memory', 'memory_limit', /is required/);

@@ -5,7 +5,7 @@
 import { expect } from 'chai';
 import { defaultPolicy } from '../../../src/params/policy.js';
 import type { Harness } from '../../support/harness.js';
-import { expectNoContainers, inspectWhileRunning, sleepy, startHarness, useHarness } from './helpers.js';
+import { expectNoContainers, inspectWhileRunning, sleepy, startHarness, useParamsHarness } from './helpers.js';
 
 const MiB = 1024 * 1024;
 /** Every limit set: no warnings. */
@@ -13,8 +13,7 @@ const LIMITED = { memory_limit: '64m', cpu_limit: 1, pids_limit: 64 };
 
 describe('params: resources (real Docker)', function () {
   this.timeout(60_000);
-  let h: Harness;
-  useHarness((started) => (h = started));
+  const h = useParamsHarness();
 
   describe('memory_limit', () => {
     it('is the cgroup memory limit the container sees, and Docker records it', async () => {

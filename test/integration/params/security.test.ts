@@ -4,15 +4,13 @@
  */
 import { expect } from 'chai';
 import { DOCKER_DEFAULT_CAPABILITIES } from '../../../src/params/capabilities.js';
-import type { Harness } from '../../support/harness.js';
-import { effectiveCapabilities, inspectWhileRunning, sleepy, useHarness } from './helpers.js';
+import { effectiveCapabilities, inspectWhileRunning, sleepy, useParamsHarness } from './helpers.js';
 
 const STATUS = 'cat /proc/self/status';
 
 describe('params: security (real Docker)', function () {
   this.timeout(60_000);
-  let h: Harness;
-  useHarness((started) => (h = started));
+  const h = useParamsHarness();
 
   describe('secure defaults', () => {
     it('not privileged, cap_drop ALL, no-new-privileges and an init process, as Docker records them', async () => {

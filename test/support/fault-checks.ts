@@ -1,8 +1,9 @@
 /** Shared checks of the fault-injection tests: nothing left behind, every intent ended once. */
 import { expect } from 'chai';
 import type Docker from 'dockerode';
-import type { Pool } from '../../../src/db/pool.js';
-import { isTerminal, type IntentRow } from '../../../src/model.js';
+import type { Pool } from '../../src/db/pool.js';
+import { isTerminal, type IntentRow } from '../../src/model.js';
+import { eventually } from './eventually.js';
 
 export type Line = Record<string, unknown>;
 
@@ -13,17 +14,6 @@ const TERMINAL_EVENTS = new Set(['container.exited', 'intent.exited', 'intent.fa
 
 export function terminalEvents(lines: Line[], intentId: string): Line[] {
   return lines.filter((l) => l['intent_id'] === intentId && TERMINAL_EVENTS.has(String(l['event'])));
-}
-
-/** Poll `fn` until it returns a truthy value; bounded. */
-export async function eventually<T>(fn: () => Promise<T | null | undefined | false>, timeoutMs: number, what: string, everyMs = 50): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${what}`);
-    await sleep(everyMs);
-  }
 }
 
 export async function containersWithLabel(docker: Docker, label: string): Promise<Docker.ContainerInfo[]> {
@@ -46,13 +36,12 @@ export async function expectConverged(opts: { docker: Docker; label: string; poo
       const res = await opts.pool.query<IntentRow>('SELECT * FROM highway.docker_containers WHERE id = ANY($1::uuid[])', [opts.intentIds]);
       return res.rows.length === opts.intentIds.length && res.rows.every((r) => isTerminal(r.status) && r.removed_at) ? res.rows : null;
     },
-    timeoutMs,
-    `intents ${opts.intentIds.join(', ')} terminal and removed`,
+    { what: `intents ${opts.intentIds.join(', ')} terminal and removed`, timeoutMs },
   ).catch(async (err: Error) => {
     const res = await opts.pool.query('SELECT id, status, removed_at, error FROM highway.docker_containers WHERE id = ANY($1::uuid[])', [opts.intentIds]);
     throw new Error(`${err.message}; rows: ${JSON.stringify(res.rows)}`);
   });
-  await eventually(async () => (await containersWithLabel(opts.docker, opts.label)).length === 0, 10_000, `no container left with ${opts.label}`).catch(async (err: Error) => {
+  await eventually(async () => (await containersWithLabel(opts.docker, opts.label)).length === 0, { what: `no container left with ${opts.label}`, timeoutMs: 10_000 }).catch(async (err: Error) => {
     const left = await containersWithLabel(opts.docker, opts.label);
     throw new Error(`${err.message}: ${left.map((c) => `${c.Names[0]} ${c.State}`).join(', ')}`);
   });
@@ -75,9 +64,7 @@ export async function waitContainerGone(docker: Docker, id: string, timeoutMs: n
         return (err as { statusCode?: number }).statusCode === 404;
       }
     },
-    timeoutMs,
-    `container ${id.slice(0, 12)} removed`,
-    25,
+    { what: `container ${id.slice(0, 12)} removed`, timeoutMs, everyMs: 25 },
   );
   return Date.now();
 }
