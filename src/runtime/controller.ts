@@ -16,6 +16,9 @@ import type { DockerEventSignal } from '../docker/events.js';
 import type { NotificationSignal } from '../db/listener.js';
 import { workQueue, type Enqueue, type QueueOutcome, type QueueStats, type ReconcileResult } from './workqueue.js';
 
+/** The reason of the timer's resync (the others name what was lost: a connect, a stall, the lock). */
+export const PERIODIC_RESYNC = 'periodic';
+
 /** What a kind may watch: the manager's shared connections. */
 export interface Sources {
   /** This host's Docker events (container events of its own containers, and image events), one shared subscription. */
@@ -42,8 +45,12 @@ export interface Kind<K extends string = string> {
   readonly highReserve?: number;
   /** Map the sources to keys (with a priority where finishing work must go first). */
   watch(sources: Sources): Observable<K | Enqueue<K>>;
-  /** Every key that may need work now: the safety net for lost hints. */
-  list(): Promise<K[]>;
+  /**
+   * Every key that may need work now: the safety net for lost hints. `reason` is why the
+   * runtime relists: PERIODIC_RESYNC (the timer, nothing known lost: a kind may return just the
+   * keys a pass would act on) or a (re)connect, a stall, a regained lock (hints were lost: all).
+   */
+  list(reason: string): Promise<K[]>;
   /** One level-triggered pass: re-read, decide, act. Returns when to look again. */
   reconcile(key: K): Promise<ReconcileResult>;
   /** Record an error that retrying will not fix (the key is looked at again right after). */
@@ -142,7 +149,7 @@ export class Controller<K extends string = string> {
 
   private relist(why: string): Observable<K> {
     return defer(async () => {
-      const keys = await this.kind.list();
+      const keys = await this.kind.list(why);
       this.log.debug({ event: 'controller.resync', reason: why, keys: keys.length }, 'resync');
       return keys;
     }).pipe(

@@ -19,7 +19,7 @@ import { dockerEvents$, type DockerEventSignal } from '../docker/events.js';
 import { HighwayError, errorMessage } from '../errors.js';
 import { LABELS } from '../model.js';
 import type { Metrics } from '../observability/metrics.js';
-import { Controller, type Kind, type Sources } from './controller.js';
+import { Controller, PERIODIC_RESYNC, type Kind, type Sources } from './controller.js';
 import { LeaderElector } from './leader.js';
 import { withTimeout } from '../timeouts.js';
 
@@ -145,7 +145,7 @@ export class Manager {
         filter((s): s is Extract<NotificationSignal, { type: 'connected' }> => s.type === 'connected'),
         map((s) => (s.reconnect ? 'postgres reconnect' : 'postgres connect')),
       ),
-      interval(this.options.resyncIntervalMs ?? 30_000).pipe(map(() => 'periodic')),
+      interval(this.options.resyncIntervalMs ?? 30_000).pipe(map(() => PERIODIC_RESYNC)),
     ).pipe(share());
     const reasonsSub = reasons$.subscribe(this.resync$);
 

@@ -9,7 +9,7 @@ import type { Pool } from '../../db/pool.js';
 import { CHANNELS } from '../../db/listener.js';
 import { listLiveIntentIds, liveIntentIdsFor, type Related } from '../../db/queries/live-intents.js';
 import { patchLiveIntent } from '../../db/queries/update-intent.js';
-import type { ContainerClient, ContainerState } from '../../docker/client.js';
+import type { ContainerClient, ContainerState, ContainerSummary } from '../../docker/client.js';
 import { HighwayError, TerminalError, errorMessage } from '../../errors.js';
 import { daemonRefusesConnections, daemonUnreachable } from '../../docker/daemon-health.js';
 import { setDaemonReachability } from '../../db/queries/hosts.js';
@@ -19,11 +19,12 @@ import { defaultPolicy, type Policy } from '../../params/policy.js';
 import { intentEventFields } from '../../observability/events.js';
 import type { Metrics } from '../../observability/metrics.js';
 import { envSecretResolver, type SecretResolver } from '../../secrets.js';
-import type { Kind, Sources } from '../../runtime/controller.js';
+import { PERIODIC_RESYNC, type Kind, type Sources } from '../../runtime/controller.js';
 import type { Enqueue, ReconcileResult } from '../../runtime/workqueue.js';
 import { DAEMON_GONE_SLACK_MS, decide, diedBySignal, nextExpiryMs, notYetRunning, startBoundAt, withDiedExitCode, type Observation } from './decide.js';
 import { executeActions, readOutputAhead, type EffectContext } from './effects.js';
-import { loadReconcileState } from './queries/load-reconcile-state.js';
+import { loadLiveStates, loadReconcileState } from './queries/load-reconcile-state.js';
+import { periodicKeys } from './periodic.js';
 import { claimIntents, type HostOffer } from './queries/claim-intents.js';
 import { UUID } from '../../ids.js';
 import { withPgRetry } from '../../db/retry.js';
@@ -164,29 +165,37 @@ export class ContainersKind implements Kind {
   }
 
   /**
-   * Every live intent of ours, plus every container labelled ours (this host's, this cluster's):
-   * the safety net for lost hints. Another cluster's container on a shared daemon is not looked
-   * at; an unlabelled one (made before the cluster label) costs a pass that finds no row if it
-   * is not ours.
+   * The safety net for lost hints. After a (re)connect, a stall or a regained lock: every live
+   * intent of ours, plus every container labelled ours (this host's, this cluster's). The
+   * periodic resync: only the keys where those disagree or a row is due (periodic.ts says what
+   * it still heals). Another cluster's container on a shared daemon is not looked at; an
+   * unlabelled one (made before the cluster label) costs a pass that finds no row if it is not ours.
    */
-  async list(): Promise<string[]> {
+  async list(reason: string): Promise<string[]> {
     const { pool, docker, reconcilerId, clusterId } = this.options;
     if (this.daemonDown) await this.recheckDaemon();
-    const [rows, containers] = await Promise.all([
-      listLiveIntentIds(pool, reconcilerId),
-      docker.list([`${LABELS.managed}=true`, `${LABELS.reconcilerId}=${reconcilerId}`]),
-    ]);
-    const ids = new Set(rows);
+    const listContainers = () => docker.list([`${LABELS.managed}=true`, `${LABELS.reconcilerId}=${reconcilerId}`]);
+    if (reason === PERIODIC_RESYNC) {
+      const [states, containers] = await Promise.all([loadLiveStates(pool, reconcilerId), listContainers()]);
+      this.noteUnstarted(containers);
+      return periodicKeys({ states, containers, reconcilerId, clusterId, workerTimeoutMs: this.workerTimeoutMs });
+    }
+    const [rows, containers] = await Promise.all([listLiveIntentIds(pool, reconcilerId), listContainers()]);
+    return [...new Set([...rows, ...this.noteUnstarted(containers)])];
+  }
+
+  /** The intent ids of this host's containers of this cluster; remembers those never started (`unstarted`). */
+  private noteUnstarted(containers: readonly ContainerSummary[]): string[] {
     this.unstarted.clear();
+    const ids: string[] = [];
     for (const c of containers) {
       const id = c.labels[LABELS.intentId];
       const cluster = c.labels[LABELS.clusterId];
-      if (id && UUID.test(id) && (cluster === undefined || cluster === clusterId)) {
-        ids.add(id);
-        if (c.state === 'created') this.unstarted.set(id, c.id);
-      }
+      if (!id || !UUID.test(id) || (cluster !== undefined && cluster !== this.options.clusterId)) continue;
+      ids.push(id);
+      if (c.state === 'created') this.unstarted.set(id, c.id);
     }
-    return [...ids];
+    return ids;
   }
 
   /**

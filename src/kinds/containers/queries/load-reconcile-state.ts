@@ -75,3 +75,17 @@ export async function loadReconcileState(q: Queryable, id: string, claimFor?: Ho
   const { claimed_by, ...rest } = intent as IntentRow & { claimed_by: string | null };
   return { intent: { ...rest, reconciler_id: claimed_by }, around, dbNow };
 }
+
+/**
+ * Every live intent of this reconciler (ours or unclaimed, not removed) with its surroundings,
+ * in one statement: what the periodic resync compares with the containers (periodic.ts).
+ */
+export async function loadLiveStates(q: Queryable, reconcilerId: string): Promise<ReconcileState[]> {
+  const res = await q.query<IntentRow & IntentSurroundings & { db_now: Date }>(
+    `SELECT ${INTENT_COLUMNS_WITHOUT_OUTPUT('c')}, ${SURROUNDINGS_COLUMNS}
+       ${SURROUNDINGS_FROM}
+      WHERE c.removed_at IS NULL AND (c.reconciler_id = $1 OR c.reconciler_id IS NULL)`,
+    [reconcilerId],
+  );
+  return res.rows.map(splitSurroundings);
+}
