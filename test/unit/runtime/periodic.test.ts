@@ -41,7 +41,7 @@ describe('runtime/periodicKind', () => {
     const early = await kind.reconcile('tick'); // e.g. a relist on a reconnect
     expect(runs).to.equal(1);
     expect(early.requeueAfterMs).to.be.within(1, 60_000);
-    expect(await kind.list()).to.deep.equal(['tick']);
+    expect(await kind.list('periodic')).to.deep.equal(['tick']);
   });
 
   it('a run that throws is retried on the runtime\'s backoff, not after minIntervalMs', async () => {
