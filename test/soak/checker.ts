@@ -225,11 +225,20 @@ export function check(input: CheckInput): Checks {
     }
   }
 
-  // 3. No intent's container started twice; no activity with two containers.
+  // 3. No intent's container started twice; no activity with two containers that ran. A
+  // container created and never started (a create on a host that then handed the intent back,
+  // its daemon gone) is a second container only if it was left: it must have been destroyed
+  // (its create and remove audit rows are checked by audit_create / audit_remove).
   const starts = new Map<string, DockerEventRecord[]>();
   const createsByActivity = new Map<string, Set<string>>();
+  const started = new Set<string>();
+  const destroyed = new Set<string>();
   for (const ev of input.events) {
-    if (ev.action === 'start') starts.set(ev.name, [...(starts.get(ev.name) ?? []), ev]);
+    if (ev.action === 'start') {
+      starts.set(ev.name, [...(starts.get(ev.name) ?? []), ev]);
+      started.add(`${ev.daemon}/${ev.id}`);
+    }
+    if (ev.action === 'destroy') destroyed.add(`${ev.daemon}/${ev.id}`);
     if (ev.action === 'create') {
       const a = ev.attributes['highway.activity_id'];
       if (a) createsByActivity.set(a, (createsByActivity.get(a) ?? new Set()).add(`${ev.daemon}/${ev.id}`));
@@ -238,8 +247,15 @@ export function check(input: CheckInput): Checks {
   for (const r of input.rows) {
     const s = starts.get(nameOf(r.id)) ?? [];
     c.expect('single_start', s.length <= 1, () => `intent ${r.id}: its container started ${s.length} times (${s.map((x) => `${x.daemon}@${new Date(x.timeNano / 1e6).toISOString()}`).join(', ')})`, [r.id]);
-    const cs = createsByActivity.get(r.activity_id) ?? new Set();
-    c.expect('one_container_per_activity', cs.size <= 1, () => `activity ${r.activity_id}: ${cs.size} containers (${[...cs].join(', ')})`, [r.id]);
+    const cs = [...(createsByActivity.get(r.activity_id) ?? [])];
+    const ran = cs.filter((k) => started.has(k));
+    const leftUnstarted = cs.length > 1 ? cs.filter((k) => !started.has(k) && !destroyed.has(k)) : [];
+    c.expect(
+      'one_container_per_activity',
+      ran.length <= 1 && leftUnstarted.length === 0,
+      () => `activity ${r.activity_id}: ${cs.length} containers (${cs.map((k) => `${k}${started.has(k) ? ' started' : ''}${destroyed.has(k) ? ' destroyed' : ''}`).join(', ')})`,
+      [r.id],
+    );
   }
 
   // 4. No cron fire time with two runs, and each fire time inside the window has a tick.

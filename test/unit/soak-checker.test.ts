@@ -67,8 +67,15 @@ describe('soak checker', () => {
     expect(c.violations.map((v) => [v.check, v.intents])).to.deep.equal([['single_start', [ID]]]);
   });
 
-  it('an activity with containers on two daemons is a one_container_per_activity violation', () => {
-    expect(violated(input({ events: [...input().events, ev('create', { daemon: 'hw-soak', id: 'other', attributes: { 'highway.activity_id': 'a1' } })] }))).to.include('one_container_per_activity');
+  it('an activity with containers on two daemons is a one_container_per_activity violation (a second one left, or one that ran)', () => {
+    const other = { daemon: 'hw-soak', id: 'other', attributes: { 'highway.activity_id': 'a1' } };
+    expect(violated(input({ events: [...input().events, ev('create', other)] }))).to.include('one_container_per_activity');
+    expect(violated(input({ events: [...input().events, ev('create', other), ev('start', other), ev('die', other), ev('destroy', other)] }))).to.include('one_container_per_activity');
+  });
+
+  it('a second container created, never started and removed (an intent handed back to the other host) is no violation (seed 2030)', () => {
+    const other = { daemon: 'hw-soak', id: 'other', attributes: { 'highway.activity_id': 'a1' } };
+    expect(violated(input({ events: [ev('create', other), ev('destroy', other), ...input().events] }))).to.not.include('one_container_per_activity');
   });
 
   it('two runs of one cron fire time are a cron_once violation', () => {
