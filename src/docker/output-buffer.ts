@@ -5,6 +5,7 @@
  * straddles a cut cannot leak its tail), and what is kept is bounded by its cap (TailBuffer for
  * bytes; LineWindow for log lines). Memory is the cap, whatever the stream's size.
  */
+import { isUtf8 } from 'node:buffer';
 import { SECRET_MASK, maskableSecrets } from '../secrets.js';
 
 /** Anything bytes are written to. */
@@ -112,11 +113,27 @@ export class TailBuffer implements ByteSink {
     return bufferText(this.takeBuffer());
   }
 
+  /** The kept bytes for a text column (rowText), letting go of them first. */
+  takeRowText(): RowText {
+    return rowText(this.takeBuffer());
+  }
+
   /** Let go of the kept bytes (after they were read): a finished read holds nothing. */
   release(): void {
     this.buf = null;
     this.start = this.held = 0;
   }
+}
+
+/**
+ * Output for a text column: the bytes themselves when they are valid UTF-8 without NUL (node-postgres
+ * sends a Buffer as it is, PostgreSQL's binary form of text: no JS string, no encoding pass), else
+ * the text as bufferText makes it. Either way the column holds the same text.
+ */
+export type RowText = string | Buffer;
+
+export function rowText(buf: Buffer): RowText {
+  return isUtf8(buf) && !buf.includes(0) ? buf : bufferText(buf);
 }
 
 /** Bytes as text: invalid UTF-8 becomes U+FFFD, NUL (which PostgreSQL text cannot hold) too. */
