@@ -13,13 +13,13 @@ export interface ByteSink {
   write(chunk: Buffer): void;
 }
 
-/** The first allocation of a tail buffer; it grows by doubling up to its limit. */
+/** The first allocation of a tail buffer (small outputs); past it, the buffer is its limit. */
 const FIRST = 64 * 1024;
 
 /**
  * Keeps the last `limit` bytes written to it (the tail of a stream: where errors are), and says
- * whether anything was cut. One buffer, at most `limit` bytes, grown by doubling while less was
- * written and used as a ring once full: writing more allocates nothing, and the kept bytes are
+ * whether anything was cut. One buffer: 64 KiB, then (once more was written) `limit` bytes, used
+ * as a ring once full: writing more allocates nothing, and the kept bytes are
  * handed out without a copy (`takeBuffer`: the ring is turned in place so they start at 0).
  */
 export class TailBuffer implements ByteSink {
@@ -62,9 +62,11 @@ export class TailBuffer implements ByteSink {
   /** A buffer of at least `size` bytes (at most `limit`), keeping what it holds. */
   private ensure(size: number): void {
     if (this.buf && this.buf.length >= size) return;
-    let n = this.buf ? this.buf.length : Math.min(FIRST, this.limit);
-    while (n < size) n *= 2;
-    const next = Buffer.allocUnsafeSlow(Math.min(n, this.limit));
+    // Past FIRST, the whole limit at once: growing by doubling would leave up to the limit again
+    // as garbage (external memory, freed only by a later full GC); pages not yet written to are
+    // not resident (an uninitialised allocation), so a short output costs what it wrote.
+    const n = size <= FIRST ? Math.min(FIRST, this.limit) : this.limit;
+    const next = Buffer.allocUnsafeSlow(n);
     if (this.buf) this.buf.copy(next, 0, 0, this.held); // not wrapped: only a full ring wraps
     this.buf = next;
   }

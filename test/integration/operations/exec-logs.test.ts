@@ -187,6 +187,22 @@ describe('exec and logs at the seams (real Docker, real PostgreSQL)', function (
   });
 
   describe('memory bounded by the caps, not by the output (item 21)', () => {
+    it('an exec output past 64 KiB (written to its row as bytes): every escape and multi-byte character as written', async () => {
+      const run = await detached({});
+      // 6000 lines with a quote, a backslash, a tab, a control character and multi-byte text: ~330 KB.
+      const r = await call<ExecResult>('exec', {
+        target: run.intent_id,
+        command: ['sh', '-c', 'i=0; while [ $i -lt 6000 ]; do printf "line %d \\"q\\" \\\\\\\\ \\t \\001 h\\303\\251 \\342\\202\\254 end\\n" $i; i=$((i+1)); done; printf "err \\"e\\"\\n" >&2'],
+      });
+      const want = Array.from({ length: 6000 }, (_, i) => `line ${i} "q" \\ \t \u0001 h\u00e9 \u20ac end\n`).join('');
+      expect(r.status).to.equal('exited');
+      expect(r.logs_truncated).to.equal(false);
+      expect(r.stdout.length).to.equal(want.length);
+      expect(r.stdout).to.equal(want);
+      expect(r.stderr).to.equal('err "e"\n');
+      await call('stop', { target: run.intent_id, time: 0 });
+    });
+
     it('execs of 200 MB with a 64 MiB cap: the reconciler (an `up` process) holds a few times the cap, not the output', async function () {
       this.timeout(600_000);
       ensureBuilt();
