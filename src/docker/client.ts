@@ -4,7 +4,7 @@ import pRetry, { AbortError } from 'p-retry';
 import CircuitBreaker from 'opossum';
 import type { Logger } from 'pino';
 import { HighwayError, TerminalError, errorMessage } from '../errors.js';
-import { LineWindow, LogDemuxer, SecretMasker, TailBuffer, framePayloadLines, type KeepLines, type LogLine } from './output-buffer.js';
+import { LineWindow, LogDemuxer, SecretMasker, TailBuffer, framePayloadLines, type KeepLines, type LogLine, type RowText } from './output-buffer.js';
 import { maskSecrets } from '../secrets.js';
 
 export type { KeepLines, LogLine } from './output-buffer.js';
@@ -40,9 +40,9 @@ export interface ContainerSummary {
   labels: Record<string, string>;
 }
 
-export interface CollectedOutput {
-  stdout: string;
-  stderr: string;
+export interface CollectedOutput<T extends RowText = string> {
+  stdout: T;
+  stderr: T;
   truncated: boolean;
 }
 
@@ -61,6 +61,11 @@ export interface ContainerClient {
   remove(id: string): Promise<void>;
   /** A container's whole output, each stream masked (`secrets`) and cut to its last `maxBytesPerStream` bytes as it streams. */
   logs(id: string, maxBytesPerStream: number, options?: { secrets?: readonly string[] }): Promise<CollectedOutput>;
+  /**
+   * As `logs`, for a row's text columns: each stream as its kept bytes when they are valid UTF-8
+   * without NUL (written as they are: no JS string of up to the cap), else as the same text as `logs`.
+   */
+  logsForRow(id: string, maxBytesPerStream: number, options?: { secrets?: readonly string[] }): Promise<CollectedOutput<RowText>>;
   list(labelFilters: string[]): Promise<ContainerSummary[]>;
   /** Is the circuit breaker open (the daemon failing)? For readiness. */
   breakerOpen(): boolean;
@@ -340,6 +345,22 @@ export function createDockerClient(options: DockerClientOptions): ContainerClien
     }
   }
 
+  /** A container's whole output through an OutputCollector, finished by `finish`. */
+  function readLogs<T>(id: string, maxBytesPerStream: number, secrets: readonly string[], finish: (o: OutputCollector) => T): Promise<T> {
+    // The buffers live inside the retried call: a retry after a broken stream starts over.
+    return call('logs', async (abortSignal) => {
+      const output = new OutputCollector(maxBytesPerStream, secrets);
+      // follow: true on a stopped container streams what was logged and ends: memory stays bounded.
+      const stream = (await docker.getContainer(id).logs({ stdout: true, stderr: true, follow: true, abortSignal })) as NodeJS.ReadableStream;
+      await new Promise<void>((resolve, reject) => {
+        stream.on('data', (chunk: Buffer) => output.write(chunk));
+        stream.on('end', resolve);
+        stream.on('error', reject);
+      });
+      return finish(output);
+    }, LOGS_TIMEOUT_MS);
+  }
+
   const client: ContainerClient = {
     docker,
 
@@ -473,19 +494,12 @@ export function createDockerClient(options: DockerClientOptions): ContainerClien
       }
     },
 
-    async logs(id, maxBytesPerStream, options = {}) {
-      // The buffers live inside the retried call: a retry after a broken stream starts over.
-      return call('logs', async (abortSignal) => {
-        const output = new OutputCollector(maxBytesPerStream, options.secrets ?? []);
-        // follow: true on a stopped container streams what was logged and ends: memory stays bounded.
-        const stream = (await docker.getContainer(id).logs({ stdout: true, stderr: true, follow: true, abortSignal })) as NodeJS.ReadableStream;
-        await new Promise<void>((resolve, reject) => {
-          stream.on('data', (chunk: Buffer) => output.write(chunk));
-          stream.on('end', resolve);
-          stream.on('error', reject);
-        });
-        return output.finish();
-      }, LOGS_TIMEOUT_MS);
+    logs(id, maxBytesPerStream, options = {}) {
+      return readLogs(id, maxBytesPerStream, options.secrets ?? [], (o) => o.finish());
+    },
+
+    logsForRow(id, maxBytesPerStream, options = {}) {
+      return readLogs(id, maxBytesPerStream, options.secrets ?? [], (o) => o.finishForRow());
     },
 
     async list(labelFilters) {
@@ -734,6 +748,17 @@ class OutputCollector {
     const truncated = this.stdout.truncated || this.stderr.truncated;
     this.done = { stdout: this.stdout.takeString(), stderr: this.stderr.takeString(), truncated };
     return this.done;
+  }
+
+  /** The output for a row's text columns (TailBuffer.takeRowText): once, letting go of the buffers. */
+  finishForRow(): CollectedOutput<RowText> {
+    if (this.done) return this.done;
+    this.masks.stdout.end();
+    this.masks.stderr.end();
+    const truncated = this.stdout.truncated || this.stderr.truncated;
+    const out = { stdout: this.stdout.takeRowText(), stderr: this.stderr.takeRowText(), truncated };
+    this.done = { stdout: '', stderr: '', truncated }; // taken: a second finish gets nothing more
+    return out;
   }
 }
 

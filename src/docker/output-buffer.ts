@@ -3,8 +3,9 @@
  * output, a logs read): Docker's multiplexed frames are split by stream (LogDemuxer), secret
  * values are masked as the bytes flow (SecretMasker: before anything is cut, so a secret that
  * straddles a cut cannot leak its tail), and what is kept is bounded by its cap (TailBuffer for
- * bytes; LineWindow for log lines). Memory is the cap plus one block, whatever the stream's size.
+ * bytes; LineWindow for log lines). Memory is the cap, whatever the stream's size.
  */
+import { isUtf8 } from 'node:buffer';
 import { SECRET_MASK, maskableSecrets } from '../secrets.js';
 
 /** Anything bytes are written to. */
@@ -12,21 +13,19 @@ export interface ByteSink {
   write(chunk: Buffer): void;
 }
 
-/** Bytes are copied into blocks of this size (so many tiny writes do not each hold an allocation). */
-const BLOCK = 64 * 1024;
+/** The first allocation of a tail buffer (small outputs); past it, the buffer is its limit. */
+const FIRST = 64 * 1024;
 
 /**
  * Keeps the last `limit` bytes written to it (the tail of a stream: where errors are), and says
- * whether anything was cut. Holds at most `limit` plus one block (64 KiB) at any time: old blocks
- * are dropped as soon as the bytes after them cover the limit.
+ * whether anything was cut. One buffer: 64 KiB, then (once more was written) `limit` bytes, used
+ * as a ring once full: writing more allocates nothing, and the kept bytes are
+ * handed out without a copy (`takeBuffer`: the ring is turned in place so they start at 0).
  */
 export class TailBuffer implements ByteSink {
-  /** Full blocks (oldest first), then the block being filled. */
-  private blocks: Buffer[] = [];
-  /** Bytes used in the last block. */
-  private fill = 0;
-  /** Bytes of the first block that are no longer part of the tail. */
-  private skip = 0;
+  private buf: Buffer | null = null;
+  /** Where the oldest kept byte is (non-zero only once the ring is full and wrapped). */
+  private start = 0;
   private held = 0;
   private seen = 0;
 
@@ -36,39 +35,40 @@ export class TailBuffer implements ByteSink {
     this.seen += chunk.length;
     if (this.limit === 0 || chunk.length === 0) return;
     // Only the chunk's own tail can matter (and never keep a view into the caller's buffer).
-    let data = chunk.length > this.limit ? chunk.subarray(chunk.length - this.limit) : chunk;
-    const blockSize = Math.min(BLOCK, this.limit);
-    while (data.length > 0) {
-      let last = this.blocks[this.blocks.length - 1];
-      if (!last || this.fill === last.length) {
-        last = Buffer.allocUnsafeSlow(blockSize);
-        this.blocks.push(last);
-        this.fill = 0;
-      }
-      const n = Math.min(data.length, last.length - this.fill);
-      data.copy(last, this.fill, 0, n);
-      this.fill += n;
-      this.held += n;
-      data = data.subarray(n);
-      this.trim();
+    const data = chunk.length > this.limit ? chunk.subarray(chunk.length - this.limit) : chunk;
+    if (this.held + data.length <= this.limit) {
+      this.ensure(this.held + data.length);
+      data.copy(this.buf!, this.held);
+      this.held += data.length;
+      return;
     }
+    // Full from now on: the buffer is exactly `limit` bytes, a ring whose oldest byte is at `start`.
+    this.ensure(this.limit);
+    const buf = this.buf!;
+    // The bytes after the kept ones (free space first, then the oldest) take the new ones.
+    let at = (this.start + this.held) % this.limit;
+    let rest = data;
+    while (rest.length > 0) {
+      const n = Math.min(rest.length, this.limit - at);
+      rest.copy(buf, at, 0, n);
+      rest = rest.subarray(n);
+      at = (at + n) % this.limit;
+    }
+    const over = this.held + data.length - this.limit;
+    this.held = this.limit;
+    this.start = (this.start + over) % this.limit;
   }
 
-  /** Drop what lies before the last `limit` bytes: whole blocks, and a start offset in the first. */
-  private trim(): void {
-    let excess = this.held - this.limit;
-    while (excess > 0 && this.blocks.length > 1) {
-      const first = this.blocks[0]!.length - this.skip;
-      if (first > excess) break;
-      this.blocks.shift();
-      this.skip = 0;
-      this.held -= first;
-      excess -= first;
-    }
-    if (excess > 0) {
-      this.skip += excess;
-      this.held -= excess;
-    }
+  /** A buffer of at least `size` bytes (at most `limit`), keeping what it holds. */
+  private ensure(size: number): void {
+    if (this.buf && this.buf.length >= size) return;
+    // Past FIRST, the whole limit at once: growing by doubling would leave up to the limit again
+    // as garbage (external memory, freed only by a later full GC); pages not yet written to are
+    // not resident (an uninitialised allocation), so a short output costs what it wrote.
+    const n = size <= FIRST ? Math.min(FIRST, this.limit) : this.limit;
+    const next = Buffer.allocUnsafeSlow(n);
+    if (this.buf) this.buf.copy(next, 0, 0, this.held); // not wrapped: only a full ring wraps
+    this.buf = next;
   }
 
   get truncated(): boolean {
@@ -79,31 +79,69 @@ export class TailBuffer implements ByteSink {
     return this.seen;
   }
 
+  /** A copy of the kept bytes. */
   toBuffer(): Buffer {
-    const parts = this.blocks.map((b, i) => b.subarray(i === 0 ? this.skip : 0, i === this.blocks.length - 1 ? this.fill : b.length));
-    return parts.length === 1 ? Buffer.from(parts[0]!) : Buffer.concat(parts, this.held);
+    if (!this.buf || this.held === 0) return Buffer.alloc(0);
+    const out = Buffer.allocUnsafe(this.held);
+    const first = Math.min(this.held, this.buf.length - this.start);
+    this.buf.copy(out, 0, this.start, this.start + first);
+    if (first < this.held) this.buf.copy(out, first, 0, this.held - first);
+    return out;
+  }
+
+  /** The kept bytes without a copy (the ring turned in place), letting go of them: the buffer is the caller's. */
+  takeBuffer(): Buffer {
+    const buf = this.buf;
+    const held = this.held;
+    const start = this.start;
+    this.release();
+    if (!buf || held === 0) return Buffer.alloc(0);
+    if (start !== 0) {
+      // Rotate left by `start` with three reversals: no second buffer.
+      buf.subarray(0, start).reverse();
+      buf.subarray(start, held).reverse();
+      buf.subarray(0, held).reverse();
+    }
+    return buf.subarray(0, held);
   }
 
   /** The kept bytes as text. Invalid UTF-8 (or a code point cut at the start) becomes U+FFFD; NUL, which PostgreSQL text cannot hold, too. */
   toString(): string {
-    const buf = this.toBuffer();
-    const text = buf.toString('utf8');
-    return buf.includes(0) ? text.replaceAll('\u0000', '\uFFFD') : text;
+    return bufferText(this.toBuffer());
   }
 
   /** The kept bytes as text (as toString), letting go of them first: one copy of the tail at a time. */
   takeString(): string {
-    const buf = this.toBuffer();
-    this.release();
-    const text = buf.toString('utf8');
-    return buf.includes(0) ? text.replaceAll('\u0000', '\uFFFD') : text;
+    return bufferText(this.takeBuffer());
+  }
+
+  /** The kept bytes for a text column (rowText), letting go of them first. */
+  takeRowText(): RowText {
+    return rowText(this.takeBuffer());
   }
 
   /** Let go of the kept bytes (after they were read): a finished read holds nothing. */
   release(): void {
-    this.blocks = [];
-    this.fill = this.skip = this.held = 0;
+    this.buf = null;
+    this.start = this.held = 0;
   }
+}
+
+/**
+ * Output for a text column: the bytes themselves when they are valid UTF-8 without NUL (node-postgres
+ * sends a Buffer as it is, PostgreSQL's binary form of text: no JS string, no encoding pass), else
+ * the text as bufferText makes it. Either way the column holds the same text.
+ */
+export type RowText = string | Buffer;
+
+export function rowText(buf: Buffer): RowText {
+  return isUtf8(buf) && !buf.includes(0) ? buf : bufferText(buf);
+}
+
+/** Bytes as text: invalid UTF-8 becomes U+FFFD, NUL (which PostgreSQL text cannot hold) too. */
+export function bufferText(buf: Buffer): string {
+  const text = buf.toString('utf8');
+  return buf.includes(0) ? text.replaceAll('\u0000', '\uFFFD') : text;
 }
 
 /**

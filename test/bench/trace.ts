@@ -194,6 +194,7 @@ export class HighwayTracer {
       kill: (id, signal) => timed('kill', id, () => client.kill(id, signal)),
       remove: (id) => timed('remove', id, () => client.remove(id)),
       logs: (id, max, o) => timed('logs', id, () => client.logs(id, max, o)),
+      logsForRow: (id, max, o) => timed('logs', id, () => client.logsForRow(id, max, o)),
       list: (labels) => timed('list', undefined, () => client.list(labels)),
       listImages: () => timed('list_images', undefined, () => client.listImages()),
       execStart: (id, o) => timed('exec_start', id, () => client.execStart(id, o)),

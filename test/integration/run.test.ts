@@ -150,6 +150,18 @@ describe('tools.docker.run (real Docker, real PostgreSQL)', function () {
       expect(result.status).to.equal('exited');
       expect(result.stdout).to.equal('a\uFFFDb\n');
     });
+
+    it('stores UTF-8 output as it is, and invalid UTF-8 (also a code point cut by the cap) as U+FFFD', async () => {
+      const ok = await h.run({ command: ['sh', '-c', 'printf "h\\303\\251llo \\342\\202\\254 \\360\\237\\230\\200\\n"; printf "w\\303\\266rld\\n" >&2'] });
+      expect(ok.stdout).to.equal('h\u00e9llo \u20ac \u{1F600}\n');
+      expect(ok.stderr).to.equal('w\u00f6rld\n');
+      const bad = await h.run({ command: ['sh', '-c', 'printf "a\\377b\\n"'] });
+      expect(bad.stdout).to.equal('a\uFFFDb\n');
+      // The kept tail (4 bytes) starts inside the 2-byte \u00e9: its second byte becomes U+FFFD.
+      const cut = await h.run({ command: ['sh', '-c', 'printf "x\\303\\251abc"'], max_output_bytes: 4 });
+      expect(cut.logs_truncated).to.equal(true);
+      expect(cut.stdout).to.equal('\uFFFDabc');
+    });
   });
 
   describe('idempotency per activity', () => {

@@ -1,8 +1,9 @@
 import type { IntentRow } from '../../model.js';
+import type { RowText } from '../../docker/output-buffer.js';
 
 /** Columns a patch may set; everything else (id, activity, tenant, spec, created_at) is fixed at insert. */
 export type IntentPatch = Partial<
-  Pick<
+  Omit<Pick<
     IntentRow,
     | 'container_id'
     | 'short_id'
@@ -29,7 +30,11 @@ export type IntentPatch = Partial<
     | 'result'
     | 'result_error'
     | 'services'
-  >
+  >, 'stdout' | 'stderr'> & {
+    /** Output: text, or its bytes when they are valid UTF-8 without NUL (RowText: sent as they are). */
+    stdout: RowText | null;
+    stderr: RowText | null;
+  }
 >;
 
 const PATCHABLE = new Set<string>([

@@ -3,6 +3,7 @@
  * reconciler that owns it. The caller inserts (with its audit entry), the host claims and
  * finishes; every status change notifies `highway_docker_op_done` ("<id> <status>").
  */
+import { jsonbParam } from '../jsonb-param.js';
 import type { Queryable } from '../pool.js';
 import type { OperationKind } from '../../operations/registry.js';
 
@@ -115,7 +116,8 @@ export async function finishOperation(
     [
       id,
       outcome.status,
-      outcome.result === undefined || outcome.result === null ? null : JSON.stringify(outcome.result),
+      // An exec's result carries its output (up to the cap per stream): written once, as bytes.
+      outcome.result === undefined || outcome.result === null ? null : jsonbParam(outcome.result),
       outcome.error ?? null,
       outcome.error_code ?? null,
       from,

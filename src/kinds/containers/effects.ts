@@ -496,7 +496,7 @@ export function highwayLabels(intent: IntentRow, reconcilerId: string, clusterId
 async function readOutput(ctx: EffectContext, intent: IntentRow, id: string, maxBytes: number) {
   const secrets = await secretsToMask(ctx, intent);
   try {
-    return { output: await ctx.docker.logs(id, maxBytes, { secrets }), unreadable: null };
+    return { output: await ctx.docker.logsForRow(id, maxBytes, { secrets }), unreadable: null };
   } catch (err) {
     // A 500 the daemon kept giving through the client's retries is its answer about these logs
     // (as it was before 500s were retried); a daemon away or unavailable (503) is waited for.

@@ -187,6 +187,22 @@ describe('exec and logs at the seams (real Docker, real PostgreSQL)', function (
   });
 
   describe('memory bounded by the caps, not by the output (item 21)', () => {
+    it('an exec output past 64 KiB (written to its row as bytes): every escape and multi-byte character as written', async () => {
+      const run = await detached({});
+      // 6000 lines with a quote, a backslash, a tab, a control character and multi-byte text: ~330 KB.
+      const r = await call<ExecResult>('exec', {
+        target: run.intent_id,
+        command: ['sh', '-c', 'i=0; while [ $i -lt 6000 ]; do printf "line %d \\"q\\" \\\\\\\\ \\t \\001 h\\303\\251 \\342\\202\\254 end\\n" $i; i=$((i+1)); done; printf "err \\"e\\"\\n" >&2'],
+      });
+      const want = Array.from({ length: 6000 }, (_, i) => `line ${i} "q" \\ \t \u0001 h\u00e9 \u20ac end\n`).join('');
+      expect(r.status).to.equal('exited');
+      expect(r.logs_truncated).to.equal(false);
+      expect(r.stdout.length).to.equal(want.length);
+      expect(r.stdout).to.equal(want);
+      expect(r.stderr).to.equal('err "e"\n');
+      await call('stop', { target: run.intent_id, time: 0 });
+    });
+
     it('execs of 200 MB with a 64 MiB cap: the reconciler (an `up` process) holds a few times the cap, not the output', async function () {
       this.timeout(600_000);
       ensureBuilt();
@@ -215,9 +231,10 @@ describe('exec and logs at the seams (real Docker, real PostgreSQL)', function (
         expect(four.map((r) => r.stdout.length)).to.deep.equal(Array(4).fill(64 * 1024 * 1024));
         const peakFour = (await kib('VmHWM')) - before;
         console.log(`      reconciler rss ${before.toFixed(0)} MiB idle; peak +${peakOne.toFixed(0)} MiB for one exec, +${peakFour.toFixed(0)} MiB for four at once (200 MB each, 64 MiB cap)`);
-        // Streaming holds the cap plus 64 KiB per stream; at its end the kept tail is copied to text, to
-        // JSON and to the database message: a few times the cap, never the output. Measured here: one
-        // +374 MiB, four +1057 MiB (before: one +674 MiB, four +1627 MiB). Generous bounds (8 x the cap each).
+        // Streaming holds the cap per stream (one ring buffer); at its end the kept tail is decoded to text
+        // once, written as jsonb bytes once, and copied into the database message: a few times the cap,
+        // never the output. Measured here: one +233 MiB, four +681 MiB (before the ring and the jsonb
+        // bytes: one +374, four +1057; before that: one +674, four +1627). Generous bounds (8 x the cap each).
         expect(peakOne).to.be.below(8 * 64);
         expect(peakFour).to.be.below(4 * 8 * 64);
         await own.registry.call('tools.docker.stop', { target: run.intent_id, time: 0 }, own.ctx({ tenant_id: A }));

@@ -56,6 +56,33 @@ describe('docker/client logs', () => {
   });
 });
 
+describe('docker/client logsForRow', () => {
+  it('gives valid UTF-8 as its bytes, and NUL or invalid UTF-8 as the same text logs gives', async () => {
+    const read = (stream: 1 | 2, payload: Buffer, max = 1024) => {
+      const header = Buffer.alloc(8);
+      header[0] = stream;
+      header.writeUInt32BE(payload.length, 4);
+      const docker = fakeDocker([{ frames: [Buffer.concat([header, payload])] }]).docker;
+      const client = createDockerClient({ logger, docker });
+      return Promise.all([client.logsForRow('c1', max), client.logs('c1', max)]);
+    };
+    const [row, text] = await read(1, Buffer.from('héllo wörld\n'));
+    expect(Buffer.isBuffer(row.stdout)).to.equal(true);
+    expect(row.stdout.toString()).to.equal(text.stdout);
+    expect(row.stderr.toString()).to.equal('');
+    for (const bad of [Buffer.from('a\0b'), Buffer.from([0x61, 0xff, 0x62])]) {
+      const [r, t] = await read(2, bad);
+      expect(typeof r.stderr).to.equal('string');
+      expect(r.stderr).to.equal(t.stderr);
+      expect(r.stderr).to.equal('a\uFFFDb');
+    }
+    // A tail cut inside a code point: the same U+FFFD as logs.
+    const [cut, cutText] = await read(1, Buffer.from('xé'), 1);
+    expect(cut.stdout).to.equal(cutText.stdout);
+    expect(cut.truncated).to.equal(true);
+  });
+});
+
 describe('docker/client: logLines of a container that is going away', () => {
   const http = (statusCode: number, message: string) => Object.assign(new Error(`(HTTP code ${statusCode}) ${message}`), { statusCode, json: { message } });
   for (const [status, message] of [

@@ -296,15 +296,48 @@ describe('docker/output-buffer', () => {
   });
 
   describe('TailBuffer memory', () => {
-    it('holds at most the cap plus one block while a stream far larger than the cap goes through', () => {
+    it('holds at most the cap while a stream far larger than the cap goes through, and allocates nothing once full', () => {
       const t = new TailBuffer(1 << 20);
+      const inner = () => (t as unknown as { buf: Buffer | null }).buf;
       let most = 0;
+      let full: Buffer | null = null;
+      const all: Buffer[] = [];
       for (let i = 0; i < 2000; i++) {
-        t.write(Buffer.alloc(7 * 1024 + (i % 13), i % 256));
-        most = Math.max(most, (t as unknown as { blocks: Buffer[] }).blocks.reduce((n, b) => n + b.length, 0));
+        const chunk = Buffer.alloc(7 * 1024 + (i % 13), i % 256);
+        all.push(chunk);
+        t.write(chunk);
+        most = Math.max(most, inner()?.length ?? 0);
+        if (t.truncated) {
+          full ??= inner();
+          expect(inner()).to.equal(full); // the same ring, no new allocation
+        }
       }
-      expect(most).to.be.at.most((1 << 20) + 2 * 64 * 1024);
-      expect(t.toBuffer().length).to.equal(1 << 20);
+      expect(most).to.equal(1 << 20);
+      const whole = Buffer.concat(all);
+      expect(t.toBuffer().equals(whole.subarray(whole.length - (1 << 20)))).to.equal(true);
+      // Taken without a copy: the ring itself, turned so the oldest kept byte is first.
+      const taken = t.takeBuffer();
+      expect(taken.buffer).to.equal(full!.buffer);
+      expect(taken.equals(whole.subarray(whole.length - (1 << 20)))).to.equal(true);
+      expect(t.toBuffer().length).to.equal(0);
+    });
+
+    it('a tail taken before the ring wraps and after it wraps at every offset is the stream\'s tail', () => {
+      for (const limit of [1, 7, 64]) {
+        for (let total = 0; total < 3 * limit + 5; total++) {
+          const t = new TailBuffer(limit);
+          const bytes = Buffer.from(Array.from({ length: total }, (_, i) => 97 + (i % 26)));
+          for (let i = 0; i < total; ) {
+            const n = 1 + ((i * 7) % 5);
+            t.write(bytes.subarray(i, i + n));
+            i += n;
+          }
+          const want = bytes.subarray(Math.max(0, total - limit)).toString();
+          expect(t.toString(), `limit ${limit} total ${total}`).to.equal(want);
+          expect(t.takeString(), `limit ${limit} total ${total}`).to.equal(want);
+          expect(t.truncated).to.equal(total > limit);
+        }
+      }
     });
   });
 });
