@@ -93,13 +93,8 @@ interface LevelResult {
   session_states: string[];
 }
 
-function withDatabase(url: string, name: string): string {
-  const u = new URL(url);
-  u.pathname = `/${name}`;
-  return u.toString();
-}
-
-async function freshDb(server: OwnPostgres, name: string): Promise<string> {
+/** An empty database `name` on the bench's own server (dropped first if a run left one); returns its URL. */
+export async function recreateDatabase(server: OwnPostgres, name: string): Promise<string> {
   const admin = new pg.Client({ connectionString: server.adminUrl });
   await admin.connect();
   try {
@@ -108,7 +103,13 @@ async function freshDb(server: OwnPostgres, name: string): Promise<string> {
   } finally {
     await admin.end();
   }
-  const url = withDatabase(server.adminUrl, name);
+  const u = new URL(server.adminUrl);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+async function freshDb(server: OwnPostgres, name: string): Promise<string> {
+  const url = await recreateDatabase(server, name);
   const pool = createPool(url, { max: 1 });
   try {
     await migrate(pool);

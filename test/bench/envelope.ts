@@ -14,8 +14,8 @@ import { registerDockerTools, type DockerTools } from '../../src/tools/docker-to
 import type { DockerRunResult } from '../../src/tools/docker-run.js';
 import { LABELS } from '../../src/model.js';
 import { freshDatabase, type TestDatabase } from '../support/postgres.js';
-import { TEST_IMAGE } from '../support/test-image.js';
 import type { BenchContext } from './context.js';
+import { benchActivity, runInBench } from './highway.js';
 
 const CHILD = fileURLToPath(new URL('./reconciler-child.mjs', import.meta.url));
 const TICK_MS = 10; // USER_HZ
@@ -110,13 +110,11 @@ export class ChildStack {
   }
 
   activity(overrides: Partial<ActivityContext> = {}): ActivityContext {
-    return { tenant_id: 'bench', workflow_run_id: randomUUID(), activity_id: randomUUID(), worker_id: null, ...overrides };
+    return benchActivity(overrides);
   }
 
-  /** tools.docker.run through the registry, with the run's label added. */
   run(params: Record<string, unknown>, activity: ActivityContext = this.activity()): Promise<DockerRunResult> {
-    const labels = { ...this.ctx.labels, ...((params['labels'] as Record<string, string> | undefined) ?? {}) };
-    return this.registry.call<DockerRunResult>('tools.docker.run', { image: TEST_IMAGE, ...params, labels }, activity);
+    return runInBench(this.registry, this.ctx, params, activity);
   }
 
   private stopping: Promise<void> | null = null;

@@ -19,6 +19,17 @@ import { freshDatabase, type TestDatabase } from '../support/postgres.js';
 import { TEST_IMAGE } from '../support/test-image.js';
 import type { BenchContext } from './context.js';
 
+/** A fresh activity context of the bench's tenant (new run and activity ids). */
+export function benchActivity(overrides: Partial<ActivityContext> = {}): ActivityContext {
+  return { tenant_id: 'bench', workflow_run_id: randomUUID(), activity_id: randomUUID(), worker_id: null, ...overrides };
+}
+
+/** tools.docker.run through a registry, with the bench run's labels added to the container. */
+export function runInBench(registry: ToolRegistry, ctx: BenchContext, params: Record<string, unknown>, activity: ActivityContext = benchActivity()): Promise<DockerRunResult> {
+  const labels = { ...ctx.labels, ...((params['labels'] as Record<string, string> | undefined) ?? {}) };
+  return registry.call<DockerRunResult>('tools.docker.run', { image: TEST_IMAGE, ...params, labels }, activity);
+}
+
 export interface HighwayStackOptions {
   reconciler?: Partial<ReconcilerOptions>;
   /** Wrap the pool the reconciler uses (the tools keep the plain one). */
@@ -78,15 +89,12 @@ export class HighwayStack {
     return `${LABELS.reconcilerId}=${this.reconcilerId}`;
   }
 
-  /** A fresh activity context (new run and activity ids). */
   activity(overrides: Partial<ActivityContext> = {}): ActivityContext {
-    return { tenant_id: 'bench', workflow_run_id: randomUUID(), activity_id: randomUUID(), worker_id: null, ...overrides };
+    return benchActivity(overrides);
   }
 
-  /** tools.docker.run through the registry, with the run's label added to the container. */
   run(params: Record<string, unknown>, activity: ActivityContext = this.activity()): Promise<DockerRunResult> {
-    const labels = { ...this.ctx.labels, ...((params['labels'] as Record<string, string> | undefined) ?? {}) };
-    return this.registry.call<DockerRunResult>('tools.docker.run', { image: TEST_IMAGE, ...params, labels }, activity);
+    return runInBench(this.registry, this.ctx, params, activity);
   }
 
   private stopping: Promise<void> | null = null;

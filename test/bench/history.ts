@@ -41,6 +41,7 @@ import { startOwnPostgres, type OwnPostgres } from '../support/postgres.js';
 import { ensureBuilt, runCli, spawnCli } from '../support/processes.js';
 import type { BenchContext, Scenario, ScenarioResult, TargetCheck } from './context.js';
 import { intFromEnv } from './cancellation.js';
+import { recreateDatabase } from './coordination.js';
 import { formatTable, nowMs, percentile, round } from './stats.js';
 
 export const HISTORY_TARGETS = { ratio: 2, startupMs: 2000 } as const;
@@ -56,12 +57,6 @@ interface Shape {
   schedules: number;
   /** Every `cronEvery`-th intent is a cron tick's run. */
   cronEvery: number;
-}
-
-function withDatabase(url: string, name: string): string {
-  const u = new URL(url);
-  u.pathname = `/${name}`;
-  return u.toString();
 }
 
 /** Fill a migrated database with `shape` of ended history; returns the seconds each part took. */
@@ -173,15 +168,7 @@ interface Db {
 
 async function makeDb(server: OwnPostgres, label: Db['label'], shape: Shape): Promise<Db & { fill: Record<string, number> }> {
   const name = `hist_${label}`;
-  const admin = new pg.Client({ connectionString: server.adminUrl });
-  await admin.connect();
-  try {
-    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await admin.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await admin.end();
-  }
-  const url = withDatabase(server.adminUrl, name);
+  const url = await recreateDatabase(server, name);
   const pool = createPool(url, { max: 4, applicationName: `bench-history-${label}` });
   await migrate(pool);
   console.error(`history: filling ${label}: ${shape.intents} intents, ${shape.audit} audit rows`);
