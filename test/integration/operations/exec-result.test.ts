@@ -8,34 +8,20 @@
  */
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
-import { HighwayError } from '../../../src/errors.js';
+import type { HighwayError } from '../../../src/errors.js';
 import { defaultPolicy } from '../../../src/params/policy.js';
 import type { ExecResult } from '../../../src/tools/docker-ops.js';
 import { Harness } from '../../support/harness.js';
+import { eventually } from '../../support/eventually.js';
+import { highwayRejection } from '../../support/assertions.js';
 import { removeByLabel } from '../../support/docker-env.js';
 import { ensureBuilt, runCli, startUp, type CliProcess } from '../../support/processes.js';
 
 const A = 'default';
 
-async function until<T>(fn: () => Promise<T | null | undefined | false>, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-async function rejection(p: Promise<unknown>): Promise<HighwayError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).to.be.instanceOf(HighwayError);
-    return err as HighwayError;
-  }
-  throw new Error('expected the call to be refused');
-}
+/** Polls through the one polling helper (a probe's falsy answer: keep asking). */
+const until = <T>(probe: () => Promise<T | null | undefined | false>, timeoutMs: number, what: string) => eventually(probe, { what, timeoutMs, everyMs: 100 });
+const rejection = highwayRejection;
 
 describe('exec result_path (real Docker, real PostgreSQL)', function () {
   this.timeout(120_000);
