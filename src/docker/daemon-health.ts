@@ -31,9 +31,16 @@ export async function daemonUnreachable(docker: Docker, timeoutMs = 2_000): Prom
  * false when it cannot tell (an ssh:// daemon, a connection that hangs).
  */
 export async function daemonRefusesConnections(docker: Docker, timeoutMs = 1_000): Promise<boolean> {
-  const modem = docker.modem as unknown as { socketPath?: string; host?: string; port?: number | string; protocol?: string };
+  const modem = docker.modem as unknown as {
+    // A function when no DOCKER_HOST names the socket: docker-modem finds the default one (its getSocketPath).
+    socketPath?: string | (() => string | Promise<string>);
+    host?: string;
+    port?: number | string;
+    protocol?: string;
+  };
   let target: net.NetConnectOpts;
-  if (modem.socketPath) target = { path: modem.socketPath };
+  const socketPath = typeof modem.socketPath === 'function' ? await modem.socketPath() : modem.socketPath;
+  if (socketPath) target = { path: socketPath };
   else if (modem.host && (modem.protocol === 'http' || modem.protocol === 'https' || modem.protocol === undefined)) {
     target = { host: modem.host, port: Number(modem.port ?? (modem.protocol === 'https' ? 2376 : 2375)) };
   } else return false;

@@ -37,4 +37,22 @@ describe('docker/daemon-health', () => {
     await new Promise((r) => probe.close(r));
     expect(await daemonRefusesConnections(new Docker({ host: '127.0.0.1', port, protocol: 'http' }))).to.equal(true);
   });
+
+  it('the default socket (no DOCKER_HOST: docker-modem holds a function that finds it) is probed too', async () => {
+    // Found by the soak's exit 255: a client made without DOCKER_HOST made this probe throw, so every
+    // pass over a container that died by a signal failed, and the container was never collected.
+    const socketPath = path.join(dir, 'default.sock');
+    const server = net.createServer(() => {}).listen(socketPath);
+    await new Promise((r) => server.once('listening', r));
+    try {
+      const docker = new Docker();
+      (docker.modem as unknown as { socketPath: () => string }).socketPath = () => socketPath;
+      expect(await daemonRefusesConnections(docker)).to.equal(false);
+    } finally {
+      server.close();
+    }
+    const gone = new Docker();
+    (gone.modem as unknown as { socketPath: () => Promise<string> }).socketPath = async () => path.join(dir, 'missing.sock');
+    expect(await daemonRefusesConnections(gone)).to.equal(true);
+  });
 });
