@@ -175,8 +175,8 @@ export class Manager {
         connected[source] = seen[source] = true;
         this.eventsConnected = connected.container && connected.image;
         if (signal.reconnect) metrics?.eventsReconnects.inc();
-        // A daemon that went away is recorded once, from the containers' stream (the one it matters to).
-        if (source === 'image' && signal.daemonWentAway) signal = { type: 'connected', reconnect: signal.reconnect };
+        // A daemon that went away is recorded by whichever stream is back first, before the relist
+        // its reconnect causes (the other stream's record finds it done: the rows are marked once).
         if (signal.daemonWentAway) {
           // Recorded before anything of the daemon's is looked at again: the signals behind
           // this one wait for it (the chain below keeps their order).
