@@ -21,7 +21,7 @@ import type { Logger } from 'pino';
 import type { Pool } from '../db/pool.js';
 import type { Metrics } from '../observability/metrics.js';
 import { requestStop } from '../db/queries/request-stop.js';
-import { appendAudit } from '../db/queries/audit.js';
+import { appendAudit, appendAuditOnce } from '../db/queries/audit.js';
 import { gcRowsFor, markVanishedLost, type GcRow } from '../db/queries/gc.js';
 import { ownedByCluster, readClusterId } from '../db/queries/cluster.js';
 import { hostAliveSql } from '../db/queries/hosts.js';
@@ -242,14 +242,7 @@ export class DockerGarbageCollector {
       if (verdict.reason === 'orphan') report.orphansRemoved++;
       else report.staleRemoved++;
       this.options.metrics?.gcRemovals.inc({ reason: verdict.reason });
-      await appendAudit(pool, {
-        tenant_id: fields.tenant_id ?? null,
-        actor: `gc:${reconcilerId}`,
-        intent_id: row ? intentId : null,
-        operation: `gc.${verdict.reason}_removed`,
-        outcome: 'ok',
-        detail: { container_id: c.id, why: verdict.why },
-      });
+      await this.auditRemoval(c, row ? intentId : null, `gc.${verdict.reason}_removed`, verdict.why);
       this.log.warn({ ...fields, event: `gc.${verdict.reason}_removed`, why: verdict.why }, `removed ${verdict.reason} container: ${verdict.why}`);
     }
 
@@ -304,8 +297,28 @@ export class DockerGarbageCollector {
       report.orphansRemoved++;
       this.options.metrics?.gcRemovals.inc({ reason: 'retired_host' });
       const from = c.labels[LABELS.reconcilerId];
-      await appendAudit(pool, { tenant_id: c.labels[LABELS.tenantId] ?? null, actor: `gc:${reconcilerId}`, intent_id: row ? intentId : null, operation: 'gc.orphan_removed', outcome: 'ok', detail: { container_id: c.id, why: `${verdict.why}; its host ${from} is gone` } });
+      await this.auditRemoval(c, row ? intentId : null, 'gc.orphan_removed', `${verdict.why}; its host ${from} is gone`);
       this.log.warn({ event: 'gc.orphan_removed', intent_id: intentId, container_id: c.id, host: from, why: `${verdict.why}; its host ${from} is gone` }, `removed a container of retired host ${from}`);
     }
+  }
+
+  /**
+   * The removal's audit row, and, for a container of a known intent, the create row it may never
+   * have got (a create whose row write a crash, a lost claim or a handover cut off): every
+   * container in the trail is created before it is removed.
+   */
+  private async auditRemoval(c: ContainerSummary, intentId: string | null, operation: string, why: string): Promise<void> {
+    const { pool, reconcilerId } = this.options;
+    const tenant_id = c.labels[LABELS.tenantId] ?? null;
+    const actor = `gc:${reconcilerId}`;
+    if (intentId === null) {
+      await appendAudit(pool, { tenant_id, actor, intent_id: null, operation, outcome: 'ok', detail: { container_id: c.id, why } });
+      return;
+    }
+    const entry = { tenant_id, actor, intent_id: intentId, outcome: 'ok' as const };
+    await appendAuditOnce(pool, [
+      { ...entry, operation: 'container.create', detail: { container_id: c.id, recorded_late: true } },
+      { ...entry, operation, detail: { container_id: c.id, why }, unless: [] },
+    ]);
   }
 }

@@ -7,6 +7,8 @@
  * Real Docker, real PostgreSQL.
  */
 import { expect } from 'chai';
+import { appendFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { insertIntent } from '../../src/db/queries/insert-intent.js';
 import { highwayLabels } from '../../src/kinds/containers/effects.js';
@@ -14,6 +16,7 @@ import { readClusterId } from '../../src/db/queries/cluster.js';
 import { containerName, type IntentRow } from '../../src/model.js';
 import { Harness, TEST_IMAGE } from '../support/harness.js';
 import { eventually } from '../support/eventually.js';
+import { DockerGarbageCollector } from '../../src/gc/collector.js';
 
 interface AuditRow {
   actor: string | null;
@@ -193,5 +196,89 @@ describe('audit: a row write lost after a Docker effect is made good by the next
       await h.db.pool.query(`DROP SEQUENCE IF EXISTS highway.t_${tag}`);
       await h.db.pool.query(`UPDATE highway.docker_containers SET status = 'cancelled', removed_at = now() WHERE id = $1`, [row.id]);
     }
+  });
+  it('created by this pass, its start claimed elsewhere: the create row is written then, once, and the container recorded on the row (soak finding 13)', async () => {
+    const { row, activity } = await intentOfThisHost(['echo', 'claim lost']);
+    // Another process holds the start claim and there is no container yet: this pass creates
+    // one, loses the claim and leaves it alone. Its create row must not wait for a start.
+    await h.db.pool.query(`UPDATE highway.docker_containers SET start_attempted_at = now() WHERE id = $1`, [row.id]);
+    await h.startReconciler();
+    const seen = await h.waitFor(activity, (r) => r.container_id !== null, 15_000);
+    made.push(seen.container_id!);
+    const creates = (await auditOf(row.id)).filter((r) => r.operation === 'container.create');
+    expect(creates, JSON.stringify(creates)).to.have.length(1);
+    expect(creates[0]!.detail).to.deep.include({ container_id: seen.container_id, image: TEST_IMAGE });
+    expect(creates[0]!.detail['recorded_late']).to.equal(undefined); // written by the pass that made it
+    expect((await h.docker.getContainer(seen.container_id!).inspect()).State.Status).to.equal('created');
+    await h.db.pool.query(`UPDATE highway.docker_containers SET desired_state = 'stopped', stop_reason = 'requested' WHERE id = $1`, [row.id]);
+    await h.db.pool.query(`SELECT pg_notify('highway_docker_intent', $1 || ' stop')`, [row.id]);
+    await h.waitFor(activity, (r) => r.removed_at !== null);
+    expect((await auditOf(row.id)).filter((r) => r.operation === 'container.create')).to.have.length(1);
+  });
+
+  it('a container whose create was never recorded, its intent ended and removed: the GC writes the create row with its removal (once)', async () => {
+    const gc = new DockerGarbageCollector({ pool: h.db.pool, docker: h.client, logger: h.log.logger, reconcilerId: h.reconcilerId, creationGraceMs: 0 });
+    const ended = async (command: string[]) => {
+      const { row } = await intentOfThisHost(command);
+      const container = await createByHand(row, command);
+      // The pass that created it lost the row write, and its intent was ended and marked removed
+      // by a pass that did not know of it: only the GC will ever see this container.
+      await h.db.pool.query(`UPDATE highway.docker_containers SET status = 'cancelled', finished_at = now(), removed_at = now() WHERE id = $1`, [row.id]);
+      return { row, container };
+    };
+    const lost = await ended(['echo', 'unrecorded']);
+    const known = await ended(['echo', 'recorded']);
+    await h.db.pool.query(
+      `INSERT INTO highway.docker_audit (tenant_id, actor, intent_id, operation, outcome, detail)
+       VALUES ('tenant-late', $2, $1, 'container.create', 'ok', jsonb_build_object('container_id', $3::text))`,
+      [known.row.id, h.reconcilerId, known.container.id],
+    );
+    await gc.sweep();
+    expect(await h.containerGone(lost.container.id)).to.equal(true);
+    expect(await h.containerGone(known.container.id)).to.equal(true);
+    const lostRows = (await auditOf(lost.row.id)).filter((r) => r.operation !== 'tools.docker.run');
+    expect(lostRows.map((r) => r.operation)).to.deep.equal(['container.create', 'gc.orphan_removed']);
+    expect(lostRows[0]!.detail).to.deep.include({ container_id: lost.container.id, recorded_late: true });
+    expect(lostRows[0]!.actor).to.equal(`gc:${h.reconcilerId}`);
+    expect(lostRows[1]!.detail).to.deep.include({ container_id: lost.container.id, why: 'intent already removed' });
+    expect((await auditOf(known.row.id)).filter((r) => r.operation !== 'tools.docker.run').map((r) => `${r.operation}${r.detail['recorded_late'] ? ' (late)' : ''}`)).to.deep.equal(['container.create', 'gc.orphan_removed']);
+  });
+  it('a `created` container that an unrecorded start already ran (its daemon died mid-start) is not started again: lost, with what it printed (soak finding 12)', async () => {
+    // What a daemon killed in the middle of a start leaves: the container ran and printed, the
+    // daemon died before it saved the container as started, and after its restart the container
+    // is `created` again with the output in its log. Made here by writing that log as dockerd does.
+    const ran = await intentOfThisHost(['echo', 'once']);
+    const ranContainer = await createByHand(ran.row, ['echo', 'once']);
+    // A created container's LogPath is empty until its start; Docker reads the json-file log at
+    // its usual place under the daemon's root (this test's daemon is local: .ci/run starts it).
+    const root = ((await h.docker.info()) as { DockerRootDir: string }).DockerRootDir;
+    const logPath = join(root, 'containers', ranContainer.id, `${ranContainer.id}-json.log`);
+    const at = new Date().toISOString();
+    await appendFile(logPath, `${JSON.stringify({ log: 'once\n', stream: 'stdout', time: at })}\n`);
+    // And one that never ran (an empty log): started as usual.
+    const fresh = await intentOfThisHost(['echo', 'fresh']);
+    const freshContainer = await createByHand(fresh.row, ['echo', 'fresh']);
+    for (const [row, c] of [[ran.row, ranContainer], [fresh.row, freshContainer]] as const) {
+      await h.db.pool.query(`UPDATE highway.docker_containers SET container_id = $2, short_id = left($2, 12), status = 'created' WHERE id = $1`, [row.id, c.id]);
+    }
+    const since = Math.floor(Date.now() / 1000) - 1;
+
+    await h.startReconciler();
+    const lost = await h.waitFor(ran.activity, (r) => r.removed_at !== null);
+    expect(lost).to.include({ status: 'lost', stop_reason: 'daemon_restart', error_code: 'daemon_restarted', exit_code: null, stdout: 'once\n', logs_truncated: true });
+    expect(lost.error).to.match(/earlier start .* not started again/);
+    const done = await h.waitFor(fresh.activity, (r) => r.removed_at !== null);
+    expect(done).to.include({ status: 'exited', exit_code: 0, stdout: 'fresh\n' });
+    // Docker's own log: the fresh one started once, the other never.
+    const events = await h.client.docker.getEvents({ since, until: Math.floor(Date.now() / 1000) + 1, filters: { type: ['container'], event: ['start'] } });
+    const text = await new Promise<string>((resolve, reject) => {
+      let acc = '';
+      events.on('data', (b: Buffer) => (acc += b.toString()));
+      events.on('end', () => resolve(acc));
+      events.on('error', reject);
+    });
+    const starts = text.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { id: string }).id);
+    expect(starts.filter((x) => x === freshContainer.id)).to.have.length(1);
+    expect(starts).to.not.include(ranContainer.id);
   });
 });

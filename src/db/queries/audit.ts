@@ -75,3 +75,38 @@ export async function appendAudit(q: Queryable, entry: AuditEntry): Promise<void
     [e.tenant_id, e.actor, e.intent_id, e.operation, e.outcome, JSON.stringify(e.detail)],
   );
 }
+
+/** The operations that record a container's removal: the reconciler's and the GC's. */
+export const REMOVAL_OPERATIONS = ['container.remove', 'gc.orphan_removed', 'gc.stale_removed'];
+
+/** An audit entry written only when the trail has no row of these operations for its intent and container. */
+export interface AuditOnce extends AuditEntry {
+  intent_id: string;
+  detail: { container_id: string } & Record<string, unknown>;
+  /** Operations that already record it (default: this entry's own). */
+  unless?: string[];
+}
+
+/**
+ * Append entries that may have been written already (a write whose reply was lost, a second
+ * path to the same fact): each only when the trail has none of its `unless` operations for
+ * that intent and container, in their order. Safe to retry.
+ */
+export async function appendAuditOnce(q: Queryable, entries: AuditOnce[]): Promise<void> {
+  if (entries.length === 0) return;
+  const rows = entries.map((entry) => {
+    const e = boundAuditEntry(entry);
+    return { ...e, unless: entry.unless ?? [entry.operation] };
+  });
+  await q.query(
+    `INSERT INTO highway.docker_audit (tenant_id, actor, intent_id, operation, outcome, detail)
+     SELECT x.e->>'tenant_id', x.e->>'actor', (x.e->>'intent_id')::uuid, x.e->>'operation', x.e->>'outcome', x.e->'detail'
+       FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS x(e, n)
+      WHERE NOT EXISTS (SELECT 1 FROM highway.docker_audit a
+                         WHERE a.intent_id = (x.e->>'intent_id')::uuid
+                           AND a.operation IN (SELECT jsonb_array_elements_text(x.e->'unless'))
+                           AND a.detail->>'container_id' = x.e->'detail'->>'container_id')
+      ORDER BY x.n`,
+    [JSON.stringify(rows)],
+  );
+}

@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import type { Pool } from '../../db/pool.js';
 import { claimStart, patchIntent, patchLiveIntent, releaseStart } from '../../db/queries/update-intent.js';
-import type { AuditEntry } from '../../db/queries/audit.js';
+import { appendAuditOnce, REMOVAL_OPERATIONS, type AuditEntry } from '../../db/queries/audit.js';
 import { dockerMessage, type ContainerClient, type ContainerState } from '../../docker/client.js';
 import { HighwayError, TerminalError, endingErrorCode, errorMessage } from '../../errors.js';
 import { LABELS, containerName, lifecycleOf, type IntentRow } from '../../model.js';
@@ -92,15 +92,14 @@ async function recordUnrecorded(ctx: EffectContext, w: Working): Promise<void> {
   const unknownId = w.intent.container_id === null;
   const unknownStart = c.startedAt !== null && w.intent.started_at === null;
   if (!unknownId && !unknownStart) return;
-  const audit: AuditEntry[] = [];
-  if (unknownId) audit.push({ actor: ctx.reconcilerId, operation: 'container.create', outcome: 'ok', detail: { container_id: c.id, image: w.intent.image, recorded_late: true } });
-  if (unknownStart) audit.push({ actor: ctx.reconcilerId, operation: 'container.start', outcome: 'ok', detail: { container_id: c.id, started_at: c.startedAt!.toISOString(), recorded_late: true } });
-  const row = await patchIntent(
-    ctx.pool,
-    w.intent.id,
-    { container_id: c.id, short_id: c.id.slice(0, 12), ...(unknownStart ? { started_at: c.startedAt! } : {}) },
-    audit,
-  );
+  // The audit rows first, each once (a pass that lost a claim may have written the create row
+  // already): a crash before the row write below leaves the row unknowing, and the next pass here.
+  const entry = { tenant_id: w.intent.tenant_id, actor: ctx.reconcilerId, intent_id: w.intent.id, outcome: 'ok' as const };
+  await appendAuditOnce(ctx.pool, [
+    ...(unknownId ? [{ ...entry, operation: 'container.create', detail: { container_id: c.id, image: w.intent.image, recorded_late: true } }] : []),
+    ...(unknownStart ? [{ ...entry, operation: 'container.start', detail: { container_id: c.id, started_at: c.startedAt!.toISOString(), recorded_late: true } }] : []),
+  ]);
+  const row = await patchIntent(ctx.pool, w.intent.id, { container_id: c.id, short_id: c.id.slice(0, 12), ...(unknownStart ? { started_at: c.startedAt! } : {}) });
   if (!row) return;
   w.intent = row;
   ctx.logger.warn(
@@ -244,8 +243,17 @@ async function start(s: StepContext, _action: Extract<Action, { type: 'start' }>
   // leaves the container alone, and the next pass records what that start did.
   if (!(await claimStart(ctx.pool, w.intent.id, ctx.reconcilerId))) {
     log.warn({ event: 'container.start_claimed_elsewhere', container_id: id }, 'another process is starting this container; not starting it again');
+    // This pass created it, and its create row waited for the start's row update: written now,
+    // as whoever removes the container later (the winner, the GC) may not know this pass made it.
+    if (w.createdId && w.createAudit) {
+      await appendAuditOnce(ctx.pool, [{ ...w.createAudit, tenant_id: w.intent.tenant_id, actor: ctx.reconcilerId, intent_id: w.intent.id, detail: { container_id: w.createdId, image: w.intent.image } }]);
+    }
     return 'stop';
   }
+  // A container this pass did not create may have been started already by a start Docker never
+  // recorded: the daemon ran it and died before it saved the container as started (soak finding
+  // 12). It is `created` again, but its log holds what it printed. Not started a second time.
+  if (!w.createdId && (await ranUnrecorded(s, id))) return 'next';
   let files: { count: number; bytes: number } | null = null;
   try {
     // `files` go in after the claim and before the start: the same bytes on every try, so a
@@ -285,6 +293,41 @@ async function start(s: StepContext, _action: Extract<Action, { type: 'start' }>
   );
   log.info({ event: 'container.started', container_id: id, status: 'running' }, 'container started');
   return step;
+}
+
+/**
+ * Before starting a `created` container again (a retry after a start whose answer was lost):
+ * did an earlier start run it? Docker's log of the container, or its start time, says so. If
+ * it did, the intent ends `lost` (`daemon_restart`) with what the container printed, its output
+ * marked incomplete and no exit code (unknown): at most one start, ever. A program that printed
+ * nothing before its daemon died cannot be told from one that never ran.
+ */
+async function ranUnrecorded(s: StepContext, id: string): Promise<boolean> {
+  const { ctx, w, log, life, patchLive } = s;
+  const c = w.container?.id === id ? w.container : await ctx.docker.inspect(id);
+  if (!c || c.status !== 'created') return false;
+  const { output, unreadable } = await readOutput(ctx, w.intent, id, life.maxOutputBytes);
+  if (c.startedAt === null && !output.stdout.length && !output.stderr.length) return false;
+  const error =
+    'an earlier start reached its Docker daemon as the daemon went away: the container ran, but Docker never recorded it ' +
+    '(its output is in its log) and its exit is unknown; not started again. Running it again may succeed';
+  const warning = 'the container ran unrecorded by its Docker daemon: its output may be incomplete';
+  const code = endingErrorCode({ status: 'lost', stop_reason: 'daemon_restart', error });
+  const step = await patchLive({
+    status: 'lost',
+    stop_reason: 'daemon_restart',
+    exit_code: null,
+    stdout: output.stdout,
+    stderr: output.stderr,
+    logs_truncated: true,
+    warnings: [...w.intent.warnings, warning],
+    finished_at: new Date(),
+    error: unreadable ? `${error}; output unavailable: ${unreadable}` : error,
+    error_code: code,
+  });
+  if (step === 'stop') return true;
+  log.error({ event: 'intent.lost', container_id: id, status: 'lost', stop_reason: 'daemon_restart', code }, error);
+  return true;
 }
 
 /** Record what Docker says of a running container (after adoption, or a restart of the reconciler). */
@@ -451,13 +494,17 @@ async function markRemoved(s: StepContext, _action: Extract<Action, { type: 'mar
   await removeServices(ctx.docker, w.intent, s.log);
   const id = w.intent.container_id;
   if (id) {
-    await ctx.pool.query(
-      `INSERT INTO highway.docker_audit (tenant_id, actor, intent_id, operation, outcome, detail)
-       SELECT $2, $3, $1, 'container.remove', 'ok', jsonb_build_object('container_id', $4::text, 'recorded_late', true)
-        WHERE NOT EXISTS (SELECT 1 FROM highway.docker_audit
-                           WHERE intent_id = $1 AND operation IN ('container.remove', 'gc.orphan_removed') AND detail->>'container_id' = $4)`,
-      [w.intent.id, w.intent.tenant_id, ctx.reconcilerId, id],
-    );
+    await appendAuditOnce(ctx.pool, [
+      {
+        tenant_id: w.intent.tenant_id,
+        actor: ctx.reconcilerId,
+        intent_id: w.intent.id,
+        operation: 'container.remove',
+        outcome: 'ok',
+        detail: { container_id: id, recorded_late: true },
+        unless: REMOVAL_OPERATIONS,
+      },
+    ]);
   }
   const row = await patchIntent(ctx.pool, w.intent.id, { removed_at: new Date() });
   if (row) w.intent = row;

@@ -28,6 +28,7 @@ import { periodicKeys } from './periodic.js';
 import { claimIntents, type HostOffer } from './queries/claim-intents.js';
 import { UUID } from '../../ids.js';
 import { withPgRetry } from '../../db/retry.js';
+import { appendAuditOnce, REMOVAL_OPERATIONS } from '../../db/queries/audit.js';
 
 export interface ContainersKindOptions {
   pool: Pool;
@@ -489,15 +490,11 @@ export class ContainersKind implements Kind {
       const why = `never started; its intent was handed back and is run by ${intent.reconciler_id ?? 'another host'}`;
       // The container is gone now, so no later pass would find it to write these: retried through a
       // database blip (each row only if not there yet, so a retry after a lost reply writes none twice).
-      await withPgRetry('handed-back audit rows', () => pool.query(
-        `INSERT INTO highway.docker_audit (tenant_id, actor, intent_id, operation, outcome, detail)
-         SELECT $2::text, $3::text, $1::uuid, 'container.create', 'ok', jsonb_build_object('container_id', $4::text, 'image', $5::text, 'recorded_late', true)
-          WHERE NOT EXISTS (SELECT 1 FROM highway.docker_audit WHERE intent_id = $1::uuid AND operation = 'container.create' AND detail->>'container_id' = $4::text)
-         UNION ALL
-         SELECT $2::text, $3::text, $1::uuid, 'container.remove', 'ok', jsonb_build_object('container_id', $4::text, 'why', $6::text)
-          WHERE NOT EXISTS (SELECT 1 FROM highway.docker_audit WHERE intent_id = $1::uuid AND operation = 'container.remove' AND detail->>'container_id' = $4::text)`,
-        [intent.id, intent.tenant_id, reconcilerId, containerId, intent.image, why],
-      ), { logger, maxRetryTime: 30_000 });
+      const entry = { tenant_id: intent.tenant_id, actor: reconcilerId, intent_id: intent.id, outcome: 'ok' as const };
+      await withPgRetry('handed-back audit rows', () => appendAuditOnce(pool, [
+        { ...entry, operation: 'container.create', detail: { container_id: containerId, image: intent.image, recorded_late: true } },
+        { ...entry, operation: 'container.remove', detail: { container_id: containerId, why }, unless: REMOVAL_OPERATIONS },
+      ]), { logger, maxRetryTime: 30_000 });
       logger.warn({ ...intentEventFields(intent), event: 'container.handed_back_removed', container_id: containerId }, `removed a container of ours that was ${why}`);
     } catch (err) {
       logger.warn({ event: 'container.handed_back_remove_error', intent_id: intent.id, container_id: containerId, err: errorMessage(err) }, 'could not remove a handed-back container yet; the next list or the GC removes it');
