@@ -60,6 +60,8 @@ export interface ContainersKindOptions {
 
 /** Intents claimed per statement. */
 const CLAIM_BATCH = 32;
+/** How long an exit seen while the events stream is lost waits for its reconnect before it is collected as possibly cut. */
+const EVENTS_LOST_WAIT_MS = 30_000;
 
 /** Pending (or pulling) with no container recorded and no start ever claimed. */
 function neverCreated(intent: IntentRow): boolean {
@@ -97,6 +99,12 @@ export class ContainersKind implements Kind {
   private daemonDown: { since: Date; reason: string } | null = null;
   /** The latest outage of this host's daemon (`until` null while it lasts). */
   private outage: { since: Date; until: Date | null } | null = null;
+  /**
+   * Since when this host's Docker events stream is lost, until it is back (null while connected):
+   * meanwhile nobody here can tell whether the daemon went away, so an exit in that time is not
+   * collected (for a bounded while) until the reconnect says (soak finding 11).
+   */
+  private eventsLostSince: Date | null = null;
   private probing: Promise<void> | null = null;
   private lastRecheck = 0;
   private claiming: Promise<void> | null = null;
@@ -134,6 +142,9 @@ export class ContainersKind implements Kind {
         // The events stream lost (the daemon stopped, crashed, froze): is the daemon still there?
         if (signal.type === 'disconnected') void this.probeDaemon(signal.reason);
         else if (signal.type === 'connected') void this.daemonAnswers();
+        if (signal.type === 'disconnected' || signal.type === 'stalled') this.eventsLostSince ??= new Date();
+        // Connected again: the manager has recorded the outage, if the daemon went away, before this.
+        else if (signal.type === 'connected') this.eventsLostSince = null;
         if (signal.type !== 'event' || signal.event.type !== 'container' || !isNews(signal.event.action)) return [];
         const id = signal.event.labels[LABELS.intentId];
         if (!id || !UUID.test(id) || (signal.event.action === 'destroy' && this.settled.has(id))) return [];
@@ -290,11 +301,29 @@ export class ContainersKind implements Kind {
       // (Or it finished while this host found its daemon away: killed as the daemon left, or
       // by the daemon starting again after a crash. Known here even when this pass runs before
       // the outage is recorded on the rows.)
+      if (container && (container.status === 'exited' || container.status === 'dead') && !isTerminal(state.intent.status) && !state.intent.output_interrupted_at) {
+        // An exit while this host's events stream was lost: wait (a little) for the reconnect to say
+        // whether the daemon went away meanwhile; an exit in a known outage: its output may be cut.
+        const lost = this.eventsLostSince;
+        const finished = container.finishedAt?.getTime() ?? Date.now();
+        if (lost && finished >= lost.getTime() - DAEMON_GONE_SLACK_MS) {
+          if (Date.now() - lost.getTime() < EVENTS_LOST_WAIT_MS) return { requeueAfterMs: 1_000 };
+          state.intent.output_interrupted_at = await this.noteOutputInterrupted(id, lost, 'docker.output_interrupted', 'its output may be incomplete: its Docker events stream was lost when it ended');
+        } else {
+          const away = this.outageDuring(container.startedAt, container.finishedAt);
+          if (away) state.intent.output_interrupted_at = await this.noteOutputInterrupted(id, away, 'docker.output_interrupted', 'its output may be incomplete: it ran while its Docker daemon was away');
+        }
+      }
       if (container && diedBySignal(state.intent, container, lifecycleOf(state.intent.spec))) {
         const away = (await daemonRefusesConnections(docker.docker)) ? new Date() : this.outageCovering(container.finishedAt);
         if (away) {
           observation.daemonLeaving = true;
-          state.intent.output_interrupted_at = await this.noteDaemonLeaving(id, away);
+          state.intent.output_interrupted_at = await this.noteOutputInterrupted(
+            id,
+            away,
+            'docker.daemon_leaving',
+            'a container died by a signal while its Docker daemon was going away: killed by the daemon, not by its own failure',
+          );
         }
       }
       decision = decide({ ...observation, container });
@@ -335,6 +364,10 @@ export class ContainersKind implements Kind {
    * Their intents record it; collecting them says so.
    */
   async daemonReturned(awaySince?: Date): Promise<void> {
+    // Known here too: a pass that collects before the rows below are marked (a timer, a retry of
+    // a pass that found the daemon away) still sees that its container ran through the outage.
+    const since = awaySince ?? this.eventsLostSince ?? new Date();
+    this.outage = this.outage && this.outage.until === null ? { since: this.outage.since, until: new Date() } : { since, until: new Date() };
     // The time the daemon was seen going away: a container of these that its daemon killed
     // (the daemon's shutdown or restart) finished after it (decide: `daemon_restart`).
     const res = await this.options.pool.query(
@@ -345,18 +378,24 @@ export class ContainersKind implements Kind {
     if (res.rowCount) this.options.logger.warn({ event: 'docker.daemon_returned', intents: res.rowCount }, `the Docker daemon was away: output of ${res.rowCount} running containers may be incomplete`);
   }
 
-  /** The daemon was seen going away while this intent's container ran: its output may be incomplete. */
-  private async noteDaemonLeaving(id: string, at: Date): Promise<Date> {
+  /** Its output may be incomplete (the daemon away while it ran, or killed by the daemon leaving): recorded on the intent, said in the log. */
+  private async noteOutputInterrupted(id: string, at: Date, event: string, why: string): Promise<Date> {
     const res = await this.options.pool.query<{ at: Date }>(
       `UPDATE highway.docker_containers SET output_interrupted_at = COALESCE(output_interrupted_at, $2)
         WHERE id = $1 RETURNING output_interrupted_at AS at`,
       [id, at],
     );
-    this.options.logger.warn(
-      { event: 'docker.daemon_leaving', intent_id: id, away_since: at.toISOString() },
-      'a container died by a signal while its Docker daemon was going away: killed by the daemon, not by its own failure',
-    );
+    this.options.logger.warn({ event, intent_id: id, away_since: at.toISOString() }, why);
     return res.rows[0]?.at ?? at;
+  }
+
+  /** When the daemon went away, if a container that ran from `startedAt` to `finishedAt` ran through this host's latest outage of it. */
+  private outageDuring(startedAt: Date | null, finishedAt: Date | null): Date | null {
+    const o = this.outage;
+    if (!o || !finishedAt) return null;
+    if (finishedAt.getTime() < o.since.getTime() - DAEMON_GONE_SLACK_MS) return null;
+    if (o.until && startedAt && startedAt.getTime() > o.until.getTime()) return null;
+    return o.since;
   }
 
   /** When the daemon went away, if `finishedAt` falls in this host's latest outage of its daemon (with slack). */

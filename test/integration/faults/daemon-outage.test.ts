@@ -157,6 +157,24 @@ describe('faults: a host\'s Docker daemon goes away (second daemon)', function (
     await expectConverged({ docker: daemon.docker, label: labelB, pool: db.pool, intentIds: [r.intent_id], logs: [logA.lines, logB.lines] });
   });
 
+  it('a container that ends while its daemon is down (SIGKILL): whatever it is recorded as, output written meanwhile is never passed off as complete (soak finding 11)', async () => {
+    const c = ctx();
+    // It prints, then prints again after the daemon is gone, and ends before the daemon is back:
+    // nothing copies that second line into Docker's log.
+    const pending = call({ command: ['sh', '-c', 'echo out-before; sleep 1.5; echo err-during >&2; exit 0'], placement: { host: idB } }, c);
+    await eventually(async () => (await rowOf(c))?.status === 'running', { what: 'running', timeoutMs: 20_000 });
+    await daemon.killDaemon();
+    await new Promise((r) => setTimeout(r, 3_000));
+    forgetDeadContainerd();
+    await daemon.startDaemon();
+    const r = await pending;
+    const seen = JSON.stringify({ ...r, warnings: undefined });
+    expect(r.stdout, seen).to.equal('out-before\n');
+    expect(r.logs_truncated, `output read as complete: ${seen}`).to.equal(true);
+    expect(r.warnings.some((w) => /daemon went away/.test(w)), JSON.stringify(r.warnings)).to.equal(true);
+    await expectConverged({ docker: daemon.docker, label: labelB, pool: db.pool, intentIds: [r.intent_id], logs: [logA.lines, logB.lines] });
+  });
+
   it('a host whose daemon froze hands back what it claimed but did not start (another host runs it), stops claiming, and says why its own work waits', async () => {
     // B has its daemon back from the tests before (its host row says so).
     await eventually(async () => (JSON.parse(await hosts(db.pool, { json: true })) as HostJson[]).find((h) => h.id === idB)?.docker_unreachable_since === null, { what: 'B reaches its daemon', timeoutMs: 20_000 });

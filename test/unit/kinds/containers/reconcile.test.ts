@@ -166,4 +166,76 @@ describe('kinds/containers: reconcile against a fake pool and a fake Docker clie
       ]);
     });
   });
+  describe('an exit around an outage of the daemon (soak finding 11): its output is said to be possibly incomplete', () => {
+    const INTERRUPTED = 'SET output_interrupted_at = COALESCE(output_interrupted_at, $2)';
+    /** A Docker client that pings, inspects `c`, and reads an output that lost its last line. */
+    function dockerWith(c: () => ContainerState) {
+      const fake = fakeDocker(async () => c());
+      Object.assign(fake.client, {
+        docker: { ping: async () => 'OK' },
+        logsForRow: async () => ({ stdout: 'out\n', stderr: '', truncated: false }),
+        remove: async () => {},
+      });
+      return fake;
+    }
+    const exited = (startedAgoMs: number, finishedAgoMs: number) => () =>
+      containerState({ status: 'exited', exitCode: 0, startedAt: new Date(Date.now() - startedAgoMs), finishedAt: new Date(Date.now() - finishedAgoMs) });
+    const interruptions = (db: ReturnType<typeof fakePool>) => db.queries.filter((q) => q.text.includes(INTERRUPTED)).map((q) => q.values[1]);
+
+    it('an exit while the events stream is lost waits for the reconnect; a reconnect after the daemon went away marks it', async () => {
+      const db = fakePool(intentRow({ worker_id: null }));
+      const docker = dockerWith(exited(2_000, 10));
+      const kind = kindOn(db.pool, docker.client);
+      const docker$ = new Subject<DockerEventSignal>();
+      const sub = kind.watch({ docker$, notifications$: new Subject<NotificationSignal>(), resync$: new Subject<string>() }).subscribe();
+      try {
+        const awaySince = new Date(Date.now() - 500);
+        docker$.next({ type: 'disconnected', reason: 'the events stream ended' });
+        expect(await kind.reconcile(INTENT_ID)).to.deep.equal({ requeueAfterMs: 1_000 });
+        expect(db.writes(), 'nothing collected while nobody can tell').to.deep.equal([]);
+        // The manager records the outage, then forwards the reconnect.
+        await kind.daemonReturned(awaySince);
+        docker$.next({ type: 'connected', reconnect: true, daemonWentAway: true, awaySince });
+        await kind.reconcile(INTENT_ID).catch(() => {});
+        expect(interruptions(db)).to.deep.equal([awaySince]);
+      } finally {
+        sub.unsubscribe();
+      }
+    });
+
+    it('a reconnect without an outage (a stalled stream): the exit is collected as it is', async () => {
+      const db = fakePool(intentRow({ worker_id: null }));
+      const kind = kindOn(db.pool, dockerWith(exited(2_000, 10)).client);
+      const docker$ = new Subject<DockerEventSignal>();
+      const sub = kind.watch({ docker$, notifications$: new Subject<NotificationSignal>(), resync$: new Subject<string>() }).subscribe();
+      try {
+        docker$.next({ type: 'stalled' });
+        expect(await kind.reconcile(INTENT_ID)).to.deep.equal({ requeueAfterMs: 1_000 });
+        docker$.next({ type: 'connected', reconnect: true });
+        await kind.reconcile(INTENT_ID).catch(() => {});
+        expect(interruptions(db)).to.deep.equal([]);
+        expect(db.writes().length, 'collected').to.be.greaterThan(0);
+      } finally {
+        sub.unsubscribe();
+      }
+    });
+
+    it('a pass that collects before the outage is marked on the rows still marks a container that ran through it, and only such a one', async () => {
+      // The fake pool's UPDATE of the rows changes nothing: the row as a racing pass loads it.
+      const awaySince = new Date(Date.now() - 3_000);
+      const through = fakePool(intentRow({ worker_id: null }));
+      const kind = kindOn(through.pool, dockerWith(exited(10_000, 2_000)).client);
+      await kind.daemonReturned(awaySince);
+      await kind.reconcile(INTENT_ID).catch(() => {});
+      expect(interruptions(through)).to.deep.equal([awaySince]);
+
+      // Started after the daemon was back (its start read at the inspect, 30 ms after): nothing of it was lost.
+      const fresh = fakePool(intentRow({ worker_id: null }));
+      const k = kindOn(fresh.pool, dockerWith(exited(5, 1)).client);
+      await k.daemonReturned(awaySince);
+      await new Promise((r) => setTimeout(r, 30));
+      await k.reconcile(INTENT_ID).catch(() => {});
+      expect(interruptions(fresh)).to.deep.equal([]);
+    });
+  });
 });
