@@ -301,6 +301,18 @@ export class ContainersKind implements Kind {
       // (Or it finished while this host found its daemon away: killed as the daemon left, or
       // by the daemon starting again after a crash. Known here even when this pass runs before
       // the outage is recorded on the rows.)
+      if (container && diedBySignal(state.intent, container, lifecycleOf(state.intent.spec))) {
+        const away = (await daemonRefusesConnections(docker.docker)) ? new Date() : this.outageCovering(container.finishedAt);
+        if (away) {
+          observation.daemonLeaving = true;
+          state.intent.output_interrupted_at = await this.noteOutputInterrupted(
+            id,
+            away,
+            'docker.daemon_leaving',
+            'a container died by a signal while its Docker daemon was going away: killed by the daemon, not by its own failure',
+          );
+        }
+      }
       if (container && (container.status === 'exited' || container.status === 'dead') && !isTerminal(state.intent.status) && !state.intent.output_interrupted_at) {
         // An exit while this host's events stream was lost: wait (a little) for the reconnect to say
         // whether the daemon went away meanwhile; an exit in a known outage: its output may be cut.
@@ -312,18 +324,6 @@ export class ContainersKind implements Kind {
         } else {
           const away = this.outageDuring(container.startedAt, container.finishedAt);
           if (away) state.intent.output_interrupted_at = await this.noteOutputInterrupted(id, away, 'docker.output_interrupted', 'its output may be incomplete: it ran while its Docker daemon was away');
-        }
-      }
-      if (container && diedBySignal(state.intent, container, lifecycleOf(state.intent.spec))) {
-        const away = (await daemonRefusesConnections(docker.docker)) ? new Date() : this.outageCovering(container.finishedAt);
-        if (away) {
-          observation.daemonLeaving = true;
-          state.intent.output_interrupted_at = await this.noteOutputInterrupted(
-            id,
-            away,
-            'docker.daemon_leaving',
-            'a container died by a signal while its Docker daemon was going away: killed by the daemon, not by its own failure',
-          );
         }
       }
       decision = decide({ ...observation, container });
