@@ -140,11 +140,18 @@ export class ContainersKind implements Kind {
     const fromDocker$ = sources.docker$.pipe(
       mergeMap((signal): Array<Enqueue<string>> => {
         // The events stream lost (the daemon stopped, crashed, froze): is the daemon still there?
-        if (signal.type === 'disconnected') void this.probeDaemon(signal.reason);
-        else if (signal.type === 'connected') void this.daemonAnswers();
-        if (signal.type === 'disconnected' || signal.type === 'stalled') this.eventsLostSince ??= new Date();
-        // Connected again: the manager has recorded the outage, if the daemon went away, before this.
-        else if (signal.type === 'connected') this.eventsLostSince = null;
+        if (signal.type === 'disconnected') {
+          // Lost (not stalled: a daemon that froze loses no output, its log copier resumes with it).
+          // Until the probe says the daemon answers, or the reconnect says whether it went away
+          // (the manager records an outage before it forwards that), exits wait to be collected.
+          const since = (this.eventsLostSince ??= new Date());
+          void this.probeDaemon(signal.reason).then(() => {
+            if (!this.daemonDown && this.eventsLostSince === since) this.eventsLostSince = null;
+          }, () => {});
+        } else if (signal.type === 'connected') {
+          this.eventsLostSince = null;
+          void this.daemonAnswers();
+        }
         if (signal.type !== 'event' || signal.event.type !== 'container' || !isNews(signal.event.action)) return [];
         const id = signal.event.labels[LABELS.intentId];
         if (!id || !UUID.test(id) || (signal.event.action === 'destroy' && this.settled.has(id))) return [];
@@ -367,7 +374,8 @@ export class ContainersKind implements Kind {
     // Known here too: a pass that collects before the rows below are marked (a timer, a retry of
     // a pass that found the daemon away) still sees that its container ran through the outage.
     const since = awaySince ?? this.eventsLostSince ?? new Date();
-    this.outage = this.outage && this.outage.until === null ? { since: this.outage.since, until: new Date() } : { since, until: new Date() };
+    const open = this.outage && this.outage.until === null ? this.outage.since : null;
+    this.outage = { since: open && open < since ? open : since, until: new Date() };
     // The time the daemon was seen going away: a container of these that its daemon killed
     // (the daemon's shutdown or restart) finished after it (decide: `daemon_restart`).
     const res = await this.options.pool.query(

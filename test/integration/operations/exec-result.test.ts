@@ -162,14 +162,17 @@ describe('exec result_path: the reconciler SIGKILLed after the exec ended, befor
     (await h.db.pool.query(`SELECT * FROM highway.docker_operations WHERE intent_id = $1 AND kind = 'exec' ORDER BY created_at DESC LIMIT 1`, [intentId])).rows[0];
 
   it('an exec that ended while no reconciler ran: the next one reads its result; its exit code and output are said unknown', async function () {
-    // KNOWN FLAKE (about 1 run in 10 on a loaded machine, cause not found yet): the next reconciler
-    // finds two live processes it attributes to the exec and records it failed (the cautious
-    // outcome, never a wrong result). One retry while that is investigated; two failures fail.
-    this.retries(1);
     const p = await startUp({ databaseUrl: h.db.url, reconcilerId: h.reconcilerId, env: { HIGHWAY_WORKER_TIMEOUT_S: '30' } });
     children.push(p);
     const ctx = h.ctx();
     const run = await h.run({ detach: true, command: ['sleep', '300'] }, ctx);
+    // The container's own processes, by PID: the exec has ended when only they are left, once its
+    // own were seen. (The check used to look once for the exec's command line, which could run
+    // before Docker had the exec's processes up: it then passed while the exec still ran, and the
+    // next reconciler rightly found and ended its two processes.)
+    const pids = async () =>
+      ((await h.docker.getContainer(run.container_id!).top({ ps_args: '-o pid' })) as { Processes: string[][] }).Processes.map((p) => p[0]).sort().join(' ');
+    const own = await pids();
     const call = h.registry
       .call<ExecResult>('tools.docker.exec', { target: run.intent_id, command: ['sh', '-c', 'echo seen-by-the-first; sleep 2; echo \'{"answer": 42}\' > /tmp/r.json; exit 3'], result_path: '/tmp/r.json' }, ctx)
       .then((r) => ({ r, err: null }), (err: unknown) => ({ r: null, err }));
@@ -177,8 +180,9 @@ describe('exec result_path: the reconciler SIGKILLed after the exec ended, befor
     const op = await until(async () => (await execRowOf(run.intent_id))?.progress?.exec_id && execRowOf(run.intent_id), 10_000, 'the exec id recorded');
     await p.kill();
     // The exec runs on and ends while no reconciler runs (Docker's exec inspect cannot tell: the container's processes do).
-    const top = async () => ((await h.docker.getContainer(run.container_id!).top({ ps_args: '-o pid,args' })) as { Processes: string[][] }).Processes.flat().join('\n');
-    await until(async () => !/answer/.test(await top()), 20_000, 'the exec ended');
+    // Seen running first: the exec's start is logged before Docker has its processes up.
+    await until(async () => (await pids()) !== own, 10_000, 'the exec\'s processes seen');
+    await until(async () => (await pids()) === own, 20_000, 'the exec ended (only the container\'s own processes left)');
     expect((await opRow(op.id)).status).to.equal('running');
 
     await h.startReconciler();

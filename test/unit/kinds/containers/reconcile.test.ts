@@ -169,10 +169,10 @@ describe('kinds/containers: reconcile against a fake pool and a fake Docker clie
   describe('an exit around an outage of the daemon (soak finding 11): its output is said to be possibly incomplete', () => {
     const INTERRUPTED = 'SET output_interrupted_at = COALESCE(output_interrupted_at, $2)';
     /** A Docker client that pings, inspects `c`, and reads an output that lost its last line. */
-    function dockerWith(c: () => ContainerState) {
+    function dockerWith(c: () => ContainerState, daemon: 'answers' | 'away' = 'answers') {
       const fake = fakeDocker(async () => c());
       Object.assign(fake.client, {
-        docker: { ping: async () => 'OK' },
+        docker: { ping: async () => (daemon === 'answers' ? 'OK' : Promise.reject(new Error('connect ECONNREFUSED /var/run/docker.sock'))) },
         logsForRow: async () => ({ stdout: 'out\n', stderr: '', truncated: false }),
         remove: async () => {},
       });
@@ -180,19 +180,22 @@ describe('kinds/containers: reconcile against a fake pool and a fake Docker clie
     }
     const exited = (startedAgoMs: number, finishedAgoMs: number) => () =>
       containerState({ status: 'exited', exitCode: 0, startedAt: new Date(Date.now() - startedAgoMs), finishedAt: new Date(Date.now() - finishedAgoMs) });
+    const settle = () => new Promise((r) => setTimeout(r, 20));
     const interruptions = (db: ReturnType<typeof fakePool>) => db.queries.filter((q) => q.text.includes(INTERRUPTED)).map((q) => q.values[1]);
 
     it('an exit while the events stream is lost waits for the reconnect; a reconnect after the daemon went away marks it', async () => {
       const db = fakePool(intentRow({ worker_id: null }));
-      const docker = dockerWith(exited(2_000, 10));
+      const docker = dockerWith(exited(2_000, 10), 'away');
       const kind = kindOn(db.pool, docker.client);
       const docker$ = new Subject<DockerEventSignal>();
       const sub = kind.watch({ docker$, notifications$: new Subject<NotificationSignal>(), resync$: new Subject<string>() }).subscribe();
       try {
         const awaySince = new Date(Date.now() - 500);
         docker$.next({ type: 'disconnected', reason: 'the events stream ended' });
+        await settle(); // the probe: no answer
         expect(await kind.reconcile(INTENT_ID)).to.deep.equal({ requeueAfterMs: 1_000 });
-        expect(db.writes(), 'nothing collected while nobody can tell').to.deep.equal([]);
+        const collects = () => db.writes().filter((q) => /\bstdout\b/.test(q.text));
+        expect(collects(), 'nothing collected while nobody can tell').to.deep.equal([]);
         // The manager records the outage, then forwards the reconnect.
         await kind.daemonReturned(awaySince);
         docker$.next({ type: 'connected', reconnect: true, daemonWentAway: true, awaySince });
@@ -203,18 +206,31 @@ describe('kinds/containers: reconcile against a fake pool and a fake Docker clie
       }
     });
 
-    it('a reconnect without an outage (a stalled stream): the exit is collected as it is', async () => {
+    it('a stalled stream (a frozen daemon loses no output), or a lost one whose daemon answers its ping, does not hold the exit', async () => {
       const db = fakePool(intentRow({ worker_id: null }));
       const kind = kindOn(db.pool, dockerWith(exited(2_000, 10)).client);
       const docker$ = new Subject<DockerEventSignal>();
       const sub = kind.watch({ docker$, notifications$: new Subject<NotificationSignal>(), resync$: new Subject<string>() }).subscribe();
       try {
         docker$.next({ type: 'stalled' });
-        expect(await kind.reconcile(INTENT_ID)).to.deep.equal({ requeueAfterMs: 1_000 });
-        docker$.next({ type: 'connected', reconnect: true });
         await kind.reconcile(INTENT_ID).catch(() => {});
         expect(interruptions(db)).to.deep.equal([]);
-        expect(db.writes().length, 'collected').to.be.greaterThan(0);
+        expect(db.writes().length, 'collected during the stall').to.be.greaterThan(0);
+
+        // The stream cut while the daemon answers its ping: not an outage; the exit is collected.
+        const cut = fakePool(intentRow({ worker_id: null }));
+        const again = kindOn(cut.pool, dockerWith(exited(2_000, 10), 'answers').client);
+        const cut$ = new Subject<DockerEventSignal>();
+        const sub2 = again.watch({ docker$: cut$, notifications$: new Subject<NotificationSignal>(), resync$: new Subject<string>() }).subscribe();
+        try {
+          cut$.next({ type: 'disconnected', reason: 'the connection was cut' });
+          await settle(); // the probe: the daemon answers
+          await again.reconcile(INTENT_ID).catch(() => {});
+          expect(interruptions(cut)).to.deep.equal([]);
+          expect(cut.writes().length, 'collected while the stream reconnects').to.be.greaterThan(0);
+        } finally {
+          sub2.unsubscribe();
+        }
       } finally {
         sub.unsubscribe();
       }
